@@ -1,0 +1,546 @@
+//! The keyword registry: what each keyword is called, what it takes, what it
+//! returns, and the code that runs it.
+//!
+//! A keyword is declared once with [`Keyword::new`]; the remote protocol's
+//! `get_library_information`, the JSON-RPC methods, the `keywords` listing
+//! and libdoc all read that one declaration. Binding follows Robot
+//! Framework's rules, because JSON-RPC callers get no client-side checking
+//! and Robot never fills in defaults itself.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+
+use crate::state::Namespace;
+use crate::value::{Type, Value};
+use crate::Services;
+
+/// How a parameter may be given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamKind {
+    /// By position or by name.
+    Positional,
+    /// Only by name (after `*` in Robot's spec).
+    NamedOnly,
+    /// Any further `name=value` pairs (`**kwargs`).
+    FreeNamed,
+}
+
+/// One parameter of a keyword.
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    pub ty: Type,
+    /// `None`: required. `Some(Value::None)`: optional, defaulting to None.
+    pub default: Option<Value>,
+}
+
+impl Param {
+    pub fn required(name: &'static str, ty: Type) -> Param {
+        Param {
+            name,
+            kind: ParamKind::Positional,
+            ty,
+            default: None,
+        }
+    }
+
+    pub fn optional(name: &'static str, ty: Type, default: impl Into<Value>) -> Param {
+        Param {
+            default: Some(default.into()),
+            ..Param::required(name, ty)
+        }
+    }
+
+    /// A parameter that can only be given as `name=value`.
+    pub fn named(name: &'static str, ty: Type, default: impl Into<Value>) -> Param {
+        Param {
+            kind: ParamKind::NamedOnly,
+            ..Param::optional(name, ty, default)
+        }
+    }
+
+    pub fn free_named(name: &'static str) -> Param {
+        Param {
+            name,
+            kind: ParamKind::FreeNamed,
+            ty: Type::Any,
+            default: None,
+        }
+    }
+
+    /// This parameter in Robot's argument spec: `"name"`, `"name=default"`
+    /// for string defaults, `["name", default]` for typed ones, `"**name"`.
+    pub fn robot_spec(&self) -> Value {
+        match (&self.kind, &self.default) {
+            (ParamKind::FreeNamed, _) => Value::Str(format!("**{}", self.name)),
+            (_, None) => Value::str(self.name),
+            (_, Some(Value::Str(s))) => Value::Str(format!("{}={s}", self.name)),
+            (_, Some(v)) => Value::List(vec![Value::str(self.name), v.clone()]),
+        }
+    }
+}
+
+/// A failure as Robot shows it: `Name: message`, or the bare message for
+/// the generic names Robot leaves out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeywordError {
+    pub name: &'static str,
+    pub message: String,
+}
+
+impl KeywordError {
+    pub fn new(name: &'static str, message: impl Into<String>) -> KeywordError {
+        KeywordError {
+            name,
+            message: message.into(),
+        }
+    }
+
+    /// An error shown without a name, like Robot shows `AssertionError`.
+    pub fn plain(message: impl Into<String>) -> KeywordError {
+        KeywordError::new("", message)
+    }
+
+    pub fn value_error(message: impl Into<String>) -> KeywordError {
+        KeywordError::new("ValueError", message)
+    }
+}
+
+impl fmt::Display for KeywordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.name.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.name, self.message)
+        }
+    }
+}
+
+impl std::error::Error for KeywordError {}
+
+pub type KeywordResult = Result<Value, KeywordError>;
+type Handler = Arc<dyn Fn(Call) -> BoxFuture<'static, KeywordResult> + Send + Sync>;
+
+/// One keyword: its declaration and the code behind it.
+#[derive(Clone)]
+pub struct Keyword {
+    pub name: &'static str,
+    pub params: Vec<Param>,
+    pub returns: Type,
+    pub doc: &'static str,
+    pub tags: Vec<&'static str>,
+    handler: Handler,
+}
+
+impl Keyword {
+    /// Starts a declaration; the handler defaults to returning None.
+    pub fn new(name: &'static str) -> Keyword {
+        Keyword {
+            name,
+            params: Vec::new(),
+            returns: Type::None,
+            doc: "",
+            tags: Vec::new(),
+            handler: Arc::new(|_| Box::pin(async { Ok(Value::None) })),
+        }
+    }
+
+    pub fn param(mut self, param: Param) -> Keyword {
+        self.params.push(param);
+        self
+    }
+
+    pub fn returns(mut self, ty: Type) -> Keyword {
+        self.returns = ty;
+        self
+    }
+
+    pub fn doc(mut self, doc: &'static str) -> Keyword {
+        self.doc = doc;
+        self
+    }
+
+    pub fn tags(mut self, tags: &[&'static str]) -> Keyword {
+        self.tags = tags.to_vec();
+        self
+    }
+
+    pub fn handler<F, Fut>(mut self, f: F) -> Keyword
+    where
+        F: Fn(Call) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = KeywordResult> + Send + 'static,
+    {
+        self.handler = Arc::new(move |call| Box::pin(f(call)));
+        self
+    }
+
+    /// Robot's argument spec, with `*` before the first named-only one.
+    pub fn robot_args(&self) -> Vec<Value> {
+        let mut spec = Vec::new();
+        let mut star_written = false;
+        for p in &self.params {
+            if p.kind == ParamKind::NamedOnly && !star_written {
+                spec.push(Value::str("*"));
+                star_written = true;
+            }
+            spec.push(p.robot_spec());
+        }
+        spec
+    }
+
+    /// Argument types by name, plus `return`.
+    pub fn robot_types(&self) -> Value {
+        let mut types: BTreeMap<String, Value> = self
+            .params
+            .iter()
+            .filter(|p| p.ty != Type::Any)
+            .map(|p| (p.name.to_owned(), Value::Str(p.ty.robot_name())))
+            .collect();
+        types.insert("return".into(), Value::Str(self.returns.robot_name()));
+        Value::Dict(types)
+    }
+
+    /// Binds positional and named values to the parameters as Robot would:
+    /// defaults applied, `""` taken as None for optional-None parameters,
+    /// values converted to the declared types.
+    pub fn bind(&self, positional: Vec<Value>, named: Vec<(String, Value)>) -> Result<Args, KeywordError> {
+        let fail = |msg: String| Err(KeywordError::value_error(msg));
+        let slots: Vec<&Param> = self
+            .params
+            .iter()
+            .filter(|p| p.kind == ParamKind::Positional)
+            .collect();
+        let given_positional = positional.len();
+        if given_positional > slots.len() {
+            return fail(self.count_error(given_positional));
+        }
+        let mut values: HashMap<&'static str, Value> = HashMap::new();
+        for (param, value) in slots.iter().zip(positional) {
+            values.insert(param.name, value);
+        }
+        let free = self.params.iter().find(|p| p.kind == ParamKind::FreeNamed);
+        let mut extra = BTreeMap::new();
+        let named_given = !named.is_empty();
+        for (name, value) in named {
+            match self
+                .params
+                .iter()
+                .find(|p| p.kind != ParamKind::FreeNamed && p.name == name)
+            {
+                Some(p) if values.contains_key(p.name) => {
+                    return fail(format!(
+                        "Keyword '{}' got multiple values for argument '{}'.",
+                        self.name, p.name
+                    ));
+                }
+                Some(p) => {
+                    values.insert(p.name, value);
+                }
+                None if free.is_some() => {
+                    extra.insert(name, value);
+                }
+                None => {
+                    return fail(format!(
+                        "Keyword '{}' got unexpected named argument '{name}'.",
+                        self.name
+                    ));
+                }
+            }
+        }
+        let mut bound = BTreeMap::new();
+        for p in &self.params {
+            if p.kind == ParamKind::FreeNamed {
+                continue;
+            }
+            let value = match (values.remove(p.name), &p.default) {
+                // Robot sends None as "", so "" means "not given" for a None default.
+                (Some(Value::Str(s)), Some(Value::None)) if s.is_empty() => Value::None,
+                (Some(v), _) => v,
+                (None, Some(default)) => default.clone(),
+                (None, None) if p.kind == ParamKind::NamedOnly => {
+                    return fail(format!(
+                        "Keyword '{}' missing named-only argument '{}'.",
+                        self.name, p.name
+                    ));
+                }
+                (None, None) if !named_given => return fail(self.count_error(given_positional)),
+                (None, None) => {
+                    return fail(format!(
+                        "Keyword '{}' missing value for argument '{}'.",
+                        self.name, p.name
+                    ));
+                }
+            };
+            let converted = p.ty.convert(p.name, value).map_err(KeywordError::value_error)?;
+            bound.insert(p.name, converted);
+        }
+        Ok(Args { bound, extra })
+    }
+
+    fn count_error(&self, given: usize) -> String {
+        let positional = self.params.iter().filter(|p| p.kind == ParamKind::Positional);
+        let max = positional.clone().count();
+        let min = positional.filter(|p| p.default.is_none()).count();
+        let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+        let expected = if min == max {
+            format!("{min} {}", plural(min))
+        } else {
+            format!("{min} to {max} {}", plural(max))
+        };
+        format!("Keyword '{}' expected {expected}, got {given}.", self.name)
+    }
+}
+
+impl fmt::Debug for Keyword {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyword")
+            .field("name", &self.name)
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The arguments of one call, bound and converted.
+#[derive(Debug, Default)]
+pub struct Args {
+    bound: BTreeMap<&'static str, Value>,
+    extra: BTreeMap<String, Value>,
+}
+
+impl Args {
+    /// The value of a declared parameter (its default when not given).
+    pub fn get(&self, name: &str) -> &Value {
+        self.bound.get(name).unwrap_or(&Value::None)
+    }
+
+    /// A declared string parameter; None when it is None or empty.
+    pub fn str(&self, name: &str) -> Option<&str> {
+        self.get(name).as_str().filter(|s| !s.is_empty())
+    }
+
+    pub fn int(&self, name: &str) -> Option<i128> {
+        match self.get(name) {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The `**kwargs` the call passed beyond the declared parameters.
+    pub fn extra(&self) -> &BTreeMap<String, Value> {
+        &self.extra
+    }
+}
+
+/// Lines a keyword logs, sent back as the remote result's `output`.
+#[derive(Clone, Debug, Default)]
+pub struct Output(Arc<Mutex<String>>);
+
+impl Output {
+    fn push(&self, level: &str, message: &str) {
+        let mut out = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!("*{level}* {message}"));
+    }
+
+    pub fn info(&self, message: &str) {
+        self.push("INFO", message);
+    }
+
+    pub fn warn(&self, message: &str) {
+        self.push("WARN", message);
+    }
+
+    pub fn take(&self) -> String {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Everything a handler gets: its arguments, the caller's namespace, the
+/// shared services, and where to log.
+pub struct Call {
+    pub args: Args,
+    pub ns: Arc<Namespace>,
+    pub services: Arc<Services>,
+    pub output: Output,
+}
+
+/// The result of running a keyword, as the remote protocol reports it.
+#[derive(Debug)]
+pub struct Outcome {
+    pub result: KeywordResult,
+    pub output: String,
+}
+
+/// All keywords, looked up the way Robot matches names: ignoring case,
+/// spaces and underscores.
+pub struct Library {
+    keywords: Vec<Keyword>,
+    index: HashMap<String, usize>,
+    services: Arc<Services>,
+}
+
+/// Robot's keyword name normalisation.
+pub fn normalize_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| !c.is_whitespace() && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+impl Library {
+    pub fn new(keywords: Vec<Keyword>, services: Arc<Services>) -> Library {
+        let index = keywords
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (normalize_name(k.name), i))
+            .collect();
+        Library {
+            keywords,
+            index,
+            services,
+        }
+    }
+
+    pub fn keywords(&self) -> &[Keyword] {
+        &self.keywords
+    }
+
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    pub fn keyword(&self, name: &str) -> Option<&Keyword> {
+        self.index.get(&normalize_name(name)).map(|&i| &self.keywords[i])
+    }
+
+    /// Binds the arguments and runs the keyword in the given namespace.
+    pub async fn run(
+        &self,
+        namespace: &str,
+        name: &str,
+        positional: Vec<Value>,
+        named: Vec<(String, Value)>,
+    ) -> Outcome {
+        let output = Output::default();
+        let result = match self.keyword(name) {
+            None => Err(KeywordError::plain(format!("No keyword with name '{name}' found."))),
+            Some(keyword) => match keyword.bind(positional, named) {
+                Err(e) => Err(e),
+                Ok(args) => {
+                    let call = Call {
+                        args,
+                        ns: self.services.namespaces.get(namespace),
+                        services: self.services.clone(),
+                        output: output.clone(),
+                    };
+                    (keyword.handler)(call).await
+                }
+            },
+        };
+        Outcome {
+            result,
+            output: output.take(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Keyword {
+        Keyword::new("Get Counter Based OTP")
+            .param(Param::required("counter", Type::BigInt))
+            .param(Param::optional("otp_passcode", Type::optional(Type::Str), Value::None))
+            .param(Param::named("digits", Type::Int, 6i64))
+    }
+
+    fn err(r: Result<Args, KeywordError>) -> String {
+        r.unwrap_err().to_string()
+    }
+
+    #[test]
+    fn spec_marks_named_only_and_typed_defaults() {
+        let spec = sample().robot_args();
+        assert_eq!(
+            spec,
+            vec![
+                Value::str("counter"),
+                Value::list([Value::str("otp_passcode"), Value::None]),
+                Value::str("*"),
+                Value::list([Value::str("digits"), Value::Int(6)]),
+            ]
+        );
+    }
+
+    #[test]
+    fn binds_positional_named_and_defaults() {
+        let args = sample()
+            .bind(vec![Value::str("5")], vec![("digits".into(), Value::str("8"))])
+            .unwrap();
+        assert_eq!(args.int("counter"), Some(5));
+        assert_eq!(args.int("digits"), Some(8));
+        assert_eq!(args.get("otp_passcode"), &Value::None);
+    }
+
+    #[test]
+    fn empty_string_is_none_for_optional() {
+        let args = sample()
+            .bind(vec![Value::Int(1), Value::str("")], vec![])
+            .unwrap();
+        assert_eq!(args.get("otp_passcode"), &Value::None);
+    }
+
+    #[test]
+    fn wrong_counts_and_names_fail_like_robot() {
+        let k = sample();
+        assert_eq!(
+            err(k.bind(vec![], vec![])),
+            "ValueError: Keyword 'Get Counter Based OTP' expected 1 to 2 arguments, got 0."
+        );
+        assert_eq!(
+            err(k.bind(vec![Value::Int(1); 3], vec![])),
+            "ValueError: Keyword 'Get Counter Based OTP' expected 1 to 2 arguments, got 3."
+        );
+        assert_eq!(
+            err(k.bind(vec![Value::Int(1)], vec![("counter".into(), Value::Int(2))])),
+            "ValueError: Keyword 'Get Counter Based OTP' got multiple values for argument 'counter'."
+        );
+        assert_eq!(
+            err(k.bind(vec![Value::Int(1)], vec![("bogus".into(), Value::Int(2))])),
+            "ValueError: Keyword 'Get Counter Based OTP' got unexpected named argument 'bogus'."
+        );
+        assert_eq!(
+            err(k.bind(vec![], vec![("digits".into(), Value::Int(8))])),
+            "ValueError: Keyword 'Get Counter Based OTP' missing value for argument 'counter'."
+        );
+        assert_eq!(
+            err(k.bind(vec![Value::str("x")], vec![])),
+            "ValueError: Argument 'counter' got value 'x' that cannot be converted to integer."
+        );
+    }
+
+    #[test]
+    fn free_named_collects_the_rest() {
+        let k = Keyword::new("Generate OAuth URL")
+            .param(Param::required("auth_url", Type::Str))
+            .param(Param::free_named("kwargs"));
+        let args = k
+            .bind(vec![Value::str("https://x")], vec![("prompt".into(), Value::str("consent"))])
+            .unwrap();
+        assert_eq!(args.extra().get("prompt"), Some(&Value::str("consent")));
+        assert_eq!(k.robot_args(), vec![Value::str("auth_url"), Value::str("**kwargs")]);
+    }
+
+    #[test]
+    fn names_match_like_robot() {
+        assert_eq!(normalize_name("Get Time_Based  otp"), normalize_name("get time based OTP"));
+    }
+}

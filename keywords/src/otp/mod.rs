@@ -1,0 +1,377 @@
+//! HOTP (RFC 4226) and TOTP (RFC 6238): reading secrets the way people and
+//! authenticator apps hand them out, and turning them into codes.
+//!
+//! totp-rs computes the codes. It insists on 128-bit secrets and has no
+//! HOTP, so secrets are decoded and checked here and handed to its
+//! unchecked constructor; HOTP is TOTP with a one-second step, where the
+//! "time" is the counter.
+
+pub mod keywords;
+
+use std::fmt;
+
+use data_encoding::{Encoding, Specification};
+use zeroize::Zeroizing;
+
+use crate::KeywordError;
+
+/// Secrets shorter than this are refused. RFC 4226 asks for 128 bits, but
+/// GitHub, Microsoft 365 and others hand out 80-bit (16-character) secrets.
+pub const MIN_SECRET_BITS: usize = 80;
+
+/// Whether codes follow the clock or a counter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Totp,
+    Hotp,
+}
+
+impl Kind {
+    fn uri_type(self) -> &'static str {
+        match self {
+            Kind::Totp => "totp",
+            Kind::Hotp => "hotp",
+        }
+    }
+}
+
+/// The HMAC hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl Algorithm {
+    pub const NAMES: &'static [&'static str] = &["SHA1", "SHA256", "SHA512"];
+
+    pub fn parse(name: &str) -> Option<Algorithm> {
+        match name.trim().to_ascii_uppercase().replace('-', "").as_str() {
+            "SHA1" => Some(Algorithm::Sha1),
+            "SHA256" => Some(Algorithm::Sha256),
+            "SHA512" => Some(Algorithm::Sha512),
+            _ => None,
+        }
+    }
+
+    fn engine(self) -> totp_rs::Algorithm {
+        match self {
+            Algorithm::Sha1 => totp_rs::Algorithm::SHA1,
+            Algorithm::Sha256 => totp_rs::Algorithm::SHA256,
+            Algorithm::Sha512 => totp_rs::Algorithm::SHA512,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Algorithm::Sha1 => "SHA1",
+            Algorithm::Sha256 => "SHA256",
+            Algorithm::Sha512 => "SHA512",
+        })
+    }
+}
+
+/// Parameters a caller may set explicitly; they win over an otpauth URI's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub algorithm: Option<Algorithm>,
+    pub digits: Option<u8>,
+    pub period: Option<u64>,
+}
+
+/// A ready-to-use OTP secret with its parameters. Debug never shows the
+/// secret, and the key bytes are wiped when it is dropped.
+pub struct OtpKey {
+    pub kind: Kind,
+    pub algorithm: Algorithm,
+    pub digits: u8,
+    /// Seconds per TOTP code; 1 for HOTP.
+    pub period: u64,
+    /// The counter an `otpauth://hotp` URI carried, if any.
+    pub uri_counter: Option<u64>,
+    engine: totp_rs::Totp,
+}
+
+impl fmt::Debug for OtpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "OtpKey({:?}, {}, {} digits, {} s, secret hidden)",
+            self.kind, self.algorithm, self.digits, self.period
+        )
+    }
+}
+
+impl OtpKey {
+    /// Reads a base32 secret (any case, with spaces, dashes or `=` padding)
+    /// or an `otpauth://totp|hotp/...` URI.
+    pub fn parse(input: &str, kind: Kind, options: Options) -> Result<OtpKey, KeywordError> {
+        let trimmed = input.trim();
+        let is_uri = trimmed
+            .get(..10)
+            .is_some_and(|p| p.eq_ignore_ascii_case("otpauth://"));
+        let (secret, from_uri) = if is_uri {
+            let uri = parse_uri(trimmed)?;
+            if uri.kind != kind {
+                return Err(KeywordError::value_error(format!(
+                    "The otpauth URI is of type '{}', but a {} secret is needed here.",
+                    uri.kind.uri_type(),
+                    kind.uri_type()
+                )));
+            }
+            (decode_secret(&uri.secret)?, uri.options_and_counter())
+        } else {
+            (decode_secret(trimmed)?, (Options::default(), None))
+        };
+        let (uri_options, uri_counter) = from_uri;
+        let algorithm = options
+            .algorithm
+            .or(uri_options.algorithm)
+            .unwrap_or(Algorithm::Sha1);
+        let digits = options.digits.or(uri_options.digits).unwrap_or(6);
+        check_digits(digits.into())?;
+        let period = match kind {
+            Kind::Hotp => 1,
+            Kind::Totp => options.period.or(uri_options.period).unwrap_or(30),
+        };
+        check_period(period.into())?;
+        let engine = totp_rs::Builder::new()
+            .with_algorithm(algorithm.engine())
+            .with_digits(digits)
+            .with_step_duration(period)
+            .with_skew(0)
+            .with_secret(secret.to_vec())
+            .build_noncompliant();
+        Ok(OtpKey {
+            kind,
+            algorithm,
+            digits,
+            period,
+            uri_counter,
+            engine,
+        })
+    }
+
+    /// The HOTP code for `counter` (or the TOTP code of time step `counter`).
+    pub fn code_at_counter(&self, counter: u64) -> String {
+        self.engine.generate(counter.saturating_mul(self.period)).to_string()
+    }
+
+    /// The TOTP code at a Unix time.
+    pub fn code_at_time(&self, unix_seconds: u64) -> String {
+        self.engine.generate(unix_seconds).to_string()
+    }
+
+    /// Seconds the code current at `now` stays valid.
+    pub fn remaining(&self, now: f64) -> f64 {
+        let period = self.period as f64;
+        period - now.rem_euclid(period)
+    }
+}
+
+/// Checks a digit count: RFC 4226 allows 6 to 8 (and totp-rs panics beyond 9).
+pub fn check_digits(digits: i128) -> Result<u8, KeywordError> {
+    match u8::try_from(digits) {
+        Ok(d @ 6..=8) => Ok(d),
+        _ => Err(KeywordError::value_error(format!(
+            "digits must be 6, 7 or 8, got {digits}."
+        ))),
+    }
+}
+
+/// Checks a TOTP period in seconds.
+pub fn check_period(period: i128) -> Result<u64, KeywordError> {
+    match u64::try_from(period) {
+        Ok(p @ 1..=86_400) => Ok(p),
+        _ => Err(KeywordError::value_error(format!(
+            "period must be 1 to 86400 seconds, got {period}."
+        ))),
+    }
+}
+
+/// RFC 4648 base32 that also takes lowercase and leaves bits beyond the
+/// last whole byte unchecked, as Python's `b32decode` (and so pyotp) does.
+fn base32() -> Encoding {
+    let mut spec = Specification::new();
+    spec.symbols.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+    spec.translate.from.push_str("abcdefghijklmnopqrstuvwxyz");
+    spec.translate.to.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    spec.check_trailing_bits = false;
+    spec.encoding().expect("a valid base32 specification")
+}
+
+/// Decodes a base32 secret. Spaces, dashes and `=` are dropped first (apps
+/// show secrets in groups); the errors for bad digits and bad lengths are
+/// pyotp's, which RPA.MFA users already know.
+pub fn decode_secret(input: &str) -> Result<Zeroizing<Vec<u8>>, KeywordError> {
+    let cleaned: Zeroizing<String> = Zeroizing::new(
+        input
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
+            .collect(),
+    );
+    if cleaned.is_empty() {
+        return Err(KeywordError::value_error("The OTP secret is empty."));
+    }
+    if !cleaned.bytes().all(|b| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b)) {
+        return Err(KeywordError::plain("Non-base32 digit found"));
+    }
+    // Only these lengths end on a whole byte; pyotp pads and then fails on others.
+    if ![0, 2, 4, 5, 7].contains(&(cleaned.len() % 8)) {
+        return Err(KeywordError::plain("Incorrect padding"));
+    }
+    let bytes = Zeroizing::new(
+        base32()
+            .decode(cleaned.as_bytes())
+            .map_err(|_| KeywordError::plain("Non-base32 digit found"))?,
+    );
+    let bits = bytes.len() * 8;
+    if bits < MIN_SECRET_BITS {
+        return Err(KeywordError::value_error(format!(
+            "Secrets must be at least {MIN_SECRET_BITS} bits after decoding; this one has {bits}."
+        )));
+    }
+    Ok(bytes)
+}
+
+/// What an otpauth URI says, per Google Authenticator's key URI format.
+struct OtpauthUri {
+    kind: Kind,
+    secret: Zeroizing<String>,
+    algorithm: Option<Algorithm>,
+    digits: Option<u8>,
+    period: Option<u64>,
+    counter: Option<u64>,
+}
+
+impl OtpauthUri {
+    fn options_and_counter(&self) -> (Options, Option<u64>) {
+        let options = Options {
+            algorithm: self.algorithm,
+            digits: self.digits,
+            period: self.period,
+        };
+        (options, self.counter)
+    }
+}
+
+/// Parses an otpauth URI. Errors name the part that is wrong and never
+/// repeat the URI, which holds the secret.
+fn parse_uri(input: &str) -> Result<OtpauthUri, KeywordError> {
+    let bad = |what: String| KeywordError::value_error(format!("Invalid otpauth URI: {what}."));
+    let url = url::Url::parse(input).map_err(|e| bad(e.to_string()))?;
+    let kind = match url.host_str().map(str::to_ascii_lowercase).as_deref() {
+        Some("totp") => Kind::Totp,
+        Some("hotp") => Kind::Hotp,
+        _ => return Err(bad("the type must be 'totp' or 'hotp'".into())),
+    };
+    let mut uri = OtpauthUri {
+        kind,
+        secret: Zeroizing::new(String::new()),
+        algorithm: None,
+        digits: None,
+        period: None,
+        counter: None,
+    };
+    for (key, value) in url.query_pairs() {
+        match key.to_ascii_lowercase().as_str() {
+            "secret" => uri.secret = Zeroizing::new(value.into_owned()),
+            "algorithm" => {
+                uri.algorithm = Some(Algorithm::parse(&value).ok_or_else(|| {
+                    bad(format!("unsupported algorithm '{value}' (use SHA1, SHA256 or SHA512)"))
+                })?)
+            }
+            "digits" => {
+                let digits = value.parse::<i128>().map_err(|_| bad(format!("digits '{value}'")))?;
+                uri.digits = Some(check_digits(digits)?);
+            }
+            "period" => {
+                let period = value.parse::<i128>().map_err(|_| bad(format!("period '{value}'")))?;
+                uri.period = Some(check_period(period)?);
+            }
+            "counter" => {
+                uri.counter = Some(value.parse::<u64>().map_err(|_| bad(format!("counter '{value}'")))?)
+            }
+            _ => {} // issuer, image and other labels do not affect codes
+        }
+    }
+    if uri.secret.is_empty() {
+        return Err(bad("it has no 'secret' parameter".into()));
+    }
+    Ok(uri)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RFC_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+
+    #[test]
+    fn hotp_matches_rfc4226_appendix_d() {
+        let key = OtpKey::parse(RFC_SECRET, Kind::Hotp, Options::default()).unwrap();
+        let expected = [
+            "755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583",
+            "399871", "520489",
+        ];
+        for (counter, code) in expected.iter().enumerate() {
+            assert_eq!(key.code_at_counter(counter as u64), *code);
+        }
+    }
+
+    #[test]
+    fn secrets_are_read_leniently() {
+        let plain = OtpKey::parse("JBSWY3DPEHPK3PXP", Kind::Hotp, Options::default()).unwrap();
+        for variant in ["jbsw y3dp ehpk 3pxp", "JBSW-Y3DP-EHPK-3PXP", "JBSWY3DPEHPK3PXP===="] {
+            let key = OtpKey::parse(variant, Kind::Hotp, Options::default()).unwrap();
+            assert_eq!(key.code_at_counter(0), plain.code_at_counter(0), "{variant}");
+        }
+    }
+
+    #[test]
+    fn bad_secrets_get_pyotps_messages() {
+        let err = |s: &str| OtpKey::parse(s, Kind::Totp, Options::default()).unwrap_err().to_string();
+        assert_eq!(err("JBSWY3DPEHPK3PX!"), "Non-base32 digit found");
+        assert_eq!(err("JBSWY3DPEHPK3PXPA"), "Incorrect padding");
+        assert_eq!(
+            err("JBSWY3DPEHPK3"),
+            "ValueError: Secrets must be at least 80 bits after decoding; this one has 64."
+        );
+        assert_eq!(err("  "), "ValueError: The OTP secret is empty.");
+    }
+
+    #[test]
+    fn otpauth_uris_carry_parameters() {
+        let uri = "otpauth://totp/ACME:jane?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA&algorithm=SHA256&digits=8&period=30&issuer=ACME";
+        let key = OtpKey::parse(uri, Kind::Totp, Options::default()).unwrap();
+        assert_eq!((key.algorithm, key.digits, key.period), (Algorithm::Sha256, 8, 30));
+        // RFC 6238 Appendix B, SHA256 at T = 59.
+        assert_eq!(key.code_at_time(59), "46119246");
+        let wrong_kind = OtpKey::parse(uri, Kind::Hotp, Options::default()).unwrap_err();
+        assert!(wrong_kind.message.contains("type 'totp'"), "{wrong_kind}");
+        assert!(!wrong_kind.message.contains("GEZDGNBV"));
+    }
+
+    #[test]
+    fn bad_uris_do_not_echo_the_secret() {
+        let err = OtpKey::parse(
+            "otpauth://totp/x?secret=JBSWY3DPEHPK3PXP&algorithm=MD5",
+            Kind::Totp,
+            Options::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unsupported algorithm 'MD5'"), "{err}");
+        assert!(!err.contains("JBSWY3DPEHPK3PXP"));
+    }
+
+    #[test]
+    fn remaining_counts_to_the_period_end() {
+        let key = OtpKey::parse(RFC_SECRET, Kind::Totp, Options::default()).unwrap();
+        assert_eq!(key.remaining(60.0), 30.0);
+        assert_eq!(key.remaining(89.5), 0.5);
+    }
+}

@@ -1,0 +1,77 @@
+//! What keywords remember between calls, kept per namespace.
+//!
+//! RPA.MFA keeps one current secret per library instance. One server is
+//! shared by many robots, so each namespace gets its own state and robot A's
+//! `Set Time Based OTP` never changes robot B's codes. A namespace is made
+//! on first use, starting from the state the server was configured with.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::otp::OtpKey;
+
+/// The default namespace, served at `/` and `/RPC2`.
+pub const DEFAULT_NAMESPACE: &str = "";
+
+/// The current OTP secrets of one namespace.
+#[derive(Clone, Default)]
+pub struct OtpState {
+    pub totp: Option<Arc<OtpKey>>,
+    pub hotp: Option<Arc<OtpKey>>,
+}
+
+/// One namespace's state.
+pub struct Namespace {
+    pub name: String,
+    otp: Mutex<OtpState>,
+}
+
+impl Namespace {
+    /// The OTP state; held only briefly and never across an await.
+    pub fn otp(&self) -> MutexGuard<'_, OtpState> {
+        self.otp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// All namespaces of a server.
+pub struct Namespaces {
+    map: Mutex<HashMap<String, Arc<Namespace>>>,
+    initial: OtpState,
+}
+
+impl Namespaces {
+    /// Namespaces that each start with `initial` (the server's `--secret`).
+    pub fn new(initial: OtpState) -> Namespaces {
+        Namespaces {
+            map: Mutex::new(HashMap::new()),
+            initial,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Arc<Namespace> {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(name.to_owned())
+            .or_insert_with(|| {
+                Arc::new(Namespace {
+                    name: name.to_owned(),
+                    otp: Mutex::new(self.initial.clone()),
+                })
+            })
+            .clone()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Whether `name` may name a namespace: a suite name such as
+/// `Robot Tests.Login` (spaces and dots included), without control
+/// characters, and short, since each namespace costs memory.
+pub fn valid_namespace_name(name: &str) -> bool {
+    (1..=200).contains(&name.chars().count()) && !name.chars().any(|c| c.is_control())
+}

@@ -1,0 +1,224 @@
+//! Robocorp's FileSecrets format: `{"name": {"key": "value"}}` as JSON, or
+//! the same as YAML when the file ends in `.yaml`/`.yml`.
+//!
+//! The file is read on every lookup, so edits show up without a restart.
+//! Writes go to a temporary file in the same directory that is synced and
+//! renamed over the original: a crash leaves the old file or the new one,
+//! never half of one.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+use super::{Secret, SecretStore, VaultError};
+
+type Document = BTreeMap<String, BTreeMap<String, Zeroizing<String>>>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Yaml,
+}
+
+pub struct FileStore {
+    path: PathBuf,
+    format: Format,
+    /// Serialises read-modify-write cycles within this process.
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl FileStore {
+    pub fn new(path: PathBuf) -> FileStore {
+        let yaml = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
+        FileStore {
+            path,
+            format: if yaml { Format::Yaml } else { Format::Json },
+            write_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn load(&self) -> Result<Document, VaultError> {
+        let text = match tokio::fs::read_to_string(&self.path).await {
+            Ok(text) => Zeroizing::new(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Document::new()),
+            Err(e) => return Err(self.error(format!("cannot read it: {e}"))),
+        };
+        if text.trim().is_empty() {
+            return Ok(Document::new());
+        }
+        // Parser messages can quote the text they choke on, and that text is
+        // a secret: report only where the problem is.
+        let parsed: serde_json::Value = match self.format {
+            Format::Json => serde_json::from_str(&text).map_err(|e| {
+                self.error(format!("not valid JSON (line {}, column {})", e.line(), e.column()))
+            })?,
+            Format::Yaml => serde_norway::from_str(&text).map_err(|e| {
+                let at = e
+                    .location()
+                    .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                    .unwrap_or_default();
+                self.error(format!("not valid YAML{at}"))
+            })?,
+        };
+        let serde_json::Value::Object(secrets) = parsed else {
+            return Err(self.error("the top level must map secret names to secrets".into()));
+        };
+        let mut doc = Document::new();
+        for (name, secret) in secrets {
+            let serde_json::Value::Object(values) = secret else {
+                return Err(self.error(format!("secret '{name}' must map keys to values")));
+            };
+            let values = values
+                .into_iter()
+                .map(|(key, value)| {
+                    let text = match value {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, Zeroizing::new(text))
+                })
+                .collect();
+            doc.insert(name, values);
+        }
+        Ok(doc)
+    }
+
+    fn error(&self, what: String) -> VaultError {
+        VaultError::Backend(format!("secrets file '{}': {what}", self.path.display()))
+    }
+
+    /// Writes the whole document atomically: temp file, fsync, rename.
+    fn store(&self, doc: &Document) -> Result<(), VaultError> {
+        let plain: BTreeMap<&str, BTreeMap<&str, &str>> = doc
+            .iter()
+            .map(|(n, s)| (n.as_str(), s.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()))
+            .collect();
+        let text = Zeroizing::new(match self.format {
+            Format::Json => serde_json::to_string_pretty(&plain).map(|s| s + "\n").map_err(|e| self.error(e.to_string()))?,
+            Format::Yaml => serde_norway::to_string(&plain).map_err(|e| self.error(e.to_string()))?,
+        });
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir).map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".secrets-")
+            .tempfile_in(&dir)
+            .map_err(|e| self.error(format!("cannot write next to it: {e}")))?;
+        // tempfile creates the file 0600, which is what a secrets file wants.
+        tmp.write_all(text.as_bytes())
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| self.error(format!("cannot write it: {e}")))?;
+        tmp.persist(&self.path)
+            .map_err(|e| self.error(format!("cannot replace it: {}", e.error)))?;
+        if let Ok(d) = std::fs::File::open(&dir) {
+            let _ = d.sync_all(); // make the rename itself durable
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SecretStore for FileStore {
+    async fn get(&self, name: &str) -> Result<Secret, VaultError> {
+        self.load()
+            .await?
+            .remove(name)
+            .map(Secret::new)
+            .ok_or_else(|| VaultError::UndefinedSecret(name.to_owned()))
+    }
+
+    async fn set(&self, name: &str, key: &str, value: &str) -> Result<(), VaultError> {
+        let _guard = self.write_lock.lock().await;
+        let mut doc = self.load().await?;
+        doc.entry(name.to_owned())
+            .or_default()
+            .insert(key.to_owned(), Zeroizing::new(value.to_owned()));
+        tokio::task::block_in_place(|| self.store(&doc))
+    }
+
+    async fn list(&self) -> Result<Vec<String>, VaultError> {
+        Ok(self.load().await?.into_keys().collect())
+    }
+
+    fn describe(&self) -> String {
+        format!("file:{}", self.path.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn json_round_trip_and_rpa_mfa_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        std::fs::write(&path, r#"{"mfa": {"otpsecret": "JBSWY3DPEHPK3PXP", "n": 5}}"#).unwrap();
+        let store = FileStore::new(path.clone());
+        let secret = store.get("mfa").await.unwrap();
+        assert_eq!(secret.value("otpsecret").unwrap().as_str(), "JBSWY3DPEHPK3PXP");
+        assert_eq!(secret.value("n").unwrap().as_str(), "5");
+        assert_eq!(store.get("nope").await.unwrap_err().to_string(), "KeyError: 'Undefined secret: nope'");
+        assert_eq!(secret.value("k").unwrap_err().to_string(), "KeyError: 'k'");
+        assert!(!format!("{secret:?}").contains("JBSW"));
+
+        store.set("mfa", "other", "VALUE").await.unwrap();
+        store.set("new", "k", "v").await.unwrap();
+        let reread: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(reread["mfa"]["otpsecret"], "JBSWY3DPEHPK3PXP");
+        assert_eq!(reread["mfa"]["other"], "VALUE");
+        assert_eq!(reread["new"]["k"], "v");
+        // Only the secrets file is left behind: no temporary files.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn yaml_is_read_and_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.yaml");
+        std::fs::write(&path, "mfa:\n  otpsecret: JBSWY3DPEHPK3PXP\n").unwrap();
+        let store = FileStore::new(path.clone());
+        store.set("mfa", "b", "x").await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let doc: serde_json::Value = serde_norway::from_str(&text).unwrap();
+        assert_eq!(doc["mfa"]["otpsecret"], "JBSWY3DPEHPK3PXP");
+        assert_eq!(doc["mfa"]["b"], "x");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn broken_files_fail_without_quoting_content() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, r#"{"mfa": "TOPSECRETVALUE"}"#).unwrap();
+        let err = FileStore::new(path.clone()).get("mfa").await.unwrap_err().to_string();
+        assert!(err.contains("must map keys to values"), "{err}");
+        std::fs::write(&path, r#"{"mfa": {"k": TOPSECRETVALUE}}"#).unwrap();
+        let err = FileStore::new(path.clone()).get("mfa").await.unwrap_err().to_string();
+        assert!(err.contains("not valid JSON (line 1"), "{err}");
+        assert!(!err.contains("TOPSECRET"));
+        // A failed write leaves the broken file as it was.
+        assert!(FileStore::new(path.clone()).set("a", "b", "c").await.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), r#"{"mfa": {"k": TOPSECRETVALUE}}"#);
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn missing_file_is_an_empty_vault() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("sub").join("s.json"));
+        assert!(store.list().await.unwrap().is_empty());
+        store.set("a", "b", "c").await.unwrap();
+        assert_eq!(store.list().await.unwrap(), vec!["a".to_owned()]);
+    }
+}

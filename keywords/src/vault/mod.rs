@@ -1,0 +1,128 @@
+//! Where secrets come from: one [`SecretStore`] trait, several backends,
+//! chosen by a spec such as `file:secrets.json` or `env:`.
+//!
+//! A secret is a named map of keys to values, as in Robocorp's vault:
+//! `Use MFA Secret From Vault    mfa    otpsecret` reads key `otpsecret` of
+//! secret `mfa`. Values never appear in errors or Debug output.
+
+mod env;
+mod file;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use zeroize::Zeroizing;
+
+pub use env::EnvStore;
+pub use file::FileStore;
+
+use crate::KeywordError;
+
+/// Why a vault call failed. The texts of the first two are RPA.MFA's.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("KeyError: 'Undefined secret: {0}'")]
+    UndefinedSecret(String),
+    #[error("KeyError: '{0}'")]
+    MissingKey(String),
+    #[error("VaultError: {0}")]
+    Backend(String),
+    #[error("VaultError: the {0} vault is read-only")]
+    ReadOnly(&'static str),
+    #[error("VaultError: unknown vault spec '{0}'; use file:PATH or env:")]
+    UnknownSpec(String),
+}
+
+impl From<VaultError> for KeywordError {
+    fn from(e: VaultError) -> KeywordError {
+        // The Display form already carries the error name.
+        let text = e.to_string();
+        let (name, message) = text.split_once(": ").unwrap_or(("", &text));
+        let name = match name {
+            "KeyError" => "KeyError",
+            _ => "VaultError",
+        };
+        KeywordError::new(name, message)
+    }
+}
+
+/// One secret: keys and their values.
+#[derive(Clone, Default)]
+pub struct Secret(BTreeMap<String, Zeroizing<String>>);
+
+impl Secret {
+    pub fn new(values: BTreeMap<String, Zeroizing<String>>) -> Secret {
+        Secret(values)
+    }
+
+    /// The value under `key`, or RPA.MFA's `KeyError: 'key'`.
+    pub fn value(&self, key: &str) -> Result<Zeroizing<String>, VaultError> {
+        self.0
+            .get(key)
+            .cloned()
+            .ok_or_else(|| VaultError::MissingKey(key.to_owned()))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// A place secrets are kept.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The secret `name`, or `VaultError::UndefinedSecret`.
+    async fn get(&self, name: &str) -> Result<Secret, VaultError>;
+
+    /// One value of a secret.
+    async fn get_value(&self, name: &str, key: &str) -> Result<Zeroizing<String>, VaultError> {
+        self.get(name).await?.value(key)
+    }
+
+    /// Stores one value, creating the secret if needed.
+    async fn set(&self, name: &str, key: &str, value: &str) -> Result<(), VaultError>;
+
+    /// The names of all secrets.
+    async fn list(&self) -> Result<Vec<String>, VaultError>;
+
+    /// Where this store keeps secrets, for logs and `--help` (no values).
+    fn describe(&self) -> String;
+}
+
+/// Opens the store a spec names. With no spec: `RPA_SECRET_FILE` if set,
+/// else `secrets.json` in the user's data directory (created on first write).
+pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
+    let spec = spec.map(str::trim).filter(|s| !s.is_empty());
+    match spec {
+        None => Ok(Arc::new(FileStore::new(default_file()?))),
+        Some(s) if s == "env:" || s == "env" => Ok(Arc::new(EnvStore::new())),
+        Some(s) if s.starts_with("file:") => {
+            let path = &s["file:".len()..];
+            if path.is_empty() {
+                Ok(Arc::new(FileStore::new(default_file()?)))
+            } else {
+                Ok(Arc::new(FileStore::new(PathBuf::from(path))))
+            }
+        }
+        Some(other) => Err(VaultError::UnknownSpec(other.to_owned())),
+    }
+}
+
+/// Robocorp's `RPA_SECRET_FILE`, else the embedded default location.
+fn default_file() -> Result<PathBuf, VaultError> {
+    if let Some(path) = std::env::var_os("RPA_SECRET_FILE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("rpa-mfa").join("secrets.json"))
+        .ok_or_else(|| VaultError::Backend("no user data directory; pass --vault file:PATH".into()))
+}
