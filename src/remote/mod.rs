@@ -1,0 +1,173 @@
+//! Robot Framework's remote library API, independent of the wire.
+//!
+//! [`RemoteApi::call`] takes a method name and decoded parameters and
+//! answers with a value or a [`Fault`]; [`xmlrpc`] and the JSON-RPC module
+//! only translate. The methods are those Robot Framework 7.5's `Remote`
+//! library calls: `get_library_information` (and the per-keyword fallbacks),
+//! `run_keyword`, and the `stop_remote_server` convention.
+
+pub mod xmlrpc;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rpa_mfa_keywords::{Library, Value, INIT_DOC, INTRO};
+
+use crate::stop::StopSwitch;
+
+/// Every method, in the order a client would discover them.
+pub const METHODS: &[&str] = &[
+    "get_library_information",
+    "get_keyword_names",
+    "get_keyword_arguments",
+    "get_keyword_types",
+    "get_keyword_tags",
+    "get_keyword_documentation",
+    "run_keyword",
+    "stop_remote_server",
+];
+
+/// A protocol-level failure, as opposed to a keyword failing (which is a
+/// normal `run_keyword` result with status FAIL).
+#[derive(Debug, PartialEq)]
+pub enum Fault {
+    MethodNotFound(String),
+    InvalidParams(String),
+    Internal(String),
+}
+
+impl Fault {
+    /// The code both XML-RPC (per the fault-code interoperability spec) and
+    /// JSON-RPC 2.0 use.
+    pub fn code(&self) -> i32 {
+        match self {
+            Fault::MethodNotFound(_) => -32601,
+            Fault::InvalidParams(_) => -32602,
+            Fault::Internal(_) => -32603,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Fault::MethodNotFound(m) => format!("Method '{m}' is not supported."),
+            Fault::InvalidParams(m) | Fault::Internal(m) => m.clone(),
+        }
+    }
+}
+
+/// The remote API over one library.
+pub struct RemoteApi {
+    library: Arc<Library>,
+    stop: StopSwitch,
+}
+
+impl RemoteApi {
+    pub fn new(library: Arc<Library>, stop: StopSwitch) -> RemoteApi {
+        RemoteApi { library, stop }
+    }
+
+    /// Calls one remote method in a namespace.
+    pub async fn call(&self, namespace: &str, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
+        let mut params = params.into_iter();
+        let mut next = |what: &str| {
+            params
+                .next()
+                .ok_or_else(|| Fault::InvalidParams(format!("'{method}' needs the argument '{what}'.")))
+        };
+        match method {
+            "get_library_information" => Ok(library_information(&self.library)),
+            "get_keyword_names" => Ok(Value::list(self.library.keywords().iter().map(|k| k.name))),
+            "get_keyword_arguments" => Ok(self.describe(&text(next("name")?)?, |k| Value::List(k.robot_args()))),
+            "get_keyword_types" => Ok(self.describe(&text(next("name")?)?, |k| k.robot_types())),
+            "get_keyword_tags" => Ok(self.describe(&text(next("name")?)?, |k| Value::list(k.tags.iter().copied()))),
+            "get_keyword_documentation" => {
+                let name = text(next("name")?)?;
+                Ok(Value::str(match name.as_str() {
+                    "__intro__" => INTRO,
+                    "__init__" => INIT_DOC,
+                    _ => self.library.keyword(&name).map_or("", |k| k.doc),
+                }))
+            }
+            "run_keyword" => {
+                let name = text(next("name")?)?;
+                let args = match params.next() {
+                    Some(Value::List(items)) => items,
+                    None => Vec::new(),
+                    Some(_) => return Err(Fault::InvalidParams("run_keyword's args must be a list.".into())),
+                };
+                let kwargs = match params.next() {
+                    Some(Value::Dict(map)) => map.into_iter().collect(),
+                    None | Some(Value::None) => Vec::new(),
+                    Some(_) => return Err(Fault::InvalidParams("run_keyword's kwargs must be a struct.".into())),
+                };
+                self.run_keyword(namespace, name, args, kwargs).await
+            }
+            "stop_remote_server" => Ok(Value::Bool(self.stop.request())),
+            other => Err(Fault::MethodNotFound(other.to_owned())),
+        }
+    }
+
+    /// Runs a keyword in its own task, so a client hanging up mid-call
+    /// cannot cancel it half-way (a vault write, a counter increment).
+    async fn run_keyword(
+        &self,
+        namespace: &str,
+        name: String,
+        args: Vec<Value>,
+        kwargs: Vec<(String, Value)>,
+    ) -> Result<Value, Fault> {
+        let library = self.library.clone();
+        let namespace = namespace.to_owned();
+        let task = tokio::spawn(async move { library.run(&namespace, &name, args, kwargs).await });
+        let outcome = task
+            .await
+            .map_err(|_| Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into()))?;
+        let mut result = BTreeMap::new();
+        match outcome.result {
+            Ok(value) => {
+                result.insert("status".to_owned(), Value::str("PASS"));
+                result.insert("return".to_owned(), value);
+            }
+            Err(error) => {
+                result.insert("status".to_owned(), Value::str("FAIL"));
+                result.insert("error".to_owned(), Value::Str(error.to_string()));
+            }
+        }
+        result.insert("output".to_owned(), Value::Str(outcome.output));
+        Ok(Value::Dict(result))
+    }
+
+    fn describe(&self, name: &str, what: impl Fn(&rpa_mfa_keywords::Keyword) -> Value) -> Value {
+        self.library.keyword(name).map_or(Value::List(Vec::new()), what)
+    }
+}
+
+fn text(value: Value) -> Result<String, Fault> {
+    match value {
+        Value::Str(s) => Ok(s),
+        other => Err(Fault::InvalidParams(format!(
+            "Expected a keyword name as a string, got {}.",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Everything Robot needs to know about the library in one answer.
+pub fn library_information(library: &Library) -> Value {
+    let mut info: BTreeMap<String, Value> = library
+        .keywords()
+        .iter()
+        .map(|k| {
+            let entry = Value::dict([
+                ("args", Value::List(k.robot_args())),
+                ("types", k.robot_types()),
+                ("doc", Value::str(k.doc)),
+                ("tags", Value::list(k.tags.iter().copied())),
+            ]);
+            (k.name.to_owned(), entry)
+        })
+        .collect();
+    info.insert("__intro__".into(), Value::dict([("doc", Value::str(INTRO))]));
+    info.insert("__init__".into(), Value::dict([("doc", Value::str(INIT_DOC))]));
+    Value::Dict(info)
+}

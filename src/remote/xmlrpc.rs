@@ -1,0 +1,393 @@
+//! The XML-RPC codec: `methodCall` documents in, `methodResponse` out.
+//!
+//! It knows values, not keywords. Decoding accepts what Python's and other
+//! clients send: untyped `<value>text</value>` strings, `i4`/`int`/`i8`,
+//! `nil` (also as `ex:i8`/`ex:nil`), entities, character references, CDATA
+//! and base64 with line breaks. Encoding writes only what Python's client
+//! reads: `<int>` within 32 bits and `<i8>` beyond, `dateTime.iso8601` as
+//! `%Y%m%dT%H:%M:%S`, `\r` as `&#13;` (a raw one would turn into `\n`), and
+//! strings holding characters XML 1.0 cannot carry as `<base64>`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use base64::Engine;
+use quick_xml::events::Event;
+use quick_xml::Reader;
+use rpa_mfa_keywords::value::{DateTime, Value};
+
+/// Nesting deeper than this is refused rather than risking the stack.
+const MAX_DEPTH: usize = 64;
+
+/// A decoded `methodCall`.
+#[derive(Debug, PartialEq)]
+pub struct MethodCall {
+    pub method: String,
+    pub params: Vec<Value>,
+}
+
+/// Why a request could not be decoded; safe to send back (no values).
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(String);
+
+fn err<T>(msg: impl Into<String>) -> Result<T, DecodeError> {
+    Err(DecodeError(msg.into()))
+}
+
+/// An element of the parsed document: just what XML-RPC needs.
+#[derive(Debug, Default)]
+struct Element {
+    name: String,
+    text: String,
+    children: Vec<Element>,
+}
+
+impl Element {
+    /// The first child called `name` (prefixes like `ex:` are dropped).
+    fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+}
+
+/// Parses XML into an element tree, iteratively so depth cannot overflow.
+fn parse_tree(xml: &str) -> Result<Element, DecodeError> {
+    let mut reader = Reader::from_str(xml);
+    let mut stack: Vec<Element> = vec![Element::default()];
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| DecodeError(format!("malformed XML at byte {}: {e}", reader.buffer_position())))?;
+        match event {
+            Event::Start(tag) => {
+                if stack.len() > MAX_DEPTH * 4 {
+                    return err("XML nested too deeply");
+                }
+                stack.push(Element {
+                    name: tag.local_name().as_ref().to_owned(),
+                    ..Element::default()
+                });
+            }
+            Event::Empty(tag) => {
+                let element = Element {
+                    name: tag.local_name().as_ref().to_owned(),
+                    ..Element::default()
+                };
+                stack.last_mut().expect("root").children.push(element);
+            }
+            Event::End(_) => {
+                let done = stack.pop().expect("reader checks end tags");
+                match stack.last_mut() {
+                    Some(parent) => parent.children.push(done),
+                    None => return err("unbalanced end tag"),
+                }
+            }
+            Event::Text(text) => stack.last_mut().expect("root").text.push_str(&text.xml10_content()),
+            Event::CData(data) => stack.last_mut().expect("root").text.push_str(&data.xml10_content()),
+            Event::GeneralRef(reference) => {
+                let resolved = match reference.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    Ok(None) => {
+                        let name = reference.xml10_content();
+                        match quick_xml::escape::resolve_predefined_entity(&name) {
+                            Some(s) => s.to_owned(),
+                            None => return err(format!("unknown entity &{name};")),
+                        }
+                    }
+                    Err(e) => return err(format!("bad character reference: {e}")),
+                };
+                stack.last_mut().expect("root").text.push_str(&resolved);
+            }
+            Event::DocType(_) => return err("DOCTYPE is not allowed in XML-RPC"),
+            Event::Eof => break,
+            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+        }
+    }
+    if stack.len() != 1 {
+        return err("unexpected end of document");
+    }
+    let mut root = stack.pop().expect("root");
+    match root.children.len() {
+        1 => Ok(root.children.pop().expect("one child")),
+        0 => err("empty document"),
+        _ => err("more than one root element"),
+    }
+}
+
+/// Decodes a `methodCall` request body.
+pub fn decode_call(body: &[u8]) -> Result<MethodCall, DecodeError> {
+    let xml = std::str::from_utf8(body).map_err(|_| DecodeError("request body is not UTF-8".into()))?;
+    let root = parse_tree(xml)?;
+    if root.name != "methodCall" {
+        return err(format!("expected <methodCall>, got <{}>", root.name));
+    }
+    let method = match root.child("methodName") {
+        Some(name) if !name.text.trim().is_empty() => name.text.trim().to_owned(),
+        _ => return err("<methodCall> has no <methodName>"),
+    };
+    let mut params = Vec::new();
+    if let Some(list) = root.child("params") {
+        for param in list.children.iter().filter(|c| c.name == "param") {
+            match param.child("value") {
+                Some(value) => params.push(decode_value(value, 0)?),
+                None => return err("<param> without <value>"),
+            }
+        }
+    }
+    Ok(MethodCall { method, params })
+}
+
+fn decode_value(value: &Element, depth: usize) -> Result<Value, DecodeError> {
+    if depth > MAX_DEPTH {
+        return err("values nested too deeply");
+    }
+    let Some(typed) = value.children.first() else {
+        return Ok(Value::Str(value.text.clone())); // untyped means string
+    };
+    let text = typed.text.trim();
+    let bad = |kind: &str| DecodeError(format!("invalid <{kind}> value"));
+    Ok(match typed.name.as_str() {
+        "string" => Value::Str(typed.text.clone()),
+        "int" | "i4" | "i8" => Value::Int(text.parse().map_err(|_| bad(&typed.name))?),
+        "boolean" => match text {
+            "1" | "true" => Value::Bool(true),
+            "0" | "false" => Value::Bool(false),
+            _ => return Err(bad("boolean")),
+        },
+        "double" => Value::Float(text.parse().map_err(|_| bad("double"))?),
+        "dateTime.iso8601" => Value::DateTime(DateTime::parse(text).ok_or_else(|| bad("dateTime.iso8601"))?),
+        "base64" => {
+            let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            Value::Bytes(
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .map_err(|_| bad("base64"))?,
+            )
+        }
+        "nil" => Value::None,
+        "array" => {
+            let data = typed.child("data").ok_or_else(|| bad("array"))?;
+            let items = data.children.iter().filter(|c| c.name == "value");
+            Value::List(items.map(|v| decode_value(v, depth + 1)).collect::<Result<_, _>>()?)
+        }
+        "struct" => {
+            let mut map = BTreeMap::new();
+            for member in typed.children.iter().filter(|c| c.name == "member") {
+                let name = member.child("name").ok_or_else(|| bad("struct"))?;
+                let value = member.child("value").ok_or_else(|| bad("struct"))?;
+                map.insert(name.text.clone(), decode_value(value, depth + 1)?);
+            }
+            Value::Dict(map)
+        }
+        other => return err(format!("unknown value type <{other}>")),
+    })
+}
+
+/// Encodes a successful `methodResponse`.
+pub fn encode_response(value: &Value) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
+    encode_value(value, &mut out);
+    out.push_str("</param></params></methodResponse>\n");
+    out
+}
+
+/// Encodes a fault `methodResponse`.
+pub fn encode_fault(code: i32, message: &str) -> String {
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><fault>");
+    let fault = Value::dict([
+        ("faultCode", Value::Int(code.into())),
+        ("faultString", Value::str(message)),
+    ]);
+    encode_value(&fault, &mut out);
+    out.push_str("</fault></methodResponse>\n");
+    out
+}
+
+fn encode_value(value: &Value, out: &mut String) {
+    out.push_str("<value>");
+    match value {
+        Value::None => out.push_str("<nil/>"),
+        Value::Bool(b) => out.push_str(if *b { "<boolean>1</boolean>" } else { "<boolean>0</boolean>" }),
+        Value::Int(i) if i32::try_from(*i).is_ok() => {
+            let _ = write!(out, "<int>{i}</int>");
+        }
+        Value::Int(i) => {
+            let _ = write!(out, "<i8>{i}</i8>");
+        }
+        Value::Float(x) => {
+            let _ = write!(out, "<double>{x:?}</double>");
+        }
+        Value::Str(s) if s.chars().all(xml_char) => {
+            out.push_str("<string>");
+            escape_into(s, out);
+            out.push_str("</string>");
+        }
+        Value::Str(s) => encode_base64(s.as_bytes(), out),
+        Value::Bytes(b) => encode_base64(b, out),
+        Value::DateTime(d) => {
+            let _ = write!(out, "<dateTime.iso8601>{}</dateTime.iso8601>", d.to_xmlrpc());
+        }
+        Value::List(items) => {
+            out.push_str("<array><data>");
+            items.iter().for_each(|v| encode_value(v, out));
+            out.push_str("</data></array>");
+        }
+        Value::Dict(map) => {
+            out.push_str("<struct>");
+            for (k, v) in map {
+                out.push_str("<member><name>");
+                escape_into(k, out);
+                out.push_str("</name>");
+                encode_value(v, out);
+                out.push_str("</member>");
+            }
+            out.push_str("</struct>");
+        }
+    }
+    out.push_str("</value>");
+}
+
+fn encode_base64(bytes: &[u8], out: &mut String) {
+    out.push_str("<base64>");
+    base64::engine::general_purpose::STANDARD.encode_string(bytes, out);
+    out.push_str("</base64>");
+}
+
+/// Whether XML 1.0 can carry `c` at all (even as a character reference).
+fn xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+fn escape_into(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\r' => out.push_str("&#13;"),
+            // Names may hold anything; drop what XML cannot carry at all.
+            c if !xml_char(c) => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(params: &str) -> Vec<Value> {
+        let body = format!("<?xml version='1.0'?><methodCall><methodName>m</methodName><params>{params}</params></methodCall>");
+        decode_call(body.as_bytes()).unwrap().params
+    }
+
+    fn one(value: &str) -> Value {
+        call(&format!("<param><value>{value}</value></param>")).remove(0)
+    }
+
+    /// Encodes a value and decodes it back, as a response then a request.
+    fn round_trip(v: &Value) -> Value {
+        let xml = encode_response(v);
+        let inner = xml
+            .replace("<methodResponse>", "<methodCall><methodName>x</methodName>")
+            .replace("</methodResponse>", "</methodCall>");
+        decode_call(inner.as_bytes()).unwrap().params.remove(0)
+    }
+
+    #[test]
+    fn decodes_every_type_python_sends() {
+        assert_eq!(one("plain text"), Value::str("plain text"));
+        assert_eq!(one("<string>a &amp; b &lt;c&gt; &#13;&#x41;</string>"), Value::str("a & b <c> \rA"));
+        assert_eq!(one("<string><![CDATA[<raw & text>]]></string>"), Value::str("<raw & text>"));
+        assert_eq!(one("<int>-5</int>"), Value::Int(-5));
+        assert_eq!(one("<i4>7</i4>"), Value::Int(7));
+        assert_eq!(one("<i8>9223372036854775807</i8>"), Value::Int(i64::MAX.into()));
+        assert_eq!(one("<ex:i8>-2</ex:i8>"), Value::Int(-2));
+        assert_eq!(one("<boolean>1</boolean>"), Value::Bool(true));
+        assert_eq!(one("<double>1.5</double>"), Value::Float(1.5));
+        assert_eq!(one("<nil/>"), Value::None);
+        assert_eq!(one("<ex:nil/>"), Value::None);
+        assert_eq!(one("<base64>aGVs\nbG8=\n</base64>"), Value::Bytes(b"hello".to_vec()));
+        assert_eq!(
+            one("<dateTime.iso8601>20200101T00:00:00</dateTime.iso8601>"),
+            Value::DateTime(DateTime::parse("2020-01-01T00:00:00").unwrap())
+        );
+        assert_eq!(
+            one("<array><data><value>a</value><value><int>1</int></value></data></array>"),
+            Value::list([Value::str("a"), Value::Int(1)])
+        );
+        assert_eq!(
+            one("<struct><member><name>k</name><value><string>v</string></value></member></struct>"),
+            Value::dict([("k", Value::str("v"))])
+        );
+        assert_eq!(one("<string></string>"), Value::str(""));
+        assert_eq!(one(""), Value::str(""));
+    }
+
+    #[test]
+    fn whitespace_between_tags_is_not_a_value() {
+        let params = call("\n <param>\n  <value>\n   <int>3</int>\n  </value>\n </param>\n");
+        assert_eq!(params, vec![Value::Int(3)]);
+    }
+
+    #[test]
+    fn round_trips_values() {
+        let values = [
+            Value::str("a & b < c > d \" e ' f \r\n g\t"),
+            Value::str("ünïcødé ✓ 𝄞"),
+            Value::Int(i32::MAX.into()),
+            Value::Int(i128::from(i32::MAX) + 1),
+            Value::Int(-(1 << 40)),
+            Value::Float(-0.25),
+            Value::Bool(false),
+            Value::None,
+            Value::Bytes(vec![0, 1, 2, 255]),
+            Value::list([Value::dict([("x", Value::list::<Value>([]))])]),
+        ];
+        for v in values {
+            assert_eq!(round_trip(&v), v);
+        }
+    }
+
+    #[test]
+    fn encodes_what_python_reads() {
+        assert!(encode_response(&Value::Int(1 << 40)).contains("<i8>1099511627776</i8>"));
+        assert!(encode_response(&Value::Int(5)).contains("<int>5</int>"));
+        assert!(encode_response(&Value::str("a\rb")).contains("a&#13;b"));
+        // A control character cannot be in XML: the string goes as base64.
+        assert!(encode_response(&Value::str("a\u{1}b")).contains("<base64>YQFi</base64>"));
+        let dt = DateTime::parse("2026-11-23T18:00:05").unwrap();
+        assert!(encode_response(&Value::DateTime(dt)).contains("<dateTime.iso8601>20261123T18:00:05</dateTime.iso8601>"));
+        let fault = encode_fault(-32601, "no <such> method");
+        assert!(fault.contains("<name>faultString</name><value><string>no &lt;such&gt; method</string>"));
+    }
+
+    #[test]
+    fn malformed_input_is_an_error_not_a_panic() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"not xml",
+            b"<methodCall>",
+            b"<methodCall><methodName>x</methodName></methodCall><extra/>",
+            b"<methodCall><methodName>x</methodName><params><param><value><int>x</int></value></param></params></methodCall>",
+            b"<methodCall><methodName>x</methodName><params><param><value><base64>!!</base64></value></param></params></methodCall>",
+            b"<methodCall><methodName>x</methodName><params><param><value><foo/></value></param></params></methodCall>",
+            b"<methodCall><methodName>x</methodName><params><param><value><string>&bogus;</string></value></param></params></methodCall>",
+            b"<!DOCTYPE x [<!ENTITY a \"b\">]><methodCall><methodName>&a;</methodName></methodCall>",
+            b"<methodResponse/>",
+            b"<methodCall></methodCall>",
+            b"\xff\xfe",
+            b"<methodCall><methodName>x</methodName></wrong>",
+        ];
+        for case in cases {
+            assert!(decode_call(case).is_err(), "{:?}", String::from_utf8_lossy(case));
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let deep = "<value><array><data>".repeat(500) + &"</data></array></value>".repeat(500);
+        let body = format!("<methodCall><methodName>x</methodName><params><param>{deep}</param></params></methodCall>");
+        assert!(decode_call(body.as_bytes()).is_err());
+    }
+}
