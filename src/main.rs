@@ -6,7 +6,7 @@ mod remote;
 mod server;
 mod stop;
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use rpa_mfa_keywords::clock::{Clock, SystemClock};
 use rpa_mfa_keywords::otp::{check_digits, check_period, Algorithm, Kind, Options, OtpKey};
 use rpa_mfa_keywords::state::{Namespaces, OtpState};
 use rpa_mfa_keywords::value::DateTime;
+use rpa_mfa_keywords::library::ParamKind;
 use rpa_mfa_keywords::{vault, Library, Services};
 
 use crate::config::ServeArgs;
@@ -96,6 +97,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RPA_MFA_LOG").unwrap_or_else(|_| "info".into()),
         )
@@ -290,18 +292,18 @@ fn keywords(json: bool) {
         return;
     }
     for keyword in library.keywords() {
-        let args: Vec<String> = keyword
-            .params
-            .iter()
-            .map(|p| {
-                let star = if p.kind == rpa_mfa_keywords::library::ParamKind::FreeNamed { "**" } else { "" };
-                let ty = p.ty.robot_name();
-                match &p.default {
-                    Some(v) => format!("{star}{}: {ty} = {}", p.name, show_default(v)),
-                    None => format!("{star}{}: {ty}", p.name),
-                }
-            })
-            .collect();
+        let mut args: Vec<String> = Vec::new();
+        for p in &keyword.params {
+            if p.kind == ParamKind::NamedOnly && !args.iter().any(|a| a == "*") {
+                args.push("*".into());
+            }
+            let star = if p.kind == ParamKind::FreeNamed { "**" } else { "" };
+            let ty = p.ty.robot_name();
+            args.push(match &p.default {
+                Some(v) => format!("{star}{}: {ty} = {}", p.name, show_default(v)),
+                None => format!("{star}{}: {ty}", p.name),
+            });
+        }
         println!("{}({}) -> {}", keyword.name, args.join(", "), keyword.returns.robot_name());
         let summary = keyword.doc.split("\n\n").next().unwrap_or("").replace('\n', " ");
         println!("    {summary}\n");
