@@ -42,7 +42,9 @@ pub struct ServeArgs {
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.
 pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
-        Some((name, key)) if !name.is_empty() && !key.is_empty() => Ok((name.to_owned(), key.to_owned())),
+        Some((name, key)) if !name.is_empty() && !key.is_empty() => {
+            Ok((name.to_owned(), key.to_owned()))
+        }
         _ => Err("expected NAME:KEY, e.g. mfa:otpsecret".into()),
     }
 }
@@ -52,6 +54,8 @@ pub fn parse_mode(s: &str) -> Result<Kind, String> {
     match s.replace([' ', '_'], "").to_ascii_uppercase().as_str() {
         "TIME" => Ok(Kind::Totp),
         "COUNTER" => Ok(Kind::Hotp),
-        _ => Err(format!("OTPMode does not have member '{s}'. Available: 'COUNTER' and 'TIME'")),
+        _ => Err(format!(
+            "OTPMode does not have member '{s}'. Available: 'COUNTER' and 'TIME'"
+        )),
     }
 }

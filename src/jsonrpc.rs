@@ -39,7 +39,10 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
 fn param_names(method: &str) -> &'static [&'static str] {
     match method {
         "run_keyword" => &["name", "args", "kwargs"],
-        "get_keyword_arguments" | "get_keyword_types" | "get_keyword_tags" | "get_keyword_documentation" => &["name"],
+        "get_keyword_arguments"
+        | "get_keyword_types"
+        | "get_keyword_tags"
+        | "get_keyword_documentation" => &["name"],
         _ => &[],
     }
 }
@@ -53,12 +56,19 @@ fn invalid(message: String) -> ErrorObjectOwned {
 fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
     match raw {
         Json::Null => Ok((DEFAULT_NAMESPACE.to_owned(), Vec::new())),
-        Json::Array(items) => Ok((DEFAULT_NAMESPACE.to_owned(), items.iter().map(from_json).collect())),
+        Json::Array(items) => Ok((
+            DEFAULT_NAMESPACE.to_owned(),
+            items.iter().map(from_json).collect(),
+        )),
         Json::Object(mut map) => {
             let namespace = match map.remove("namespace") {
                 None | Some(Json::Null) => DEFAULT_NAMESPACE.to_owned(),
                 Some(Json::String(ns)) if valid_namespace_name(&ns) => ns,
-                Some(_) => return Err(invalid("'namespace' must be a string of 1 to 200 printable characters.".into())),
+                Some(_) => {
+                    return Err(invalid(
+                        "'namespace' must be a string of 1 to 200 printable characters.".into(),
+                    ))
+                }
             };
             let names = param_names(method);
             if let Some(unknown) = map.keys().find(|k| !names.contains(&k.as_str())) {
@@ -69,7 +79,9 @@ fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObj
                 match map.remove(*name) {
                     Some(v) => values.push(from_json(&v)),
                     // `args` may be left out when `kwargs` is given.
-                    None if *name == "args" && map.contains_key("kwargs") => values.push(Value::List(Vec::new())),
+                    None if *name == "args" && map.contains_key("kwargs") => {
+                        values.push(Value::List(Vec::new()))
+                    }
                     None if i == 0 && !names.is_empty() => {
                         return Err(invalid(format!("'{method}' needs the parameter '{name}'.")))
                     }
@@ -94,7 +106,9 @@ pub fn from_json(json: &Json) -> Value {
         },
         Json::String(s) => Value::Str(s.clone()),
         Json::Array(items) => Value::List(items.iter().map(from_json).collect()),
-        Json::Object(map) => Value::Dict(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect()),
+        Json::Object(map) => {
+            Value::Dict(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+        }
     }
 }
 
@@ -113,7 +127,9 @@ pub fn to_json(value: &Value) -> Json {
         Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
         Value::DateTime(d) => Json::String(d.to_string()),
         Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Dict(map) => Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::Dict(map) => {
+            Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
+        }
     }
 }
 
@@ -124,7 +140,11 @@ mod tests {
 
     #[test]
     fn positional_params_are_xmlrpcs() {
-        let (ns, values) = bind_params("run_keyword", json!(["Get Time Based OTP", ["x"], {"a": 1}])).unwrap();
+        let (ns, values) = bind_params(
+            "run_keyword",
+            json!(["Get Time Based OTP", ["x"], {"a": 1}]),
+        )
+        .unwrap();
         assert_eq!(ns, DEFAULT_NAMESPACE);
         assert_eq!(
             values,
@@ -138,12 +158,19 @@ mod tests {
 
     #[test]
     fn named_params_with_namespace() {
-        let (ns, values) =
-            bind_params("run_keyword", json!({"name": "K", "kwargs": {"counter": 5}, "namespace": "bot-a"})).unwrap();
+        let (ns, values) = bind_params(
+            "run_keyword",
+            json!({"name": "K", "kwargs": {"counter": 5}, "namespace": "bot-a"}),
+        )
+        .unwrap();
         assert_eq!(ns, "bot-a");
         assert_eq!(
             values,
-            vec![Value::str("K"), Value::List(vec![]), Value::dict([("counter", Value::Int(5))])]
+            vec![
+                Value::str("K"),
+                Value::List(vec![]),
+                Value::dict([("counter", Value::Int(5))])
+            ]
         );
         assert!(bind_params("run_keyword", json!({"name": "K", "bogus": 1})).is_err());
         assert!(bind_params("run_keyword", json!({"args": []})).is_err());
@@ -152,8 +179,14 @@ mod tests {
 
     #[test]
     fn big_integers_survive() {
-        assert_eq!(from_json(&json!(18446744073709551615u64)), Value::Int(u64::MAX.into()));
-        assert_eq!(to_json(&Value::Int(u64::MAX.into())), json!(18446744073709551615u64));
+        assert_eq!(
+            from_json(&json!(18446744073709551615u64)),
+            Value::Int(u64::MAX.into())
+        );
+        assert_eq!(
+            to_json(&Value::Int(u64::MAX.into())),
+            json!(18446744073709551615u64)
+        );
         assert_eq!(to_json(&Value::Int(-1)), json!(-1));
     }
 }

@@ -13,10 +13,10 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use rpa_mfa_keywords::clock::{Clock, SystemClock};
+use rpa_mfa_keywords::library::ParamKind;
 use rpa_mfa_keywords::otp::{check_digits, check_period, Algorithm, Kind, Options, OtpKey};
 use rpa_mfa_keywords::state::{Namespaces, OtpState};
 use rpa_mfa_keywords::value::DateTime;
-use rpa_mfa_keywords::library::ParamKind;
 use rpa_mfa_keywords::{vault, Library, Services};
 
 use crate::config::ServeArgs;
@@ -24,7 +24,11 @@ use crate::remote::RemoteApi;
 use crate::stop::StopSwitch;
 
 #[derive(Parser)]
-#[command(name = "rpa-mfa", version, about = "A Robot Framework remote server for one-time passwords and MFA secrets")]
+#[command(
+    name = "rpa-mfa",
+    version,
+    about = "A Robot Framework remote server for one-time passwords and MFA secrets"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -99,7 +103,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RPA_MFA_LOG").unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_env("RPA_MFA_LOG")
+                .unwrap_or_else(|_| "info".into()),
         )
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -137,8 +142,14 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
     let mut initial = OtpState::default();
     if let Some((name, key)) = &args.secret {
-        let value = vault.get_value(name, key).await.map_err(|e| format!("--secret {name}:{key}: {e}"))?;
-        let otp = Arc::new(OtpKey::parse(&value, args.mode, Options::default()).map_err(|e| format!("--secret {name}:{key}: {e}"))?);
+        let value = vault
+            .get_value(name, key)
+            .await
+            .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
+        let otp = Arc::new(
+            OtpKey::parse(&value, args.mode, Options::default())
+                .map_err(|e| format!("--secret {name}:{key}: {e}"))?,
+        );
         match args.mode {
             Kind::Totp => initial.totp = Some(otp),
             Kind::Hotp => initial.hotp = Some(otp),
@@ -160,7 +171,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     if let Some(path) = &args.port_file {
-        write_atomically(path, &addr.port().to_string()).map_err(|e| format!("--port-file {}: {e}", path.display()))?;
+        write_atomically(path, &addr.port().to_string())
+            .map_err(|e| format!("--port-file {}: {e}", path.display()))?;
     }
     tokio::spawn(stop_on_signals(stop.clone()));
     println!("Robot Framework remote server at {addr} started.");
@@ -170,7 +182,9 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         stop.stopped().await;
         let _ = rpc_handle.stop();
     };
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     if let Some(path) = &args.port_file {
         let _ = std::fs::remove_file(path);
     }
@@ -182,8 +196,9 @@ async fn stop_on_signals(stop: StopSwitch) {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("a SIGTERM handler");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("a SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}
@@ -197,7 +212,10 @@ async fn stop_on_signals(stop: StopSwitch) {
 
 /// Writes a small file so readers never see it half-written.
 fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(text.as_bytes())?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -208,26 +226,48 @@ async fn otp(args: OtpArgs) -> Result<(), String> {
     let secret = match (&args.secret, &args.from_vault) {
         (Some(s), _) if s == "-" => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| e.to_string())?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| e.to_string())?;
             zeroize::Zeroizing::new(s.trim().to_owned())
         }
         (Some(s), _) => zeroize::Zeroizing::new(s.clone()),
         (None, Some((name, key))) => {
             let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
-            vault.get_value(name, key).await.map_err(|e| e.to_string())?
+            vault
+                .get_value(name, key)
+                .await
+                .map_err(|e| e.to_string())?
         }
         (None, None) => return Err("give a SECRET (or -) or --from-vault NAME:KEY".into()),
     };
     let options = Options {
         algorithm: match &args.algorithm {
-            Some(a) => Some(Algorithm::parse(a).ok_or("--algorithm must be SHA1, SHA256 or SHA512")?),
+            Some(a) => {
+                Some(Algorithm::parse(a).ok_or("--algorithm must be SHA1, SHA256 or SHA512")?)
+            }
             None => None,
         },
-        digits: args.digits.map(|d| check_digits(d.into())).transpose().map_err(|e| e.to_string())?,
-        period: args.period.map(|p| check_period(p.into())).transpose().map_err(|e| e.to_string())?,
+        digits: args
+            .digits
+            .map(|d| check_digits(d.into()))
+            .transpose()
+            .map_err(|e| e.to_string())?,
+        period: args
+            .period
+            .map(|p| check_period(p.into()))
+            .transpose()
+            .map_err(|e| e.to_string())?,
     };
-    let is_hotp_uri = secret.trim_start().to_ascii_lowercase().starts_with("otpauth://hotp");
-    let kind = if args.counter.is_some() || is_hotp_uri { Kind::Hotp } else { Kind::Totp };
+    let is_hotp_uri = secret
+        .trim_start()
+        .to_ascii_lowercase()
+        .starts_with("otpauth://hotp");
+    let kind = if args.counter.is_some() || is_hotp_uri {
+        Kind::Hotp
+    } else {
+        Kind::Totp
+    };
     let key = OtpKey::parse(&secret, kind, options).map_err(|e| e.to_string())?;
     let code = match kind {
         Kind::Hotp => {
@@ -259,8 +299,18 @@ async fn vault_command(args: VaultArgs) -> Result<(), String> {
                 println!("{name}");
             }
         }
-        VaultAction::Get { name, key: Some(key) } => {
-            println!("{}", vault.get_value(&name, &key).await.map_err(|e| e.to_string())?.as_str());
+        VaultAction::Get {
+            name,
+            key: Some(key),
+        } => {
+            println!(
+                "{}",
+                vault
+                    .get_value(&name, &key)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .as_str()
+            );
         }
         VaultAction::Get { name, key: None } => {
             for key in vault.get(&name).await.map_err(|e| e.to_string())?.keys() {
@@ -269,9 +319,14 @@ async fn vault_command(args: VaultArgs) -> Result<(), String> {
         }
         VaultAction::Set { name, key } => {
             let mut value = zeroize::Zeroizing::new(String::new());
-            std::io::stdin().read_to_string(&mut value).map_err(|e| e.to_string())?;
+            std::io::stdin()
+                .read_to_string(&mut value)
+                .map_err(|e| e.to_string())?;
             let value = value.trim_end_matches(['\r', '\n']);
-            vault.set(&name, &key, value).await.map_err(|e| e.to_string())?;
+            vault
+                .set(&name, &key, value)
+                .await
+                .map_err(|e| e.to_string())?;
             eprintln!("stored {name}:{key} in {}", vault.describe());
         }
     }
@@ -297,15 +352,29 @@ fn keywords(json: bool) {
             if p.kind == ParamKind::NamedOnly && !args.iter().any(|a| a == "*") {
                 args.push("*".into());
             }
-            let star = if p.kind == ParamKind::FreeNamed { "**" } else { "" };
+            let star = if p.kind == ParamKind::FreeNamed {
+                "**"
+            } else {
+                ""
+            };
             let ty = p.ty.robot_name();
             args.push(match &p.default {
                 Some(v) => format!("{star}{}: {ty} = {}", p.name, show_default(v)),
                 None => format!("{star}{}: {ty}", p.name),
             });
         }
-        println!("{}({}) -> {}", keyword.name, args.join(", "), keyword.returns.robot_name());
-        let summary = keyword.doc.split("\n\n").next().unwrap_or("").replace('\n', " ");
+        println!(
+            "{}({}) -> {}",
+            keyword.name,
+            args.join(", "),
+            keyword.returns.robot_name()
+        );
+        let summary = keyword
+            .doc
+            .split("\n\n")
+            .next()
+            .unwrap_or("")
+            .replace('\n', " ");
         println!("    {summary}\n");
     }
 }

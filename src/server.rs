@@ -56,9 +56,16 @@ async fn xmlrpc_default(State(app): State<AppState>, body: Bytes) -> Response {
     xmlrpc_call(&app.api, DEFAULT_NAMESPACE, &body).await
 }
 
-async fn xmlrpc_namespace(State(app): State<AppState>, Path(namespace): Path<String>, body: Bytes) -> Response {
+async fn xmlrpc_namespace(
+    State(app): State<AppState>,
+    Path(namespace): Path<String>,
+    body: Bytes,
+) -> Response {
     if !valid_namespace_name(&namespace) {
-        let fault = xmlrpc::encode_fault(-32602, "A namespace name is 1 to 200 characters without control characters.");
+        let fault = xmlrpc::encode_fault(
+            -32602,
+            "A namespace name is 1 to 200 characters without control characters.",
+        );
         return xml(fault);
     }
     xmlrpc_call(&app.api, &namespace, &body).await
@@ -75,9 +82,18 @@ async fn xmlrpc_call(api: &RemoteApi, namespace: &str, body: &[u8]) -> Response 
             };
             (method, answer)
         }
-        Err(e) => (String::new(), xmlrpc::encode_fault(-32700, &format!("Parse error: {e}"))),
+        Err(e) => (
+            String::new(),
+            xmlrpc::encode_fault(-32700, &format!("Parse error: {e}")),
+        ),
     };
-    tracing::debug!(protocol = "xmlrpc", namespace, method, elapsed_us = started.elapsed().as_micros() as u64, "call");
+    tracing::debug!(
+        protocol = "xmlrpc",
+        namespace,
+        method,
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "call"
+    );
     xml(answer)
 }
 
@@ -92,7 +108,11 @@ async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
         Ok(response) => response.map(Body::new),
         Err(e) => {
             tracing::warn!("JSON-RPC request failed: {e}");
-            (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "JSON-RPC request failed").into_response()
+            (
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "JSON-RPC request failed",
+            )
+                .into_response()
         }
     }
 }

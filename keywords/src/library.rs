@@ -208,7 +208,11 @@ impl Keyword {
     /// Binds positional and named values to the parameters as Robot would:
     /// defaults applied, `""` taken as None for optional-None parameters,
     /// values converted to the declared types.
-    pub fn bind(&self, positional: Vec<Value>, named: Vec<(String, Value)>) -> Result<Args, KeywordError> {
+    pub fn bind(
+        &self,
+        positional: Vec<Value>,
+        named: Vec<(String, Value)>,
+    ) -> Result<Args, KeywordError> {
         let fail = |msg: String| Err(KeywordError::value_error(msg));
         let slots: Vec<&Param> = self
             .params
@@ -276,14 +280,19 @@ impl Keyword {
                     ));
                 }
             };
-            let converted = p.ty.convert(p.name, value).map_err(KeywordError::value_error)?;
+            let converted =
+                p.ty.convert(p.name, value)
+                    .map_err(KeywordError::value_error)?;
             bound.insert(p.name, converted);
         }
         Ok(Args { bound, extra })
     }
 
     fn count_error(&self, given: usize) -> String {
-        let positional = self.params.iter().filter(|p| p.kind == ParamKind::Positional);
+        let positional = self
+            .params
+            .iter()
+            .filter(|p| p.kind == ParamKind::Positional);
         let max = positional.clone().count();
         let min = positional.filter(|p| p.default.is_none()).count();
         let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
@@ -417,7 +426,9 @@ impl Library {
     }
 
     pub fn keyword(&self, name: &str) -> Option<&Keyword> {
-        self.index.get(&normalize_name(name)).map(|&i| &self.keywords[i])
+        self.index
+            .get(&normalize_name(name))
+            .map(|&i| &self.keywords[i])
     }
 
     /// Binds the arguments and runs the keyword in the given namespace.
@@ -430,7 +441,9 @@ impl Library {
     ) -> Outcome {
         let output = Output::default();
         let result = match self.keyword(name) {
-            None => Err(KeywordError::plain(format!("No keyword with name '{name}' found."))),
+            None => Err(KeywordError::plain(format!(
+                "No keyword with name '{name}' found."
+            ))),
             Some(keyword) => match keyword.bind(positional, named) {
                 Err(e) => Err(e),
                 Ok(args) => {
@@ -458,7 +471,11 @@ mod tests {
     fn sample() -> Keyword {
         Keyword::new("Get Counter Based OTP")
             .param(Param::required("counter", Type::BigInt))
-            .param(Param::optional("otp_passcode", Type::optional(Type::Str), Value::None))
+            .param(Param::optional(
+                "otp_passcode",
+                Type::optional(Type::Str),
+                Value::None,
+            ))
             .param(Param::named("digits", Type::Int, 6i64))
     }
 
@@ -483,7 +500,10 @@ mod tests {
     #[test]
     fn binds_positional_named_and_defaults() {
         let args = sample()
-            .bind(vec![Value::str("5")], vec![("digits".into(), Value::str("8"))])
+            .bind(
+                vec![Value::str("5")],
+                vec![("digits".into(), Value::str("8"))],
+            )
             .unwrap();
         assert_eq!(args.int("counter"), Some(5));
         assert_eq!(args.int("digits"), Some(8));
@@ -533,14 +553,23 @@ mod tests {
             .param(Param::required("auth_url", Type::Str))
             .param(Param::free_named("kwargs"));
         let args = k
-            .bind(vec![Value::str("https://x")], vec![("prompt".into(), Value::str("consent"))])
+            .bind(
+                vec![Value::str("https://x")],
+                vec![("prompt".into(), Value::str("consent"))],
+            )
             .unwrap();
         assert_eq!(args.extra().get("prompt"), Some(&Value::str("consent")));
-        assert_eq!(k.robot_args(), vec![Value::str("auth_url"), Value::str("**kwargs")]);
+        assert_eq!(
+            k.robot_args(),
+            vec![Value::str("auth_url"), Value::str("**kwargs")]
+        );
     }
 
     #[test]
     fn names_match_like_robot() {
-        assert_eq!(normalize_name("Get Time_Based  otp"), normalize_name("get time based OTP"));
+        assert_eq!(
+            normalize_name("Get Time_Based  otp"),
+            normalize_name("get time based OTP")
+        );
     }
 }

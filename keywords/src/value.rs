@@ -189,7 +189,7 @@ impl DateTime {
 
 fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -270,7 +270,9 @@ impl Type {
                 Value::Str(s) => format!("'{s}'"),
                 other => format!("{} ({})", display_plain(other), other.type_name()),
             };
-            let detail = detail.map(|d| format!(": {d}")).unwrap_or_else(|| ".".into());
+            let detail = detail
+                .map(|d| format!(": {d}"))
+                .unwrap_or_else(|| ".".into());
             Err(format!(
                 "Argument '{arg}' got value {shown} that cannot be converted to {target}{detail}"
             ))
@@ -328,7 +330,8 @@ impl Type {
                             }
                             _ => quoted.join(""),
                         };
-                        let detail = format!("{name} does not have member '{s}'. Available: {available}");
+                        let detail =
+                            format!("{name} does not have member '{s}'. Available: {available}");
                         fail(&Value::Str(s), name, Some(detail))
                     }
                 }
@@ -353,7 +356,11 @@ impl Type {
 /// Parses an integer as Robot does: optional sign, `_` and spaces as
 /// separators, and `0x`/`0o`/`0b` prefixes.
 fn parse_int(s: &str) -> Option<i128> {
-    let cleaned: String = s.trim().chars().filter(|c| *c != '_' && *c != ' ').collect();
+    let cleaned: String = s
+        .trim()
+        .chars()
+        .filter(|c| *c != '_' && *c != ' ')
+        .collect();
     let (negative, digits) = match cleaned.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, cleaned.strip_prefix('+').unwrap_or(&cleaned)),
@@ -391,8 +398,14 @@ mod tests {
 
     #[test]
     fn int_conversion_follows_robot() {
-        assert_eq!(Type::Int.convert("x", Value::str(" 1_000 ")), Ok(Value::Int(1000)));
-        assert_eq!(Type::Int.convert("x", Value::str("0x1F")), Ok(Value::Int(31)));
+        assert_eq!(
+            Type::Int.convert("x", Value::str(" 1_000 ")),
+            Ok(Value::Int(1000))
+        );
+        assert_eq!(
+            Type::Int.convert("x", Value::str("0x1F")),
+            Ok(Value::Int(31))
+        );
         assert_eq!(Type::Int.convert("x", Value::str("-7")), Ok(Value::Int(-7)));
         assert_eq!(
             Type::Int.convert("counter", Value::str("abc")),
@@ -410,21 +423,32 @@ mod tests {
             name: "OTPMode",
             members: &["TIME", "COUNTER"],
         };
-        assert_eq!(mode.convert("mode", Value::str("counter")), Ok(Value::str("COUNTER")));
-        assert_eq!(mode.convert("mode", Value::str(" T_i me")), Ok(Value::str("TIME")));
+        assert_eq!(
+            mode.convert("mode", Value::str("counter")),
+            Ok(Value::str("COUNTER"))
+        );
+        assert_eq!(
+            mode.convert("mode", Value::str(" T_i me")),
+            Ok(Value::str("TIME"))
+        );
         // The text RPA.MFA gives under Robot Framework 7.5.
         assert_eq!(
             mode.convert("mode", Value::str("bogus")),
-            Err("Argument 'mode' got value 'bogus' that cannot be converted to OTPMode: \
+            Err(
+                "Argument 'mode' got value 'bogus' that cannot be converted to OTPMode: \
                  OTPMode does not have member 'bogus'. Available: 'COUNTER' and 'TIME'"
-                .into())
+                    .into()
+            )
         );
     }
 
     #[test]
     fn literal_is_case_insensitive_and_canonical() {
         let alg = Type::Literal(&["SHA1", "SHA256", "SHA512"]);
-        assert_eq!(alg.convert("a", Value::str("sha256")), Ok(Value::str("SHA256")));
+        assert_eq!(
+            alg.convert("a", Value::str("sha256")),
+            Ok(Value::str("SHA256"))
+        );
         assert_eq!(alg.robot_name(), "Literal['SHA1', 'SHA256', 'SHA512']");
         assert!(alg.convert("a", Value::str("md5")).is_err());
     }
@@ -444,7 +468,12 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.to_xmlrpc(), "20200101T00:00:00");
         assert_eq!(a.unix_seconds(), 1_577_836_800);
-        assert_eq!(DateTime::parse("2009-02-13 23:31:30").unwrap().unix_seconds(), 1_234_567_890);
+        assert_eq!(
+            DateTime::parse("2009-02-13 23:31:30")
+                .unwrap()
+                .unix_seconds(),
+            1_234_567_890
+        );
         assert!(DateTime::parse("20201301T00:00:00").is_none());
         assert!(DateTime::parse("2021-02-29T00:00:00").is_none());
         assert!(DateTime::parse("nonsense").is_none());

@@ -67,19 +67,28 @@ impl RemoteApi {
     }
 
     /// Calls one remote method in a namespace.
-    pub async fn call(&self, namespace: &str, method: &str, params: Vec<Value>) -> Result<Value, Fault> {
+    pub async fn call(
+        &self,
+        namespace: &str,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Value, Fault> {
         let mut params = params.into_iter();
         let mut next = |what: &str| {
-            params
-                .next()
-                .ok_or_else(|| Fault::InvalidParams(format!("'{method}' needs the argument '{what}'.")))
+            params.next().ok_or_else(|| {
+                Fault::InvalidParams(format!("'{method}' needs the argument '{what}'."))
+            })
         };
         match method {
             "get_library_information" => Ok(library_information(&self.library)),
             "get_keyword_names" => Ok(Value::list(self.library.keywords().iter().map(|k| k.name))),
-            "get_keyword_arguments" => Ok(self.describe(&text(next("name")?)?, |k| Value::List(k.robot_args()))),
+            "get_keyword_arguments" => {
+                Ok(self.describe(&text(next("name")?)?, |k| Value::List(k.robot_args())))
+            }
             "get_keyword_types" => Ok(self.describe(&text(next("name")?)?, |k| k.robot_types())),
-            "get_keyword_tags" => Ok(self.describe(&text(next("name")?)?, |k| Value::list(k.tags.iter().copied()))),
+            "get_keyword_tags" => Ok(self.describe(&text(next("name")?)?, |k| {
+                Value::list(k.tags.iter().copied())
+            })),
             "get_keyword_documentation" => {
                 let name = text(next("name")?)?;
                 Ok(Value::str(match name.as_str() {
@@ -93,12 +102,20 @@ impl RemoteApi {
                 let args = match params.next() {
                     Some(Value::List(items)) => items,
                     None => Vec::new(),
-                    Some(_) => return Err(Fault::InvalidParams("run_keyword's args must be a list.".into())),
+                    Some(_) => {
+                        return Err(Fault::InvalidParams(
+                            "run_keyword's args must be a list.".into(),
+                        ))
+                    }
                 };
                 let kwargs = match params.next() {
                     Some(Value::Dict(map)) => map.into_iter().collect(),
                     None | Some(Value::None) => Vec::new(),
-                    Some(_) => return Err(Fault::InvalidParams("run_keyword's kwargs must be a struct.".into())),
+                    Some(_) => {
+                        return Err(Fault::InvalidParams(
+                            "run_keyword's kwargs must be a struct.".into(),
+                        ))
+                    }
                 };
                 self.run_keyword(namespace, name, args, kwargs).await
             }
@@ -119,9 +136,9 @@ impl RemoteApi {
         let library = self.library.clone();
         let namespace = namespace.to_owned();
         let task = tokio::spawn(async move { library.run(&namespace, &name, args, kwargs).await });
-        let outcome = task
-            .await
-            .map_err(|_| Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into()))?;
+        let outcome = task.await.map_err(|_| {
+            Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into())
+        })?;
         let mut result = BTreeMap::new();
         match outcome.result {
             Ok(value) => {
@@ -138,7 +155,9 @@ impl RemoteApi {
     }
 
     fn describe(&self, name: &str, what: impl Fn(&rpa_mfa_keywords::Keyword) -> Value) -> Value {
-        self.library.keyword(name).map_or(Value::List(Vec::new()), what)
+        self.library
+            .keyword(name)
+            .map_or(Value::List(Vec::new()), what)
     }
 }
 
@@ -167,7 +186,13 @@ pub fn library_information(library: &Library) -> Value {
             (k.name.to_owned(), entry)
         })
         .collect();
-    info.insert("__intro__".into(), Value::dict([("doc", Value::str(INTRO))]));
-    info.insert("__init__".into(), Value::dict([("doc", Value::str(INIT_DOC))]));
+    info.insert(
+        "__intro__".into(),
+        Value::dict([("doc", Value::str(INTRO))]),
+    );
+    info.insert(
+        "__init__".into(),
+        Value::dict([("doc", Value::str(INIT_DOC))]),
+    );
     Value::Dict(info)
 }

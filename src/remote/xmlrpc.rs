@@ -55,9 +55,12 @@ fn parse_tree(xml: &str) -> Result<Element, DecodeError> {
     let mut reader = Reader::from_str(xml);
     let mut stack: Vec<Element> = vec![Element::default()];
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| DecodeError(format!("malformed XML at byte {}: {e}", reader.buffer_position())))?;
+        let event = reader.read_event().map_err(|e| {
+            DecodeError(format!(
+                "malformed XML at byte {}: {e}",
+                reader.buffer_position()
+            ))
+        })?;
         match event {
             Event::Start(tag) => {
                 if stack.len() > MAX_DEPTH * 4 {
@@ -82,8 +85,16 @@ fn parse_tree(xml: &str) -> Result<Element, DecodeError> {
                     None => return err("unbalanced end tag"),
                 }
             }
-            Event::Text(text) => stack.last_mut().expect("root").text.push_str(&text.xml10_content()),
-            Event::CData(data) => stack.last_mut().expect("root").text.push_str(&data.xml10_content()),
+            Event::Text(text) => stack
+                .last_mut()
+                .expect("root")
+                .text
+                .push_str(&text.xml10_content()),
+            Event::CData(data) => stack
+                .last_mut()
+                .expect("root")
+                .text
+                .push_str(&data.xml10_content()),
             Event::GeneralRef(reference) => {
                 let resolved = match reference.resolve_char_ref() {
                     Ok(Some(c)) => c.to_string(),
@@ -116,7 +127,8 @@ fn parse_tree(xml: &str) -> Result<Element, DecodeError> {
 
 /// Decodes a `methodCall` request body.
 pub fn decode_call(body: &[u8]) -> Result<MethodCall, DecodeError> {
-    let xml = std::str::from_utf8(body).map_err(|_| DecodeError("request body is not UTF-8".into()))?;
+    let xml =
+        std::str::from_utf8(body).map_err(|_| DecodeError("request body is not UTF-8".into()))?;
     let root = parse_tree(xml)?;
     if root.name != "methodCall" {
         return err(format!("expected <methodCall>, got <{}>", root.name));
@@ -155,7 +167,9 @@ fn decode_value(value: &Element, depth: usize) -> Result<Value, DecodeError> {
             _ => return Err(bad("boolean")),
         },
         "double" => Value::Float(text.parse().map_err(|_| bad("double"))?),
-        "dateTime.iso8601" => Value::DateTime(DateTime::parse(text).ok_or_else(|| bad("dateTime.iso8601"))?),
+        "dateTime.iso8601" => {
+            Value::DateTime(DateTime::parse(text).ok_or_else(|| bad("dateTime.iso8601"))?)
+        }
         "base64" => {
             let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
             Value::Bytes(
@@ -168,7 +182,11 @@ fn decode_value(value: &Element, depth: usize) -> Result<Value, DecodeError> {
         "array" => {
             let data = typed.child("data").ok_or_else(|| bad("array"))?;
             let items = data.children.iter().filter(|c| c.name == "value");
-            Value::List(items.map(|v| decode_value(v, depth + 1)).collect::<Result<_, _>>()?)
+            Value::List(
+                items
+                    .map(|v| decode_value(v, depth + 1))
+                    .collect::<Result<_, _>>()?,
+            )
         }
         "struct" => {
             let mut map = BTreeMap::new();
@@ -185,7 +203,8 @@ fn decode_value(value: &Element, depth: usize) -> Result<Value, DecodeError> {
 
 /// Encodes a successful `methodResponse`.
 pub fn encode_response(value: &Value) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
     encode_value(value, &mut out);
     out.push_str("</param></params></methodResponse>\n");
     out
@@ -193,7 +212,8 @@ pub fn encode_response(value: &Value) -> String {
 
 /// Encodes a fault `methodResponse`.
 pub fn encode_fault(code: i32, message: &str) -> String {
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><fault>");
+    let mut out =
+        String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><fault>");
     let fault = Value::dict([
         ("faultCode", Value::Int(code.into())),
         ("faultString", Value::str(message)),
@@ -207,7 +227,11 @@ fn encode_value(value: &Value, out: &mut String) {
     out.push_str("<value>");
     match value {
         Value::None => out.push_str("<nil/>"),
-        Value::Bool(b) => out.push_str(if *b { "<boolean>1</boolean>" } else { "<boolean>0</boolean>" }),
+        Value::Bool(b) => out.push_str(if *b {
+            "<boolean>1</boolean>"
+        } else {
+            "<boolean>0</boolean>"
+        }),
         Value::Int(i) if i32::try_from(*i).is_ok() => {
             let _ = write!(out, "<int>{i}</int>");
         }
@@ -225,7 +249,11 @@ fn encode_value(value: &Value, out: &mut String) {
         Value::Str(s) => encode_base64(s.as_bytes(), out),
         Value::Bytes(b) => encode_base64(b, out),
         Value::DateTime(d) => {
-            let _ = write!(out, "<dateTime.iso8601>{}</dateTime.iso8601>", d.to_xmlrpc());
+            let _ = write!(
+                out,
+                "<dateTime.iso8601>{}</dateTime.iso8601>",
+                d.to_xmlrpc()
+            );
         }
         Value::List(items) => {
             out.push_str("<array><data>");
@@ -297,17 +325,29 @@ mod tests {
     #[test]
     fn decodes_every_type_python_sends() {
         assert_eq!(one("plain text"), Value::str("plain text"));
-        assert_eq!(one("<string>a &amp; b &lt;c&gt; &#13;&#x41;</string>"), Value::str("a & b <c> \rA"));
-        assert_eq!(one("<string><![CDATA[<raw & text>]]></string>"), Value::str("<raw & text>"));
+        assert_eq!(
+            one("<string>a &amp; b &lt;c&gt; &#13;&#x41;</string>"),
+            Value::str("a & b <c> \rA")
+        );
+        assert_eq!(
+            one("<string><![CDATA[<raw & text>]]></string>"),
+            Value::str("<raw & text>")
+        );
         assert_eq!(one("<int>-5</int>"), Value::Int(-5));
         assert_eq!(one("<i4>7</i4>"), Value::Int(7));
-        assert_eq!(one("<i8>9223372036854775807</i8>"), Value::Int(i64::MAX.into()));
+        assert_eq!(
+            one("<i8>9223372036854775807</i8>"),
+            Value::Int(i64::MAX.into())
+        );
         assert_eq!(one("<ex:i8>-2</ex:i8>"), Value::Int(-2));
         assert_eq!(one("<boolean>1</boolean>"), Value::Bool(true));
         assert_eq!(one("<double>1.5</double>"), Value::Float(1.5));
         assert_eq!(one("<nil/>"), Value::None);
         assert_eq!(one("<ex:nil/>"), Value::None);
-        assert_eq!(one("<base64>aGVs\nbG8=\n</base64>"), Value::Bytes(b"hello".to_vec()));
+        assert_eq!(
+            one("<base64>aGVs\nbG8=\n</base64>"),
+            Value::Bytes(b"hello".to_vec())
+        );
         assert_eq!(
             one("<dateTime.iso8601>20200101T00:00:00</dateTime.iso8601>"),
             Value::DateTime(DateTime::parse("2020-01-01T00:00:00").unwrap())
@@ -317,7 +357,9 @@ mod tests {
             Value::list([Value::str("a"), Value::Int(1)])
         );
         assert_eq!(
-            one("<struct><member><name>k</name><value><string>v</string></value></member></struct>"),
+            one(
+                "<struct><member><name>k</name><value><string>v</string></value></member></struct>"
+            ),
             Value::dict([("k", Value::str("v"))])
         );
         assert_eq!(one("<string></string>"), Value::str(""));
@@ -357,9 +399,11 @@ mod tests {
         // A control character cannot be in XML: the string goes as base64.
         assert!(encode_response(&Value::str("a\u{1}b")).contains("<base64>YQFi</base64>"));
         let dt = DateTime::parse("2026-11-23T18:00:05").unwrap();
-        assert!(encode_response(&Value::DateTime(dt)).contains("<dateTime.iso8601>20261123T18:00:05</dateTime.iso8601>"));
+        assert!(encode_response(&Value::DateTime(dt))
+            .contains("<dateTime.iso8601>20261123T18:00:05</dateTime.iso8601>"));
         let fault = encode_fault(-32601, "no <such> method");
-        assert!(fault.contains("<name>faultString</name><value><string>no &lt;such&gt; method</string>"));
+        assert!(fault
+            .contains("<name>faultString</name><value><string>no &lt;such&gt; method</string>"));
     }
 
     #[test]
@@ -380,7 +424,11 @@ mod tests {
             b"<methodCall><methodName>x</methodName></wrong>",
         ];
         for case in cases {
-            assert!(decode_call(case).is_err(), "{:?}", String::from_utf8_lossy(case));
+            assert!(
+                decode_call(case).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(case)
+            );
         }
     }
 

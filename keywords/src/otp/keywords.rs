@@ -20,7 +20,11 @@ const OTP_MODE: Type = Type::Enum {
 };
 
 fn algorithm_param() -> Param {
-    Param::named("algorithm", Type::optional(Type::Literal(Algorithm::NAMES)), Value::None)
+    Param::named(
+        "algorithm",
+        Type::optional(Type::Literal(Algorithm::NAMES)),
+        Value::None,
+    )
 }
 
 fn digits_param() -> Param {
@@ -122,7 +126,11 @@ Example:
                 Ok(Value::None)
             }),
         Keyword::new("Get Time Based OTP")
-            .param(Param::optional("otp_passcode", Type::optional(Type::Str), Value::None))
+            .param(Param::optional(
+                "otp_passcode",
+                Type::optional(Type::Str),
+                Value::None,
+            ))
             .param(Param::named("min_validity", Type::Int, 0i64))
             .param(Param::named("at", Type::optional(Type::Str), Value::None))
             .returns(Type::Str)
@@ -166,7 +174,11 @@ Example:
             }),
         Keyword::new("Get Counter Based OTP")
             .param(Param::required("counter", Type::BigInt))
-            .param(Param::optional("otp_passcode", Type::optional(Type::Str), Value::None))
+            .param(Param::optional(
+                "otp_passcode",
+                Type::optional(Type::Str),
+                Value::None,
+            ))
             .returns(Type::Str)
             .tags(&["otp"])
             .doc(
@@ -216,7 +228,12 @@ fn options(args: &Args) -> Result<Options, KeywordError> {
 }
 
 /// Parses and stores a secret; on any error the old one stays.
-fn set_secret(ns: &Namespace, kind: Kind, secret: &str, options: Options) -> Result<(), KeywordError> {
+fn set_secret(
+    ns: &Namespace,
+    kind: Kind,
+    secret: &str,
+    options: Options,
+) -> Result<(), KeywordError> {
     let key = Some(Arc::new(OtpKey::parse(secret, kind, options)?));
     let mut otp = ns.otp();
     match kind {
@@ -229,14 +246,24 @@ fn set_secret(ns: &Namespace, kind: Kind, secret: &str, options: Options) -> Res
 fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, KeywordError> {
     let otp = ns.otp();
     match kind {
-        Kind::Totp => otp.totp.clone().ok_or(KeywordError::new("TOTPNotSetError", TOTP_NOT_SET)),
-        Kind::Hotp => otp.hotp.clone().ok_or(KeywordError::new("HOTPNotSetError", HOTP_NOT_SET)),
+        Kind::Totp => otp
+            .totp
+            .clone()
+            .ok_or(KeywordError::new("TOTPNotSetError", TOTP_NOT_SET)),
+        Kind::Hotp => otp
+            .hotp
+            .clone()
+            .ok_or(KeywordError::new("HOTPNotSetError", HOTP_NOT_SET)),
     }
 }
 
 /// The current code if it stays valid `min_validity` more seconds, else
 /// the next period's code, once that period has begun.
-async fn code_valid_for(call: &Call, key: &OtpKey, min_validity: i128) -> Result<Value, KeywordError> {
+async fn code_valid_for(
+    call: &Call,
+    key: &OtpKey,
+    min_validity: i128,
+) -> Result<Value, KeywordError> {
     if min_validity < 0 || min_validity >= i128::from(key.period) {
         return Err(KeywordError::value_error(format!(
             "min_validity must be 0 to {} seconds (less than the period), got {min_validity}.",

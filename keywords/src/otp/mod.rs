@@ -157,7 +157,9 @@ impl OtpKey {
 
     /// The HOTP code for `counter` (or the TOTP code of time step `counter`).
     pub fn code_at_counter(&self, counter: u64) -> String {
-        self.engine.generate(counter.saturating_mul(self.period)).to_string()
+        self.engine
+            .generate(counter.saturating_mul(self.period))
+            .to_string()
     }
 
     /// The TOTP code at a Unix time.
@@ -216,7 +218,10 @@ pub fn decode_secret(input: &str) -> Result<Zeroizing<Vec<u8>>, KeywordError> {
     if cleaned.is_empty() {
         return Err(KeywordError::value_error("The OTP secret is empty."));
     }
-    if !cleaned.bytes().all(|b| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b)) {
+    if !cleaned
+        .bytes()
+        .all(|b| b.is_ascii_alphabetic() || (b'2'..=b'7').contains(&b))
+    {
         return Err(KeywordError::plain("Non-base32 digit found"));
     }
     // Only these lengths end on a whole byte; pyotp pads and then fails on others.
@@ -281,19 +286,29 @@ fn parse_uri(input: &str) -> Result<OtpauthUri, KeywordError> {
             "secret" => uri.secret = Zeroizing::new(value.into_owned()),
             "algorithm" => {
                 uri.algorithm = Some(Algorithm::parse(&value).ok_or_else(|| {
-                    bad(format!("unsupported algorithm '{value}' (use SHA1, SHA256 or SHA512)"))
+                    bad(format!(
+                        "unsupported algorithm '{value}' (use SHA1, SHA256 or SHA512)"
+                    ))
                 })?)
             }
             "digits" => {
-                let digits = value.parse::<i128>().map_err(|_| bad(format!("digits '{value}'")))?;
+                let digits = value
+                    .parse::<i128>()
+                    .map_err(|_| bad(format!("digits '{value}'")))?;
                 uri.digits = Some(check_digits(digits)?);
             }
             "period" => {
-                let period = value.parse::<i128>().map_err(|_| bad(format!("period '{value}'")))?;
+                let period = value
+                    .parse::<i128>()
+                    .map_err(|_| bad(format!("period '{value}'")))?;
                 uri.period = Some(check_period(period)?);
             }
             "counter" => {
-                uri.counter = Some(value.parse::<u64>().map_err(|_| bad(format!("counter '{value}'")))?)
+                uri.counter = Some(
+                    value
+                        .parse::<u64>()
+                        .map_err(|_| bad(format!("counter '{value}'")))?,
+                )
             }
             _ => {} // issuer, image and other labels do not affect codes
         }
@@ -325,15 +340,27 @@ mod tests {
     #[test]
     fn secrets_are_read_leniently() {
         let plain = OtpKey::parse("JBSWY3DPEHPK3PXP", Kind::Hotp, Options::default()).unwrap();
-        for variant in ["jbsw y3dp ehpk 3pxp", "JBSW-Y3DP-EHPK-3PXP", "JBSWY3DPEHPK3PXP===="] {
+        for variant in [
+            "jbsw y3dp ehpk 3pxp",
+            "JBSW-Y3DP-EHPK-3PXP",
+            "JBSWY3DPEHPK3PXP====",
+        ] {
             let key = OtpKey::parse(variant, Kind::Hotp, Options::default()).unwrap();
-            assert_eq!(key.code_at_counter(0), plain.code_at_counter(0), "{variant}");
+            assert_eq!(
+                key.code_at_counter(0),
+                plain.code_at_counter(0),
+                "{variant}"
+            );
         }
     }
 
     #[test]
     fn bad_secrets_get_pyotps_messages() {
-        let err = |s: &str| OtpKey::parse(s, Kind::Totp, Options::default()).unwrap_err().to_string();
+        let err = |s: &str| {
+            OtpKey::parse(s, Kind::Totp, Options::default())
+                .unwrap_err()
+                .to_string()
+        };
         assert_eq!(err("JBSWY3DPEHPK3PX!"), "Non-base32 digit found");
         assert_eq!(err("JBSWY3DPEHPK3PXPA"), "Incorrect padding");
         assert_eq!(
@@ -347,7 +374,10 @@ mod tests {
     fn otpauth_uris_carry_parameters() {
         let uri = "otpauth://totp/ACME:jane?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQGEZA&algorithm=SHA256&digits=8&period=30&issuer=ACME";
         let key = OtpKey::parse(uri, Kind::Totp, Options::default()).unwrap();
-        assert_eq!((key.algorithm, key.digits, key.period), (Algorithm::Sha256, 8, 30));
+        assert_eq!(
+            (key.algorithm, key.digits, key.period),
+            (Algorithm::Sha256, 8, 30)
+        );
         // RFC 6238 Appendix B, SHA256 at T = 59.
         assert_eq!(key.code_at_time(59), "46119246");
         let wrong_kind = OtpKey::parse(uri, Kind::Hotp, Options::default()).unwrap_err();

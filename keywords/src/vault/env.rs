@@ -23,7 +23,13 @@ impl EnvStore {
 /// The variable-name form of a secret or key name.
 pub fn env_name(part: &str) -> String {
     part.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -60,7 +60,11 @@ impl FileStore {
         // a secret: report only where the problem is.
         let parsed: serde_json::Value = match self.format {
             Format::Json => serde_json::from_str(&text).map_err(|e| {
-                self.error(format!("not valid JSON (line {}, column {})", e.line(), e.column()))
+                self.error(format!(
+                    "not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ))
             })?,
             Format::Yaml => serde_norway::from_str(&text).map_err(|e| {
                 let at = e
@@ -101,17 +105,27 @@ impl FileStore {
     fn store(&self, doc: &Document) -> Result<(), VaultError> {
         let plain: BTreeMap<&str, BTreeMap<&str, &str>> = doc
             .iter()
-            .map(|(n, s)| (n.as_str(), s.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()))
+            .map(|(n, s)| {
+                (
+                    n.as_str(),
+                    s.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect(),
+                )
+            })
             .collect();
         let text = Zeroizing::new(match self.format {
-            Format::Json => serde_json::to_string_pretty(&plain).map(|s| s + "\n").map_err(|e| self.error(e.to_string()))?,
-            Format::Yaml => serde_norway::to_string(&plain).map_err(|e| self.error(e.to_string()))?,
+            Format::Json => serde_json::to_string_pretty(&plain)
+                .map(|s| s + "\n")
+                .map_err(|e| self.error(e.to_string()))?,
+            Format::Yaml => {
+                serde_norway::to_string(&plain).map_err(|e| self.error(e.to_string()))?
+            }
         });
         let dir = match self.path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir).map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
         let mut tmp = tempfile::Builder::new()
             .prefix(".secrets-")
             .tempfile_in(&dir)
@@ -165,18 +179,29 @@ mod tests {
     async fn json_round_trip_and_rpa_mfa_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("secrets.json");
-        std::fs::write(&path, r#"{"mfa": {"otpsecret": "JBSWY3DPEHPK3PXP", "n": 5}}"#).unwrap();
+        std::fs::write(
+            &path,
+            r#"{"mfa": {"otpsecret": "JBSWY3DPEHPK3PXP", "n": 5}}"#,
+        )
+        .unwrap();
         let store = FileStore::new(path.clone());
         let secret = store.get("mfa").await.unwrap();
-        assert_eq!(secret.value("otpsecret").unwrap().as_str(), "JBSWY3DPEHPK3PXP");
+        assert_eq!(
+            secret.value("otpsecret").unwrap().as_str(),
+            "JBSWY3DPEHPK3PXP"
+        );
         assert_eq!(secret.value("n").unwrap().as_str(), "5");
-        assert_eq!(store.get("nope").await.unwrap_err().to_string(), "KeyError: 'Undefined secret: nope'");
+        assert_eq!(
+            store.get("nope").await.unwrap_err().to_string(),
+            "KeyError: 'Undefined secret: nope'"
+        );
         assert_eq!(secret.value("k").unwrap_err().to_string(), "KeyError: 'k'");
         assert!(!format!("{secret:?}").contains("JBSW"));
 
         store.set("mfa", "other", "VALUE").await.unwrap();
         store.set("new", "k", "v").await.unwrap();
-        let reread: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let reread: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(reread["mfa"]["otpsecret"], "JBSWY3DPEHPK3PXP");
         assert_eq!(reread["mfa"]["other"], "VALUE");
         assert_eq!(reread["new"]["k"], "v");
@@ -202,15 +227,29 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.json");
         std::fs::write(&path, r#"{"mfa": "TOPSECRETVALUE"}"#).unwrap();
-        let err = FileStore::new(path.clone()).get("mfa").await.unwrap_err().to_string();
+        let err = FileStore::new(path.clone())
+            .get("mfa")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("must map keys to values"), "{err}");
         std::fs::write(&path, r#"{"mfa": {"k": TOPSECRETVALUE}}"#).unwrap();
-        let err = FileStore::new(path.clone()).get("mfa").await.unwrap_err().to_string();
+        let err = FileStore::new(path.clone())
+            .get("mfa")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not valid JSON (line 1"), "{err}");
         assert!(!err.contains("TOPSECRET"));
         // A failed write leaves the broken file as it was.
-        assert!(FileStore::new(path.clone()).set("a", "b", "c").await.is_err());
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), r#"{"mfa": {"k": TOPSECRETVALUE}}"#);
+        assert!(FileStore::new(path.clone())
+            .set("a", "b", "c")
+            .await
+            .is_err());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            r#"{"mfa": {"k": TOPSECRETVALUE}}"#
+        );
     }
 
     #[tokio::test(flavor = "multi_thread")]

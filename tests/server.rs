@@ -1,0 +1,499 @@
+//! The built binary on the wire: XML-RPC and JSON-RPC requests against a
+//! real `rpa-mfa serve`, started on a free port.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use serde_json::{json, Value as Json};
+
+/// pyotp 2.12's codes for this secret: counter 0, 1 (shared vectors).
+const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+const HOTP_0: &str = "702218";
+const HOTP_1: &str = "503347";
+
+struct Server {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    port: u16,
+    port_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(extra: &[&str]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port_file = dir.path().join("port");
+        let vault = dir.path().join("secrets.json");
+        std::fs::write(&vault, json!({"mfa": {"otp": SECRET}}).to_string()).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+            .args(["serve", "--port", "0", "--port-file"])
+            .arg(&port_file)
+            .arg("--vault")
+            .arg(format!("file:{}", vault.display()))
+            .args(extra)
+            .env("RPA_MFA_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        // The ready line is printed once listening; reading it is the wait.
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let port: u16 = std::fs::read_to_string(&port_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            format!("Robot Framework remote server at 127.0.0.1:{port} started.")
+        );
+        Server {
+            child,
+            stdout,
+            port,
+            port_file,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Sends SIGTERM and returns the last line printed and the exit status.
+    fn terminate(mut self) -> (String, std::process::ExitStatus) {
+        let status = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.wait_stopped()
+    }
+
+    fn wait_stopped(&mut self) -> (String, std::process::ExitStatus) {
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        (rest.trim().to_owned(), status)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn xml_string(s: &str) -> String {
+    format!(
+        "<value><string>{}</string></value>",
+        s.replace('&', "&amp;").replace('<', "&lt;")
+    )
+}
+
+fn run_keyword_xml(name: &str, args: &[&str]) -> String {
+    let args: String = args.iter().map(|a| xml_string(a)).collect();
+    format!(
+        "<?xml version='1.0'?><methodCall><methodName>run_keyword</methodName><params>\
+         <param>{}</param><param><value><array><data>{args}</data></array></value></param>\
+         </params></methodCall>",
+        xml_string(name)
+    )
+}
+
+async fn post(client: &reqwest::Client, url: &str, body: String) -> String {
+    let response = client
+        .post(url)
+        .header("Content-Type", "text/xml")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+async fn jsonrpc(client: &reqwest::Client, server: &Server, method: &str, params: Json) -> Json {
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let response = client
+        .post(server.url("/jsonrpc"))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The `<string>` value of a struct member in an XML-RPC response.
+fn member(xml: &str, name: &str) -> Option<String> {
+    let start = xml.find(&format!("<name>{name}</name>"))?;
+    let rest = &xml[start..];
+    let value = rest.find("<string>")? + "<string>".len();
+    let end = rest[value..].find("</string>")?;
+    Some(rest[value..value + end].to_owned())
+}
+
+#[tokio::test]
+async fn xmlrpc_on_root_and_rpc2_and_namespaces() {
+    let server = Server::start(&[]);
+    let client = reqwest::Client::new();
+    for path in ["/", "/RPC2"] {
+        let answer = post(
+            &client,
+            &server.url(path),
+            run_keyword_xml("Get Counter Based OTP", &["0", SECRET]),
+        )
+        .await;
+        assert_eq!(
+            member(&answer, "status").as_deref(),
+            Some("PASS"),
+            "{answer}"
+        );
+        assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
+    }
+    // The default namespace now has a secret; a fresh namespace does not.
+    let answer = post(
+        &client,
+        &server.url("/ns/suite%20a"),
+        run_keyword_xml("Get Counter Based OTP", &["1"]),
+    )
+    .await;
+    assert_eq!(member(&answer, "status").as_deref(), Some("FAIL"));
+    assert!(member(&answer, "error")
+        .unwrap()
+        .starts_with("HOTPNotSetError: "));
+    let answer = post(
+        &client,
+        &server.url("/RPC2"),
+        run_keyword_xml("Get Counter Based OTP", &["1"]),
+    )
+    .await;
+    assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
+}
+
+#[tokio::test]
+async fn library_information_has_dunders_types_and_defaults() {
+    let server = Server::start(&[]);
+    let client = reqwest::Client::new();
+    let body = "<?xml version='1.0'?><methodCall><methodName>get_library_information</methodName><params></params></methodCall>";
+    let answer = post(&client, &server.url("/RPC2"), body.into()).await;
+    for needle in [
+        "<name>__intro__</name>",
+        "<name>__init__</name>",
+        "<name>Get Time Based OTP</name>",
+        "<name>otp_passcode</name><value><string>str | None</string>",
+        "<value><string>min_validity</string></value><value><int>0</int></value>",
+        "<name>return</name><value><string>str</string>",
+    ] {
+        assert!(answer.contains(needle), "missing {needle}");
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_get_faults_and_the_server_keeps_serving() {
+    let server = Server::start(&[]);
+    let client = reqwest::Client::new();
+    let cases = [
+        ("<methodCall><methodName>", "-32700"),
+        ("\u{0}garbage", "-32700"),
+        (
+            "<methodCall><methodName>no_such</methodName></methodCall>",
+            "-32601",
+        ),
+        (
+            "<methodCall><methodName>run_keyword</methodName></methodCall>",
+            "-32602",
+        ),
+    ];
+    for (body, code) in cases {
+        let answer = post(&client, &server.url("/RPC2"), body.into()).await;
+        assert!(
+            answer.contains("<fault>") && answer.contains(&format!("<int>{code}</int>")),
+            "{answer}"
+        );
+    }
+    let answer = post(
+        &client,
+        &server.url("/RPC2"),
+        run_keyword_xml("Get Counter Based OTP", &["0", SECRET]),
+    )
+    .await;
+    assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
+}
+
+#[tokio::test]
+async fn keyword_failures_never_echo_the_secret() {
+    let server = Server::start(&[]);
+    let client = reqwest::Client::new();
+    let bad = "otpauth://totp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&digits=12";
+    let answer = post(
+        &client,
+        &server.url("/RPC2"),
+        run_keyword_xml("Set Time Based OTP", &[bad]),
+    )
+    .await;
+    assert_eq!(member(&answer, "status").as_deref(), Some("FAIL"));
+    assert_eq!(
+        member(&answer, "error").as_deref(),
+        Some("ValueError: digits must be 6, 7 or 8, got 12.")
+    );
+    assert!(!answer.contains("JBSWY3DP"));
+}
+
+#[tokio::test]
+async fn jsonrpc_positional_and_named_with_namespace() {
+    let server = Server::start(&[]);
+    let client = reqwest::Client::new();
+    let positional = jsonrpc(
+        &client,
+        &server,
+        "run_keyword",
+        json!(["Get Counter Based OTP", ["0", SECRET]]),
+    )
+    .await;
+    assert_eq!(positional["result"]["status"], "PASS", "{positional}");
+    assert_eq!(positional["result"]["return"], HOTP_0);
+
+    let set = json!({"name": "Set Counter Based OTP", "args": [SECRET], "namespace": "bot-1"});
+    assert_eq!(
+        jsonrpc(&client, &server, "run_keyword", set).await["result"]["status"],
+        "PASS"
+    );
+    // A counter beyond 2^31 as a JSON number.
+    let get =
+        json!({"name": "Get Counter Based OTP", "kwargs": {"counter": 1}, "namespace": "bot-1"});
+    assert_eq!(
+        jsonrpc(&client, &server, "run_keyword", get).await["result"]["return"],
+        HOTP_1
+    );
+    let other = json!({"name": "Get Counter Based OTP", "args": [1], "namespace": "bot-2"});
+    let failed = jsonrpc(&client, &server, "run_keyword", other).await;
+    assert_eq!(failed["result"]["status"], "FAIL");
+
+    let names = jsonrpc(&client, &server, "get_keyword_names", json!([])).await;
+    assert!(names["result"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("Use MFA Secret From Vault")));
+    let unknown = jsonrpc(&client, &server, "no_such_method", json!([])).await;
+    assert_eq!(unknown["error"]["code"], -32601);
+    let bad = jsonrpc(
+        &client,
+        &server,
+        "run_keyword",
+        json!({"name": "X", "bogus": 1}),
+    )
+    .await;
+    assert_eq!(bad["error"]["code"], -32602);
+}
+
+#[tokio::test]
+async fn many_calls_at_once() {
+    let server = Server::start(&[]);
+    let client = reqwest::Client::new();
+    let calls = (0..64).map(|i| {
+        let client = client.clone();
+        let url = server.url(&format!("/ns/n{}", i % 4));
+        async move {
+            post(
+                &client,
+                &url,
+                run_keyword_xml("Get Counter Based OTP", &["1", SECRET]),
+            )
+            .await
+        }
+    });
+    for answer in futures_join_all(calls).await {
+        assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
+    }
+}
+
+async fn futures_join_all<F: std::future::Future<Output = String> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<String> {
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+#[test]
+fn sigterm_lets_a_call_in_flight_finish() {
+    let server = Server::start(&[]);
+    let body = run_keyword_xml("Get Counter Based OTP", &["0", SECRET]);
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        stream,
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    )
+    .unwrap();
+    stream.flush().unwrap();
+    // The request is half sent when the server is told to stop...
+    let port_file = server.port_file.clone();
+    let mut server = server;
+    let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
+    assert!(Command::new("kill")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    let mut line = String::new();
+    while !line.contains("stopping") {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the server logs that it is stopping"
+        );
+    }
+    // ...and once the rest arrives it still gets its answer.
+    stream.write_all(tail.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
+    let (last, status) = server.wait_stopped();
+    assert!(status.success());
+    assert_eq!(
+        last,
+        format!(
+            "Robot Framework remote server at 127.0.0.1:{} stopped.",
+            server.port
+        )
+    );
+    assert!(!port_file.exists(), "the port file is removed on stop");
+}
+
+#[tokio::test]
+async fn stop_remote_server_needs_allow_stop() {
+    let client = reqwest::Client::new();
+    let stop = "<methodCall><methodName>stop_remote_server</methodName></methodCall>".to_owned();
+
+    let refusing = Server::start(&[]);
+    let answer = post(&client, &refusing.url("/RPC2"), stop.clone()).await;
+    assert!(answer.contains("<boolean>0</boolean>"), "{answer}");
+    let answer = post(
+        &client,
+        &refusing.url("/RPC2"),
+        run_keyword_xml("Stop Remote Server", &[]),
+    )
+    .await;
+    assert!(member(&answer, "output").unwrap().starts_with("*WARN* "));
+    let (last, status) = refusing.terminate();
+    assert!(status.success() && last.ends_with("stopped."));
+
+    let mut allowing = Server::start(&["--allow-stop"]);
+    let answer = post(&client, &allowing.url("/RPC2"), stop).await;
+    assert!(answer.contains("<boolean>1</boolean>"), "{answer}");
+    let (last, status) = allowing.wait_stopped();
+    assert!(status.success() && last.ends_with("stopped."), "{last}");
+}
+
+#[test]
+fn secret_flag_preloads_every_namespace_and_bad_ones_refuse_to_start() {
+    let server = Server::start(&["--secret", "mfa:otp", "--mode", "counter"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let answer = post(
+            &client,
+            &server.url("/ns/x"),
+            run_keyword_xml("Get Counter Based OTP", &["1"]),
+        )
+        .await;
+        assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
+    });
+    drop(server);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+        .args([
+            "serve", "--port", "0", "--vault", "env:", "--secret", "nope:key",
+        ])
+        .env("RPA_MFA_LOG", "off")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("KeyError: 'Undefined secret: nope'"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn otp_command_matches_oathtool_reference() {
+    // oathtool --totp -b -N '2020-01-01 00:00:00 UTC' JBSWY3DPEHPK3PXP prints 646738.
+    let output = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+        .args([
+            "otp",
+            "JBSWY3DPEHPK3PXP",
+            "--time",
+            "2020-01-01 00:00:00 UTC",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "646738");
+    // RFC 4226 counter 5, secret from standard input.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+        .args(["otp", "-", "--counter", "5"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "254676");
+}
+
+#[test]
+fn vault_command_writes_atomically_readable_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("file:{}", dir.path().join("s.yaml").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+        .args(["vault", "--vault", &spec, "set", "mfa", "otp"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(SECRET.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(SECRET));
+    let get = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+        .args(["vault", "--vault", &spec, "get", "mfa", "otp"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), SECRET);
+    let otp = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+        .args([
+            "otp",
+            "--vault",
+            &spec,
+            "--from-vault",
+            "mfa:otp",
+            "--counter",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&otp.stdout).trim(), HOTP_0);
+}
