@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the test suites need and the machine may lack:
+# - oathtool (Debian), the independent OTP reference;
+# - a Python venv under target/venv with Robot Framework 7.5 and pyotp,
+#   rebuilt only when robot-tests/requirements.txt changes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v oathtool >/dev/null; then
+  echo "== installing oathtool"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -q oathtool >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q oathtool >/dev/null; }
+fi
+
+venv=target/venv
+stamp="$venv/.requirements"
+if ! cmp -s robot-tests/requirements.txt "$stamp" 2>/dev/null; then
+  echo "== creating $venv"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r robot-tests/requirements.txt
+  cp robot-tests/requirements.txt "$stamp"
+fi
