@@ -111,13 +111,21 @@ impl KeywordError {
     }
 }
 
+/// Error texts are for people: control characters that crept in with user
+/// input are shown escaped (`\u{1}`), so every wire can carry the text.
 impl fmt::Display for KeywordError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.name.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}: {}", self.name, self.message)
+        if !self.name.is_empty() {
+            write!(f, "{}: ", self.name)?;
         }
+        for c in self.message.chars() {
+            if c.is_control() && c != '\n' && c != '\t' {
+                write!(f, "{}", c.escape_unicode())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -563,6 +571,12 @@ mod tests {
             k.robot_args(),
             vec![Value::str("auth_url"), Value::str("**kwargs")]
         );
+    }
+
+    #[test]
+    fn error_texts_escape_control_characters() {
+        let e = KeywordError::value_error("got 'a\u{1}b\rc'\nnext");
+        assert_eq!(e.to_string(), "ValueError: got 'a\\u{1}b\\u{d}c'\nnext");
     }
 
     #[test]
