@@ -291,6 +291,38 @@ async fn jsonrpc_positional_and_named_with_namespace() {
     )
     .await;
     assert_eq!(bad["error"]["code"], -32602);
+
+    // Binding happens on the server, with Robot's messages.
+    let unexpected = json!(["Get Counter Based OTP", [1], {"digits": 8}]);
+    let failed = jsonrpc(&client, &server, "run_keyword", unexpected).await;
+    assert_eq!(
+        failed["result"]["error"],
+        "ValueError: Keyword 'Get Counter Based OTP' got unexpected named argument 'digits'."
+    );
+    let missing = jsonrpc(
+        &client,
+        &server,
+        "run_keyword",
+        json!(["Get Counter Based OTP"]),
+    )
+    .await;
+    assert_eq!(
+        missing["result"]["error"],
+        "ValueError: Keyword 'Get Counter Based OTP' expected 1 to 2 arguments, got 0."
+    );
+
+    // Malformed JSON gets a JSON-RPC parse error, and the server keeps serving.
+    let response = client
+        .post(server.url("/jsonrpc"))
+        .header("Content-Type", "application/json")
+        .body("{\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": ")
+        .send()
+        .await
+        .unwrap();
+    let parsed: Json = response.json().await.unwrap();
+    assert_eq!(parsed["error"]["code"], -32700, "{parsed}");
+    let names = jsonrpc(&client, &server, "get_keyword_names", json!([])).await;
+    assert!(names["result"].is_array());
 }
 
 #[tokio::test]

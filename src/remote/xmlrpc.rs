@@ -432,6 +432,124 @@ mod tests {
         }
     }
 
+    /// Runs Python's own `xmlrpc.client` (the module Robot's Remote uses).
+    fn python(script: &str, stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "python3 failed on {script}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn pythons_client_reads_every_response_value() {
+        let value = Value::list([
+            Value::str("a & b < c > \r\n ünï"),
+            Value::str("ctl\u{1}"),
+            Value::Int(-(1 << 40)),
+            Value::Int(7),
+            Value::Float(0.5),
+            Value::Bool(true),
+            Value::None,
+            Value::Bytes(vec![0, 255]),
+            Value::DateTime(DateTime::parse("2026-11-23T18:00:05").unwrap()),
+            Value::dict([("k", Value::list::<Value>([]))]),
+        ]);
+        let script = "import sys, xmlrpc.client\n\
+            (v,), _ = xmlrpc.client.loads(sys.stdin.read(), use_builtin_types=True)\n\
+            print(repr(v))";
+        let repr = python(script, &encode_response(&value));
+        assert_eq!(
+            repr.trim(),
+            "['a & b < c > \\r\\n ünï', b'ctl\\x01', -1099511627776, 7, 0.5, True, None, b'\\x00\\xff', \
+             datetime.datetime(2026, 11, 23, 18, 0, 5), {'k': []}]"
+        );
+        let fault = python(
+            "import sys, xmlrpc.client\ntry: xmlrpc.client.loads(sys.stdin.read())\nexcept xmlrpc.client.Fault as f: print(f.faultCode, f.faultString)",
+            &encode_fault(-32601, "Method 'x' is not supported."),
+        );
+        assert_eq!(fault.trim(), "-32601 Method 'x' is not supported.");
+    }
+
+    #[test]
+    fn decodes_what_pythons_client_sends() {
+        let script = "import datetime, sys, xmlrpc.client\n\
+            print(xmlrpc.client.dumps((['x', 'a&b<c>\\r', 2**31-1, -3, 1.25, False, None, b'\\x00\\x01',\
+            datetime.datetime(2020, 1, 2, 3, 4, 5)], {'k': 'v'}), 'run_keyword', allow_none=True))";
+        let xml = python(script, "");
+        let call = decode_call(xml.as_bytes()).unwrap();
+        assert_eq!(call.method, "run_keyword");
+        assert_eq!(
+            call.params,
+            vec![
+                Value::list([
+                    Value::str("x"),
+                    // Python sends a raw CR, which XML reads as a line feed.
+                    Value::str("a&b<c>\n"),
+                    Value::Int(i32::MAX.into()),
+                    Value::Int(-3),
+                    Value::Float(1.25),
+                    Value::Bool(false),
+                    Value::None,
+                    Value::Bytes(vec![0, 1]),
+                    Value::DateTime(DateTime::parse("2020-01-02T03:04:05").unwrap()),
+                ]),
+                Value::dict([("k", Value::str("v"))]),
+            ]
+        );
+    }
+
+    #[test]
+    fn mangled_requests_never_panic() {
+        let valid = "<?xml version='1.0'?><methodCall><methodName>run_keyword</methodName><params>\
+            <param><value><string>K &amp; &#65;</string></value></param><param><value><array><data>\
+            <value><i8>5</i8></value><value><base64>AAE=</base64></value><value><struct><member>\
+            <name>n</name><value><dateTime.iso8601>20200101T00:00:00</dateTime.iso8601></value>\
+            </member></struct></value></data></array></value></param></params></methodCall>";
+        assert!(decode_call(valid.as_bytes()).is_ok());
+        // A fixed xorshift sequence: the same mutations on every run.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut errors = 0;
+        for _ in 0..20_000 {
+            let mut bytes = valid.as_bytes().to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let at = (next() as usize) % bytes.len();
+                match next() % 3 {
+                    0 => bytes[at] = next() as u8,
+                    1 => {
+                        bytes.remove(at);
+                    }
+                    _ => bytes.truncate(at.max(1)),
+                }
+            }
+            errors += usize::from(decode_call(&bytes).is_err());
+        }
+        assert!(
+            errors > 10_000,
+            "most mutations must be refused, got {errors}"
+        );
+    }
+
     #[test]
     fn deep_nesting_is_refused() {
         let deep = "<value><array><data>".repeat(500) + &"</data></array></value>".repeat(500);
