@@ -64,6 +64,16 @@ impl Server {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
+    /// Calls `run_keyword` over XML-RPC at `path` and returns the response.
+    async fn run_keyword(&self, path: &str, name: &str, args: &[&str]) -> String {
+        post(
+            &reqwest::Client::new(),
+            &self.url(path),
+            run_keyword_xml(name, args),
+        )
+        .await
+    }
+
     /// Sends SIGTERM and returns the last line printed and the exit status.
     fn terminate(mut self) -> (String, std::process::ExitStatus) {
         let status = Command::new("kill")
@@ -142,14 +152,10 @@ fn member(xml: &str, name: &str) -> Option<String> {
 #[tokio::test]
 async fn xmlrpc_on_root_and_rpc2_and_namespaces() {
     let server = Server::start(&[]);
-    let client = reqwest::Client::new();
     for path in ["/", "/RPC2"] {
-        let answer = post(
-            &client,
-            &server.url(path),
-            run_keyword_xml("Get Counter Based OTP", &["0", SECRET]),
-        )
-        .await;
+        let answer = server
+            .run_keyword(path, "Get Counter Based OTP", &["0", SECRET])
+            .await;
         assert_eq!(
             member(&answer, "status").as_deref(),
             Some("PASS"),
@@ -158,22 +164,16 @@ async fn xmlrpc_on_root_and_rpc2_and_namespaces() {
         assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
     }
     // The default namespace now has a secret; a fresh namespace does not.
-    let answer = post(
-        &client,
-        &server.url("/ns/suite%20a"),
-        run_keyword_xml("Get Counter Based OTP", &["1"]),
-    )
-    .await;
+    let answer = server
+        .run_keyword("/ns/suite%20a", "Get Counter Based OTP", &["1"])
+        .await;
     assert_eq!(member(&answer, "status").as_deref(), Some("FAIL"));
     assert!(member(&answer, "error")
         .unwrap()
         .starts_with("HOTPNotSetError: "));
-    let answer = post(
-        &client,
-        &server.url("/RPC2"),
-        run_keyword_xml("Get Counter Based OTP", &["1"]),
-    )
-    .await;
+    let answer = server
+        .run_keyword("/RPC2", "Get Counter Based OTP", &["1"])
+        .await;
     assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
 }
 
@@ -218,26 +218,19 @@ async fn bad_requests_get_faults_and_the_server_keeps_serving() {
             "{answer}"
         );
     }
-    let answer = post(
-        &client,
-        &server.url("/RPC2"),
-        run_keyword_xml("Get Counter Based OTP", &["0", SECRET]),
-    )
-    .await;
+    let answer = server
+        .run_keyword("/RPC2", "Get Counter Based OTP", &["0", SECRET])
+        .await;
     assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
 }
 
 #[tokio::test]
 async fn keyword_failures_never_echo_the_secret() {
     let server = Server::start(&[]);
-    let client = reqwest::Client::new();
     let bad = "otpauth://totp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&digits=12";
-    let answer = post(
-        &client,
-        &server.url("/RPC2"),
-        run_keyword_xml("Set Time Based OTP", &[bad]),
-    )
-    .await;
+    let answer = server
+        .run_keyword("/RPC2", "Set Time Based OTP", &[bad])
+        .await;
     assert_eq!(member(&answer, "status").as_deref(), Some("FAIL"));
     assert_eq!(
         member(&answer, "error").as_deref(),
@@ -413,12 +406,9 @@ async fn stop_remote_server_needs_allow_stop() {
     let refusing = Server::start(&[]);
     let answer = post(&client, &refusing.url("/RPC2"), stop.clone()).await;
     assert!(answer.contains("<boolean>0</boolean>"), "{answer}");
-    let answer = post(
-        &client,
-        &refusing.url("/RPC2"),
-        run_keyword_xml("Stop Remote Server", &[]),
-    )
-    .await;
+    let answer = refusing
+        .run_keyword("/RPC2", "Stop Remote Server", &[])
+        .await;
     assert!(member(&answer, "output").unwrap().starts_with("*WARN* "));
     let (last, status) = refusing.terminate();
     assert!(status.success() && last.ends_with("stopped."));
@@ -435,13 +425,9 @@ fn secret_flag_preloads_every_namespace_and_bad_ones_refuse_to_start() {
     let server = Server::start(&["--secret", "mfa:otp", "--mode", "counter"]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let client = reqwest::Client::new();
-        let answer = post(
-            &client,
-            &server.url("/ns/x"),
-            run_keyword_xml("Get Counter Based OTP", &["1"]),
-        )
-        .await;
+        let answer = server
+            .run_keyword("/ns/x", "Get Counter Based OTP", &["1"])
+            .await;
         assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
     });
     drop(server);
