@@ -398,6 +398,31 @@ fn sigterm_lets_a_call_in_flight_finish() {
     assert!(!port_file.exists(), "the port file is removed on stop");
 }
 
+#[test]
+fn clients_hanging_up_do_not_disturb_the_server() {
+    let server = Server::start(&[]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(server.run_keyword("/RPC2", "Set Counter Based OTP", &[SECRET]));
+    let body = run_keyword_xml("Get Counter Based OTP", &["0"]);
+    for _ in 0..20 {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        write!(
+            stream,
+            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        // Gone before the answer, as Robot's Remote is when its timeout hits.
+        stream.shutdown(std::net::Shutdown::Both).unwrap();
+    }
+    let answer = runtime.block_on(server.run_keyword("/RPC2", "Get Counter Based OTP", &["1"]));
+    assert_eq!(
+        member(&answer, "return").as_deref(),
+        Some(HOTP_1),
+        "{answer}"
+    );
+}
+
 #[tokio::test]
 async fn stop_remote_server_needs_allow_stop() {
     let client = reqwest::Client::new();
