@@ -174,7 +174,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         write_atomically(path, &addr.port().to_string())
             .map_err(|e| format!("--port-file {}: {e}", path.display()))?;
     }
-    tokio::spawn(stop_on_signals(stop.clone()));
+    stop_on_signals(stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     println!("Robot Framework remote server at {addr} started.");
     let _ = std::io::stdout().flush();
 
@@ -192,22 +192,31 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     served.map_err(|e| e.to_string())
 }
 
-async fn stop_on_signals(stop: StopSwitch) {
-    let interrupt = tokio::signal::ctrl_c();
+/// Installs the SIGINT/SIGTERM handlers now, before the ready line, so a
+/// signal sent right after it stops the server gracefully rather than
+/// killing the process.
+fn stop_on_signals(stop: StopSwitch) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("a SIGTERM handler");
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            tracing::info!("stopping: calls in flight finish first");
+            stop.stop();
+        });
     }
     #[cfg(not(unix))]
-    let _ = interrupt.await;
-    tracing::info!("stopping: calls in flight finish first");
-    stop.stop();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping: calls in flight finish first");
+        stop.stop();
+    });
+    Ok(())
 }
 
 /// Writes a small file so readers never see it half-written.

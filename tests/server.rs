@@ -354,16 +354,23 @@ async fn futures_join_all<F: std::future::Future<Output = String> + Send + 'stat
 fn sigterm_lets_a_call_in_flight_finish() {
     let server = Server::start(&[]);
     let body = run_keyword_xml("Get Counter Based OTP", &["0", SECRET]);
-    let (head, tail) = body.split_at(body.len() / 2);
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     write!(
         stream,
-        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
-    stream.flush().unwrap();
-    // The request is half sent when the server is told to stop...
+    // "100 Continue" means the server has accepted the connection and its
+    // handler is reading the body: the call is in flight.
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 100"), "{status}");
+    let mut blank = String::new();
+    reader.read_line(&mut blank).unwrap();
+    // Now the server is told to stop...
     let port_file = server.port_file.clone();
     let mut server = server;
     let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
@@ -381,9 +388,9 @@ fn sigterm_lets_a_call_in_flight_finish() {
         );
     }
     // ...and once the rest arrives it still gets its answer.
-    stream.write_all(tail.as_bytes()).unwrap();
+    stream.write_all(body.as_bytes()).unwrap();
     let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
+    reader.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
     let (last, status) = server.wait_stopped();
