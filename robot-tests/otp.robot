@@ -91,12 +91,12 @@ Otpauth URIs From Authenticator Setup
     Should Be Equal    ${code}    287082
 
 Get Time Based OTP Waits For A Code With Enough Validity
-    Set Time Based OTP    ${SECRET}    period=30
-    ${code}=    Get Time Based OTP    min_validity=25
-    # Any moment in the next 24 s is still in the code's period.
+    Set Time Based OTP    ${SECRET}    period=10
+    ${code}=    Get Time Based OTP    min_validity=8
+    # Any moment in the next 7 s is still in the code's period.
     ${now}=    Epoch Now
-    ${later}=    Evaluate    ${now} + 24
-    ${expected}=    Oathtool Totp    ${SECRET}    ${later}
+    ${later}=    Evaluate    ${now} + 7
+    ${expected}=    Oathtool Totp    ${SECRET}    ${later}    period=10
     Should Be Equal    ${code}    ${expected}
 
 Not Set Errors Are RPA.MFA's
