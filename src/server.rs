@@ -1,6 +1,9 @@
-//! One axum router on one port: the Robot remote protocol (XML-RPC) at `/`,
-//! `/RPC2` and `/ns/{name}`, JSON-RPC (HTTP and WebSocket) at `/jsonrpc`.
+//! `rpa-mfa serve`: one axum router on one port, the Robot remote protocol
+//! (XML-RPC) at `/`, `/RPC2` and `/ns/{name}`, JSON-RPC (HTTP and
+//! WebSocket) at `/jsonrpc`; started, announced and stopped gracefully.
 
+use std::io::Write;
+use std::path::Path as FilePath;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,10 +14,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::Router;
 use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
-use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
+use rpa_mfa_keywords::clock::SystemClock;
+use rpa_mfa_keywords::otp::{Kind, Options, OtpKey};
+use rpa_mfa_keywords::state::{valid_namespace_name, Namespaces, OtpState, DEFAULT_NAMESPACE};
+use rpa_mfa_keywords::{vault, Library, Services};
 use tower::Service;
 
+use crate::config::ServeArgs;
 use crate::remote::{xmlrpc, RemoteApi};
+use crate::stop::StopSwitch;
 
 /// Requests larger than this are refused (413) before they are parsed.
 const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -33,6 +41,107 @@ struct JsonRpcService {
     methods: Methods,
     stop: StopHandle,
     builder: TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>,
+}
+
+/// The library with every keyword, the server's own included.
+pub fn library(services: Arc<Services>, stop: &StopSwitch) -> Arc<Library> {
+    let mut keywords = rpa_mfa_keywords::keywords();
+    keywords.push(stop.keyword());
+    Arc::new(Library::new(keywords, services))
+}
+
+/// Runs the server until SIGINT, SIGTERM or an allowed remote stop.
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
+    let mut initial = OtpState::default();
+    if let Some((name, key)) = &args.secret {
+        let value = vault
+            .get_value(name, key)
+            .await
+            .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
+        let otp = Arc::new(
+            OtpKey::parse(&value, args.mode, Options::default())
+                .map_err(|e| format!("--secret {name}:{key}: {e}"))?,
+        );
+        match args.mode {
+            Kind::Totp => initial.totp = Some(otp),
+            Kind::Hotp => initial.hotp = Some(otp),
+        }
+    }
+    tracing::info!(vault = vault.describe(), "secrets");
+    let services = Arc::new(Services {
+        vault,
+        namespaces: Namespaces::new(initial),
+        clock: Arc::new(SystemClock),
+    });
+    let stop = StopSwitch::new(args.allow_stop);
+    let api = Arc::new(RemoteApi::new(library(services, &stop), stop.clone()));
+    let (rpc_stop, rpc_handle) = jsonrpsee::server::stop_channel();
+    let app = router(api, rpc_stop);
+
+    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if let Some(path) = &args.port_file {
+        write_atomically(path, &addr.port().to_string())
+            .map_err(|e| format!("--port-file {}: {e}", path.display()))?;
+    }
+    stop_on_signals(stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
+    println!("Robot Framework remote server at {addr} started.");
+    let _ = std::io::stdout().flush();
+
+    let shutdown = async move {
+        stop.stopped().await;
+        let _ = rpc_handle.stop();
+    };
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
+    if let Some(path) = &args.port_file {
+        let _ = std::fs::remove_file(path);
+    }
+    println!("Robot Framework remote server at {addr} stopped.");
+    served.map_err(|e| e.to_string())
+}
+
+/// Installs the SIGINT/SIGTERM handlers now, before the ready line, so a
+/// signal sent right after it stops the server gracefully rather than
+/// killing the process.
+fn stop_on_signals(stop: StopSwitch) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
+            }
+            tracing::info!("stopping: calls in flight finish first");
+            stop.stop();
+        });
+    }
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("stopping: calls in flight finish first");
+        stop.stop();
+    });
+    Ok(())
+}
+
+/// Writes a small file so readers never see it half-written.
+fn write_atomically(path: &FilePath, text: &str) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(FilePath::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Builds the router; `rpc_stop` closes WebSocket connections on shutdown.

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{check_digits, check_period, Algorithm, Kind, Options, OtpKey};
+use super::{check_digits, check_period, parse_unix_time, Algorithm, Kind, Options, OtpKey};
 use crate::library::{Args, Call, Keyword, KeywordError, Param};
 use crate::state::Namespace;
-use crate::value::{DateTime, Type, Value};
+use crate::value::{Type, Value};
 
 const TOTP_NOT_SET: &str = "TOTP (Time-based One-Time Password) can be set during the library \
 initialization. With `Use MFA Secret From Vault` keyword or with `Set Time Based OTP` keyword.";
@@ -288,14 +288,9 @@ async fn code_valid_for(
 
 /// `at`: Unix seconds or an ISO 8601 UTC time.
 fn parse_time(at: &str) -> Result<u64, KeywordError> {
-    let seconds = match at.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() => s as i64,
-        _ => DateTime::parse(at).map(|d| d.unix_seconds()).ok_or_else(|| {
-            KeywordError::value_error(format!(
-                "at must be Unix seconds or an ISO 8601 time such as 2020-01-01T00:00:00, got '{at}'."
-            ))
-        })?,
-    };
-    u64::try_from(seconds)
-        .map_err(|_| KeywordError::value_error(format!("at must not be before 1970, got '{at}'.")))
+    parse_unix_time(at).ok_or_else(|| {
+        KeywordError::value_error(format!(
+            "at must be Unix seconds or an ISO 8601 time such as 2020-01-01T00:00:00, got '{at}'."
+        ))
+    })
 }

@@ -13,6 +13,7 @@ use std::fmt;
 use data_encoding::{Encoding, Specification};
 use zeroize::Zeroizing;
 
+use crate::value::DateTime;
 use crate::KeywordError;
 
 /// Secrets shorter than this are refused. RFC 4226 asks for 128 bits, but
@@ -192,6 +193,18 @@ pub fn check_period(period: i128) -> Result<u64, KeywordError> {
             "period must be 1 to 86400 seconds, got {period}."
         ))),
     }
+}
+
+/// A moment as Unix seconds (`1111111109`, fractions dropped) or an ISO 8601
+/// UTC time (`2020-01-01T00:00:00`, `2020-01-01 00:00:00 UTC`); None for
+/// anything else, or a time before 1970.
+pub fn parse_unix_time(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let seconds = match text.parse::<f64>() {
+        Ok(s) if s.is_finite() => s.floor() as i64,
+        _ => DateTime::parse(text.trim_end_matches(" UTC"))?.unix_seconds(),
+    };
+    u64::try_from(seconds).ok()
 }
 
 /// RFC 4648 base32 that also takes lowercase and leaves bits beyond the
