@@ -479,43 +479,12 @@ fn secret_flag_preloads_every_namespace_and_bad_ones_refuse_to_start() {
     );
 }
 
-#[test]
-fn otp_command_matches_oathtool_reference() {
-    // oathtool --totp -b -N '2020-01-01 00:00:00 UTC' JBSWY3DPEHPK3PXP prints 646738.
-    let output = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-        .args([
-            "otp",
-            "JBSWY3DPEHPK3PXP",
-            "--time",
-            "2020-01-01 00:00:00 UTC",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "646738");
-    // RFC 4226 counter 5, secret from standard input.
+/// Runs the command line with `stdin` as its input; returns stdout and stderr.
+fn cli(args: &[&str], stdin: &str) -> (String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-        .args(["otp", "-", "--counter", "5"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "254676");
-}
-
-#[test]
-fn vault_command_writes_atomically_readable_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = format!("file:{}", dir.path().join("s.yaml").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-        .args(["vault", "--vault", &spec, "set", "mfa", "otp"])
-        .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -523,27 +492,50 @@ fn vault_command_writes_atomically_readable_files() {
         .stdin
         .take()
         .unwrap()
-        .write_all(SECRET.as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success());
-    assert!(!String::from_utf8_lossy(&output.stderr).contains(SECRET));
-    let get = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-        .args(["vault", "--vault", &spec, "get", "mfa", "otp"])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&get.stdout).trim(), SECRET);
-    let otp = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-        .args([
-            "otp",
-            "--vault",
-            &spec,
-            "--from-vault",
-            "mfa:otp",
-            "--counter",
-            "0",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&otp.stdout).trim(), HOTP_0);
+    assert!(output.status.success(), "rpa-mfa {args:?} failed");
+    let text = |b: Vec<u8>| String::from_utf8(b).unwrap().trim().to_owned();
+    (text(output.stdout), text(output.stderr))
+}
+
+#[test]
+fn otp_command_matches_oathtool_reference() {
+    // oathtool --totp -b -N '2020-01-01 00:00:00 UTC' JBSWY3DPEHPK3PXP prints 646738.
+    let args = [
+        "otp",
+        "JBSWY3DPEHPK3PXP",
+        "--time",
+        "2020-01-01 00:00:00 UTC",
+    ];
+    assert_eq!(cli(&args, "").0, "646738");
+    // RFC 4226 counter 5, secret from standard input.
+    let from_stdin = cli(
+        &["otp", "-", "--counter", "5"],
+        "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\n",
+    );
+    assert_eq!(from_stdin.0, "254676");
+}
+
+#[test]
+fn vault_command_writes_atomically_readable_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = format!("file:{}", dir.path().join("s.yaml").display());
+    let (_, stderr) = cli(&["vault", "--vault", &spec, "set", "mfa", "otp"], SECRET);
+    assert!(!stderr.contains(SECRET));
+    assert_eq!(
+        cli(&["vault", "--vault", &spec, "get", "mfa", "otp"], "").0,
+        SECRET
+    );
+    let otp = [
+        "otp",
+        "--vault",
+        &spec,
+        "--from-vault",
+        "mfa:otp",
+        "--counter",
+        "0",
+    ];
+    assert_eq!(cli(&otp, "").0, HOTP_0);
 }
