@@ -225,6 +225,23 @@ async fn bad_requests_get_faults_and_the_server_keeps_serving() {
 }
 
 #[tokio::test]
+async fn oversized_requests_are_refused_before_parsing() {
+    let server = Server::start(&[]);
+    let huge = run_keyword_xml("Set Time Based OTP", &[&"A".repeat(5 * 1024 * 1024)]);
+    let response = reqwest::Client::new()
+        .post(server.url("/RPC2"))
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let answer = server
+        .run_keyword("/RPC2", "Get Counter Based OTP", &["0", SECRET])
+        .await;
+    assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
+}
+
+#[tokio::test]
 async fn keyword_failures_never_echo_the_secret() {
     let server = Server::start(&[]);
     let bad = "otpauth://totp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&digits=12";
