@@ -83,11 +83,11 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    stop_on_signals(stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     if let Some(path) = &args.port_file {
         write_atomically(path, &addr.port().to_string())
             .map_err(|e| format!("--port-file {}: {e}", path.display()))?;
     }
-    stop_on_signals(stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     println!("Robot Framework remote server at {addr} started.");
     let _ = std::io::stdout().flush();
 
