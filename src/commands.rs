@@ -109,10 +109,11 @@ pub async fn otp(args: OtpArgs) -> Result<(), String> {
             .transpose()
             .map_err(|e| e.to_string())?,
     };
+    // Compared in place: a lower-cased copy of the secret would not be wiped.
     let is_hotp_uri = secret
         .trim_start()
-        .to_ascii_lowercase()
-        .starts_with("otpauth://hotp");
+        .get(..14)
+        .is_some_and(|p| p.eq_ignore_ascii_case("otpauth://hotp"));
     let kind = if args.counter.is_some() || is_hotp_uri {
         Kind::Hotp
     } else {
