@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// Let clients stop the server with `stop_remote_server`.
     #[arg(long, env = "RPA_MFA_ALLOW_STOP")]
     pub allow_stop: bool,
+
+    /// Allow OAuth over plain http to hosts other than loopback, as
+    /// oauthlib's OAUTHLIB_INSECURE_TRANSPORT does. Never in production.
+    #[arg(long, env = "OAUTHLIB_INSECURE_TRANSPORT")]
+    pub oauth_insecure_transport: bool,
 }
 
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.

@@ -96,20 +96,7 @@ fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObj
 
 /// JSON to a value: integers stay integers, everything else maps directly.
 pub fn from_json(json: &Json) -> Value {
-    match json {
-        Json::Null => Value::None,
-        Json::Bool(b) => Value::Bool(*b),
-        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::Int(i.into()),
-            (None, Some(u)) => Value::Int(u.into()),
-            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        },
-        Json::String(s) => Value::Str(s.clone()),
-        Json::Array(items) => Value::List(items.iter().map(from_json).collect()),
-        Json::Object(map) => {
-            Value::Dict(map.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
-        }
-    }
+    Value::from_json(json)
 }
 
 /// A value to JSON. JSON has no bytes or dates: bytes go as base64 text,

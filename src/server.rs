@@ -11,10 +11,11 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, post};
+use axum::routing::{any, get, post};
 use axum::Router;
 use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
 use rpa_mfa_keywords::clock::SystemClock;
+use rpa_mfa_keywords::oauth::{callback::Delivery, OAuth};
 use rpa_mfa_keywords::otp::{Kind, Options, OtpKey};
 use rpa_mfa_keywords::state::{valid_namespace_name, Namespaces, OtpState, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::{vault, Library, Services};
@@ -31,6 +32,7 @@ const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 struct AppState {
     api: Arc<RemoteApi>,
     rpc: JsonRpcService,
+    services: Arc<Services>,
 }
 
 /// What it takes to build a jsonrpsee service for one request. Each
@@ -73,16 +75,21 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         vault,
         namespaces: Namespaces::new(initial),
         clock: Arc::new(SystemClock),
+        oauth: OAuth::new(args.oauth_insecure_transport),
     });
     let stop = StopSwitch::new(args.allow_stop);
-    let api = Arc::new(RemoteApi::new(library(services, &stop), stop.clone()));
+    let api = Arc::new(RemoteApi::new(
+        library(services.clone(), &stop),
+        stop.clone(),
+    ));
     let (rpc_stop, rpc_handle) = jsonrpsee::server::stop_channel();
-    let app = router(api, rpc_stop);
+    let app = router(api, services.clone(), rpc_stop);
 
     let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    services.oauth.set_callback_url(callback_url(addr));
     stop_on_signals(stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     if let Some(path) = &args.port_file {
         write_atomically(path, &addr.port().to_string())
@@ -145,7 +152,7 @@ fn write_atomically(path: &FilePath, text: &str) -> std::io::Result<()> {
 }
 
 /// Builds the router; `rpc_stop` closes WebSocket connections on shutdown.
-pub fn router(api: Arc<RemoteApi>, rpc_stop: StopHandle) -> Router {
+pub fn router(api: Arc<RemoteApi>, services: Arc<Services>, rpc_stop: StopHandle) -> Router {
     let rpc = JsonRpcService {
         methods: crate::jsonrpc::module(api.clone()).into(),
         stop: rpc_stop,
@@ -157,8 +164,9 @@ pub fn router(api: Arc<RemoteApi>, rpc_stop: StopHandle) -> Router {
         .route("/ns/{namespace}", post(xmlrpc_namespace))
         .route("/ns/{namespace}/", post(xmlrpc_namespace))
         .route("/jsonrpc", any(jsonrpc))
+        .route("/oauth/callback", get(oauth_callback))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(AppState { api, rpc })
+        .with_state(AppState { api, rpc, services })
 }
 
 async fn xmlrpc_default(State(app): State<AppState>, body: Bytes) -> Response {
@@ -204,6 +212,44 @@ async fn xmlrpc_call(api: &RemoteApi, namespace: &str, body: &[u8]) -> Response 
         "call"
     );
     xml(answer)
+}
+
+/// Where browsers are sent back after a login on this machine.
+fn callback_url(addr: std::net::SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_owned(),
+        ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{ip}:{}/oauth/callback", addr.port())
+}
+
+/// `GET /oauth/callback`: hands the redirect to the flow waiting for its
+/// `state` and tells the person in the browser what happened. The page
+/// never repeats the code or an error text from the query.
+async fn oauth_callback(State(app): State<AppState>, request: Request) -> Response {
+    let oauth = &app.services.oauth;
+    let base = oauth
+        .callback_url()
+        .unwrap_or("http://127.0.0.1/oauth/callback");
+    let query = request.uri().query().unwrap_or_default();
+    let (status, message) = match oauth.callbacks.deliver(&format!("{base}?{query}")) {
+        Delivery::Accepted => (
+            axum::http::StatusCode::OK,
+            "The login is handed to the robot. You can close this window.",
+        ),
+        Delivery::Unknown => (
+            axum::http::StatusCode::BAD_REQUEST,
+            "No login started by this server is waiting for this redirect.",
+        ),
+    };
+    tracing::info!(accepted = status.is_success(), "oauth callback");
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>rpa-mfa</title></head>\
+<body style=\"font-family:sans-serif;margin:3em\"><h1>rpa-mfa</h1><p>{message}</p></body></html>"
+    );
+    (status, [(CONTENT_TYPE, "text/html; charset=utf-8")], page).into_response()
 }
 
 fn xml(body: String) -> Response {

@@ -3,12 +3,13 @@
 //!
 //! [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
-//! one-time-password keywords, [`vault`] where secrets come from and
+//! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows, [`vault`] where secrets come from and
 //! [`state`] what keywords remember between calls. The server crate turns
 //! XML-RPC or JSON-RPC into [`Library::run`] calls and back.
 
 pub mod clock;
 pub mod library;
+pub mod oauth;
 pub mod otp;
 pub mod state;
 pub mod value;
@@ -24,9 +25,12 @@ pub struct Services {
     pub vault: Arc<dyn vault::SecretStore>,
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
+    pub oauth: oauth::OAuth,
 }
 
 /// Every keyword this crate provides, in the order they are listed.
 pub fn keywords() -> Vec<Keyword> {
-    otp::keywords::all()
+    let mut all = otp::keywords::all();
+    all.extend(oauth::keywords::all());
+    all
 }

@@ -64,6 +64,14 @@ impl Param {
         }
     }
 
+    /// A parameter that must be given, and only as `name=value`.
+    pub fn named_required(name: &'static str, ty: Type) -> Param {
+        Param {
+            kind: ParamKind::NamedOnly,
+            ..Param::required(name, ty)
+        }
+    }
+
     pub fn free_named(name: &'static str) -> Param {
         Param {
             name,
@@ -343,6 +351,20 @@ impl Args {
     pub fn int(&self, name: &str) -> Option<i128> {
         match self.get(name) {
             Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// A declared boolean parameter; false when it is None.
+    pub fn bool(&self, name: &str) -> bool {
+        matches!(self.get(name), Value::Bool(true))
+    }
+
+    /// A declared number of seconds (int or float), if given.
+    pub fn seconds(&self, name: &str) -> Option<f64> {
+        match self.get(name) {
+            Value::Int(i) => Some(*i as f64),
+            Value::Float(x) => Some(*x),
             _ => None,
         }
     }

@@ -38,6 +38,27 @@ impl Value {
         Value::List(items.into_iter().map(Into::into).collect())
     }
 
+    /// A JSON value as a keyword value; numbers stay integers when they are.
+    pub fn from_json(json: &serde_json::Value) -> Value {
+        use serde_json::Value as Json;
+        match json {
+            Json::Null => Value::None,
+            Json::Bool(b) => Value::Bool(*b),
+            Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Value::Int(i.into()),
+                (None, Some(u)) => Value::Int(u.into()),
+                _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+            Json::String(s) => Value::Str(s.clone()),
+            Json::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            Json::Object(map) => Value::Dict(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::Str(s) => Some(s),

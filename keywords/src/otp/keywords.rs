@@ -243,7 +243,8 @@ fn set_secret(
     Ok(())
 }
 
-fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, KeywordError> {
+/// The namespace's secret of `kind`, or RPA.MFA's "not set" error.
+pub(crate) fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, KeywordError> {
     let otp = ns.otp();
     match kind {
         Kind::Totp => otp

@@ -1,4 +1,5 @@
-//! What keywords remember between calls, kept per namespace.
+//! What keywords remember between calls (OTP secrets, OAuth sessions),
+//! kept per namespace.
 //!
 //! RPA.MFA keeps one current secret per library instance. One server is
 //! shared by many robots, so each namespace gets its own state and robot A's
@@ -8,6 +9,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::oauth::Session;
 use crate::otp::OtpKey;
 
 /// The default namespace, served at `/` and `/RPC2`.
@@ -24,12 +26,18 @@ pub struct OtpState {
 pub struct Namespace {
     pub name: String,
     otp: Mutex<OtpState>,
+    oauth: Mutex<Session>,
 }
 
 impl Namespace {
     /// The OTP state; held only briefly and never across an await.
     pub fn otp(&self) -> MutexGuard<'_, OtpState> {
         self.otp.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The OAuth session; held only briefly and never across an await.
+    pub fn oauth(&self) -> MutexGuard<'_, Session> {
+        self.oauth.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -55,6 +63,7 @@ impl Namespaces {
                 Arc::new(Namespace {
                     name: name.to_owned(),
                     otp: Mutex::new(self.initial.clone()),
+                    oauth: Mutex::new(Session::default()),
                 })
             })
             .clone()

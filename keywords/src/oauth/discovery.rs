@@ -1,0 +1,115 @@
+//! OpenID discovery: endpoints and signing keys looked up from an
+//! `issuer`, so keywords can take one URL instead of five.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jsonwebtoken::jwk::JwkSet;
+use serde_json::Value as Json;
+use url::Url;
+
+use super::error::protocol_error;
+use super::{parse_url, OAuth};
+use crate::library::KeywordError;
+
+/// Discovery documents and key sets, fetched once per server run. A key
+/// set is fetched again when a token names a key it lacks (key rotation).
+#[derive(Default)]
+pub struct Discovery {
+    documents: Mutex<HashMap<String, Arc<Json>>>,
+    key_sets: Mutex<HashMap<String, Arc<JwkSet>>>,
+}
+
+impl OAuth {
+    /// The issuer's `/.well-known/openid-configuration`.
+    pub(super) async fn provider(&self, issuer: &str) -> Result<Arc<Json>, KeywordError> {
+        let issuer = issuer.trim_end_matches('/');
+        if let Some(doc) = lock(&self.discovery.documents).get(issuer) {
+            return Ok(doc.clone());
+        }
+        let url = parse_url(
+            "issuer",
+            &format!("{issuer}/.well-known/openid-configuration"),
+        )?;
+        self.require_secure(&url)?;
+        let answer = self.http.get_json(&url, None).await?;
+        if !answer.is_success() || !answer.body.is_object() {
+            return Err(protocol_error(format!(
+                "{url} answered HTTP {} without a discovery document",
+                answer.status
+            )));
+        }
+        // OpenID Connect Discovery 1.0, 4.3: the document must name the
+        // issuer it was fetched for, or someone else's keys would be used.
+        let named = answer
+            .body
+            .get("issuer")
+            .and_then(Json::as_str)
+            .unwrap_or_default();
+        if named.trim_end_matches('/') != issuer {
+            return Err(protocol_error(format!(
+                "{url} describes issuer '{named}', not '{issuer}'"
+            )));
+        }
+        let doc = Arc::new(answer.body);
+        lock(&self.discovery.documents).insert(issuer.to_owned(), doc.clone());
+        Ok(doc)
+    }
+
+    /// An endpoint: `explicit` if given, else the issuer document's `field`.
+    pub(super) async fn endpoint(
+        &self,
+        arg: &str,
+        explicit: Option<&str>,
+        issuer: Option<&str>,
+        field: &str,
+    ) -> Result<Url, KeywordError> {
+        let url = match (explicit, issuer) {
+            (Some(url), _) => parse_url(arg, url)?,
+            (None, Some(issuer)) => {
+                let doc = self.provider(issuer).await?;
+                let Some(url) = doc.get(field).and_then(Json::as_str) else {
+                    return Err(KeywordError::value_error(format!(
+                        "The discovery document of '{issuer}' has no {field}; give {arg} instead."
+                    )));
+                };
+                parse_url(field, url)?
+            }
+            (None, None) => {
+                return Err(KeywordError::value_error(format!(
+                    "Either {arg} or issuer is required."
+                )))
+            }
+        };
+        self.require_secure(&url)?;
+        Ok(url)
+    }
+
+    /// The key set at `jwks_uri`; `refresh` fetches it again.
+    pub(super) async fn key_set(
+        &self,
+        jwks_uri: &Url,
+        refresh: bool,
+    ) -> Result<Arc<JwkSet>, KeywordError> {
+        if !refresh {
+            if let Some(keys) = lock(&self.discovery.key_sets).get(jwks_uri.as_str()) {
+                return Ok(keys.clone());
+            }
+        }
+        self.require_secure(jwks_uri)?;
+        let answer = self.http.get_json(jwks_uri, None).await?;
+        let keys: JwkSet = serde_json::from_value(answer.body)
+            .ok()
+            .filter(|_| answer.status == 200)
+            .ok_or_else(|| {
+                protocol_error(format!("{jwks_uri} answered without a JSON Web Key Set"))
+            })?;
+        let keys = Arc::new(keys);
+        lock(&self.discovery.key_sets).insert(jwks_uri.to_string(), keys.clone());
+        Ok(keys)
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

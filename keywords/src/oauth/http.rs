@@ -1,0 +1,213 @@
+//! The HTTP client every OAuth call goes through: timeouts, no redirects,
+//! JSON answers only, and failures named the way `requests` names them.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use serde_json::Value as Json;
+use url::Url;
+
+use super::error::protocol_error;
+use super::redact_query;
+use crate::library::KeywordError;
+
+/// Answers larger than this are not token responses.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A JSON answer with its HTTP status.
+pub struct JsonResponse {
+    pub status: u16,
+    /// `Null` for an empty body (revocation answers 200 with nothing).
+    pub body: Json,
+}
+
+impl JsonResponse {
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+}
+
+/// How the client proves who it is at the token endpoint (RFC 6749 2.3.1).
+#[derive(Clone, Copy)]
+pub enum ClientAuth<'a> {
+    /// `Authorization: Basic`, id and secret form-encoded first.
+    Basic { id: &'a str, secret: &'a str },
+    /// `client_id` and `client_secret` in the form body.
+    Body { id: &'a str, secret: &'a str },
+    /// A public client: only `client_id` in the body.
+    IdOnly { id: &'a str },
+}
+
+impl<'a> ClientAuth<'a> {
+    /// Basic unless `in_body`, as requests-oauthlib's `include_client_id`.
+    pub fn choose(id: &'a str, secret: Option<&'a str>, in_body: bool) -> ClientAuth<'a> {
+        match secret {
+            None => ClientAuth::IdOnly { id },
+            Some(secret) if in_body => ClientAuth::Body { id, secret },
+            Some(secret) => ClientAuth::Basic { id, secret },
+        }
+    }
+}
+
+pub struct Http {
+    client: reqwest::Client,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(timeout: Duration) -> Http {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            // A token endpoint that redirects is misconfigured or hostile:
+            // following it would resend the client secret elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("rpa-mfa/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("the HTTP client settings are valid");
+        Http { client, timeout }
+    }
+
+    pub async fn get_json(
+        &self,
+        url: &Url,
+        bearer: Option<&str>,
+    ) -> Result<JsonResponse, KeywordError> {
+        let mut request = self
+            .client
+            .get(url.clone())
+            .header("Accept", "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        self.send(request, url).await
+    }
+
+    /// POSTs a form, authenticating the client as `auth` says.
+    pub async fn post_form(
+        &self,
+        url: &Url,
+        mut form: Vec<(String, String)>,
+        auth: Option<ClientAuth<'_>>,
+    ) -> Result<JsonResponse, KeywordError> {
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header("Accept", "application/json");
+        match auth {
+            Some(ClientAuth::Basic { id, secret }) => {
+                let pair = format!("{}:{}", form_encode(id), form_encode(secret));
+                let encoded = data_encoding::BASE64.encode(pair.as_bytes());
+                request = request.header("Authorization", format!("Basic {encoded}"));
+            }
+            Some(ClientAuth::Body { id, secret }) => {
+                form.push(("client_id".into(), id.into()));
+                form.push(("client_secret".into(), secret.into()));
+            }
+            Some(ClientAuth::IdOnly { id }) => form.push(("client_id".into(), id.into())),
+            None => {}
+        }
+        self.send(request.form(&form), url).await
+    }
+
+    /// POSTs a JSON body (Auth0's MFA API speaks JSON, not forms).
+    pub async fn post_json(
+        &self,
+        url: &Url,
+        body: &Json,
+        bearer: Option<&str>,
+    ) -> Result<JsonResponse, KeywordError> {
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        self.send(request, url).await
+    }
+
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        url: &Url,
+    ) -> Result<JsonResponse, KeywordError> {
+        let shown = redact_query(url.as_str());
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| self.transport_error(shown, &e))?;
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("no content type")
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| self.transport_error(shown, &e))?
+        {
+            if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(protocol_error(format!(
+                    "{shown} answered HTTP {} with more than {MAX_BODY_BYTES} bytes",
+                    status.as_u16()
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(JsonResponse {
+                status: status.as_u16(),
+                body: Json::Null,
+            });
+        }
+        // Never quote the body: it may hold a token.
+        let body = serde_json::from_slice(&bytes).map_err(|_| {
+            protocol_error(format!(
+                "{shown} answered HTTP {} with {content_type}, not JSON",
+                status.as_u16()
+            ))
+        })?;
+        Ok(JsonResponse {
+            status: status.as_u16(),
+            body,
+        })
+    }
+
+    fn transport_error(&self, url: &str, error: &reqwest::Error) -> KeywordError {
+        if error.is_timeout() {
+            return KeywordError::new(
+                "TimeoutError",
+                format!("{url} did not answer within {} s", self.timeout.as_secs()),
+            );
+        }
+        let mut causes = Vec::new();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        let cause = causes
+            .last()
+            .cloned()
+            .unwrap_or_else(|| "request failed".into());
+        let all = causes.join(" ").to_ascii_lowercase();
+        if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+            KeywordError::new("SSLError", format!("{url}: TLS failed: {cause}"))
+        } else {
+            KeywordError::new("ConnectionError", format!("{url}: cannot connect: {cause}"))
+        }
+    }
+}
+
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

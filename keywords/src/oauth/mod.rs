@@ -1,0 +1,163 @@
+//! OAuth2 and OpenID Connect client flows.
+//!
+//! RPA.MFA's three authorization-code keywords with its arguments and error
+//! texts, then what a robot needs to log in unattended: PKCE, OpenID
+//! discovery, client credentials, password (plain and with Auth0-style MFA
+//! answered from the namespace's TOTP secret), device authorization, ID
+//! token validation, introspection, revocation, and a loopback redirect
+//! target on the server itself ([`callback`]).
+//!
+//! Errors carry requests-oauthlib's names (`InvalidGrantError:
+//! (invalid_grant) ...`) so RPA.MFA users recognise them. Tokens, codes
+//! and client secrets never go into an error text or a log line.
+
+pub mod callback;
+mod discovery;
+mod error;
+mod grants;
+mod http;
+mod id_token;
+pub mod keywords;
+mod mfa;
+mod session;
+mod token;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+pub use callback::CallbackInbox;
+pub use session::Session;
+
+use crate::library::KeywordError;
+use discovery::Discovery;
+use http::Http;
+
+/// How long one HTTP call to an authorization server may take.
+pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the OAuth keywords share across calls and namespaces.
+pub struct OAuth {
+    http: Http,
+    discovery: Discovery,
+    /// Redirects that arrived at `GET /oauth/callback`, by `state`.
+    pub callbacks: CallbackInbox,
+    /// Plain `http://` allowed for non-loopback hosts
+    /// (`OAUTHLIB_INSECURE_TRANSPORT` or the server's flag).
+    insecure_transport: bool,
+    /// `http://host:port/oauth/callback` once the server listens.
+    callback_url: OnceLock<String>,
+}
+
+impl OAuth {
+    pub fn new(insecure_transport: bool) -> OAuth {
+        OAuth {
+            http: Http::new(HTTP_TIMEOUT),
+            discovery: Discovery::default(),
+            callbacks: CallbackInbox::default(),
+            insecure_transport,
+            callback_url: OnceLock::new(),
+        }
+    }
+
+    /// The server tells where `GET /oauth/callback` can be reached.
+    pub fn set_callback_url(&self, url: String) {
+        let _ = self.callback_url.set(url);
+    }
+
+    pub fn callback_url(&self) -> Option<&str> {
+        self.callback_url.get().map(String::as_str)
+    }
+
+    /// Refuses plain-text OAuth except to this machine, as oauthlib does
+    /// (it allows no exception at all; loopback never leaves the host).
+    fn require_secure(&self, url: &url::Url) -> Result<(), KeywordError> {
+        if url.scheme() == "https" || self.insecure_transport || is_loopback(url) {
+            return Ok(());
+        }
+        Err(KeywordError::new(
+            "InsecureTransportError",
+            "(insecure_transport) OAuth 2 MUST utilize https.",
+        ))
+    }
+}
+
+/// `OAUTHLIB_INSECURE_TRANSPORT` as oauthlib reads it: set and non-empty.
+pub fn insecure_transport_from_env() -> bool {
+    std::env::var_os("OAUTHLIB_INSECURE_TRANSPORT").is_some_and(|v| !v.is_empty())
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses a URL argument, naming the argument when it is not one.
+fn parse_url(arg: &str, value: &str) -> Result<url::Url, KeywordError> {
+    url::Url::parse(value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .ok_or_else(|| {
+            KeywordError::value_error(format!(
+                "{arg} is not an http(s) URL: '{}'",
+                redact_query(value)
+            ))
+        })
+}
+
+/// A URL fit for an error text: no query or fragment, which may carry a
+/// code, a state or a token.
+fn redact_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_need_no_tls() {
+        let oauth = OAuth::new(false);
+        for ok in [
+            "https://idp.example.com/token",
+            "http://127.0.0.1:9000/token",
+            "http://127.8.9.10/token",
+            "http://[::1]:80/token",
+            "http://LOCALHOST/token",
+        ] {
+            assert!(
+                oauth.require_secure(&url::Url::parse(ok).unwrap()).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://idp.example.com/token",
+            "http://10.0.0.1/token",
+            "http://localhost.evil.com/",
+        ] {
+            let err = oauth
+                .require_secure(&url::Url::parse(bad).unwrap())
+                .unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                "InsecureTransportError: (insecure_transport) OAuth 2 MUST utilize https."
+            );
+        }
+        let relaxed = OAuth::new(true);
+        assert!(relaxed
+            .require_secure(&url::Url::parse("http://idp.example.com/token").unwrap())
+            .is_ok());
+    }
+
+    #[test]
+    fn bad_urls_are_named_without_their_query() {
+        let err = parse_url("token_url", "ftp://x/y?code=SECRET").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "ValueError: token_url is not an http(s) URL: 'ftp://x/y'"
+        );
+    }
+}

@@ -1,0 +1,41 @@
+//! What one namespace's OAuth flow remembers between keywords, like
+//! requests-oauthlib's `OAuth2Session` inside RPA.MFA.
+
+use oauth2::PkceCodeVerifier;
+
+use super::token::Token;
+
+/// A namespace's OAuth session. Holds secrets: it has no `Debug`.
+#[derive(Default)]
+pub struct Session {
+    pub client_id: Option<String>,
+    /// The issuer when endpoints came from discovery; checked in ID tokens.
+    pub issuer: Option<String>,
+    pub authorization: Option<Authorization>,
+    pub token: Option<Token>,
+    pub device: Option<DeviceLogin>,
+    /// The last TOTP time step answered to an MFA challenge, so a second
+    /// login in the same period waits instead of reusing the code.
+    pub last_mfa_step: Option<u64>,
+}
+
+/// A started authorization-code flow (`Generate OAuth URL`).
+pub struct Authorization {
+    pub redirect_uri: String,
+    pub state: String,
+    pub pkce_verifier: Option<PkceCodeVerifier>,
+    pub nonce: Option<String>,
+}
+
+/// A started device authorization (`Start OAuth Device Login`).
+pub struct DeviceLogin {
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    pub include_client_id: bool,
+    pub device_code: String,
+    /// Seconds between polls; grows by 5 at each `slow_down` (RFC 8628 3.5).
+    pub interval: f64,
+    /// Unix seconds after which the device code is dead.
+    pub expires_at: f64,
+    pub last_poll: Option<f64>,
+}
