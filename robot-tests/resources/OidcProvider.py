@@ -9,10 +9,6 @@ flow forms, so no test needs a human or a real browser.
 """
 
 import json
-import os
-import signal
-import subprocess
-import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -20,6 +16,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn
+
+from peer_process import PeerProcess, log_path
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "scripts" / "peers" / "oidc"
@@ -57,42 +55,6 @@ def _forms(page):
     parser = _Forms()
     parser.feed(page)
     return parser.forms
-
-
-class _Provider:
-    def __init__(self, env, log_path):
-        self.dir = tempfile.TemporaryDirectory(prefix="oidc-provider-")
-        self.port_file = Path(self.dir.name) / "port"
-        self.log = open(log_path, "w")
-        self.log_path = log_path
-        self.process = subprocess.Popen(
-            ["node", str(HARNESS / "provider.mjs"), "--port", "0", "--port-file", str(self.port_file)],
-            cwd=HARNESS,
-            stdout=subprocess.PIPE,
-            stderr=self.log,
-            env=dict(os.environ, **env),
-            text=True,
-        )
-        line = self.process.stdout.readline().strip()
-        if not line:
-            self.process.wait(timeout=10)
-            self.log.close()
-            raise AssertionError(
-                f"oidc-provider exited with {self.process.returncode}: {Path(log_path).read_text()}"
-            )
-        self.port = int(self.port_file.read_text())
-        self.issuer = f"http://127.0.0.1:{self.port}"
-        if line != f"oidc-provider listening at {self.issuer}":
-            raise AssertionError(f"unexpected ready line {line!r}")
-
-    def stop(self):
-        self.process.send_signal(signal.SIGTERM)
-        rest = self.process.stdout.read().strip()
-        code = self.process.wait(timeout=30)
-        self.log.close()
-        self.dir.cleanup()
-        if code != 0 or rest.splitlines()[-1:] != ["oidc-provider stopped"]:
-            raise AssertionError(f"oidc-provider stopped uncleanly: exit {code}, output {rest!r}")
 
 
 class OidcProvider:
@@ -138,12 +100,11 @@ class OidcProvider:
                             ("OIDC_API_TOKEN_FORMAT", api_token_format)]:
             if value is not None:
                 env[name] = str(value)
-        out = Path(BuiltIn().get_variable_value("${OUTPUT DIR}"))
-        suite = BuiltIn().get_variable_value("${SUITE NAME}").replace(" ", "_")
-        provider = _Provider(env, out / f"oidc-provider-{suite}-{alias}.log")
+        provider = PeerProcess("oidc-provider", ["node", str(HARNESS / "provider.mjs")],
+                               log_path("oidc-provider", alias), env=env, cwd=HARNESS)
         self._providers[alias] = provider
-        logger.info(f"oidc-provider '{alias}' at {provider.issuer}")
-        info = {"issuer": provider.issuer, "port": provider.port}
+        logger.info(f"oidc-provider '{alias}' at {provider.url}")
+        info = {"issuer": provider.url, "port": provider.port}
         for name, client in CLIENTS["clients"].items():
             info[f"{name}_id"] = client["client_id"]
             info[f"{name}_secret"] = client["client_secret"]
@@ -162,7 +123,7 @@ class OidcProvider:
     def _issuer(self, alias):
         if alias not in self._providers:
             raise AssertionError(f"no OIDC provider '{alias}' is running")
-        return self._providers[alias].issuer
+        return self._providers[alias].url
 
     def follow_login_redirects(self, authorization_url, deliver=False, alias="default"):
         """Acts as a browser with an empty cookie jar: opens
