@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn
+from robot.utils import DotDict
 
 from peer_process import PeerProcess, log_path
 
@@ -86,8 +87,10 @@ class OidcProvider:
         neither introspects nor revokes JWT ones). Its log goes to
         ``${OUTPUT DIR}/oidc-provider-<suite>-<alias>.log``.
 
+        The dictionary's keys can be read as ``${OIDC.issuer}`` too.
+
         Example:
-        | &{OIDC}= | Start OIDC Provider | device_code_ttl=3 |
+        | ${OIDC}= | Start OIDC Provider | device_code_ttl=3 |
         | Log | ${OIDC.issuer} |
         """
         if alias in self._providers:
@@ -104,7 +107,7 @@ class OidcProvider:
                                log_path("oidc-provider", alias), env=env, cwd=HARNESS)
         self._providers[alias] = provider
         logger.info(f"oidc-provider '{alias}' at {provider.url}")
-        info = {"issuer": provider.url, "port": provider.port}
+        info = DotDict(issuer=provider.url, port=provider.port)
         for name, client in CLIENTS["clients"].items():
             info[f"{name}_id"] = client["client_id"]
             info[f"{name}_secret"] = client["client_secret"]
