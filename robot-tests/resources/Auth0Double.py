@@ -7,7 +7,7 @@ import requests
 from robot.api import logger
 from robot.utils import DotDict
 
-from peer_process import PeerProcess, log_path
+from peer_process import PeerProcess, PeerSet, log_path
 
 SERVER = Path(__file__).with_name("auth0_double.py")
 
@@ -18,7 +18,7 @@ class Auth0Double:
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
 
     def __init__(self):
-        self._doubles = {}
+        self._doubles = PeerSet("Auth0 double")
 
     def start_auth0_double(self, totp_secret, username="robot@example.test",
                            password="robot-password", client_id="rpa-mfa-auth0",
@@ -38,8 +38,6 @@ class Auth0Double:
         | ${AUTH0}= | Start Auth0 Double | totp_secret=${SECRET} |
         | Log | ${AUTH0.token_url} |
         """
-        if alias in self._doubles:
-            raise AssertionError(f"an Auth0 double '{alias}' is already running")
         env = {
             "AUTH0_DOUBLE_TOTP_SECRET": totp_secret,
             "AUTH0_DOUBLE_USERNAME": username,
@@ -48,9 +46,8 @@ class Auth0Double:
             "AUTH0_DOUBLE_CLIENT_SECRET": client_secret,
             "AUTH0_DOUBLE_MFA_TOKEN_TTL": str(mfa_token_ttl),
         }
-        double = PeerProcess("auth0 double", [sys.executable, str(SERVER)],
-                             log_path("auth0-double", alias), env=env)
-        self._doubles[alias] = double
+        double = self._doubles.add(alias, lambda: PeerProcess(
+            "auth0 double", [sys.executable, str(SERVER)], log_path("auth0-double", alias), env=env))
         logger.info(f"Auth0 double '{alias}' at {double.url}")
         return DotDict(url=double.url, token_url=f"{double.url}/oauth/token",
                        username=username, password=password,
@@ -58,16 +55,14 @@ class Auth0Double:
 
     def stop_auth0_double(self, alias="default"):
         """Stops the double with SIGTERM and checks that it exited cleanly."""
-        self._doubles.pop(alias).stop()
+        self._doubles.stop(alias)
 
     def stop_all_auth0_doubles(self):
-        for alias in list(self._doubles):
-            self.stop_auth0_double(alias)
+        self._doubles.stop_all()
 
     def expire_auth0_mfa_tokens(self, alias="default"):
         """Makes every mfa_token the double has issued so far expired (a test
         hook, so the expiry can be tested without waiting)."""
-        if alias not in self._doubles:
-            raise AssertionError(f"no Auth0 double '{alias}' is running")
-        response = requests.post(f"{self._doubles[alias].url}/test/expire-mfa-tokens", timeout=10)
+        url = self._doubles.get(alias).url
+        response = requests.post(f"{url}/test/expire-mfa-tokens", timeout=10)
         response.raise_for_status()

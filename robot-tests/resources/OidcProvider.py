@@ -18,7 +18,7 @@ from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn
 from robot.utils import DotDict
 
-from peer_process import PeerProcess, log_path
+from peer_process import PeerProcess, PeerSet, log_path
 
 ROOT = Path(__file__).resolve().parents[2]
 HARNESS = ROOT / "scripts" / "peers" / "oidc"
@@ -64,7 +64,7 @@ class OidcProvider:
     ROBOT_LIBRARY_SCOPE = "GLOBAL"
 
     def __init__(self):
-        self._providers = {}
+        self._providers = PeerSet("OIDC provider")
 
     def start_oidc_provider(self, alias="default", device_code_ttl=None, device_interval=None,
                             access_token_ttl=None, id_token_ttl=None, api_token_format=None):
@@ -93,8 +93,6 @@ class OidcProvider:
         | ${OIDC}= | Start OIDC Provider | device_code_ttl=3 |
         | Log | ${OIDC.issuer} |
         """
-        if alias in self._providers:
-            raise AssertionError(f"an OIDC provider '{alias}' is already running")
         env = {}
         for name, value in [("OIDC_DEVICE_CODE_TTL", device_code_ttl),
                             ("OIDC_DEVICE_INTERVAL", device_interval),
@@ -103,9 +101,9 @@ class OidcProvider:
                             ("OIDC_API_TOKEN_FORMAT", api_token_format)]:
             if value is not None:
                 env[name] = str(value)
-        provider = PeerProcess("oidc-provider", ["node", str(HARNESS / "provider.mjs")],
-                               log_path("oidc-provider", alias), env=env, cwd=HARNESS)
-        self._providers[alias] = provider
+        provider = self._providers.add(alias, lambda: PeerProcess(
+            "oidc-provider", ["node", str(HARNESS / "provider.mjs")],
+            log_path("oidc-provider", alias), env=env, cwd=HARNESS))
         logger.info(f"oidc-provider '{alias}' at {provider.url}")
         info = DotDict(issuer=provider.url, port=provider.port)
         for name, client in CLIENTS["clients"].items():
@@ -117,16 +115,13 @@ class OidcProvider:
 
     def stop_oidc_provider(self, alias="default"):
         """Stops the provider with SIGTERM and checks that it exited cleanly."""
-        self._providers.pop(alias).stop()
+        self._providers.stop(alias)
 
     def stop_all_oidc_providers(self):
-        for alias in list(self._providers):
-            self.stop_oidc_provider(alias)
+        self._providers.stop_all()
 
     def _issuer(self, alias):
-        if alias not in self._providers:
-            raise AssertionError(f"no OIDC provider '{alias}' is running")
-        return self._providers[alias].url
+        return self._providers.get(alias).url
 
     def follow_login_redirects(self, authorization_url, deliver=False, alias="default"):
         """Acts as a browser with an empty cookie jar: opens

@@ -65,3 +65,31 @@ class PeerProcess:
     def _close(self):
         self._log.close()
         self._dir.cleanup()
+
+
+class PeerSet:
+    """The running peers of one kind, by alias."""
+
+    def __init__(self, kind):
+        self._kind = kind
+        self._peers = {}
+
+    def add(self, alias, start):
+        """Starts a peer with ``start()`` under a new ``alias`` and returns it."""
+        if alias in self._peers:
+            raise AssertionError(f"{self._kind} '{alias}' is already running")
+        self._peers[alias] = start()
+        return self._peers[alias]
+
+    def get(self, alias):
+        if alias not in self._peers:
+            raise AssertionError(f"no {self._kind} '{alias}' is running")
+        return self._peers[alias]
+
+    def stop(self, alias):
+        self.get(alias)
+        self._peers.pop(alias).stop()
+
+    def stop_all(self):
+        for alias in list(self._peers):
+            self.stop(alias)
