@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the test suites need and the machine may lack:
 # - oathtool (Debian), the independent OTP reference;
-# - a Python venv under target/venv with Robot Framework 7.5 and pyotp,
-#   rebuilt only when robot-tests/requirements.txt changes.
+# - a Python venv under target/venv with Robot Framework 7.5, pyotp and
+#   requests, rebuilt only when robot-tests/requirements.txt changes;
+# - oidc-provider, the real OpenID provider, with `npm ci` from the committed
+#   package-lock.json into scripts/peers/oidc/node_modules, redone only when
+#   the lock file changes (npm's own cache stays under target/npm-cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +26,12 @@ if ! cmp -s robot-tests/requirements.txt "$stamp" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r robot-tests/requirements.txt
   cp robot-tests/requirements.txt "$stamp"
+fi
+
+oidc=scripts/peers/oidc
+command -v npm >/dev/null || { echo "npm (Node.js 20 or later) is needed to run the OpenID provider"; exit 1; }
+if ! cmp -s "$oidc/package-lock.json" "$oidc/node_modules/.package-lock.ci" 2>/dev/null; then
+  echo "== npm ci in $oidc"
+  npm ci --prefix "$oidc" --cache "$PWD/target/npm-cache" --no-audit --no-fund --loglevel=error
+  cp "$oidc/package-lock.json" "$oidc/node_modules/.package-lock.ci"
 fi
