@@ -122,10 +122,7 @@ pub async fn generate_url(call: Call) -> KeywordResult {
     }
     oauth.callbacks.expect(&state);
     let mut session = call.ns.oauth();
-    // Like RPA.MFA, a new URL starts a new session.
-    *session = Default::default();
-    session.client_id = Some(client_id.to_owned());
-    session.issuer = issuer.map(str::to_owned);
+    session.start_flow(client_id, issuer);
     session.authorization = Some(Authorization {
         redirect_uri: redirect_uri.to_owned(),
         state,
@@ -353,8 +350,7 @@ pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult
         .await?;
     let value = token.to_value();
     let mut session = call.ns.oauth();
-    session.client_id = Some(client_id.to_owned());
-    session.issuer = issuer.map(str::to_owned);
+    session.start_flow(client_id, issuer);
     session.token = Some(token);
     Ok(value)
 }
@@ -421,8 +417,7 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
         result.push(("verification_uri_complete", Value::Str(complete)));
     }
     let mut session = call.ns.oauth();
-    session.client_id = Some(client_id.to_owned());
-    session.issuer = issuer.map(str::to_owned);
+    session.start_flow(client_id, issuer);
     session.device = Some(DeviceLogin {
         client_id: client_id.to_owned(),
         client_secret: client_secret.map(str::to_owned),

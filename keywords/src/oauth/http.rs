@@ -189,21 +189,35 @@ impl Http {
                 format!("{url} did not answer within {} s", self.timeout.as_secs()),
             );
         }
-        let mut causes = Vec::new();
+        let mut cause = String::from("request failed");
+        let mut tls = false;
         let mut source = error.source();
-        while let Some(cause) = source {
-            causes.push(cause.to_string());
-            source = cause.source();
+        while let Some(inner) = source {
+            cause = inner.to_string();
+            tls |= is_tls_error(inner);
+            source = inner.source();
         }
-        let cause = causes
-            .last()
-            .cloned()
-            .unwrap_or_else(|| "request failed".into());
-        let all = causes.join(" ").to_ascii_lowercase();
-        if all.contains("certificate") || all.contains("tls") || all.contains("handshake") {
+        if tls {
             KeywordError::new("SSLError", format!("{url}: TLS failed: {cause}"))
         } else {
             KeywordError::new("ConnectionError", format!("{url}: cannot connect: {cause}"))
+        }
+    }
+}
+
+/// Whether rustls failed, directly or wrapped in the (nested) I/O errors
+/// hyper reports; an I/O error's `source()` skips what it wraps.
+fn is_tls_error(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => error = inner,
+            None => return false,
         }
     }
 }

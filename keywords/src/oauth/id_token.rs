@@ -107,8 +107,10 @@ fn check_claims(claims: &Map<String, Json>, expected: &Expected<'_>) -> Result<(
         _ => vec![],
     };
     if !audiences.contains(&expected.client_id) {
+        let named: Vec<String> = audiences.iter().map(|a| format!("'{a}'")).collect();
         return Err(invalid(format!(
-            "The ID token is for audience {audiences:?}, not client '{}'.",
+            "The ID token is for audience {}, not client '{}'.",
+            named.join(", "),
             expected.client_id
         )));
     }

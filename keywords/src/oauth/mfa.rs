@@ -129,7 +129,7 @@ pub async fn password_with_mfa(call: Call) -> KeywordResult {
 fn finish(call: &Call, client_id: &str, token: Token) -> Value {
     let value = token.to_value();
     let mut session = call.ns.oauth();
-    session.client_id = Some(client_id.to_owned());
+    session.start_flow(client_id, call.args.str("issuer"));
     session.token = Some(token);
     value
 }
@@ -188,24 +188,25 @@ async fn pick_authenticator(
         })
 }
 
-/// The current code of the namespace's TOTP secret, but never one this
-/// namespace already answered a challenge with: services refuse a code
+/// The current code of the namespace's TOTP secret, but never the code
+/// this namespace last answered a challenge with: services refuse a code
 /// used twice, so a second login in the same period waits for the next.
 async fn fresh_code(call: &Call) -> Result<String, KeywordError> {
     let key = current_key(&call.ns, Kind::Totp)?;
     let clock = &call.services.clock;
     let mut now = clock.now();
-    let last = call.ns.oauth().last_mfa_step;
-    if let Some(last) = last {
-        let next = (last + 1) as f64 * key.period as f64;
-        if now < next {
+    let step = |t: f64| t as u64 / key.period;
+    let last = call.ns.oauth().last_mfa_code.clone();
+    if let Some((last_step, last_code)) = last {
+        if step(now) == last_step && key.code_at_time(now as u64) == last_code {
+            let next = (last_step + 1) as f64 * key.period as f64;
             call.output
                 .info("This period's code was already used for a login; waiting for the next one.");
             tokio::time::sleep(Duration::from_secs_f64(next - now)).await;
             now = clock.now().max(next);
         }
     }
-    let step = now as u64 / key.period;
-    call.ns.oauth().last_mfa_step = Some(step);
-    Ok(key.code_at_time(now as u64))
+    let code = key.code_at_time(now as u64);
+    call.ns.oauth().last_mfa_code = Some((step(now), code.clone()));
+    Ok(code)
 }

@@ -14,9 +14,22 @@ pub struct Session {
     pub authorization: Option<Authorization>,
     pub token: Option<Token>,
     pub device: Option<DeviceLogin>,
-    /// The last TOTP time step answered to an MFA challenge, so a second
-    /// login in the same period waits instead of reusing the code.
-    pub last_mfa_step: Option<u64>,
+    /// The TOTP time step and code last answered to an MFA challenge, so
+    /// a second login in the same period waits instead of reusing the code.
+    pub last_mfa_code: Option<(u64, String)>,
+}
+
+impl Session {
+    /// A new flow replaces what the last one left, as a new
+    /// `OAuth2Session` does in RPA.MFA; only the used-code mark stays.
+    pub fn start_flow(&mut self, client_id: &str, issuer: Option<&str>) {
+        *self = Session {
+            client_id: Some(client_id.to_owned()),
+            issuer: issuer.map(str::to_owned),
+            last_mfa_code: self.last_mfa_code.take(),
+            ..Session::default()
+        };
+    }
 }
 
 /// A started authorization-code flow (`Generate OAuth URL`).

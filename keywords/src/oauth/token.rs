@@ -119,6 +119,18 @@ mod tests {
     }
 
     #[test]
+    fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
+        let body = json!({"access_token": "new", "token_type": "Bearer"});
+        let mut token = Token::from_response(answer(200, body), "t", 0.0).unwrap();
+        token.keep_refresh_token("old-refresh");
+        assert_eq!(token.refresh_token(), Some("old-refresh"));
+        let body = json!({"access_token": "new", "refresh_token": "rotated"});
+        let mut token = Token::from_response(answer(200, body), "t", 0.0).unwrap();
+        token.keep_refresh_token("old-refresh");
+        assert_eq!(token.refresh_token(), Some("rotated"));
+    }
+
+    #[test]
     fn failures_name_what_went_wrong() {
         let err = |status, body| {
             Token::from_response(answer(status, body), "http://h/token", 0.0)
