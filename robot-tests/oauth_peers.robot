@@ -126,7 +126,7 @@ Auth0 Double Logs In With Password And A pyotp Code Once
 *** Keywords ***
 Start Peers
     # A long polling interval, so two quick polls always get slow_down.
-    ${oidc}=    Start OIDC Provider    device_interval=30
+    ${oidc}=    Start OIDC Provider    device_interval=30    strict_client_auth=True
     VAR    ${OIDC}    ${oidc}    scope=SUITE
     ${auth0}=    Start Auth0 Double    totp_secret=${SECRET}
     VAR    ${AUTH0}    ${auth0}    scope=SUITE

@@ -33,7 +33,7 @@ def _origin(url):
 
 
 class _Forms(HTMLParser):
-    """Collects each <form>'s id, method, action and hidden inputs."""
+    """Collects each <form>'s id, action and hidden inputs."""
 
     def __init__(self):
         super().__init__()
@@ -44,7 +44,6 @@ class _Forms(HTMLParser):
         if tag == "form":
             self.forms.append({
                 "id": attrs.get("id"),
-                "method": (attrs.get("method") or "get").lower(),
                 "action": attrs.get("action") or "",
                 "fields": {},
             })
@@ -58,6 +57,32 @@ def _forms(page):
     return parser.forms
 
 
+class _Text(HTMLParser):
+    """Collects the text a user would read, without styles and scripts."""
+
+    def __init__(self):
+        super().__init__()
+        self.parts = []
+        self._skip = False
+
+    def handle_starttag(self, tag, attrs):
+        self._skip = tag in ("style", "script")
+
+    def handle_endtag(self, tag):
+        self._skip = False
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.parts.append(data.strip())
+
+
+def _page_message(html):
+    """The text of a provider page, for failure messages."""
+    parser = _Text()
+    parser.feed(html)
+    return " ".join(parser.parts)[:500] or html[:500]
+
+
 class OidcProvider:
     """Keywords to run oidc-provider and to act as its browser and user."""
 
@@ -67,7 +92,8 @@ class OidcProvider:
         self._providers = PeerSet("OIDC provider")
 
     def start_oidc_provider(self, alias="default", device_code_ttl=None, device_interval=None,
-                            access_token_ttl=None, id_token_ttl=None, api_token_format=None):
+                            access_token_ttl=None, id_token_ttl=None, api_token_format=None,
+                            strict_client_auth=False):
         """Starts oidc-provider on a free loopback port and returns a dictionary:
 
         - ``issuer``: ``http://127.0.0.1:PORT`` (discovery under
@@ -84,7 +110,11 @@ class OidcProvider:
         sooner get ``slow_down``; default 1), ``access_token_ttl`` and
         ``id_token_ttl`` (default 3600). ``api_token_format`` is ``opaque``
         (default) or ``jwt`` for the API's access tokens (oidc-provider
-        neither introspects nor revokes JWT ones). Its log goes to
+        neither introspects nor revokes JWT ones). With
+        ``strict_client_auth`` a client must authenticate with its
+        registered method (``rpa-post`` in the body, the others with HTTP
+        Basic) or gets ``invalid_client``; otherwise, as oidc-provider
+        itself, any client may use either. Its log goes to
         ``${OUTPUT DIR}/oidc-provider-<suite>-<alias>.log``.
 
         The dictionary's keys can be read as ``${OIDC.issuer}`` too.
@@ -101,6 +131,8 @@ class OidcProvider:
                             ("OIDC_API_TOKEN_FORMAT", api_token_format)]:
             if value is not None:
                 env[name] = str(value)
+        if BuiltIn().convert_to_boolean(strict_client_auth):
+            env["OIDC_STRICT_CLIENT_AUTH"] = "1"
         provider = self._providers.add(alias, lambda: PeerProcess(
             "oidc-provider", ["node", str(HARNESS / "provider.mjs")],
             log_path("oidc-provider", alias), env=env, cwd=HARNESS))
@@ -159,7 +191,7 @@ class OidcProvider:
                 logger.info(f"the redirect target answered {delivered.status_code}")
         return url
 
-    def approve_device_login(self, verification_uri, user_code=None, alias="default"):
+    def approve_device_login(self, verification_uri, user_code=None):
         """Acts as the user on another device who opens ``verification_uri``
         (``verification_uri_complete``, or ``verification_uri`` plus
         ``user_code``), confirms the code on the provider's page and logs in
@@ -177,7 +209,7 @@ class OidcProvider:
         if "Sign-in Success" not in response.text:
             raise AssertionError(f"device login not approved: {_page_message(response.text)}")
 
-    def deny_device_login(self, verification_uri, user_code=None, alias="default"):
+    def deny_device_login(self, verification_uri, user_code=None):
         """Like `Approve Device Login`, but the user presses "Abort" on the
         confirmation page; the device then gets ``access_denied``. Fails
         unless the provider confirms the interruption."""
@@ -238,25 +270,3 @@ class OidcProvider:
         response = requests.get(f"{self._issuer(alias)}{path}", timeout=TIMEOUT)
         response.raise_for_status()
         return response.json()
-
-
-def _page_message(html):
-    """The text a user would read on a provider page, for failure messages."""
-    class _Text(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.parts, self._skip = [], False
-
-        def handle_starttag(self, tag, attrs):
-            self._skip = tag in ("style", "script")
-
-        def handle_endtag(self, tag):
-            self._skip = False
-
-        def handle_data(self, data):
-            if not self._skip and data.strip():
-                self.parts.append(data.strip())
-
-    parser = _Text()
-    parser.feed(html)
-    return " ".join(parser.parts)[:500] or html[:500]

@@ -31,9 +31,9 @@ function secretAuth(header, form) {
 }
 
 // oidc-provider takes client_secret_basic and client_secret_post from a
-// client registered for either one. This holds each client to its
-// registered method (as Auth0 does), so a test proves which one a client
-// really sends; a mismatch gets oidc-provider's own invalid_client answer.
+// client registered for either one (as Google and Keycloak do). When asked
+// to, this holds each client to its registered method (as Auth0 and Okta
+// do), so a test proves which one a client really sends; a mismatch gets oidc-provider's own invalid_client answer.
 // The body read here is handed on: oidc-provider accepts an already read
 // body (and warns once in the log).
 export function strictClientAuth(provider, issuer, log) {

@@ -19,6 +19,9 @@
 //   OIDC_API_TOKEN_FORMAT  `opaque` (default) or `jwt`: access tokens for the
 //                          API resource. oidc-provider neither introspects
 //                          nor revokes JWT access tokens.
+//   OIDC_STRICT_CLIENT_AUTH  `1`: each client must use its registered
+//                          client_secret_basic or _post (see additions.mjs);
+//                          otherwise either is taken, as oidc-provider does.
 import { createServer } from 'node:http';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync, renameSync, rmSync } from 'node:fs';
@@ -90,7 +93,7 @@ for (const event of ['server_error', 'authorization.error', 'grant.error', 'intr
   });
 }
 
-strictClientAuth(provider, issuer, log);
+if (process.env.OIDC_STRICT_CLIENT_AUTH === '1') strictClientAuth(provider, issuer, log);
 devicePolling(provider, seconds('OIDC_DEVICE_INTERVAL', 1));
 signingHook(provider, privateKey, signingJwk.kid);
 completeInteractions(provider, log);
