@@ -114,7 +114,7 @@ A Client That Requires PKCE Refuses A Flow Without It
     ${url}=    Generate OAuth URL    issuer=${OIDC.issuer}    client_id=${OIDC.pkce_id}
     ...    redirect_uri=${COPY_URL_CALLBACK}    scope=openid    pkce=False
     ${response}=    Follow Login Redirects    ${url}
-    Run Keyword And Expect Error    InvalidRequestError: (invalid_request) *PKCE*
+    Run Keyword And Expect Error    InvalidClientIdError: (invalid_request) Authorization Server policy requires PKCE to be used for this request
     ...    Get OAuth Token    client_secret=${OIDC.pkce_secret}    response_url=${response}
 
 A Response With Another State Is Refused
@@ -214,7 +214,7 @@ Device Login: Pending, Slow Down, Approved
     ...    Wait For OAuth Device Login    timeout=0
     Run Keyword And Expect Error    TimeoutError: The device login was not approved within 1 s; it stays valid until it expires.
     ...    Wait For OAuth Device Login    timeout=1
-    Approve Device Login    ${login}[verification_uri_complete]    alias=slow
+    Approve Device Login    ${login}[verification_uri_complete]
     # After slow_down the next poll is due 35 s after the last; polling once is allowed.
     ${token}=    Wait For OAuth Device Login    timeout=0
     Should Be Equal    ${token}[scope]    ${{ ["openid", "offline_access"] }}
@@ -308,7 +308,8 @@ Password Grant Without MFA
 
 *** Keywords ***
 Start Peers And Server
-    ${oidc}=    Start OIDC Provider
+    # Each client held to its registered authentication, so include_client_id matters.
+    ${oidc}=    Start OIDC Provider    strict_client_auth=True
     VAR    ${OIDC}    ${oidc}    scope=SUITE
     # A long polling interval, so two quick polls get slow_down.
     ${slow}=    Start OIDC Provider    alias=slow    device_interval=30

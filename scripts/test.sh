@@ -24,12 +24,16 @@ RPA_MFA_BIN="$PWD/target/debug/rpa-mfa" target/venv/bin/robot \
   --outputdir "$results" --consolecolors off --consolemarkers off robot-tests/ || robot_status=$?
 
 echo "== secret scan of server logs"
-# Every secret the suites use; none may show up in what the server logged.
-secrets=(JBSWY3DPEHPK3PXP GEZDGNBVGY3TQOJQ)
+# Every secret the suites use (OTP seeds, OAuth client secrets, the Auth0
+# double's password); none may show up in what the server logged. Nor may a
+# JWT (an ID token or access token): they all start with base64url '{"'.
+secrets=(JBSWY3DPEHPK3PXP GEZDGNBVGY3TQOJQ rpa-basic-secret rpa-post-secret rpa-pkce-secret
+  rpa-mfa-auth0-secret robot-password not-the-secret-4711)
 leaks=0
 for s in "${secrets[@]}"; do
   if grep -l -F "$s" "$results"/server-*.log; then leaks=1; fi
 done
+if grep -l -E 'eyJ[A-Za-z0-9_-]{8,}\.' "$results"/server-*.log; then leaks=1; fi
 logs=$(ls "$results"/server-*.log | wc -l)
 if [ "$leaks" -ne 0 ]; then echo "secret found in the server logs above"; else echo "no secret in $logs server logs"; fi
 

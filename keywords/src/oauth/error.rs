@@ -3,10 +3,13 @@
 
 use crate::library::KeywordError;
 
-/// oauthlib's exception name for an RFC 6749 / 8628 / OIDC error code.
+/// oauthlib's exception name for an error code, as its `raise_from_error`
+/// picks it (the first class with that code, hence `InvalidClientIdError`
+/// for `invalid_request`); device-flow codes, which oauthlib leaves to
+/// `CustomOAuth2Error`, get names of their own.
 fn error_name(code: &str) -> &'static str {
     match code {
-        "invalid_request" => "InvalidRequestError",
+        "invalid_request" => "InvalidClientIdError",
         "invalid_client" => "InvalidClientError",
         "invalid_grant" => "InvalidGrantError",
         "unauthorized_client" => "UnauthorizedClientError",
@@ -20,9 +23,6 @@ fn error_name(code: &str) -> &'static str {
         "insufficient_scope" => "InsufficientScopeError",
         "consent_required" => "ConsentRequired",
         "login_required" => "LoginRequired",
-        "interaction_required" => "InteractionRequired",
-        "account_selection_required" => "AccountSelectionRequired",
-        "invalid_target" => "InvalidTargetError",
         "authorization_pending" => "AuthorizationPendingError",
         "slow_down" => "SlowDownError",
         "expired_token" => "ExpiredTokenError",

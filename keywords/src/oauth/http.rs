@@ -62,6 +62,9 @@ impl Http {
             // A token endpoint that redirects is misconfigured or hostile:
             // following it would resend the client secret elsewhere.
             .redirect(reqwest::redirect::Policy::none())
+            // OAuth calls are few; a fresh connection each time never races
+            // a server closing an idle keep-alive one (seen with Node).
+            .pool_max_idle_per_host(0)
             .user_agent(concat!("rpa-mfa/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client settings are valid");
