@@ -178,6 +178,14 @@ Network Failures Are Named
     Run Keyword And Expect Error    SSLError: https://${host_port}/token: TLS failed: *
     ...    Get OAuth Token With Client Credentials    https://${host_port}/token    client_id=x    client_secret=y
 
+A Server That Never Answers Times Out
+    ${port}=    Start Rpa Mfa Server    --oauth-timeout    1    alias=quick
+    Import Library    Remote    http://127.0.0.1:${port}    AS    Quick
+    ${silent}=    Silent Port
+    Run Keyword And Expect Error    TimeoutError: http://127.0.0.1:${silent}/token did not answer within 1 s
+    ...    Quick.Get OAuth Token With Client Credentials    http://127.0.0.1:${silent}/token    client_id=x    client_secret=y
+    [Teardown]    Stop Rpa Mfa Server    quick
+
 Client Credentials, Introspection And Revocation
     ${token}=    Get OAuth Token With Client Credentials    issuer=${OIDC.issuer}
     ...    client_id=${OIDC.post_id}    client_secret=${OIDC.post_secret}    scope=api:read    include_client_id=True

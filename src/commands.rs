@@ -187,7 +187,7 @@ pub fn keywords(args: KeywordsArgs) {
         vault: Arc::new(vault::EnvStore::new()),
         namespaces: Namespaces::new(OtpState::default()),
         clock: Arc::new(SystemClock),
-        oauth: rpa_mfa_keywords::oauth::OAuth::new(false),
+        oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
     });
     let library = server::library(services, &StopSwitch::new(false));
     if args.json {

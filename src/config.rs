@@ -42,6 +42,10 @@ pub struct ServeArgs {
     /// oauthlib's OAUTHLIB_INSECURE_TRANSPORT does. Never in production.
     #[arg(long, env = "OAUTHLIB_INSECURE_TRANSPORT")]
     pub oauth_insecure_transport: bool,
+
+    /// Seconds one HTTP call to an authorization server may take.
+    #[arg(long, env = "RPA_MFA_OAUTH_TIMEOUT", default_value_t = 30.0, value_parser = parse_timeout)]
+    pub oauth_timeout: f64,
 }
 
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.
@@ -51,6 +55,14 @@ pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
             Ok((name.to_owned(), key.to_owned()))
         }
         _ => Err("expected NAME:KEY, e.g. mfa:otpsecret".into()),
+    }
+}
+
+/// A positive number of seconds, at most a day.
+pub fn parse_timeout(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(t) if t > 0.0 && t <= 86_400.0 => Ok(t),
+        _ => Err(format!("expected seconds between 0 and 86400, got '{s}'")),
     }
 }
 

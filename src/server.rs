@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::Path as FilePath;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
@@ -15,7 +15,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
 use rpa_mfa_keywords::clock::SystemClock;
-use rpa_mfa_keywords::oauth::{callback::Delivery, OAuth};
+use rpa_mfa_keywords::oauth::{self, callback::Delivery, OAuth};
 use rpa_mfa_keywords::otp::{Kind, Options, OtpKey};
 use rpa_mfa_keywords::state::{valid_namespace_name, Namespaces, OtpState, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::{vault, Library, Services};
@@ -75,7 +75,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         vault,
         namespaces: Namespaces::new(initial),
         clock: Arc::new(SystemClock),
-        oauth: OAuth::new(args.oauth_insecure_transport),
+        oauth: OAuth::new(oauth::Settings {
+            insecure_transport: args.oauth_insecure_transport,
+            timeout: Duration::from_secs_f64(args.oauth_timeout),
+        }),
     });
     let stop = StopSwitch::new(args.allow_stop);
     let api = Arc::new(RemoteApi::new(

@@ -19,7 +19,7 @@ fn library_with(vault: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Library {
         vault,
         namespaces: Namespaces::new(OtpState::default()),
         clock,
-        oauth: rpa_mfa_keywords::oauth::OAuth::new(false),
+        oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
     };
     Library::new(rpa_mfa_keywords::keywords(), Arc::new(services))
 }

@@ -31,6 +31,18 @@ class _Background:
 class OAuthFlow:
     ROBOT_LIBRARY_SCOPE = "SUITE"
 
+    def __init__(self):
+        self._silent = []
+
+    def silent_port(self):
+        """A loopback port that takes connections (the kernel's backlog
+        completes them) but never answers, until the suite ends."""
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        self._silent.append(listener)
+        return listener.getsockname()[1]
+
     def wait_for_callback_in_the_background(self, timeout=10):
         """Calls ``Wait For OAuth Callback`` on the suite's server (``${BASE}``)
         from another thread and returns a handle for `Background Result`."""

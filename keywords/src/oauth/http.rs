@@ -189,7 +189,10 @@ impl Http {
         if error.is_timeout() {
             return KeywordError::new(
                 "TimeoutError",
-                format!("{url} did not answer within {} s", self.timeout.as_secs()),
+                format!(
+                    "{url} did not answer within {} s",
+                    self.timeout.as_secs_f64()
+                ),
             );
         }
         let mut cause = String::from("request failed");

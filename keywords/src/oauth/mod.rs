@@ -32,8 +32,24 @@ use crate::library::KeywordError;
 use discovery::Discovery;
 use http::Http;
 
-/// How long one HTTP call to an authorization server may take.
-pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+/// How the server lets OAuth keywords reach authorization servers.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Plain `http://` allowed for non-loopback hosts
+    /// (`OAUTHLIB_INSECURE_TRANSPORT` or the server's flag).
+    pub insecure_transport: bool,
+    /// How long one HTTP call to an authorization server may take.
+    pub timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            insecure_transport: false,
+            timeout: Duration::from_secs(30),
+        }
+    }
+}
 
 /// What the OAuth keywords share across calls and namespaces.
 pub struct OAuth {
@@ -41,20 +57,18 @@ pub struct OAuth {
     discovery: Discovery,
     /// Redirects that arrived at `GET /oauth/callback`, by `state`.
     pub callbacks: CallbackInbox,
-    /// Plain `http://` allowed for non-loopback hosts
-    /// (`OAUTHLIB_INSECURE_TRANSPORT` or the server's flag).
     insecure_transport: bool,
     /// `http://host:port/oauth/callback` once the server listens.
     callback_url: OnceLock<String>,
 }
 
 impl OAuth {
-    pub fn new(insecure_transport: bool) -> OAuth {
+    pub fn new(settings: Settings) -> OAuth {
         OAuth {
-            http: Http::new(HTTP_TIMEOUT),
+            http: Http::new(settings.timeout),
             discovery: Discovery::default(),
             callbacks: CallbackInbox::default(),
-            insecure_transport,
+            insecure_transport: settings.insecure_transport,
             callback_url: OnceLock::new(),
         }
     }
@@ -79,11 +93,6 @@ impl OAuth {
             "(insecure_transport) OAuth 2 MUST utilize https.",
         ))
     }
-}
-
-/// `OAUTHLIB_INSECURE_TRANSPORT` as oauthlib reads it: set and non-empty.
-pub fn insecure_transport_from_env() -> bool {
-    std::env::var_os("OAUTHLIB_INSECURE_TRANSPORT").is_some_and(|v| !v.is_empty())
 }
 
 fn is_loopback(url: &url::Url) -> bool {
@@ -120,7 +129,7 @@ mod tests {
 
     #[test]
     fn loopback_hosts_need_no_tls() {
-        let oauth = OAuth::new(false);
+        let oauth = OAuth::new(Settings::default());
         for ok in [
             "https://idp.example.com/token",
             "http://127.0.0.1:9000/token",
@@ -146,7 +155,10 @@ mod tests {
                 "InsecureTransportError: (insecure_transport) OAuth 2 MUST utilize https."
             );
         }
-        let relaxed = OAuth::new(true);
+        let relaxed = OAuth::new(Settings {
+            insecure_transport: true,
+            ..Settings::default()
+        });
         assert!(relaxed
             .require_secure(&url::Url::parse("http://idp.example.com/token").unwrap())
             .is_ok());
