@@ -178,9 +178,12 @@ Network Failures Are Named
     Run Keyword And Expect Error    SSLError: https://${host_port}/token: TLS failed: *
     ...    Get OAuth Token With Client Credentials    https://${host_port}/token    client_id=x    client_secret=y
 
-A Server That Never Answers Times Out
-    ${port}=    Start Rpa Mfa Server    --oauth-timeout    1    alias=quick
+A Server That Never Answers Times Out; The Server May Allow Plain HTTP
+    ${port}=    Start Rpa Mfa Server    --oauth-timeout    1    --oauth-insecure-transport    alias=quick
     Import Library    Remote    http://127.0.0.1:${port}    AS    Quick
+    ${url}=    Quick.Generate OAuth URL    http://idp.example.com/auth    client_id=x
+    ...    redirect_uri=${COPY_URL_CALLBACK}    scope=openid
+    Should Start With    ${url}    http://idp.example.com/auth?response_type=code&client_id=x&
     ${silent}=    Silent Port
     Run Keyword And Expect Error    TimeoutError: http://127.0.0.1:${silent}/token did not answer within 1 s
     ...    Quick.Get OAuth Token With Client Credentials    http://127.0.0.1:${silent}/token    client_id=x    client_secret=y
