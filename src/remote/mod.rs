@@ -90,6 +90,12 @@ impl RemoteApi {
         RemoteApi { library, stop }
     }
 
+    /// The library behind the API, for what is not a remote method (the
+    /// keyword page, live code feeds).
+    pub fn library(&self) -> &Arc<Library> {
+        &self.library
+    }
+
     /// Calls one remote method in a namespace.
     pub async fn call(
         &self,

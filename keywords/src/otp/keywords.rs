@@ -234,16 +234,12 @@ fn set_secret(
     secret: &str,
     options: Options,
 ) -> Result<(), KeywordError> {
-    let key = Some(Arc::new(OtpKey::parse(secret, kind, options)?));
-    let mut otp = ns.otp();
-    match kind {
-        Kind::Totp => otp.totp = key,
-        Kind::Hotp => otp.hotp = key,
-    }
+    ns.set_key(kind, Arc::new(OtpKey::parse(secret, kind, options)?));
     Ok(())
 }
 
-fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, KeywordError> {
+/// The namespace's current secret of a kind, or RPA.MFA's NotSet error.
+pub(crate) fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, KeywordError> {
     let otp = ns.otp();
     match kind {
         Kind::Totp => otp
