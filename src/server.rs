@@ -1,6 +1,7 @@
 //! `rpa-mfa serve`: one axum router on one port, the Robot remote protocol
 //! (XML-RPC) at `/`, `/RPC2` and `/ns/{name}`, JSON-RPC (HTTP and
-//! WebSocket) at `/jsonrpc`; started, announced and stopped gracefully.
+//! WebSocket) at `/jsonrpc`, the keyword page at `GET /`; started,
+//! announced and stopped gracefully.
 
 use std::io::Write;
 use std::path::Path as FilePath;
@@ -9,8 +10,9 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::Router;
 use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
@@ -152,13 +154,22 @@ pub fn router(api: Arc<RemoteApi>, rpc_stop: StopHandle) -> Router {
         builder: Server::builder().to_service_builder(),
     };
     Router::new()
-        .route("/", post(xmlrpc_default))
+        .route("/", post(xmlrpc_default).get(keyword_page))
         .route("/RPC2", post(xmlrpc_default))
         .route("/ns/{namespace}", post(xmlrpc_namespace))
         .route("/ns/{namespace}/", post(xmlrpc_namespace))
         .route("/jsonrpc", any(jsonrpc))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(AppState { api, rpc })
+}
+
+/// `GET /`: the keyword page for people; `POST /` stays XML-RPC.
+async fn keyword_page(State(app): State<AppState>, headers: HeaderMap) -> Html<String> {
+    let server = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8270");
+    Html(crate::page::render(app.api.library(), server))
 }
 
 async fn xmlrpc_default(State(app): State<AppState>, body: Bytes) -> Response {
