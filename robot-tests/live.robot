@@ -71,10 +71,18 @@ The Feed Follows A New Secret At Once
     Should Be Equal As Integers    ${tick}[period]    60
     Code Should Be Right For Its Period    ${tick}    ${RFC_SEED}    60
 
-No Live Code Reaches The Server Log
-    [Documentation]    Stops the server (debug logging), then looks for every
-    ...    code the suite received in what it logged.
+A Server Stopping With A Subscription Open Closes It Cleanly
+    ${id}=    Subscribe To Totp Codes    dashboard
+    ${tick}=    Next Totp Notification    ${id}
+    Code Should Be Right For Its Period    ${tick}    ${SECRET}    2
+    # Checks the server exits 0 and prints its stopped line.
     Stop Rpa Mfa Server
+    Websocket Should Be Closed By The Server
+
+No Live Code Reaches The Server Log
+    [Documentation]    Looks for every code the suite received in what the
+    ...    server logged (at debug level) until it stopped.
+    [Setup]    NONE
     ${log}=    Get File    ${OUTPUT DIR}/server-${SUITE NAME.replace(' ', '_')}-default.log
     Should Contain    ${log}    live TOTP codes: subscribed
     Should Not Be Empty    ${CODES}

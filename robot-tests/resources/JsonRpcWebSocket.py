@@ -12,6 +12,7 @@ from collections import deque
 from contextlib import ExitStack
 
 from robot.api import logger
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 # How long to wait for one message before failing. Codes come every period
@@ -82,6 +83,17 @@ class JsonRpcWebSocket:
                 f"{result['seconds_left']} s left"
             )
             return result
+
+    def websocket_should_be_closed_by_the_server(self):
+        """Waits for the server to close the connection; fails on any
+        other message or on silence."""
+        try:
+            message = self._ws.recv(timeout=WAIT)
+        except ConnectionClosed:
+            return
+        except TimeoutError:
+            raise AssertionError(f"the connection is still open after {WAIT} s") from None
+        raise AssertionError(f"got {message[:200]!r} instead of a close")
 
     def _receive(self):
         try:
