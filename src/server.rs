@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::header::{CONTENT_TYPE, HOST};
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, post};
@@ -163,13 +163,19 @@ pub fn router(api: Arc<RemoteApi>, rpc_stop: StopHandle) -> Router {
         .with_state(AppState { api, rpc })
 }
 
+/// The keyword page may run its own inline style and script and load
+/// nothing else: the browser enforces that it fetches nothing.
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
 /// `GET /`: the keyword page for people; `POST /` stays XML-RPC.
-async fn keyword_page(State(app): State<AppState>, headers: HeaderMap) -> Html<String> {
+async fn keyword_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let server = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1:8270");
-    Html(crate::page::render(app.api.library(), server))
+    let page = Html(crate::page::render(app.api.library(), server));
+    ([(CONTENT_SECURITY_POLICY, PAGE_POLICY)], page).into_response()
 }
 
 async fn xmlrpc_default(State(app): State<AppState>, body: Bytes) -> Response {

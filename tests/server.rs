@@ -195,6 +195,10 @@ async fn get_root_is_the_keyword_page() {
         response.headers()["content-type"],
         "text/html; charset=utf-8"
     );
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.starts_with("default-src 'none';"), "{policy}");
     let page = response.text().await.unwrap();
     for name in [
         "Use MFA Secret From Vault",
