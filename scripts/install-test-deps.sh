@@ -1,21 +1,26 @@
 #!/usr/bin/env bash
 # Installs what the test suites need and the machine may lack:
 # - oathtool (Debian), the independent OTP reference;
-# - a Python venv under target/venv with Robot Framework 7.5, pyotp and
-#   requests, rebuilt only when robot-tests/requirements.txt changes;
+# - chromium (Debian), the headless browser that loads the keyword page;
+# - a Python venv under target/venv with Robot Framework 7.5, pyotp,
+#   requests and websockets, rebuilt only when robot-tests/requirements.txt
+#   changes;
 # - oidc-provider, the real OpenID provider, with `npm ci` from the committed
 #   package-lock.json into scripts/peers/oidc/node_modules, redone only when
 #   the lock file changes (npm's own cache stays under target/npm-cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v oathtool >/dev/null; then
-  echo "== installing oathtool"
+missing=()
+command -v oathtool >/dev/null || missing+=(oathtool)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q oathtool >/dev/null 2>&1 \
-    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q oathtool >/dev/null; }
+  $sudo apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "${missing[@]}" >/dev/null; }
 fi
 
 venv=target/venv

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: formatting and lints, the Rust tests, then the Robot
 # suites with real Robot Framework against the built binary. Installs what
-# the suites need first (oathtool from Debian, a Python venv cached under
-# target/venv), so it works on a fresh checkout, with or without CI=true.
+# the suites need first (oathtool and chromium from Debian, a Python venv
+# cached under target/venv), so it works on a fresh checkout, with or
+# without CI=true. The keyword page's screenshot is kept in the results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ rm -rf "$results"
 robot_status=0
 RPA_MFA_BIN="$PWD/target/debug/rpa-mfa" target/venv/bin/robot \
   --outputdir "$results" --consolecolors off --consolemarkers off robot-tests/ || robot_status=$?
+
+[ -f "$results/keyword-page.png" ] && echo "keyword page screenshot: $results/keyword-page.png"
 
 echo "== secret scan of server logs"
 # Every secret the suites use (OTP seeds, OAuth client secrets, the Auth0

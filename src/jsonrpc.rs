@@ -5,19 +5,34 @@
 //! named (`{"name": ..., "args": [...], "kwargs": {...}}`); named
 //! parameters may add `"namespace"` to pick a namespace. Served over HTTP
 //! POST and WebSocket on `/jsonrpc`.
+//!
+//! Over WebSocket, `subscribe_totp` pushes a namespace's TOTP code as each
+//! period begins (notification method `totp`) until `unsubscribe_totp`.
 
 use std::sync::Arc;
 
 use base64::Engine;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
-use jsonrpsee::RpcModule;
+use jsonrpsee::{RpcModule, SubscriptionSink};
+use rpa_mfa_keywords::otp::live::TotpFeed;
 use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
 use crate::remote::{Fault, RemoteApi, METHODS};
 
-/// All remote methods as a jsonrpsee module.
+/// Subscribes to a namespace's live TOTP codes.
+pub const SUBSCRIBE_TOTP: &str = "subscribe_totp";
+/// The notification carrying each code.
+pub const TOTP_NOTIFICATION: &str = "totp";
+/// Ends a `subscribe_totp` subscription.
+pub const UNSUBSCRIBE_TOTP: &str = "unsubscribe_totp";
+/// The JSON-RPC error code of a subscription refused by the library (a
+/// keyword-style failure such as `TOTPNotSetError`): the first of the
+/// spec's implementation-defined server errors.
+const LIBRARY_ERROR: i32 = -32000;
+
+/// All remote methods and the live TOTP subscription as a jsonrpsee module.
 pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     let mut module = RpcModule::from_arc(api);
     for &method in METHODS {
@@ -33,6 +48,74 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             .expect("method names are unique");
     }
     module
+        .register_subscription(
+            SUBSCRIBE_TOTP,
+            TOTP_NOTIFICATION,
+            UNSUBSCRIBE_TOTP,
+            |params, pending, api, _| async move {
+                let raw: Json = params.parse().unwrap_or(Json::Null);
+                let namespace = match subscription_namespace(raw) {
+                    Ok(namespace) => namespace,
+                    Err(e) => return pending.reject(e).await,
+                };
+                let services = api.library().services();
+                let ns = services.namespaces.get(&namespace);
+                let feed = match TotpFeed::new(ns, services.clock.clone()) {
+                    Ok(feed) => feed,
+                    Err(e) => {
+                        let error = ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
+                        return pending.reject(error).await;
+                    }
+                };
+                if let Ok(sink) = pending.accept().await {
+                    push_totp_codes(feed, sink, &namespace).await;
+                }
+            },
+        )
+        .expect("subscription names are unique");
+    module
+}
+
+/// Sends each code of the feed until the client unsubscribes or leaves.
+/// Codes are never logged.
+async fn push_totp_codes(mut feed: TotpFeed, sink: SubscriptionSink, namespace: &str) {
+    tracing::info!(namespace, "live TOTP codes: subscribed");
+    loop {
+        let tick = tokio::select! {
+            tick = feed.next() => tick,
+            _ = sink.closed() => break,
+        };
+        let Ok(tick) = tick else { break };
+        let Ok(message) = serde_json::value::to_raw_value(&tick) else {
+            break;
+        };
+        if sink.send(message).await.is_err() {
+            break;
+        }
+    }
+    tracing::info!(namespace, "live TOTP codes: unsubscribed");
+}
+
+/// The namespace a subscription names: `[]`, `["name"]` or
+/// `{"namespace": "name"}`; the default namespace when left out.
+fn subscription_namespace(raw: Json) -> Result<String, ErrorObjectOwned> {
+    let given = match raw {
+        Json::Null => None,
+        Json::Array(mut items) if items.len() <= 1 => items.pop(),
+        Json::Object(mut map) if map.keys().all(|k| k == "namespace") => map.remove("namespace"),
+        _ => {
+            return Err(invalid(format!(
+                "'{SUBSCRIBE_TOTP}' takes one parameter, 'namespace'."
+            )))
+        }
+    };
+    match given {
+        None | Some(Json::Null) => Ok(DEFAULT_NAMESPACE.to_owned()),
+        Some(Json::String(ns)) if valid_namespace_name(&ns) => Ok(ns),
+        Some(_) => Err(invalid(
+            "'namespace' must be a string of 1 to 200 printable characters.".into(),
+        )),
+    }
 }
 
 /// The parameter names of each method, for named parameters.
@@ -162,6 +245,18 @@ mod tests {
         assert!(bind_params("run_keyword", json!({"name": "K", "bogus": 1})).is_err());
         assert!(bind_params("run_keyword", json!({"args": []})).is_err());
         assert!(bind_params("run_keyword", json!({"name": "K", "namespace": 5})).is_err());
+    }
+
+    #[test]
+    fn subscription_names_its_namespace() {
+        let ns = |raw| subscription_namespace(raw).map_err(|e| e.message().to_owned());
+        assert_eq!(ns(Json::Null), Ok(DEFAULT_NAMESPACE.to_owned()));
+        assert_eq!(ns(json!([])), Ok(DEFAULT_NAMESPACE.to_owned()));
+        assert_eq!(ns(json!(["bot-a"])), Ok("bot-a".to_owned()));
+        assert_eq!(ns(json!({"namespace": "bot-a"})), Ok("bot-a".to_owned()));
+        assert!(ns(json!(["a", "b"])).is_err());
+        assert!(ns(json!({"ns": "a"})).is_err());
+        assert!(ns(json!([5])).is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 mod commands;
 mod config;
 mod jsonrpc;
+mod page;
 mod remote;
 mod server;
 mod stop;

@@ -1,6 +1,7 @@
 //! `rpa-mfa serve`: one axum router on one port, the Robot remote protocol
 //! (XML-RPC) at `/`, `/RPC2` and `/ns/{name}`, JSON-RPC (HTTP and
-//! WebSocket) at `/jsonrpc`; started, announced and stopped gracefully.
+//! WebSocket) at `/jsonrpc`, the keyword page at `GET /`; started,
+//! announced and stopped gracefully.
 
 use std::io::Write;
 use std::path::Path as FilePath;
@@ -9,8 +10,9 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
 use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
@@ -162,7 +164,7 @@ pub fn router(api: Arc<RemoteApi>, services: Arc<Services>, rpc_stop: StopHandle
         builder: Server::builder().to_service_builder(),
     };
     Router::new()
-        .route("/", post(xmlrpc_default))
+        .route("/", post(xmlrpc_default).get(keyword_page))
         .route("/RPC2", post(xmlrpc_default))
         .route("/ns/{namespace}", post(xmlrpc_namespace))
         .route("/ns/{namespace}/", post(xmlrpc_namespace))
@@ -170,6 +172,21 @@ pub fn router(api: Arc<RemoteApi>, services: Arc<Services>, rpc_stop: StopHandle
         .route("/oauth/callback", get(oauth_callback))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(AppState { api, rpc, services })
+}
+
+/// The keyword page may run its own inline style and script and load
+/// nothing else: the browser enforces that it fetches nothing.
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'";
+
+/// `GET /`: the keyword page for people; `POST /` stays XML-RPC.
+async fn keyword_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    let server = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:8270");
+    let page = Html(crate::page::render(app.api.library(), server));
+    ([(CONTENT_SECURITY_POLICY, PAGE_POLICY)], page).into_response()
 }
 
 async fn xmlrpc_default(State(app): State<AppState>, body: Bytes) -> Response {

@@ -185,6 +185,34 @@ async fn xmlrpc_on_root_and_rpc2_and_namespaces() {
     assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
 }
 
+/// `GET /` is the keyword page; `POST /` stays XML-RPC (checked above).
+#[tokio::test]
+async fn get_root_is_the_keyword_page() {
+    let server = Server::start(&[]);
+    let response = reqwest::get(server.url("/")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(policy.starts_with("default-src 'none';"), "{policy}");
+    let page = response.text().await.unwrap();
+    for name in [
+        "Use MFA Secret From Vault",
+        "Set Time Based OTP",
+        "Set Counter Based OTP",
+        "Get Time Based OTP",
+        "Get Counter Based OTP",
+        "Stop Remote Server",
+    ] {
+        assert!(page.contains(&format!("data-name=\"{name}\"")), "{name}");
+    }
+    server.assert_still_serving().await;
+}
+
 #[tokio::test]
 async fn library_information_has_dunders_types_and_defaults() {
     let server = Server::start(&[]);

@@ -15,29 +15,40 @@ use rpa_mfa_keywords::{Library, Value};
 
 use crate::stop::StopSwitch;
 
-/// Short documentation shown as the library introduction.
-const INTRO: &str = "\
+/// Short documentation shown as the library introduction, in Robot's
+/// documentation format (import lines are preformatted: libdoc would link
+/// a URL inside backticks and mangle the rest of the line).
+pub const INTRO: &str = "\
 rpa-mfa serves one-time passwords (TOTP and HOTP) and vault-backed MFA \
 secrets to Robot Framework and to RPA bots in any language.
 
-Its keywords are those of rpaframework's `RPA.MFA` with the same names, \
-arguments and error texts, so a suite moves from `Library    RPA.MFA` to \
-`Library    Remote    http://127.0.0.1:8270` unchanged. Beyond RPA.MFA: \
-SHA256/SHA512, 6 to 8 digits, any period, secrets with spaces, dashes, \
-lowercase or padding, `otpauth://` URIs, HOTP counters up to 2^64-1, and \
-codes guaranteed to stay valid for a given number of seconds.
+Its keywords are those of rpaframework's ``RPA.MFA`` with the same names, \
+arguments and error texts, so a suite moves from the first import to the \
+second unchanged:
+
+| Library    RPA.MFA
+| Library    Remote    http://127.0.0.1:8270
+
+Beyond RPA.MFA: SHA256/SHA512, 6 to 8 digits, any period, secrets with \
+spaces, dashes, lowercase or padding, ``otpauth://`` URIs, HOTP counters up \
+to 2^64-1, and codes guaranteed to stay valid for a given number of seconds.
 
 State set by keywords (the current secrets) belongs to a namespace: the \
-default one at `/` and `/RPC2`, or the isolated one a suite picks with \
-`http://host:8270/ns/NAME`.";
+default one at ``/`` and ``/RPC2``, or the isolated one a suite picks with \
+``http://host:8270/ns/NAME``.";
 
 /// Documentation of the library's import, shown by libdoc.
-const INIT_DOC: &str = "\
-The server is configured when it starts, not on import: `rpa-mfa serve \
---secret NAME:KEY --mode TIME` does what RPA.MFA's import arguments \
-`vault_name`, `vault_key` and `mode` do, for every namespace. Import it with \
-`Library    Remote    http://127.0.0.1:8270` or, for state of its own, \
-`Library    Remote    http://127.0.0.1:8270/ns/${SUITE NAME}`.";
+pub const INIT_DOC: &str = "\
+The server is configured when it starts, not on import: ``rpa-mfa serve \
+--secret NAME:KEY --mode TIME`` does what RPA.MFA's import arguments \
+``vault_name``, ``vault_key`` and ``mode`` do, for every namespace. Import it \
+as
+
+| Library    Remote    http://127.0.0.1:8270
+
+or, for state of its own,
+
+| Library    Remote    http://127.0.0.1:8270/ns/${SUITE NAME}";
 
 /// Every method, in the order a client would discover them.
 pub const METHODS: &[&str] = &[
@@ -88,6 +99,12 @@ pub struct RemoteApi {
 impl RemoteApi {
     pub fn new(library: Arc<Library>, stop: StopSwitch) -> RemoteApi {
         RemoteApi { library, stop }
+    }
+
+    /// The library behind the API, for what is not a remote method (the
+    /// keyword page, live code feeds).
+    pub fn library(&self) -> &Arc<Library> {
+        &self.library
     }
 
     /// Calls one remote method in a namespace.

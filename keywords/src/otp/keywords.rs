@@ -234,12 +234,7 @@ fn set_secret(
     secret: &str,
     options: Options,
 ) -> Result<(), KeywordError> {
-    let key = Some(Arc::new(OtpKey::parse(secret, kind, options)?));
-    let mut otp = ns.otp();
-    match kind {
-        Kind::Totp => otp.totp = key,
-        Kind::Hotp => otp.hotp = key,
-    }
+    ns.set_key(kind, Arc::new(OtpKey::parse(secret, kind, options)?));
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! "time" is the counter.
 
 pub mod keywords;
+pub mod live;
 
 use std::fmt;
 

@@ -9,8 +9,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use tokio::sync::watch;
+
 use crate::oauth::Session;
-use crate::otp::OtpKey;
+use crate::otp::{Kind, OtpKey};
 
 /// The default namespace, served at `/` and `/RPC2`.
 pub const DEFAULT_NAMESPACE: &str = "";
@@ -27,10 +29,22 @@ pub struct Namespace {
     pub name: String,
     otp: Mutex<OtpState>,
     oauth: Mutex<Session>,
+    /// Ticks whenever the TOTP secret is replaced, so live code feeds
+    /// switch to the new secret at once.
+    totp_changes: watch::Sender<()>,
 }
 
 impl Namespace {
-    /// The OTP state; held only briefly and never across an await.
+    fn new(name: &str, otp: OtpState) -> Namespace {
+        Namespace {
+            name: name.to_owned(),
+            otp: Mutex::new(otp),
+            oauth: Mutex::new(Session::default()),
+            totp_changes: watch::channel(()).0,
+        }
+    }
+
+    /// The OTP state, for reading; held only briefly and never across an await.
     pub fn otp(&self) -> MutexGuard<'_, OtpState> {
         self.otp.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -38,6 +52,24 @@ impl Namespace {
     /// The OAuth session; held only briefly and never across an await.
     pub fn oauth(&self) -> MutexGuard<'_, Session> {
         self.oauth.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Replaces the current secret of one kind and tells whoever watches.
+    pub fn set_key(&self, kind: Kind, key: Arc<OtpKey>) {
+        let mut otp = self.otp();
+        match kind {
+            Kind::Totp => otp.totp = Some(key),
+            Kind::Hotp => otp.hotp = Some(key),
+        }
+        drop(otp);
+        if kind == Kind::Totp {
+            self.totp_changes.send_replace(());
+        }
+    }
+
+    /// Resolves on each later change of the TOTP secret.
+    pub fn watch_totp(&self) -> watch::Receiver<()> {
+        self.totp_changes.subscribe()
     }
 }
 
@@ -59,13 +91,7 @@ impl Namespaces {
     pub fn get(&self, name: &str) -> Arc<Namespace> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_owned())
-            .or_insert_with(|| {
-                Arc::new(Namespace {
-                    name: name.to_owned(),
-                    otp: Mutex::new(self.initial.clone()),
-                    oauth: Mutex::new(Session::default()),
-                })
-            })
+            .or_insert_with(|| Arc::new(Namespace::new(name, self.initial.clone())))
             .clone()
     }
 
