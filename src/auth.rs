@@ -236,6 +236,7 @@ pub async fn require_auth(
         }
         Some(Attempt::Failed(scheme, user)) => {
             auth.limiter.failed(ip);
+            let user: String = user.chars().take(64).collect();
             tracing::warn!(client = %ip, scheme, user = %user.escape_debug(), "login failed");
             crate::metrics::auth_failure("bad_credentials");
             unauthorized()

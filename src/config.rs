@@ -454,6 +454,21 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let text = include_str!("../contrib/rpa-mfa.toml");
+        let settings = Settings::from_toml(text).unwrap();
+        let config = settings.finish().unwrap();
+        assert_eq!(config.host, "0.0.0.0");
+        assert!(config.auth.enabled());
+        assert_eq!(
+            config.auth.pins.get("build-bot").map(String::as_str),
+            Some("ci")
+        );
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(config.tls.is_some());
+    }
+
+    #[test]
     fn every_setting_has_an_env_variable() {
         // A field added to the struct without an env name would not compile
         // in the macro; this checks the names follow the flag names.
