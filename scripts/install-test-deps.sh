@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
 # Installs what the test suites need and the machine may lack:
 # - oathtool (Debian), the independent OTP reference;
-# - a Python venv under target/venv with Robot Framework 7.5 and pyotp,
+# - openssl (Debian), which makes the TLS suite's throw-away CA;
+# - a Python venv under target/venv with Robot Framework 7.5, pyotp and
+#   prometheus-client,
 #   rebuilt only when robot-tests/requirements.txt changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v oathtool >/dev/null; then
-  echo "== installing oathtool"
+missing=()
+for tool in oathtool openssl; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing ${missing[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -q oathtool >/dev/null 2>&1 \
-    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q oathtool >/dev/null; }
+  $sudo apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+    || { $sudo apt-get update -q >/dev/null && $sudo apt-get install -y -q "${missing[@]}" >/dev/null; }
 fi
 
 venv=target/venv
