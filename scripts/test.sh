@@ -38,13 +38,18 @@ echo "== secret scan of server logs, final /metrics scrapes and output.xml"
 # not in what rpa-mfa's keywords said (the suites pass them as test data).
 otp_secrets=(JBSWY3DPEHPK3PXP GEZDGNBVGY3TQOJQ)
 credentials=(alice-pw-Q7vX2kRm bot7-pw-Lp4wZc9T wrong-pw-Hs8dN3qY dash-token-Vb6yTj1Rk0 env-pw-Mc5rFx8Wq)
+# Basic credentials as they travel: base64 of user:password.
+basic=()
+for pair in alice:alice-pw-Q7vX2kRm bot7:bot7-pw-Lp4wZc9T alice:wrong-pw-Hs8dN3qY envy:env-pw-Mc5rFx8Wq; do
+  basic+=("$(printf '%s' "$pair" | base64 -w0)")
+done
 leaks=0
-for s in "${otp_secrets[@]}" "${credentials[@]}"; do
+for s in "${otp_secrets[@]}" "${credentials[@]}" "${basic[@]}"; do
   if grep -l -F "$s" "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 done
 target/debug/rpa-mfa keywords --json > "$results/keywords.json"
 target/venv/bin/python scripts/scan-output.py "$results/output.xml" "$results/keywords.json" \
-  --anywhere "${credentials[@]}" --served "${otp_secrets[@]}" || leaks=1
+  --anywhere "${credentials[@]}" "${basic[@]}" --served "${otp_secrets[@]}" || leaks=1
 logs=$(ls "$results"/server-*.log | wc -l)
 scrapes=$(ls "$results"/metrics-*.txt | wc -l)
 if [ "$leaks" -ne 0 ]; then
