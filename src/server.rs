@@ -101,11 +101,19 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let app = router(api, rpc_stop, auth.clone(), health)
         .into_make_service_with_connect_info::<ClientAddr>();
 
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+    // Checked before binding, on every address the host resolves to, so
+    // a refused server never has the port open even for a moment.
+    let candidates: Vec<SocketAddr> = tokio::net::lookup_host((args.host.as_str(), args.port))
+        .await
+        .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?
+        .collect();
+    for candidate in &candidates {
+        check_exposure(*candidate, auth.is_some(), args.insecure)?;
+    }
+    let listener = tokio::net::TcpListener::bind(candidates.as_slice())
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    check_exposure(addr, auth.is_some(), args.insecure)?;
     stop_on_signals(stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     if let Some(path) = &args.port_file {
         write_atomically(path, &addr.port().to_string())
