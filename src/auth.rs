@@ -321,6 +321,63 @@ mod tests {
         );
     }
 
+    /// A router like the server's: `/secret` behind the layer, `/open` not.
+    fn app() -> axum::Router {
+        use axum::routing::get;
+        let protected = axum::Router::new()
+            .route(
+                "/secret",
+                get(|p: axum::Extension<Principal>| async move { p.0.user }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                Arc::new(auth()),
+                require_auth,
+            ));
+        axum::Router::new()
+            .route("/open", get(|| async { "open" }))
+            .merge(protected)
+    }
+
+    async fn get(app: &axum::Router, path: &str, authorization: Option<&str>) -> Response {
+        use tower::ServiceExt;
+        let mut request = axum::http::Request::get(path);
+        if let Some(value) = authorization {
+            request = request.header(AUTHORIZATION, value);
+        }
+        let mut request = request.body(axum::body::Body::empty()).unwrap();
+        let client = ClientAddr("192.0.2.7:50000".parse().unwrap());
+        request.extensions_mut().insert(ConnectInfo(client));
+        app.clone().oneshot(request).await.unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_layer_answers_401_then_429_and_passes_the_principal() {
+        let app = app();
+        assert_eq!(get(&app, "/open", None).await.status(), StatusCode::OK);
+        let refused = get(&app, "/secret", None).await;
+        assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+        let challenges: Vec<_> = refused.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+        assert_eq!(challenges.len(), 2, "Basic and Bearer challenges");
+
+        let ok = get(&app, "/secret", Some(&basic("alice:wonder-land"))).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        let body = axum::body::to_bytes(ok.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], b"alice");
+
+        for _ in 0..limiter::MAX_FAILURES {
+            let wrong = get(&app, "/secret", Some(&basic("alice:guess"))).await;
+            assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+        }
+        let limited = get(&app, "/secret", Some(&basic("alice:wonder-land"))).await;
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.headers()[RETRY_AFTER], "60");
+        assert_eq!(get(&app, "/open", None).await.status(), StatusCode::OK);
+
+        tokio::time::advance(limiter::WINDOW).await;
+        let again = get(&app, "/secret", Some(&basic("alice:wonder-land"))).await;
+        assert_eq!(again.status(), StatusCode::OK, "the window is over");
+    }
+
     #[test]
     fn bearer_tokens() {
         let auth = auth();
