@@ -2,9 +2,10 @@
 # Installs what the test suites need and the machine may lack:
 # - oathtool (Debian), the independent OTP reference;
 # - chromium (Debian), the headless browser that loads the keyword page;
+# - openssl (Debian), which makes the TLS suite's throw-away CA;
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
-#   requests and websockets, rebuilt only when robot-tests/requirements.txt
-#   changes;
+#   requests, websockets and prometheus-client, rebuilt only when
+#   robot-tests/requirements.txt changes;
 # - oidc-provider, the real OpenID provider, with `npm ci` from the committed
 #   package-lock.json into scripts/peers/oidc/node_modules, redone only when
 #   the lock file changes (npm's own cache stays under target/npm-cache).
@@ -12,8 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-command -v oathtool >/dev/null || missing+=(oathtool)
-command -v chromium >/dev/null || missing+=(chromium)
+for tool in oathtool openssl chromium; do
+  command -v "$tool" >/dev/null || missing+=("$tool")
+done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   sudo=""

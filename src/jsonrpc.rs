@@ -19,7 +19,8 @@ use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
-use crate::remote::{Fault, RemoteApi, METHODS};
+use crate::auth::Principal;
+use crate::remote::{Caller, Fault, Protocol, RemoteApi, METHODS};
 
 /// Subscribes to a namespace's live TOTP codes.
 pub const SUBSCRIBE_TOTP: &str = "subscribe_totp";
@@ -37,10 +38,16 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     let mut module = RpcModule::from_arc(api);
     for &method in METHODS {
         module
-            .register_async_method(method, move |params, api, _| async move {
+            .register_async_method(method, move |params, api, extensions| async move {
                 let raw: Json = params.parse().unwrap_or(Json::Null);
                 let (namespace, values) = bind_params(method, raw)?;
-                api.call(&namespace, method, values)
+                // The HTTP request's extensions: the auth layer's principal.
+                let caller = Caller {
+                    protocol: Protocol::JsonRpc,
+                    namespace: &namespace,
+                    principal: extensions.get::<Principal>(),
+                };
+                api.call(caller, method, values)
                     .await
                     .map(|v| to_json(&v))
                     .map_err(|f| ErrorObject::owned(f.code(), f.message(), None::<()>))

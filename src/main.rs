@@ -1,18 +1,22 @@
 //! `rpa-mfa`: a Robot Framework remote server for MFA, and its command line.
 
+mod auth;
 mod commands;
 mod config;
 mod jsonrpc;
+mod logging;
+mod metrics;
+mod ops;
 mod page;
 mod remote;
 mod server;
 mod stop;
+mod tls;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::commands::{KeywordsArgs, OtpArgs, VaultArgs};
-use crate::config::ServeArgs;
+use crate::config::{LogFormat, Settings};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -29,7 +33,10 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the keyword library over XML-RPC (Robot's Remote) and JSON-RPC.
-    Serve(ServeArgs),
+    ///
+    /// Each setting comes from its flag, else its environment variable, else
+    /// the --config file, else the default.
+    Serve(Settings),
     /// Print a one-time password, like oathtool.
     Otp(OtpArgs),
     /// Read or write secrets in a vault.
@@ -40,21 +47,36 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RPA_MFA_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("rpa-mfa: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let serve_config = match &cli.command {
+        Command::Serve(settings) => {
+            let config = settings.clone().resolve(|name| std::env::var(name).ok())?;
+            logging::init(&config.log_filter, config.log_format)?;
+            Some(config)
+        }
+        _ => {
+            let filter = std::env::var("RPA_MFA_LOG").unwrap_or_else(|_| "info".into());
+            logging::init(&filter, LogFormat::Text)
+                .or_else(|_| logging::init("info", LogFormat::Text))?;
+            None
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    let result = runtime.block_on(async {
+    runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => server::serve(args).await,
+            Command::Serve(_) => server::serve(serve_config.expect("resolved above")).await,
             Command::Otp(args) => commands::otp(args).await,
             Command::Vault(args) => commands::vault(args).await,
             Command::Keywords(args) => {
@@ -62,12 +84,5 @@ fn main() -> ExitCode {
                 Ok(())
             }
         }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("rpa-mfa: {message}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }

@@ -36,6 +36,11 @@ impl StopSwitch {
         self.stopping.send_replace(true);
     }
 
+    /// Whether a stop was asked for.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.borrow()
+    }
+
     /// Resolves once a stop was asked for.
     pub async fn stopped(&self) {
         let mut rx = self.stopping.subscribe();

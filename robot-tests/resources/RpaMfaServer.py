@@ -22,7 +22,7 @@ def _binary():
 
 
 class _Server:
-    def __init__(self, args, env, log_path):
+    def __init__(self, args, env, log_path, host="127.0.0.1"):
         self.dir = tempfile.TemporaryDirectory(prefix="rpa-mfa-")
         self.port_file = Path(self.dir.name) / "port"
         self.log_path = log_path
@@ -46,7 +46,8 @@ class _Server:
                 f"rpa-mfa exited with {self.process.returncode}: {Path(log_path).read_text()}"
             )
         self.port = int(self.port_file.read_text())
-        expected = f"Robot Framework remote server at 127.0.0.1:{self.port} started."
+        self.host = host
+        expected = f"Robot Framework remote server at {host}:{self.port} started."
         if line != expected:
             raise AssertionError(f"ready line {line!r} != {expected!r}")
 
@@ -55,7 +56,7 @@ class _Server:
         rest = self.process.stdout.read().strip()
         code = self.process.wait(timeout=30)
         self.log.close()
-        expected = f"Robot Framework remote server at 127.0.0.1:{self.port} stopped."
+        expected = f"Robot Framework remote server at {self.host}:{self.port} stopped."
         if code != 0 or rest.splitlines()[-1:] != [expected]:
             raise AssertionError(f"unclean stop: exit {code}, output {rest!r}")
         if self.port_file.exists():
@@ -69,18 +70,20 @@ class RpaMfaServer:
     def __init__(self):
         self._servers = {}
 
-    def start_rpa_mfa_server(self, *args, alias="default", **env):
+    def start_rpa_mfa_server(self, *args, alias="default", listen="127.0.0.1", **env):
         """Starts ``rpa-mfa serve --port 0 ARGS`` and returns its port.
 
-        Named arguments become environment variables of the server. Its log
-        goes to ``${OUTPUT DIR}/server-<suite>-<alias>.log``.
+        ``listen`` is the address the server is expected to announce (pass
+        ``--host`` in ARGS or the environment to change it). Named arguments
+        become environment variables of the server. Its log goes to
+        ``${OUTPUT DIR}/server-<suite>-<alias>.log``.
         """
         if alias in self._servers:
             raise AssertionError(f"a server '{alias}' is already running")
         out = Path(BuiltIn().get_variable_value("${OUTPUT DIR}"))
         suite = BuiltIn().get_variable_value("${SUITE NAME}").replace(" ", "_")
         log_path = out / f"server-{suite}-{alias}.log"
-        server = _Server(list(args), env, log_path)
+        server = _Server(list(args), env, log_path, host=listen)
         self._servers[alias] = server
         logger.info(f"rpa-mfa '{alias}' listening on port {server.port}")
         return server.port
@@ -101,6 +104,10 @@ class RpaMfaServer:
         server.log.close()
         if code != 0 or not rest.endswith("stopped."):
             raise AssertionError(f"unclean stop: exit {code}, output {rest!r}")
+
+    def rpa_mfa_server_log_file(self, alias="default"):
+        """The path of the log a running server writes."""
+        return str(self._servers[alias].log_path)
 
     def rpa_mfa_server_should_fail_to_start(self, *args, expected_error, **env):
         """Runs ``rpa-mfa serve ARGS`` and checks it exits non-zero with

@@ -10,9 +10,11 @@ pub mod xmlrpc;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Instant;
 
 use rpa_mfa_keywords::{Library, Value};
 
+use crate::auth::Principal;
 use crate::stop::StopSwitch;
 
 /// Short documentation shown as the library introduction, in Robot's
@@ -69,6 +71,8 @@ pub enum Fault {
     MethodNotFound(String),
     InvalidParams(String),
     Internal(String),
+    /// An authenticated user called outside the namespace they are pinned to.
+    Forbidden(String),
 }
 
 impl Fault {
@@ -79,15 +83,43 @@ impl Fault {
             Fault::MethodNotFound(_) => -32601,
             Fault::InvalidParams(_) => -32602,
             Fault::Internal(_) => -32603,
+            // JSON-RPC's range for implementation-defined server errors.
+            Fault::Forbidden(_) => -32001,
         }
     }
 
     pub fn message(&self) -> String {
         match self {
             Fault::MethodNotFound(m) => format!("Method '{m}' is not supported."),
-            Fault::InvalidParams(m) | Fault::Internal(m) => m.clone(),
+            Fault::InvalidParams(m) | Fault::Internal(m) | Fault::Forbidden(m) => m.clone(),
         }
     }
+}
+
+/// The wire protocol a call came in on, for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    XmlRpc,
+    /// JSON-RPC over HTTP POST or WebSocket.
+    JsonRpc,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::XmlRpc => "xmlrpc",
+            Protocol::JsonRpc => "jsonrpc",
+        }
+    }
+}
+
+/// Where a call comes from: its protocol, namespace and caller.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    pub protocol: Protocol,
+    pub namespace: &'a str,
+    /// The authenticated user; `None` when authentication is off.
+    pub principal: Option<&'a Principal>,
 }
 
 /// The remote API over one library.
@@ -107,8 +139,72 @@ impl RemoteApi {
         &self.library
     }
 
-    /// Calls one remote method in a namespace.
+    /// Calls one remote method. The one place every protocol passes
+    /// through: it keeps pinned users in their namespace, and counts and
+    /// logs each call (names, status and time only, never arguments).
     pub async fn call(
+        &self,
+        caller: Caller<'_>,
+        method: &str,
+        params: Vec<Value>,
+    ) -> Result<Value, Fault> {
+        let protocol = caller.protocol.as_str();
+        let namespace = caller.namespace;
+        let user = caller.principal.map(|p| p.user.as_str());
+        if let Some(pinned) = caller.principal.and_then(|p| p.namespace.as_deref()) {
+            if pinned != namespace {
+                tracing::warn!(protocol, namespace, user, pinned, method = %method.escape_debug(), "refused: outside the user's namespace");
+                crate::metrics::auth_failure("namespace");
+                return Err(Fault::Forbidden(format!(
+                    "User '{}' may only call namespace '{pinned}', not '{namespace}'.",
+                    user.unwrap_or_default()
+                )));
+            }
+        }
+        let method_label = METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("(unknown)");
+        crate::metrics::method_call(protocol, method_label);
+        if method != "run_keyword" {
+            let result = self.dispatch(namespace, method, params).await;
+            tracing::debug!(
+                protocol,
+                namespace,
+                user,
+                method,
+                ok = result.is_ok(),
+                "call"
+            );
+            return result;
+        }
+        let keyword = match params.first() {
+            Some(Value::Str(name)) => self.library.keyword(name).map_or("(unknown)", |k| k.name),
+            _ => "(unknown)",
+        };
+        let started = Instant::now();
+        let result = self.dispatch(namespace, method, params).await;
+        let took = started.elapsed();
+        let status = match &result {
+            Ok(Value::Dict(map)) if map.get("status") == Some(&Value::str("PASS")) => "PASS",
+            Ok(_) => "FAIL",
+            Err(_) => "FAULT",
+        };
+        crate::metrics::keyword_call(protocol, keyword, status != "PASS", took);
+        tracing::info!(
+            protocol,
+            namespace,
+            user,
+            keyword,
+            status,
+            duration_ms = took.as_secs_f64() * 1000.0,
+            "keyword"
+        );
+        result
+    }
+
+    async fn dispatch(
         &self,
         namespace: &str,
         method: &str,

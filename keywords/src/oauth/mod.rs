@@ -33,7 +33,7 @@ use discovery::Discovery;
 use http::Http;
 
 /// How the server lets OAuth keywords reach authorization servers.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// Plain `http://` allowed for non-loopback hosts
     /// (`OAUTHLIB_INSECURE_TRANSPORT` or the server's flag).

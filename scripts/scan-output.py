@@ -1,0 +1,59 @@
+"""Scans Robot's output.xml for secrets.
+
+Usage: scan-output.py OUTPUT_XML KEYWORDS_JSON --anywhere S... --served S...
+
+``--anywhere`` strings (passwords, tokens) may appear nowhere in the file.
+``--served`` strings (OTP secrets) may not appear in what the server said:
+the messages and status texts of the keywords run on rpa-mfa (names from
+``rpa-mfa keywords --json``). They may appear elsewhere, because the
+suites pass them to keywords as test data and Robot records arguments.
+Prints each finding and exits 1 if there is any.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from robot.api import ExecutionResult, ResultVisitor
+
+
+class ServedTexts(ResultVisitor):
+    def __init__(self, names):
+        self.names = names
+        self.texts = []
+
+    def start_keyword(self, kw):
+        if kw.name in self.names:
+            self.texts.append((kw.name, kw.message or ""))
+            for item in kw.body:
+                if getattr(item, "type", None) == "MESSAGE":
+                    self.texts.append((kw.name, item.message))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("output")
+    parser.add_argument("keywords")
+    parser.add_argument("--anywhere", nargs="*", default=[])
+    parser.add_argument("--served", nargs="*", default=[])
+    args = parser.parse_args()
+
+    raw = Path(args.output).read_text()
+    found = [f"{args.output}: contains {s[:4]}..." for s in args.anywhere if s in raw]
+
+    names = {n for n in json.loads(Path(args.keywords).read_text()) if not n.startswith("__")}
+    visitor = ServedTexts(names)
+    ExecutionResult(args.output).visit(visitor)
+    for name, text in visitor.texts:
+        for s in args.served + args.anywhere:
+            if s in text:
+                found.append(f"{args.output}: '{name}' said {s[:4]}...")
+    for line in found:
+        print(line)
+    print(f"output.xml: {len(visitor.texts)} texts of rpa-mfa keywords scanned")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
