@@ -30,6 +30,22 @@ Plain HTTP To The TLS Port Fails And The Server Keeps Serving
     ...    Http Get    http://127.0.0.1:${PORT}/health
     Http Status Should Be    200    https://127.0.0.1:${PORT}/health
 
+OAuth Calls Check The Authorization Server's Certificate
+    # rpa-mfa's own TLS port plays an authorization server with the test CA.
+    ${untrusting}=    Start Rpa Mfa Server    alias=untrusting
+    ...    SSL_CERT_FILE=${CURDIR}/resources/common.resource
+    Import Library    Remote    http://127.0.0.1:${untrusting}    AS    Untrusting
+    Run Keyword And Expect Error
+    ...    SSLError: https://127.0.0.1:${PORT}/.well-known/openid-configuration: TLS failed: invalid peer certificate: UnknownIssuer
+    ...    Untrusting.Get OpenID Configuration    https://127.0.0.1:${PORT}
+    ${trusting}=    Start Rpa Mfa Server    alias=trusting    SSL_CERT_FILE=${CA}
+    Import Library    Remote    http://127.0.0.1:${trusting}    AS    Trusting
+    # The handshake passes; the server is no OpenID provider, and says so.
+    Run Keyword And Expect Error
+    ...    OAuth2Error: https://127.0.0.1:${PORT}/.well-known/openid-configuration answered HTTP 401 with text/plain, not JSON
+    ...    Trusting.Get OpenID Configuration    https://127.0.0.1:${PORT}
+    [Teardown]    Run Keywords    Stop Rpa Mfa Server    untrusting    AND    Stop Rpa Mfa Server    trusting
+
 Bad Certificate Files Refuse To Start
     Rpa Mfa Server Should Fail To Start    --tls-cert    ${CERT}
     ...    expected_error=--tls-cert and --tls-key go together

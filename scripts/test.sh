@@ -55,6 +55,12 @@ leaks=0
 for s in "${otp_secrets[@]}" "${oauth_secrets[@]}" "${credentials[@]}" "${basic[@]}"; do
   if grep -l -F "$s" "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 done
+# Nor a code the suites are handed: RFC 4226's HOTP values of the RFC seed,
+# as a value would be logged ("755224", <string>755224</string>); numbers in
+# timestamps and durations follow '.', ':' or '=' and do not match.
+for code in 755224 287082 359152 969429 338314 254676 287922 162583 399871 520489; do
+  if grep -l -E "[\"'> ]$code[\"'< ]" "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
+done
 # Nor a JWT (ID or access token): base64url of '{"' starts every one.
 if grep -l -E 'eyJ[A-Za-z0-9_-]{8,}\.' "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 target/debug/rpa-mfa keywords --json > "$results/keywords.json"
