@@ -1,26 +1,25 @@
-//! The flows behind the OAuth keywords: each function is one keyword's
-//! work, reading its bound arguments and the namespace's session.
+//! The grants behind the OAuth keywords: the authorization-code flow with
+//! its callback, refresh, client credentials and password. Each public
+//! function is one keyword's work, reading its bound arguments and the
+//! namespace's session; `device`, `tokens` and `mfa` hold the other flows.
 
 use std::time::Duration;
 
 use oauth2::{CsrfToken, PkceCodeChallenge};
-use serde_json::Value as Json;
 use url::Url;
 
-use super::error::{from_error_body, oauth_error, protocol_error};
+use super::error::{oauth_error, protocol_error};
 use super::http::ClientAuth;
-use super::id_token::Expected;
-use super::session::{Authorization, DeviceLogin};
+use super::session::Authorization;
 use super::token::Token;
 use super::{parse_url, redact_query, OAuth};
 use crate::library::{Args, Call, KeywordError, KeywordResult};
-use crate::otp::parse_unix_time;
 use crate::value::Value;
 
 const NOT_SET: &str = "OAuth2 session required but not initialized, please call the \
 `Generate OAuth URL` keyword first.";
 
-fn not_set() -> KeywordError {
+pub(super) fn not_set() -> KeywordError {
     KeywordError::new("OAuth2NotSetError", NOT_SET)
 }
 
@@ -43,7 +42,7 @@ pub fn extra_params(args: &Args) -> Vec<(String, String)> {
         .collect()
 }
 
-fn required<'a>(args: &'a Args, name: &str) -> Result<&'a str, KeywordError> {
+pub(super) fn required<'a>(args: &'a Args, name: &str) -> Result<&'a str, KeywordError> {
     args.str(name)
         .ok_or_else(|| KeywordError::value_error(format!("{name} must not be empty.")))
 }
@@ -55,7 +54,7 @@ fn random_token() -> String {
 }
 
 impl OAuth {
-    async fn token_request(
+    pub(super) async fn token_request(
         &self,
         url: &Url,
         form: Vec<(String, String)>,
@@ -68,7 +67,7 @@ impl OAuth {
 }
 
 /// The issuer a call names, else the one its session's flow used.
-fn issuer(call: &Call) -> Option<String> {
+pub(super) fn issuer(call: &Call) -> Option<String> {
     call.args
         .str("issuer")
         .map(str::to_owned)
@@ -353,323 +352,6 @@ pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult
     session.start_flow(client_id, issuer);
     session.token = Some(token);
     Ok(value)
-}
-
-pub async fn start_device_login(call: Call) -> KeywordResult {
-    let oauth = &call.services.oauth;
-    let issuer = call.args.str("issuer");
-    let url = oauth
-        .endpoint(
-            "device_authorization_url",
-            call.args.str("device_authorization_url"),
-            issuer,
-            "device_authorization_endpoint",
-        )
-        .await?;
-    let client_id = required(&call.args, "client_id")?;
-    let client_secret = call.args.str("client_secret");
-    let include_client_id = call.args.bool("include_client_id");
-    let mut form = Vec::new();
-    if let Some(scope) = call.args.str("scope") {
-        form.push(("scope".to_owned(), scope.to_owned()));
-    }
-    form.extend(extra_params(&call.args));
-    let auth = ClientAuth::choose(client_id, client_secret, include_client_id);
-    let answer = oauth.http.post_form(&url, form, Some(auth)).await?;
-    if let Some(error) = from_error_body(&answer.body) {
-        return Err(error);
-    }
-    let text = |field: &str| {
-        answer
-            .body
-            .get(field)
-            .and_then(Json::as_str)
-            .map(str::to_owned)
-    };
-    let number = |field: &str| answer.body.get(field).and_then(Json::as_f64);
-    let (Some(device_code), Some(user_code), Some(verification_uri), Some(expires_in)) = (
-        text("device_code"),
-        text("user_code"),
-        text("verification_uri"),
-        number("expires_in"),
-    ) else {
-        return Err(protocol_error(format!(
-            "{} answered HTTP {} without device_code, user_code, verification_uri and expires_in",
-            redact_query(url.as_str()),
-            answer.status
-        )));
-    };
-    // RFC 8628 3.2: five seconds when the server does not say.
-    let interval = number("interval").unwrap_or(5.0).max(1.0);
-    let now = call.services.clock.now();
-    let complete = text("verification_uri_complete");
-    call.output.info(&format!(
-        "To log in, open {} and enter the code {user_code}.",
-        verification_uri
-    ));
-    let mut result = vec![
-        ("user_code", Value::str(user_code)),
-        ("verification_uri", Value::str(verification_uri)),
-        ("expires_in", Value::Int(expires_in as i128)),
-        ("interval", Value::Int(interval as i128)),
-    ];
-    if let Some(complete) = complete {
-        result.push(("verification_uri_complete", Value::Str(complete)));
-    }
-    let mut session = call.ns.oauth();
-    session.start_flow(client_id, issuer);
-    session.device = Some(DeviceLogin {
-        client_id: client_id.to_owned(),
-        client_secret: client_secret.map(str::to_owned),
-        include_client_id,
-        device_code,
-        interval,
-        expires_at: now + expires_in,
-        last_poll: None,
-    });
-    Ok(Value::dict(result))
-}
-
-/// Polls the token endpoint until the device login is approved, denied or
-/// expired, waiting `interval` between polls and 5 s more at each
-/// `slow_down` (RFC 8628 3.4-3.5). `timeout=0` polls once.
-pub async fn wait_device_login(call: Call) -> KeywordResult {
-    let oauth = &call.services.oauth;
-    let issuer = issuer(&call);
-    let token_url = oauth
-        .endpoint(
-            "token_url",
-            call.args.str("token_url"),
-            issuer.as_deref(),
-            "token_endpoint",
-        )
-        .await?;
-    let clock = &call.services.clock;
-    let started = clock.now();
-    let timeout = call.args.seconds("timeout");
-    loop {
-        let Some((client_id, secret, in_body, device_code, interval, expires_at, last_poll)) =
-            call.ns.oauth().device.as_ref().map(|d| {
-                (
-                    d.client_id.clone(),
-                    d.client_secret.clone(),
-                    d.include_client_id,
-                    d.device_code.clone(),
-                    d.interval,
-                    d.expires_at,
-                    d.last_poll,
-                )
-            })
-        else {
-            return Err(KeywordError::new(
-                "OAuth2NotSetError",
-                "No device login in progress, please call the `Start OAuth Device Login` keyword first.",
-            ));
-        };
-        let now = clock.now();
-        if now >= expires_at {
-            call.ns.oauth().device = None;
-            return Err(oauth_error(
-                "expired_token",
-                Some("The device code expired before the login was approved."),
-            ));
-        }
-        let polling_once = timeout == Some(0.0);
-        if !polling_once {
-            let due = last_poll.map_or(now, |t| t + interval);
-            if let Some(limit) = timeout {
-                if due > started + limit {
-                    return Err(KeywordError::new(
-                        "TimeoutError",
-                        format!("The device login was not approved within {limit} s; it stays valid until it expires."),
-                    ));
-                }
-            }
-            if due > now {
-                tokio::time::sleep(Duration::from_secs_f64(due - now)).await;
-            }
-        }
-        let form = vec![
-            (
-                "grant_type".to_owned(),
-                "urn:ietf:params:oauth:grant-type:device_code".to_owned(),
-            ),
-            ("device_code".to_owned(), device_code),
-        ];
-        let auth = ClientAuth::choose(&client_id, secret.as_deref(), in_body);
-        let polled_at = clock.now();
-        let result = oauth
-            .token_request(&token_url, form, Some(auth), polled_at)
-            .await;
-        let mut session = call.ns.oauth();
-        if let Some(device) = session.device.as_mut() {
-            device.last_poll = Some(polled_at);
-        }
-        match result {
-            Ok(token) => {
-                let value = token.to_value();
-                session.device = None;
-                session.token = Some(token);
-                return Ok(value);
-            }
-            Err(e) if e.name == "SlowDownError" => {
-                if let Some(device) = session.device.as_mut() {
-                    device.interval += 5.0;
-                    call.output.info(&format!(
-                        "The server asked to slow down (slow_down); polling every {} s now.",
-                        device.interval
-                    ));
-                }
-                if polling_once {
-                    return Err(e);
-                }
-            }
-            Err(e) if e.name == "AuthorizationPendingError" && !polling_once => {}
-            Err(e) => {
-                if e.name != "AuthorizationPendingError" {
-                    session.device = None;
-                }
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// Token introspection (RFC 7662) and revocation (RFC 7009).
-pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
-    let oauth = &call.services.oauth;
-    let issuer = issuer(&call);
-    let (arg, field) = if revoke {
-        ("revocation_url", "revocation_endpoint")
-    } else {
-        ("introspection_url", "introspection_endpoint")
-    };
-    let url = oauth
-        .endpoint(arg, call.args.str(arg), issuer.as_deref(), field)
-        .await?;
-    let token = match call.args.str("token") {
-        Some(t) => t.to_owned(),
-        None => call
-            .ns
-            .oauth()
-            .token
-            .as_ref()
-            .map(|t| t.access_token().to_owned())
-            .ok_or_else(|| {
-                KeywordError::value_error(
-                    "token is required: no token was received in this namespace.",
-                )
-            })?,
-    };
-    let client_id = call
-        .args
-        .str("client_id")
-        .map(str::to_owned)
-        .or_else(|| call.ns.oauth().client_id.clone())
-        .ok_or_else(|| {
-            KeywordError::value_error("client_id is required: no flow in this namespace named one.")
-        })?;
-    let mut form = vec![("token".to_owned(), token)];
-    if let Some(hint) = call.args.str("token_type_hint") {
-        form.push(("token_type_hint".into(), hint.into()));
-    }
-    let auth = ClientAuth::choose(
-        &client_id,
-        call.args.str("client_secret"),
-        call.args.bool("include_client_id"),
-    );
-    let answer = oauth.http.post_form(&url, form, Some(auth)).await?;
-    if let Some(error) = from_error_body(&answer.body) {
-        return Err(error);
-    }
-    if !answer.is_success() {
-        return Err(protocol_error(format!(
-            "{} answered HTTP {}",
-            redact_query(url.as_str()),
-            answer.status
-        )));
-    }
-    if revoke {
-        return Ok(Value::None);
-    }
-    if !answer.body.get("active").is_some_and(Json::is_boolean) {
-        return Err(protocol_error(format!(
-            "{} answered without the boolean 'active'",
-            redact_query(url.as_str())
-        )));
-    }
-    Ok(Value::from_json(&answer.body))
-}
-
-pub async fn validate_id_token(call: Call) -> KeywordResult {
-    let oauth = &call.services.oauth;
-    let (session_token, session_client, session_issuer, session_nonce) = {
-        let session = call.ns.oauth();
-        (
-            session
-                .token
-                .as_ref()
-                .and_then(|t| t.id_token().map(str::to_owned)),
-            session.client_id.clone(),
-            session.issuer.clone(),
-            session.authorization.as_ref().and_then(|a| a.nonce.clone()),
-        )
-    };
-    let (token, nonce) = match call.args.str("id_token") {
-        Some(t) => (t.to_owned(), call.args.str("nonce").map(str::to_owned)),
-        // The session's token comes with the session's nonce.
-        None => (
-            session_token.ok_or_else(|| {
-                KeywordError::value_error("id_token is required: no token with an id_token was received in this namespace.")
-            })?,
-            call.args.str("nonce").map(str::to_owned).or(session_nonce),
-        ),
-    };
-    let issuer = call
-        .args
-        .str("issuer")
-        .map(str::to_owned)
-        .or(session_issuer)
-        .ok_or_else(|| KeywordError::value_error("issuer is required to validate an ID token."))?;
-    let client_id = call
-        .args
-        .str("client_id")
-        .map(str::to_owned)
-        .or(session_client)
-        .ok_or_else(|| {
-            KeywordError::value_error("client_id is required to validate an ID token.")
-        })?;
-    let jwks_uri = oauth
-        .endpoint(
-            "jwks_url",
-            call.args.str("jwks_url"),
-            Some(&issuer),
-            "jwks_uri",
-        )
-        .await?;
-    let now = match call.args.str("at") {
-        Some(at) => parse_unix_time(at).ok_or_else(|| {
-            KeywordError::value_error(format!(
-                "at must be Unix seconds or an ISO 8601 time such as 2020-01-01T00:00:00, got '{at}'."
-            ))
-        })? as f64,
-        None => call.services.clock.now(),
-    };
-    let leeway = call.args.seconds("leeway").unwrap_or(60.0);
-    let expected = Expected {
-        issuer: &issuer,
-        client_id: &client_id,
-        nonce: nonce.as_deref(),
-        leeway,
-        now,
-    };
-    oauth.validate_id_token(&token, &jwks_uri, &expected).await
-}
-
-pub async fn openid_configuration(call: Call) -> KeywordResult {
-    let issuer = required(&call.args, "issuer")?;
-    let doc = call.services.oauth.provider(issuer).await?;
-    Ok(Value::from_json(&doc))
 }
 
 pub async fn callback_url(call: Call) -> KeywordResult {

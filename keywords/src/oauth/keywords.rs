@@ -1,8 +1,9 @@
 //! The OAuth2 / OpenID Connect keywords: RPA.MFA's three with its names,
 //! arguments and error texts, then the flows of a full client. Each
-//! declaration names its flow in `grants` or `mfa`.
+//! declaration names the function in `grants`, `device`, `tokens` or `mfa`
+//! that does its work.
 
-use super::{grants, mfa};
+use super::{device, grants, mfa, tokens};
 use crate::library::{Keyword, Param};
 use crate::value::{Type, Value};
 
@@ -252,7 +253,7 @@ Example:
 | ...    client_id=${id}    client_secret=${secret}    scope=openid offline_access
 | Log    Open ${login}[verification_uri] and enter ${login}[user_code]",
             )
-            .handler(grants::start_device_login),
+            .handler(device::start_device_login),
         Keyword::new("Wait For OAuth Device Login")
             .param(endpoint("token_url"))
             .param(Param::named(
@@ -277,7 +278,7 @@ the wait (``TimeoutError``; the login stays valid to wait again); \
 Example:
 | ${token} =    `Wait For OAuth Device Login`    timeout=300",
             )
-            .handler(grants::wait_device_login),
+            .handler(device::wait_device_login),
         Keyword::new("Get OpenID Configuration")
             .param(Param::required("issuer", Type::Str))
             .returns(Type::Dict)
@@ -292,7 +293,7 @@ Example:
 | ${config} =    `Get OpenID Configuration`    https://accounts.google.com
 | Log    ${config}[token_endpoint]",
             )
-            .handler(grants::openid_configuration),
+            .handler(tokens::openid_configuration),
         Keyword::new("Validate ID Token")
             .param(Param::optional(
                 "id_token",
@@ -323,7 +324,7 @@ Example:
 | ...    issuer=https://accounts.google.com    client_id=${id}
 | Should Be Equal    ${claims}[email]    robot@example.com",
             )
-            .handler(grants::validate_id_token),
+            .handler(tokens::validate_id_token),
         Keyword::new("Introspect OAuth Token")
             .param(endpoint("introspection_url"))
             .param(text("token"))
@@ -346,7 +347,7 @@ Example:
 | ...    token=${token}[access_token]    client_id=${id}    client_secret=${secret}
 | Should Be True    ${info}[active]",
             )
-            .handler(|call| grants::token_endpoint_call(call, false)),
+            .handler(|call| tokens::token_endpoint_call(call, false)),
         Keyword::new("Revoke OAuth Token")
             .param(endpoint("revocation_url"))
             .param(text("token"))
@@ -367,6 +368,6 @@ Example:
 | `Revoke OAuth Token`    issuer=${issuer}    token=${token}[refresh_token]
 | ...    token_type_hint=refresh_token    client_id=${id}    client_secret=${secret}",
             )
-            .handler(|call| grants::token_endpoint_call(call, true)),
+            .handler(|call| tokens::token_endpoint_call(call, true)),
     ]
 }

@@ -12,6 +12,7 @@
 //! and client secrets never go into an error text or a log line.
 
 pub mod callback;
+mod device;
 mod discovery;
 mod error;
 mod grants;
@@ -21,6 +22,7 @@ pub mod keywords;
 mod mfa;
 mod session;
 mod token;
+mod tokens;
 
 use std::sync::OnceLock;
 use std::time::Duration;

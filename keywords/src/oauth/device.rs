@@ -1,0 +1,194 @@
+//! Device authorization (RFC 8628): start a login a person approves on
+//! another device, then poll until it is approved, denied or expired.
+
+use std::time::Duration;
+
+use serde_json::Value as Json;
+
+use super::error::{from_error_body, oauth_error, protocol_error};
+use super::grants::{extra_params, issuer, required};
+use super::http::ClientAuth;
+use super::redact_query;
+use super::session::DeviceLogin;
+use crate::library::{Call, KeywordError, KeywordResult};
+use crate::value::Value;
+
+pub async fn start_device_login(call: Call) -> KeywordResult {
+    let oauth = &call.services.oauth;
+    let issuer = call.args.str("issuer");
+    let url = oauth
+        .endpoint(
+            "device_authorization_url",
+            call.args.str("device_authorization_url"),
+            issuer,
+            "device_authorization_endpoint",
+        )
+        .await?;
+    let client_id = required(&call.args, "client_id")?;
+    let client_secret = call.args.str("client_secret");
+    let include_client_id = call.args.bool("include_client_id");
+    let mut form = Vec::new();
+    if let Some(scope) = call.args.str("scope") {
+        form.push(("scope".to_owned(), scope.to_owned()));
+    }
+    form.extend(extra_params(&call.args));
+    let auth = ClientAuth::choose(client_id, client_secret, include_client_id);
+    let answer = oauth.http.post_form(&url, form, Some(auth)).await?;
+    if let Some(error) = from_error_body(&answer.body) {
+        return Err(error);
+    }
+    let text = |field: &str| {
+        answer
+            .body
+            .get(field)
+            .and_then(Json::as_str)
+            .map(str::to_owned)
+    };
+    let number = |field: &str| answer.body.get(field).and_then(Json::as_f64);
+    let (Some(device_code), Some(user_code), Some(verification_uri), Some(expires_in)) = (
+        text("device_code"),
+        text("user_code"),
+        text("verification_uri"),
+        number("expires_in"),
+    ) else {
+        return Err(protocol_error(format!(
+            "{} answered HTTP {} without device_code, user_code, verification_uri and expires_in",
+            redact_query(url.as_str()),
+            answer.status
+        )));
+    };
+    // RFC 8628 3.2: five seconds when the server does not say.
+    let interval = number("interval").unwrap_or(5.0).max(1.0);
+    let now = call.services.clock.now();
+    let complete = text("verification_uri_complete");
+    call.output.info(&format!(
+        "To log in, open {} and enter the code {user_code}.",
+        verification_uri
+    ));
+    let mut result = vec![
+        ("user_code", Value::str(user_code)),
+        ("verification_uri", Value::str(verification_uri)),
+        ("expires_in", Value::Int(expires_in as i128)),
+        ("interval", Value::Int(interval as i128)),
+    ];
+    if let Some(complete) = complete {
+        result.push(("verification_uri_complete", Value::Str(complete)));
+    }
+    let mut session = call.ns.oauth();
+    session.start_flow(client_id, issuer);
+    session.device = Some(DeviceLogin {
+        client_id: client_id.to_owned(),
+        client_secret: client_secret.map(str::to_owned),
+        include_client_id,
+        device_code,
+        interval,
+        expires_at: now + expires_in,
+        last_poll: None,
+    });
+    Ok(Value::dict(result))
+}
+
+/// Polls the token endpoint until the device login is approved, denied or
+/// expired, waiting `interval` between polls and 5 s more at each
+/// `slow_down` (RFC 8628 3.4-3.5). `timeout=0` polls once.
+pub async fn wait_device_login(call: Call) -> KeywordResult {
+    let oauth = &call.services.oauth;
+    let issuer = issuer(&call);
+    let token_url = oauth
+        .endpoint(
+            "token_url",
+            call.args.str("token_url"),
+            issuer.as_deref(),
+            "token_endpoint",
+        )
+        .await?;
+    let clock = &call.services.clock;
+    let started = clock.now();
+    let timeout = call.args.seconds("timeout");
+    loop {
+        let Some((client_id, secret, in_body, device_code, interval, expires_at, last_poll)) =
+            call.ns.oauth().device.as_ref().map(|d| {
+                (
+                    d.client_id.clone(),
+                    d.client_secret.clone(),
+                    d.include_client_id,
+                    d.device_code.clone(),
+                    d.interval,
+                    d.expires_at,
+                    d.last_poll,
+                )
+            })
+        else {
+            return Err(KeywordError::new(
+                "OAuth2NotSetError",
+                "No device login in progress, please call the `Start OAuth Device Login` keyword first.",
+            ));
+        };
+        let now = clock.now();
+        if now >= expires_at {
+            call.ns.oauth().device = None;
+            return Err(oauth_error(
+                "expired_token",
+                Some("The device code expired before the login was approved."),
+            ));
+        }
+        let polling_once = timeout == Some(0.0);
+        if !polling_once {
+            let due = last_poll.map_or(now, |t| t + interval);
+            if let Some(limit) = timeout {
+                if due > started + limit {
+                    return Err(KeywordError::new(
+                        "TimeoutError",
+                        format!("The device login was not approved within {limit} s; it stays valid until it expires."),
+                    ));
+                }
+            }
+            if due > now {
+                tokio::time::sleep(Duration::from_secs_f64(due - now)).await;
+            }
+        }
+        let form = vec![
+            (
+                "grant_type".to_owned(),
+                "urn:ietf:params:oauth:grant-type:device_code".to_owned(),
+            ),
+            ("device_code".to_owned(), device_code),
+        ];
+        let auth = ClientAuth::choose(&client_id, secret.as_deref(), in_body);
+        let polled_at = clock.now();
+        let result = oauth
+            .token_request(&token_url, form, Some(auth), polled_at)
+            .await;
+        let mut session = call.ns.oauth();
+        if let Some(device) = session.device.as_mut() {
+            device.last_poll = Some(polled_at);
+        }
+        match result {
+            Ok(token) => {
+                let value = token.to_value();
+                session.device = None;
+                session.token = Some(token);
+                return Ok(value);
+            }
+            Err(e) if e.name == "SlowDownError" => {
+                if let Some(device) = session.device.as_mut() {
+                    device.interval += 5.0;
+                    call.output.info(&format!(
+                        "The server asked to slow down (slow_down); polling every {} s now.",
+                        device.interval
+                    ));
+                }
+                if polling_once {
+                    return Err(e);
+                }
+            }
+            Err(e) if e.name == "AuthorizationPendingError" && !polling_once => {}
+            Err(e) => {
+                if e.name != "AuthorizationPendingError" {
+                    session.device = None;
+                }
+                return Err(e);
+            }
+        }
+    }
+}
