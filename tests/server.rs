@@ -586,3 +586,42 @@ fn vault_command_writes_atomically_readable_files() {
     ];
     assert_eq!(cli(&otp, "").0, HOTP_0);
 }
+
+/// Even at trace level (where jsonrpsee would log whole requests) the log
+/// holds no secret, no code and no credential header.
+#[tokio::test]
+async fn trace_logs_hold_no_secret_code_or_credentials() {
+    let mut server = Server::start(&["--log", "trace"]);
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/jsonrpc"))
+        .header("Authorization", "Bearer token-that-must-not-be-logged")
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": "run_keyword",
+                      "params": {"name": "Get Counter Based OTP", "args": ["1", SECRET]}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["result"]["return"], HOTP_1);
+    server.assert_still_serving().await;
+    assert!(Command::new("kill")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap()
+        .success());
+    server.wait_stopped();
+    let mut log = String::new();
+    server
+        .child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    // jsonrpsee still logs, at debug: its trace lines dump whole requests.
+    assert!(log.contains("DEBUG jsonrpsee"), "{log}");
+    for secret in [SECRET, HOTP_0, HOTP_1, "token-that-must-not-be-logged"] {
+        assert!(!log.contains(secret), "{secret} is in the trace log");
+    }
+}
