@@ -21,8 +21,9 @@ use crate::stop::StopSwitch;
 /// documentation format (import lines are preformatted: libdoc would link
 /// a URL inside backticks and mangle the rest of the line).
 pub const INTRO: &str = "\
-rpa-mfa serves one-time passwords (TOTP and HOTP) and vault-backed MFA \
-secrets to Robot Framework and to RPA bots in any language.
+rpa-mfa serves one-time passwords (TOTP and HOTP), vault-backed MFA \
+secrets and OAuth2 / OpenID Connect logins to Robot Framework and to RPA \
+bots in any language.
 
 Its keywords are those of rpaframework's ``RPA.MFA`` with the same names, \
 arguments and error texts, so a suite moves from the first import to the \
@@ -33,10 +34,15 @@ second unchanged:
 
 Beyond RPA.MFA: SHA256/SHA512, 6 to 8 digits, any period, secrets with \
 spaces, dashes, lowercase or padding, ``otpauth://`` URIs, HOTP counters up \
-to 2^64-1, and codes guaranteed to stay valid for a given number of seconds.
+to 2^64-1, and codes guaranteed to stay valid for a given number of seconds; \
+and every OAuth flow a robot needs to log in unattended: PKCE, OpenID \
+discovery, client credentials, password (with Auth0-style MFA answered from \
+the TOTP secret), device login, ID token validation, introspection, \
+revocation, and a redirect target on this server (`Get OAuth Callback URL`).
 
-State set by keywords (the current secrets) belongs to a namespace: the \
-default one at ``/`` and ``/RPC2``, or the isolated one a suite picks with \
+State set by keywords (the current secrets, the OAuth session) belongs to a \
+namespace: the default one at ``/`` and ``/RPC2``, or the isolated one a \
+suite picks with \
 ``http://host:8270/ns/NAME``.";
 
 /// Documentation of the library's import, shown by libdoc.
