@@ -2,6 +2,7 @@
 //! JSON answers only, and failures named the way `requests` names them.
 
 use std::error::Error as _;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value as Json;
@@ -50,13 +51,30 @@ impl<'a> ClientAuth<'a> {
 }
 
 pub struct Http {
-    client: reqwest::Client,
+    /// Built on first use: loading the system's trust store costs start-up
+    /// time and memory a server that never calls OAuth should not pay.
+    client: OnceLock<Result<reqwest::Client, String>>,
     timeout: Duration,
 }
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let client = reqwest::Client::builder()
+        Http {
+            client: OnceLock::new(),
+            timeout,
+        }
+    }
+
+    fn client(&self) -> Result<&reqwest::Client, KeywordError> {
+        let timeout = self.timeout;
+        self.client
+            .get_or_init(|| Http::build(timeout))
+            .as_ref()
+            .map_err(|e| KeywordError::new("SSLError", format!("cannot set up TLS: {e}")))
+    }
+
+    fn build(timeout: Duration) -> Result<reqwest::Client, String> {
+        reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             // A token endpoint that redirects is misconfigured or hostile:
@@ -67,8 +85,7 @@ impl Http {
             .pool_max_idle_per_host(0)
             .user_agent(concat!("rpa-mfa/", env!("CARGO_PKG_VERSION")))
             .build()
-            .expect("the HTTP client settings are valid");
-        Http { client, timeout }
+            .map_err(|e| e.to_string())
     }
 
     pub async fn get_json(
@@ -77,7 +94,7 @@ impl Http {
         bearer: Option<&str>,
     ) -> Result<JsonResponse, KeywordError> {
         let mut request = self
-            .client
+            .client()?
             .get(url.clone())
             .header("Accept", "application/json");
         if let Some(token) = bearer {
@@ -94,7 +111,7 @@ impl Http {
         auth: Option<ClientAuth<'_>>,
     ) -> Result<JsonResponse, KeywordError> {
         let mut request = self
-            .client
+            .client()?
             .post(url.clone())
             .header("Accept", "application/json");
         match auth {
@@ -121,7 +138,7 @@ impl Http {
         bearer: Option<&str>,
     ) -> Result<JsonResponse, KeywordError> {
         let mut request = self
-            .client
+            .client()?
             .post(url.clone())
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
