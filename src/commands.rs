@@ -208,7 +208,11 @@ pub fn keywords(args: KeywordsArgs) {
             };
             let ty = p.ty.robot_name();
             args.push(match &p.default {
-                Some(v) => format!("{star}{}: {ty} = {}", p.name, show_default(v)),
+                Some(v) => format!(
+                    "{star}{}: {ty} = {}",
+                    p.name,
+                    rpa_mfa_keywords::value::display_plain(v)
+                ),
                 None => format!("{star}{}: {ty}", p.name),
             });
         }
@@ -225,14 +229,5 @@ pub fn keywords(args: KeywordsArgs) {
             .unwrap_or("")
             .replace('\n', " ");
         println!("    {summary}\n");
-    }
-}
-
-fn show_default(v: &rpa_mfa_keywords::Value) -> String {
-    match v {
-        rpa_mfa_keywords::Value::None => "None".into(),
-        rpa_mfa_keywords::Value::Str(s) => s.clone(),
-        rpa_mfa_keywords::Value::Int(i) => i.to_string(),
-        other => format!("{other:?}"),
     }
 }

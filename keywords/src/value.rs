@@ -405,7 +405,9 @@ fn parse_int(s: &str) -> Option<i128> {
 }
 
 /// A value as Python's `str()` would print it, for scalar conversions.
-fn display_plain(v: &Value) -> String {
+/// A value as Python's `str()` shows it: what libdoc writes for defaults
+/// (`None`, `True`, `300.0`) and Robot quotes in conversion errors.
+pub fn display_plain(v: &Value) -> String {
     match v {
         Value::Str(s) => s.clone(),
         Value::Int(i) => i.to_string(),

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use rpa_mfa_keywords::library::{normalize_name, ParamKind};
-use rpa_mfa_keywords::{Keyword, Library, Param, Type, Value};
+use rpa_mfa_keywords::value::display_plain;
+use rpa_mfa_keywords::{Keyword, Library, Param, Type};
 
 use crate::remote::{INIT_DOC, INTRO};
 use robotdoc::{Block, Span};
@@ -129,7 +130,7 @@ fn argument(p: &Param) -> Markup {
                         ": " span.type { (p.ty.robot_name()) }
                     }
                     @if let Some(default) = &p.default {
-                        " = " span.default { (python_repr(default)) }
+                        " = " span.default { (display_plain(default)) }
                     }
                 }
             }
@@ -138,20 +139,6 @@ fn argument(p: &Param) -> Markup {
                 " " span.kind.required { "required" }
             }
         }
-    }
-}
-
-/// A default value as libdoc shows it.
-fn python_repr(value: &Value) -> String {
-    match value {
-        Value::None => "None".into(),
-        Value::Bool(true) => "True".into(),
-        Value::Bool(false) => "False".into(),
-        Value::Int(i) => i.to_string(),
-        // Python writes floats with a decimal point: 300.0, not 300.
-        Value::Float(x) => format!("{x:?}"),
-        Value::Str(s) => s.clone(),
-        other => format!("{other:?}"),
     }
 }
 
