@@ -3,9 +3,10 @@
 //!
 //! [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
-//! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows, [`vault`] where secrets come from and
-//! [`state`] what keywords remember between calls. The server crate turns
-//! XML-RPC or JSON-RPC into [`Library::run`] calls and back.
+//! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
+//! [`vault`] where secrets come from and [`state`] what keywords remember
+//! between calls. The server crate turns XML-RPC or JSON-RPC into
+//! [`Library::run`] calls and back.
 
 pub mod clock;
 pub mod library;
