@@ -92,7 +92,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         .as_ref()
         .map(crate::tls::server_config)
         .transpose()?;
-    crate::metrics::install();
+    crate::metrics::spawn_upkeep();
     let stop = StopSwitch::new(args.allow_stop);
     let api = Arc::new(RemoteApi::new(
         library(services.clone(), &stop),
