@@ -148,7 +148,7 @@ fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObj
         Json::Null => Ok((DEFAULT_NAMESPACE.to_owned(), Vec::new())),
         Json::Array(items) => Ok((
             DEFAULT_NAMESPACE.to_owned(),
-            items.iter().map(from_json).collect(),
+            items.iter().map(Value::from_json).collect(),
         )),
         Json::Object(mut map) => {
             let namespace = match map.remove("namespace") {
@@ -167,7 +167,7 @@ fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObj
             let mut values = Vec::new();
             for (i, name) in names.iter().enumerate() {
                 match map.remove(*name) {
-                    Some(v) => values.push(from_json(&v)),
+                    Some(v) => values.push(Value::from_json(&v)),
                     // `args` may be left out when `kwargs` is given.
                     None if *name == "args" && map.contains_key("kwargs") => {
                         values.push(Value::List(Vec::new()))
@@ -182,11 +182,6 @@ fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObj
         }
         _ => Err(invalid("params must be an array or an object.".into())),
     }
-}
-
-/// JSON to a value: integers stay integers, everything else maps directly.
-pub fn from_json(json: &Json) -> Value {
-    Value::from_json(json)
 }
 
 /// A value to JSON. JSON has no bytes or dates: bytes go as base64 text,
@@ -269,7 +264,7 @@ mod tests {
     #[test]
     fn big_integers_survive() {
         assert_eq!(
-            from_json(&json!(18446744073709551615u64)),
+            Value::from_json(&json!(18446744073709551615u64)),
             Value::Int(u64::MAX.into())
         );
         assert_eq!(

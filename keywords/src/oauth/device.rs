@@ -18,8 +18,8 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
     let issuer = call.args.str("issuer");
     let url = oauth
         .endpoint(
+            &call.args,
             "device_authorization_url",
-            call.args.str("device_authorization_url"),
             issuer,
             "device_authorization_endpoint",
         )
@@ -94,14 +94,7 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
 pub async fn wait_device_login(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
     let issuer = issuer(&call);
-    let token_url = oauth
-        .endpoint(
-            "token_url",
-            call.args.str("token_url"),
-            issuer.as_deref(),
-            "token_endpoint",
-        )
-        .await?;
+    let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
     let clock = &call.services.clock;
     let started = clock.now();
     let timeout = call.args.seconds("timeout");

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::error::protocol_error;
 use super::{parse_url, OAuth};
-use crate::library::KeywordError;
+use crate::library::{Args, KeywordError};
 
 /// Discovery documents and key sets, fetched once per server run. A key
 /// set is fetched again when a token names a key it lacks (key rotation).
@@ -56,15 +56,16 @@ impl OAuth {
         Ok(doc)
     }
 
-    /// An endpoint: `explicit` if given, else the issuer document's `field`.
+    /// The endpoint a keyword's argument `arg` names, else the one the
+    /// issuer's discovery document names `field`.
     pub(super) async fn endpoint(
         &self,
+        args: &Args,
         arg: &str,
-        explicit: Option<&str>,
         issuer: Option<&str>,
         field: &str,
     ) -> Result<Url, KeywordError> {
-        let url = match (explicit, issuer) {
+        let url = match (args.str(arg), issuer) {
             (Some(url), _) => parse_url(arg, url)?,
             (None, Some(issuer)) => {
                 let doc = self.provider(issuer).await?;
@@ -83,6 +84,16 @@ impl OAuth {
         };
         self.require_secure(&url)?;
         Ok(url)
+    }
+
+    /// The token endpoint: `token_url`, else the issuer's.
+    pub(super) async fn token_endpoint(
+        &self,
+        args: &Args,
+        issuer: Option<&str>,
+    ) -> Result<Url, KeywordError> {
+        self.endpoint(args, "token_url", issuer, "token_endpoint")
+            .await
     }
 
     /// The key set at `jwks_uri`; `refresh` fetches it again.

@@ -66,6 +66,17 @@ impl OAuth {
     }
 }
 
+/// The client a call names, else the one its session's flow used.
+pub(super) fn client_id(call: &Call) -> Result<String, KeywordError> {
+    call.args
+        .str("client_id")
+        .map(str::to_owned)
+        .or_else(|| call.ns.oauth().client_id.clone())
+        .ok_or_else(|| {
+            KeywordError::value_error("client_id is required: no flow in this namespace named one.")
+        })
+}
+
 /// The issuer a call names, else the one its session's flow used.
 pub(super) fn issuer(call: &Call) -> Option<String> {
     call.args
@@ -78,12 +89,7 @@ pub async fn generate_url(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
     let issuer = call.args.str("issuer");
     let auth_url = oauth
-        .endpoint(
-            "auth_url",
-            call.args.str("auth_url"),
-            issuer,
-            "authorization_endpoint",
-        )
+        .endpoint(&call.args, "auth_url", issuer, "authorization_endpoint")
         .await?;
     let client_id = required(&call.args, "client_id")?;
     let redirect_uri = required(&call.args, "redirect_uri")?;
@@ -209,14 +215,7 @@ pub async fn wait_callback(call: Call) -> KeywordResult {
 pub async fn get_token(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
     let issuer = issuer(&call);
-    let token_url = oauth
-        .endpoint(
-            "token_url",
-            call.args.str("token_url"),
-            issuer.as_deref(),
-            "token_endpoint",
-        )
-        .await?;
+    let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
     let (client_id, state, redirect_uri, verifier) = {
         let session = call.ns.oauth();
         let auth = session.authorization.as_ref().ok_or_else(not_set)?;
@@ -257,36 +256,17 @@ pub async fn get_token(call: Call) -> KeywordResult {
 pub async fn refresh_token(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
     let issuer = issuer(&call);
-    let token_url = oauth
-        .endpoint(
-            "token_url",
-            call.args.str("token_url"),
-            issuer.as_deref(),
-            "token_endpoint",
-        )
-        .await?;
-    let (client_id, refresh) = {
-        let session = call.ns.oauth();
-        let client_id = call
-            .args
-            .str("client_id")
-            .map(str::to_owned)
-            .or_else(|| session.client_id.clone());
-        let refresh = call
-            .args
-            .str("refresh_token")
-            .map(str::to_owned)
-            .or_else(|| {
-                session
-                    .token
-                    .as_ref()
-                    .and_then(|t| t.refresh_token().map(str::to_owned))
-            });
-        (client_id, refresh)
-    };
-    let client_id = client_id.ok_or_else(|| {
-        KeywordError::value_error("client_id is required: no flow in this namespace named one.")
-    })?;
+    let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
+    let client_id = client_id(&call)?;
+    let refresh = call
+        .args
+        .str("refresh_token")
+        .map(str::to_owned)
+        .or_else(|| {
+            let session = call.ns.oauth();
+            let token = session.token.as_ref()?;
+            token.refresh_token().map(str::to_owned)
+        });
     let refresh = refresh.ok_or_else(|| {
         KeywordError::value_error(
             "refresh_token is required: no token with a refresh_token was received in this namespace.",
@@ -321,14 +301,7 @@ pub async fn refresh_token(call: Call) -> KeywordResult {
 pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult {
     let oauth = &call.services.oauth;
     let issuer = call.args.str("issuer");
-    let token_url = oauth
-        .endpoint(
-            "token_url",
-            call.args.str("token_url"),
-            issuer,
-            "token_endpoint",
-        )
-        .await?;
+    let token_url = oauth.token_endpoint(&call.args, issuer).await?;
     let client_id = required(&call.args, "client_id")?;
     let mut form = vec![("grant_type".to_owned(), grant_type.to_owned())];
     if grant_type == "password" {

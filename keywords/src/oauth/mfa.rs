@@ -14,7 +14,7 @@ use serde_json::{json, Value as Json};
 use url::Url;
 
 use super::error::{from_error_body, protocol_error};
-use super::grants::extra_params;
+use super::grants::{extra_params, required};
 use super::http::ClientAuth;
 use super::token::Token;
 use super::{parse_url, redact_query};
@@ -28,14 +28,7 @@ const MFA_OTP_GRANT: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 pub async fn password_with_mfa(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
     let issuer = call.args.str("issuer");
-    let token_url = oauth
-        .endpoint(
-            "token_url",
-            call.args.str("token_url"),
-            issuer,
-            "token_endpoint",
-        )
-        .await?;
+    let token_url = oauth.token_endpoint(&call.args, issuer).await?;
     let mfa_base = match call.args.str("mfa_url") {
         Some(url) => parse_url("mfa_url", url)?,
         // Auth0 serves the MFA API beside /oauth/token: https://TENANT/mfa/.
@@ -44,10 +37,7 @@ pub async fn password_with_mfa(call: Call) -> KeywordResult {
             .map_err(|_| KeywordError::value_error("token_url has no origin"))?,
     };
     oauth.require_secure(&mfa_base)?;
-    let client_id = call
-        .args
-        .str("client_id")
-        .ok_or_else(|| KeywordError::value_error("client_id must not be empty."))?;
+    let client_id = required(&call.args, "client_id")?;
     let client_secret = call.args.str("client_secret");
     // Auth0 takes client credentials in the body by default.
     let auth = || ClientAuth::choose(client_id, client_secret, true);

@@ -4,12 +4,12 @@
 use serde_json::Value as Json;
 
 use super::error::{from_error_body, protocol_error};
-use super::grants::{issuer, required};
+use super::grants::{client_id, issuer, required};
 use super::http::ClientAuth;
 use super::id_token::Expected;
 use super::redact_query;
 use crate::library::{Call, KeywordError, KeywordResult};
-use crate::otp::parse_unix_time;
+use crate::otp::parse_at;
 use crate::value::Value;
 
 /// Token introspection (RFC 7662) and revocation (RFC 7009).
@@ -22,7 +22,7 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
         ("introspection_url", "introspection_endpoint")
     };
     let url = oauth
-        .endpoint(arg, call.args.str(arg), issuer.as_deref(), field)
+        .endpoint(&call.args, arg, issuer.as_deref(), field)
         .await?;
     let token = match call.args.str("token") {
         Some(t) => t.to_owned(),
@@ -38,14 +38,7 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
                 )
             })?,
     };
-    let client_id = call
-        .args
-        .str("client_id")
-        .map(str::to_owned)
-        .or_else(|| call.ns.oauth().client_id.clone())
-        .ok_or_else(|| {
-            KeywordError::value_error("client_id is required: no flow in this namespace named one.")
-        })?;
+    let client_id = client_id(&call)?;
     let mut form = vec![("token".to_owned(), token)];
     if let Some(hint) = call.args.str("token_type_hint") {
         form.push(("token_type_hint".into(), hint.into()));
@@ -117,19 +110,10 @@ pub async fn validate_id_token(call: Call) -> KeywordResult {
             KeywordError::value_error("client_id is required to validate an ID token.")
         })?;
     let jwks_uri = oauth
-        .endpoint(
-            "jwks_url",
-            call.args.str("jwks_url"),
-            Some(&issuer),
-            "jwks_uri",
-        )
+        .endpoint(&call.args, "jwks_url", Some(&issuer), "jwks_uri")
         .await?;
     let now = match call.args.str("at") {
-        Some(at) => parse_unix_time(at).ok_or_else(|| {
-            KeywordError::value_error(format!(
-                "at must be Unix seconds or an ISO 8601 time such as 2020-01-01T00:00:00, got '{at}'."
-            ))
-        })? as f64,
+        Some(at) => parse_at(at)? as f64,
         None => call.services.clock.now(),
     };
     let leeway = call.args.seconds("leeway").unwrap_or(60.0);

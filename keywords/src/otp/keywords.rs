@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{check_digits, check_period, parse_unix_time, Algorithm, Kind, Options, OtpKey};
+use super::{check_digits, check_period, parse_at, Algorithm, Kind, Options, OtpKey};
 use crate::library::{Args, Call, Keyword, KeywordError, Param};
 use crate::state::Namespace;
 use crate::value::{Type, Value};
@@ -168,7 +168,7 @@ Example:
                             "'at' and 'min_validity' cannot be used together.",
                         ));
                     }
-                    return Ok(Value::Str(key.code_at_time(parse_time(at)?)));
+                    return Ok(Value::Str(key.code_at_time(parse_at(at)?)));
                 }
                 code_valid_for(&call, &key, min_validity).await
             }),
@@ -280,13 +280,4 @@ async fn code_valid_for(
         }
     }
     Ok(Value::Str(key.code_at_time(now as u64)))
-}
-
-/// `at`: Unix seconds or an ISO 8601 UTC time.
-fn parse_time(at: &str) -> Result<u64, KeywordError> {
-    parse_unix_time(at).ok_or_else(|| {
-        KeywordError::value_error(format!(
-            "at must be Unix seconds or an ISO 8601 time such as 2020-01-01T00:00:00, got '{at}'."
-        ))
-    })
 }

@@ -198,6 +198,16 @@ pub fn check_period(period: i128) -> Result<u64, KeywordError> {
 
 /// A moment as Unix seconds (`1111111109`, fractions dropped) or an ISO 8601
 /// UTC time (`2020-01-01T00:00:00`, `2020-01-01 00:00:00 UTC`); None for
+/// A keyword's `at` argument: Unix seconds or an ISO 8601 UTC time, or a
+/// failure that says which forms it takes.
+pub fn parse_at(at: &str) -> Result<u64, KeywordError> {
+    parse_unix_time(at).ok_or_else(|| {
+        KeywordError::value_error(format!(
+            "at must be Unix seconds or an ISO 8601 time such as 2020-01-01T00:00:00, got '{at}'."
+        ))
+    })
+}
+
 /// anything else, or a time before 1970.
 pub fn parse_unix_time(text: &str) -> Option<u64> {
     let text = text.trim();
