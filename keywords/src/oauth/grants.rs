@@ -66,6 +66,16 @@ impl OAuth {
     }
 }
 
+/// How the client authenticates, from the keyword's `client_secret` and
+/// `include_client_id` (RPA.MFA's switch between Basic and the body).
+pub(super) fn client_auth<'a>(args: &'a Args, client_id: &'a str) -> ClientAuth<'a> {
+    ClientAuth::choose(
+        client_id,
+        args.str("client_secret"),
+        args.bool("include_client_id"),
+    )
+}
+
 /// The client a call names, else the one its session's flow used.
 pub(super) fn client_id(call: &Call) -> Result<String, KeywordError> {
     call.args
@@ -240,11 +250,7 @@ pub async fn get_token(call: Call) -> KeywordResult {
         form.push(("code_verifier".into(), verifier));
     }
     form.extend(extra_params(&call.args));
-    let auth = ClientAuth::choose(
-        &client_id,
-        call.args.str("client_secret"),
-        call.args.bool("include_client_id"),
-    );
+    let auth = client_auth(&call.args, &client_id);
     let token = oauth
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
         .await?;
@@ -280,11 +286,7 @@ pub async fn refresh_token(call: Call) -> KeywordResult {
         form.push(("scope".into(), scope.into()));
     }
     form.extend(extra_params(&call.args));
-    let auth = ClientAuth::choose(
-        &client_id,
-        call.args.str("client_secret"),
-        call.args.bool("include_client_id"),
-    );
+    let auth = client_auth(&call.args, &client_id);
     let mut token = oauth
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
         .await?;
@@ -312,11 +314,7 @@ pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult
         form.push(("scope".into(), scope.into()));
     }
     form.extend(extra_params(&call.args));
-    let auth = ClientAuth::choose(
-        client_id,
-        call.args.str("client_secret"),
-        call.args.bool("include_client_id"),
-    );
+    let auth = client_auth(&call.args, client_id);
     let token = oauth
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
         .await?;

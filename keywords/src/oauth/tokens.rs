@@ -4,8 +4,7 @@
 use serde_json::Value as Json;
 
 use super::error::{from_error_body, protocol_error};
-use super::grants::{client_id, issuer, required};
-use super::http::ClientAuth;
+use super::grants::{client_auth, client_id, issuer, required};
 use super::id_token::Expected;
 use super::redact_query;
 use crate::library::{Call, KeywordError, KeywordResult};
@@ -43,11 +42,7 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
     if let Some(hint) = call.args.str("token_type_hint") {
         form.push(("token_type_hint".into(), hint.into()));
     }
-    let auth = ClientAuth::choose(
-        &client_id,
-        call.args.str("client_secret"),
-        call.args.bool("include_client_id"),
-    );
+    let auth = client_auth(&call.args, &client_id);
     let answer = oauth.http.post_form(&url, form, Some(auth)).await?;
     if let Some(error) = from_error_body(&answer.body) {
         return Err(error);
