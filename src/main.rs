@@ -1,23 +1,13 @@
 //! `rpa-mfa`: a Robot Framework remote server for MFA, and its command line.
-
-mod auth;
-mod commands;
-mod config;
-mod jsonrpc;
-mod logging;
-mod metrics;
-mod ops;
-mod page;
-mod remote;
-mod server;
-mod stop;
-mod tls;
+//! A thin shell over the `rpa_mfa` library: parse the command line, start
+//! logging and the runtime, run the subcommand.
 
 use std::process::ExitCode;
 
-use crate::commands::{KeywordsArgs, OtpArgs, VaultArgs};
-use crate::config::{LogFormat, Settings};
 use clap::{Parser, Subcommand};
+use rpa_mfa::commands::{self, KeywordsArgs, OtpArgs, VaultArgs};
+use rpa_mfa::config::{LogFormat, Settings};
+use rpa_mfa::{logging, server};
 
 #[derive(Parser)]
 #[command(

@@ -1,0 +1,24 @@
+//! The rpa-mfa server as a library: the wire codecs, the remote API, the
+//! router and the command-line subcommands. `src/main.rs` is a thin shell
+//! over it, and fuzz targets, benches and tests link it directly.
+//!
+//! The keyword library itself lives in the `rpa-mfa-keywords` crate and
+//! knows no wire; everything here is about wires and processes:
+//! [`remote`] (the Robot remote API and its XML-RPC codec), [`jsonrpc`]
+//! (the same API over JSON-RPC), [`server`] (the one axum router),
+//! [`auth`], [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
+//! (`/health`, `/metrics`), [`page`] (the keyword page), [`stop`] and
+//! [`commands`] (the `otp`, `vault` and `keywords` subcommands).
+
+pub mod auth;
+pub mod commands;
+pub mod config;
+pub mod jsonrpc;
+pub mod logging;
+pub mod metrics;
+pub mod ops;
+pub mod page;
+pub mod remote;
+pub mod server;
+pub mod stop;
+pub mod tls;
