@@ -9,6 +9,8 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod memory;
+pub mod seal;
+pub mod sqlite;
 pub mod store;
 
 pub use memory::MemoryStore;
