@@ -14,6 +14,9 @@ use serde_json::{json, Value as Json};
 /// RFC 4226 Appendix D: "12345678901234567890" in base32, and HOTP(0..5).
 const RFC_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 const RFC_RAW: &[u8] = b"12345678901234567890";
+/// The raw secret as base64 and hex, the other ways a record could spell it.
+const RFC_BASE64: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA";
+const RFC_HEX: &str = "3132333435363738393031323334353637383930";
 const RFC_HOTP: [&str; 6] = ["755224", "287082", "359152", "969429", "338314", "254676"];
 /// The same secret with 8-digit codes, so that 2,000 codes are distinct.
 const RFC_SECRET_8_DIGITS: &str =
@@ -180,16 +183,21 @@ async fn sqlite_keeps_secrets_and_counters_over_a_restart_sealed() {
         let key = std::fs::metadata(dir.path().join("state.key")).unwrap();
         assert_eq!(key.permissions().mode() & 0o777, 0o600);
     }
-    // Sealed at rest: neither the base32 text nor the raw secret is in any
-    // file of the store (database, WAL, shared memory).
+    // Sealed at rest: the secret is in no file of the store (database, WAL,
+    // shared memory), neither raw nor as base32, base64 or hex.
     let files = files_in(dir.path());
     assert!(files.iter().any(|f| f.ends_with("state.db")));
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         let upper = bytes.to_ascii_uppercase();
-        for needle in [RFC_SECRET.as_bytes(), RFC_RAW] {
+        for needle in [
+            RFC_SECRET.as_bytes(),
+            RFC_RAW,
+            RFC_BASE64.as_bytes(),
+            RFC_HEX.as_bytes(),
+        ] {
             assert!(
-                !upper.windows(needle.len()).any(|w| w == needle)
+                !upper.windows(needle.len()).any(|w| w == needle.to_ascii_uppercase())
                     && !bytes.windows(needle.len()).any(|w| w == needle),
                 "{} holds the secret",
                 file.display()
