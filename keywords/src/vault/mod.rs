@@ -94,6 +94,13 @@ pub trait SecretStore: Send + Sync {
     /// The names of all secrets.
     async fn list(&self) -> Result<Vec<String>, VaultError>;
 
+    /// Fails when the store cannot be read at all (a named file that is
+    /// missing or unreadable), so a server reports it at start-up rather
+    /// than as an undefined secret at the first lookup.
+    async fn check(&self) -> Result<(), VaultError> {
+        Ok(())
+    }
+
     /// Where this store keeps secrets, for logs and `--help` (no values).
     fn describe(&self) -> String;
 }
@@ -110,7 +117,7 @@ pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
             if path.is_empty() {
                 Ok(Arc::new(FileStore::new(default_file()?)))
             } else {
-                Ok(Arc::new(FileStore::new(PathBuf::from(path))))
+                Ok(Arc::new(FileStore::named(PathBuf::from(path))))
             }
         }
         Some(other) => Err(VaultError::UnknownSpec(other.to_owned())),
