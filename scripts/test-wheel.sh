@@ -7,7 +7,9 @@
 #   2. `Library    Remote    http://127.0.0.1:PORT` against a server started
 #      from the venv's own `rpa-mfa`.
 # Prints how long the wheel build took and the time from `pip install` of the
-# built wheel to the first passing suite.
+# built wheel to the first passing suite. First it runs the suite as written
+# against RPA.MFA itself (rpaframework, in a cached venv), so its expected
+# values and error texts are the peer's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -58,6 +60,24 @@ PY
 migrate 'Library           rpa_mfa.MFA    vault_name=mfa    vault_key=otpsecret    mode=TIME' "$work/library.robot"
 migrate 'Library           Remote    http://127.0.0.1:${RPA_MFA_PORT}' "$work/remote.robot"
 printf '{"mfa": {"otpsecret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}}\n' > "$work/secrets.json"
+
+# The suite as written passes against RPA.MFA itself (rpaframework 33.0.2,
+# in a venv cached under target/), so what it expects is the peer's.
+peer_venv=target/rpa-mfa-peer-venv
+if ! "$peer_venv/bin/python" -c 'import RPA.MFA' 2>/dev/null; then
+  echo "== installing rpaframework 33.0.2 (RPA.MFA) into $peer_venv"
+  rm -rf "$peer_venv"
+  python3 -m venv "$peer_venv"
+  # Without its large dependencies: RPA.MFA needs only those listed after.
+  "$peer_venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+    rpaframework==33.0.2 rpaframework-core==13.0.3
+  "$peer_venv/bin/pip" install -q --disable-pip-version-check robotframework==7.5 pyotp==2.12.0 \
+    requests-oauthlib pyyaml cryptography tenacity jsonpath-ng packaging 2>&1 | grep -v "requires\|pip's" || true
+fi
+echo "== the RPA.MFA suite as written, against RPA.MFA"
+RPA_SECRET_MANAGER=RPA.Robocorp.Vault.FileSecrets RPA_SECRET_FILE="$work/secrets.json" \
+  "$peer_venv/bin/robot" --outputdir "$results" --output wheel-rpa-mfa-peer.xml --log NONE --report NONE \
+  --name "RPA.MFA itself" --consolecolors off "$suite"
 
 echo "== pip install the wheel into a fresh venv, run the migrated suite"
 start=$(date +%s.%N)

@@ -41,6 +41,13 @@ def binary():
     raise RuntimeError("rpa-mfa executable not found: install the rpa-mfa wheel or set RPA_MFA_BIN")
 
 
+def _has_state_flag(exe):
+    """Whether this rpa-mfa has `serve --state` (servers before it keep all
+    state in memory anyway)."""
+    result = subprocess.run([exe, "serve", "--help"], capture_output=True, text=True, timeout=30)
+    return "--state" in result.stdout
+
+
 class _Server:
     """One private ``rpa-mfa serve`` on 127.0.0.1, on a port the OS picks."""
 
@@ -48,8 +55,12 @@ class _Server:
         self._dir = tempfile.TemporaryDirectory(prefix="rpa-mfa-")
         port_file = Path(self._dir.name) / "port"
         self._log = open(Path(self._dir.name) / "server.log", "w+")
-        args = [binary(), "serve", "--host", "127.0.0.1", "--port", "0",
+        exe = binary()
+        args = [exe, "serve", "--host", "127.0.0.1", "--port", "0",
                 "--port-file", str(port_file), "--log", "warn"]
+        if _has_state_flag(exe):
+            # Fresh state for every run, never a store shared with a server.
+            args += ["--state", "memory:"]
         if vault:
             args += ["--vault", vault]
         self.process = subprocess.Popen(
