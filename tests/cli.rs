@@ -50,6 +50,20 @@ fn a_named_vault_file_that_is_missing_is_an_error_naming_it() {
         assert!(err.contains("'nope.json': no such file"), "{args:?}: {err}");
         assert!(!err.contains("Undefined secret"), "{args:?}: {err}");
     }
+    // So is a file RPA_SECRET_FILE names, as Robocorp's FileSecrets reads it.
+    let output = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+        .args(["vault", "list"])
+        .current_dir(dir.path())
+        .env("RPA_SECRET_FILE", "typo.json")
+        .env_remove("RPA_MFA_VAULT")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("'typo.json': no such file"),
+        "{}",
+        stderr(&output)
+    );
     // Unreadable (a directory) is an error naming the path too.
     std::fs::create_dir(dir.path().join("adir.json")).unwrap();
     let output = run_in(
