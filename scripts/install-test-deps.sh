@@ -3,6 +3,7 @@
 # - oathtool (Debian), the independent OTP reference;
 # - chromium (Debian), the headless browser that loads the keyword page;
 # - openssl (Debian), which makes the TLS suite's throw-away CA;
+# - curl (Debian), which the README's examples use (scripts/readme-doctest.py);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
 #   requests, websockets and prometheus-client, rebuilt only when
 #   robot-tests/requirements.txt changes;
@@ -17,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in oathtool openssl chromium; do
+for tool in oathtool openssl chromium curl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)

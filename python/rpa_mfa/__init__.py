@@ -14,7 +14,6 @@ use ``Library    Remote    http://127.0.0.1:8270`` instead.
 import os
 import shutil
 import subprocess
-import sys
 import sysconfig
 import tempfile
 import weakref
@@ -130,6 +129,3 @@ class MFA(Remote):
         """Stops the private server."""
         self._server.stop()
 
-
-if sys.version_info < (3, 8):  # pragma: no cover
-    raise ImportError("rpa_mfa needs Python 3.8 or later")
