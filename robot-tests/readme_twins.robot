@@ -12,7 +12,7 @@ Library           resources/OAuthFlow.py
 Resource          resources/common.resource
 Suite Setup       Start Peers And Server
 Suite Teardown    Run Keywords    Stop All OIDC Providers    AND    Stop All Auth0 Doubles
-...               AND    Stop All Rpa Mfa Servers
+...               AND    Stop All Rpa Mfa Servers    AND    Remove Directory    ${VAULT_DIR}    recursive=True
 Test Tags         readme
 
 
@@ -66,5 +66,6 @@ Start Peers And Server
     ${auth0}=    Start Auth0 Double    totp_secret=${SECRET}
     VAR    ${AUTH0}    ${auth0}    scope=SUITE
     ${dir}=    Evaluate    tempfile.mkdtemp(prefix="readme-twins-")    modules=tempfile
+    VAR    ${VAULT_DIR}    ${dir}    scope=SUITE
     Create File    ${dir}/secrets.json    {"auth0": {"totp": "${SECRET}"}}
     Start Server And Import It As MFA    --vault    file:${dir}/secrets.json
