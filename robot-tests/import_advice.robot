@@ -24,7 +24,8 @@ The Namespace Import From Libdoc Works For A Suite Name With A Space
     ${url}=    Remove String    ${ns_lines}[0]    Library    Remote
     ${url}=    Replace String    ${url.strip()}    127.0.0.1:8270    ${BASE[7:]}
     ${url}=    Replace Variables    ${url}
-    Should Be Equal    ${url}    ${BASE}/ns/Import%20Advice
+    # "Import Advice", or "Robot-Tests.Import Advice" when run with the others.
+    Should Match Regexp    ${url}    ^${BASE}/ns/([A-Za-z-]+\\.)?Import%20Advice$
     Import Library    Remote    ${url}    AS    Advised
     Advised.Set Counter Based OTP    ${RFC_SEED}
     ${code}=    Advised.Get Counter Based OTP    9
