@@ -197,7 +197,9 @@ async fn sqlite_keeps_secrets_and_counters_over_a_restart_sealed() {
             RFC_HEX.as_bytes(),
         ] {
             assert!(
-                !upper.windows(needle.len()).any(|w| w == needle.to_ascii_uppercase())
+                !upper
+                    .windows(needle.len())
+                    .any(|w| w == needle.to_ascii_uppercase())
                     && !bytes.windows(needle.len()).any(|w| w == needle),
                 "{} holds the secret",
                 file.display()
