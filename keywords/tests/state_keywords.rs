@@ -272,3 +272,34 @@ async fn two_servers_on_one_store_behave_as_one() {
         .unwrap_err();
     assert!(err.starts_with("TOTPNotSetError: "), "{err}");
 }
+
+#[tokio::test]
+async fn the_namespace_cap_is_the_stores_and_exempts_the_default() {
+    let limits = NamespaceLimits {
+        cap: 2,
+        ..NamespaceLimits::default()
+    };
+    let namespaces = Namespaces::new(
+        Arc::new(MemoryStore::new()),
+        StateKey::from_base64(STATE_KEY).unwrap(),
+        limits,
+    );
+    let services = Services::new(
+        Arc::new(rpa_mfa_keywords::vault::EnvStore::new()),
+        namespaces,
+        Default::default(),
+    );
+    let lib = Library::new(rpa_mfa_keywords::keywords(), Arc::new(services));
+    for ns in ["one", "two", ""] {
+        run(&lib, ns, "Set Counter Based OTP", &[RFC_SECRET], &[])
+            .await
+            .unwrap();
+    }
+    let err = run(&lib, "three", "Set Counter Based OTP", &[RFC_SECRET], &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err, "Namespace limit (2) reached; 'three' not created.");
+    // The namespaces made before still work.
+    let code = run(&lib, "two", "Get Counter Based OTP", &["0"], &[]).await;
+    assert_eq!(code.unwrap(), RFC_HOTP[0]);
+}
