@@ -9,8 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use clap::Args;
 use rpa_mfa_keywords::otp::Kind;
+use rpa_mfa_keywords::state::NamespaceLimits;
 use serde::Deserialize;
 
 /// Declares [`Settings`] (every field optional, so a layer can leave it
@@ -153,6 +156,30 @@ settings! {
     /// [default: 30]. [env: RPA_MFA_OAUTH_TIMEOUT]
     #[arg(long, value_name = "SECONDS")]
     oauth_timeout: f64 = "RPA_MFA_OAUTH_TIMEOUT",
+
+    /// Seconds discovery documents and key sets (JWKS) are trusted before
+    /// they are fetched again; a shorter Cache-Control max-age wins, but not
+    /// below a minute (or this, when less) [default: 300].
+    /// [env: RPA_MFA_OAUTH_CACHE]
+    #[arg(long, value_name = "SECONDS")]
+    oauth_cache: u64 = "RPA_MFA_OAUTH_CACHE",
+
+    /// The longest any keyword may wait, in seconds: every `timeout`
+    /// argument must be 0 to this [default: 900]. [env: RPA_MFA_MAX_WAIT]
+    #[arg(long, value_name = "SECONDS")]
+    max_wait: u64 = "RPA_MFA_MAX_WAIT",
+
+    /// Seconds a namespace may go unused before it and its state are
+    /// dropped; the default namespace and pinned ones are kept
+    /// [default: 86400]. [env: RPA_MFA_NAMESPACE_IDLE]
+    #[arg(long, value_name = "SECONDS")]
+    namespace_idle: u64 = "RPA_MFA_NAMESPACE_IDLE",
+
+    /// Most namespaces at once, besides the default and pinned ones; past
+    /// it a new namespace is refused [default: 10000].
+    /// [env: RPA_MFA_MAX_NAMESPACES]
+    #[arg(long, value_name = "COUNT")]
+    max_namespaces: u64 = "RPA_MFA_MAX_NAMESPACES",
 }
 
 fn parse_env<T: EnvValue>(name: &str, value: &str) -> Result<T, String> {
@@ -181,6 +208,13 @@ impl EnvValue for PathBuf {
 
 impl EnvValue for u16 {
     const EXPECTED: &'static str = "a number from 0 to 65535";
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+}
+
+impl EnvValue for u64 {
+    const EXPECTED: &'static str = "a whole number from 0";
     fn parse(text: &str) -> Option<Self> {
         text.trim().parse().ok()
     }
@@ -227,6 +261,10 @@ pub struct ServeConfig {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub oauth: rpa_mfa_keywords::oauth::Settings,
+    /// `--max-wait`: the longest any keyword waits.
+    pub max_wait: Duration,
+    /// Idle expiry and cap of namespaces.
+    pub namespaces: NamespaceLimits,
 }
 
 /// Where the credentials come from, and who is pinned where.
@@ -298,6 +336,7 @@ impl Settings {
                 _ => return Err(format!("--pin: expected USER=NAMESPACE, got '{pin}'")),
             }
         }
+        let pins_for_limits = pins.clone();
         let auth = AuthConfig {
             users_secret: self.users_secret,
             tokens_secret: self.tokens_secret,
@@ -313,6 +352,34 @@ impl Settings {
                 "--oauth-timeout: expected seconds between 0 and 86400, got {oauth_timeout}"
             ));
         }
+        let max_wait = self.max_wait.unwrap_or(DEFAULT_MAX_WAIT.as_secs());
+        if max_wait > MAX_MAX_WAIT {
+            return Err(format!(
+                "--max-wait: expected seconds from 0 to {MAX_MAX_WAIT}, got {max_wait}"
+            ));
+        }
+        let oauth_cache = self.oauth_cache.unwrap_or(300);
+        if oauth_cache > 86_400 {
+            return Err(format!(
+                "--oauth-cache: expected seconds from 0 to 86400, got {oauth_cache}"
+            ));
+        }
+        let defaults = NamespaceLimits::default();
+        let namespace_idle = self.namespace_idle.unwrap_or(defaults.idle.as_secs());
+        if !(1..=MAX_NAMESPACE_IDLE).contains(&namespace_idle) {
+            return Err(format!(
+                "--namespace-idle: expected seconds from 1 to {MAX_NAMESPACE_IDLE}, got {namespace_idle}"
+            ));
+        }
+        let max_namespaces = self.max_namespaces.unwrap_or(defaults.max_count as u64);
+        if max_namespaces > MAX_MAX_NAMESPACES {
+            return Err(format!(
+                "--max-namespaces: expected a count from 0 to {MAX_MAX_NAMESPACES}, got {max_namespaces}"
+            ));
+        }
+        // Pinned users' namespaces are theirs for good: never dropped,
+        // never counted.
+        let exempt = pins_for_limits.into_values().collect();
         Ok(ServeConfig {
             host: self.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: self.port.unwrap_or(8270),
@@ -328,11 +395,27 @@ impl Settings {
             log_format,
             oauth: rpa_mfa_keywords::oauth::Settings {
                 insecure_transport: self.oauth_insecure_transport.unwrap_or(false),
-                timeout: std::time::Duration::from_secs_f64(oauth_timeout),
+                timeout: Duration::from_secs_f64(oauth_timeout),
+                cache_lifetime: Duration::from_secs(oauth_cache),
+            },
+            max_wait: Duration::from_secs(max_wait),
+            namespaces: NamespaceLimits {
+                idle: Duration::from_secs(namespace_idle),
+                max_count: max_namespaces as usize,
+                exempt,
             },
         })
     }
 }
+
+/// `--max-wait`'s default.
+const DEFAULT_MAX_WAIT: Duration = rpa_mfa_keywords::DEFAULT_MAX_WAIT;
+/// The largest `--max-wait`: a day; no robot waits longer for anything.
+const MAX_MAX_WAIT: u64 = 86_400;
+/// The largest `--namespace-idle`: a year.
+const MAX_NAMESPACE_IDLE: u64 = 365 * 86_400;
+/// The largest `--max-namespaces`; each costs memory.
+const MAX_MAX_NAMESPACES: u64 = 10_000_000;
 
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.
 pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
@@ -427,6 +510,46 @@ mod tests {
             ]),
             "a list from the env replaces the file's"
         );
+    }
+
+    #[test]
+    fn waits_namespaces_and_caches_have_bounded_defaults_and_settings() {
+        let config = flags(&[]).resolve(env(&[])).unwrap();
+        assert_eq!(config.max_wait, Duration::from_secs(900));
+        assert_eq!(config.namespaces.idle, Duration::from_secs(86_400));
+        assert_eq!(config.namespaces.max_count, 10_000);
+        assert!(config.namespaces.exempt.is_empty());
+        assert_eq!(config.oauth.cache_lifetime, Duration::from_secs(300));
+
+        let file = config_file(
+            "max_wait = 60\nnamespace_idle = 3600\nmax_namespaces = 50\noauth_cache = 0\n\
+             users_secret = \"users\"\npin = [\"bot=ci\"]\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--config", path, "--max-namespaces", "70"])
+            .resolve(env(&[("RPA_MFA_NAMESPACE_IDLE", "120")]))
+            .unwrap();
+        assert_eq!(config.max_wait, Duration::from_secs(60), "from the file");
+        assert_eq!(config.namespaces.idle, Duration::from_secs(120), "env");
+        assert_eq!(config.namespaces.max_count, 70, "flag");
+        assert_eq!(config.oauth.cache_lifetime, Duration::ZERO);
+        assert!(
+            config.namespaces.exempt.contains("ci"),
+            "a pinned namespace never expires nor counts"
+        );
+
+        for (flag, value) in [
+            ("--max-wait", "86401"),
+            ("--namespace-idle", "0"),
+            ("--oauth-cache", "86401"),
+        ] {
+            let err = flags(&[flag, value]).resolve(env(&[])).unwrap_err();
+            assert!(err.starts_with(flag) && err.contains(value), "{err}");
+        }
+        let err = flags(&[])
+            .resolve(env(&[("RPA_MFA_MAX_WAIT", "-1")]))
+            .unwrap_err();
+        assert!(err.contains("RPA_MFA_MAX_WAIT"), "{err}");
     }
 
     #[test]

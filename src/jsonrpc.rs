@@ -66,7 +66,14 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
                     Err(e) => return pending.reject(e).await,
                 };
                 let services = api.library().services();
-                let ns = services.namespaces.get(&namespace);
+                let ns = match services.namespaces.get(&namespace) {
+                    Ok(ns) => ns,
+                    Err(refused) => {
+                        let error =
+                            ErrorObject::owned(LIBRARY_ERROR, refused.to_string(), None::<()>);
+                        return pending.reject(error).await;
+                    }
+                };
                 let feed = match TotpFeed::new(ns, services.clock.clone()) {
                     Ok(feed) => feed,
                     Err(e) => {

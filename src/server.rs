@@ -80,9 +80,10 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     tracing::info!(vault = vault.describe(), "secrets");
     let services = Arc::new(Services {
         vault,
-        namespaces: Namespaces::new(initial),
+        namespaces: Namespaces::new(initial, args.namespaces.clone()),
         clock: Arc::new(SystemClock),
         oauth: OAuth::new(args.oauth.clone()),
+        max_wait: args.max_wait,
     });
     let auth = Auth::load(&args.auth, args.vault.as_deref())
         .await?
