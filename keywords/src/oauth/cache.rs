@@ -14,8 +14,10 @@ use tokio::time::Instant;
 /// `no-cache` must not turn every call into a fetch.
 const MIN_LIFETIME: Duration = Duration::from_secs(60);
 
-/// A key set is fetched again for an unknown key at most this often, so
-/// tokens with made-up key ids cannot hammer the provider through us.
+/// A key set is fetched again for an unknown key at most once in this
+/// time, so tokens with made-up key ids cannot hammer the provider
+/// through us; the first unknown key after a fetch refetches at once, so a
+/// key rotated in is found without delay.
 const MIN_REFETCH: Duration = Duration::from_secs(10);
 
 /// Issuers and key set URLs come from callers: beyond this many, the
@@ -26,6 +28,8 @@ struct Entry<T> {
     value: Arc<T>,
     fetched: Instant,
     expires: Instant,
+    /// When an unknown key last made us fetch again.
+    refetched: Option<Instant>,
 }
 
 /// Fetched documents by URL, each with its lifetime.
@@ -52,14 +56,22 @@ impl<T> TimedCache<T> {
             .map(|e| e.value.clone())
     }
 
-    /// Whether `key` may be fetched again before its lifetime ends (an
-    /// unknown key id in a token): not within [`MIN_REFETCH`] of the last
-    /// fetch.
-    pub fn may_refetch(&self, key: &str) -> bool {
+    /// Whether `key` may be fetched again before its lifetime ends (a
+    /// token names a key id the set lacks); a yes is recorded, so the next
+    /// one comes [`MIN_REFETCH`] later at the earliest.
+    pub fn claim_refetch(&self, key: &str) -> bool {
         let now = Instant::now();
-        self.lock()
-            .get(key)
-            .is_none_or(|e| now.duration_since(e.fetched) >= MIN_REFETCH.min(self.lifetime))
+        let mut entries = self.lock();
+        let Some(entry) = entries.get_mut(key) else {
+            return true;
+        };
+        let allowed = entry
+            .refetched
+            .is_none_or(|t| now.duration_since(t) >= MIN_REFETCH.min(self.lifetime));
+        if allowed {
+            entry.refetched = Some(now);
+        }
+        allowed
     }
 
     /// Keeps a freshly fetched `value`; `max_age` is what the provider's
@@ -82,12 +94,15 @@ impl<T> TimedCache<T> {
                 }
             }
         }
+        // The refetch limit outlives the entry it was claimed on.
+        let refetched = entries.get(key).and_then(|e| e.refetched);
         entries.insert(
             key.to_owned(),
             Entry {
                 value,
                 fetched: now,
                 expires: now + lifetime,
+                refetched,
             },
         );
     }
@@ -168,13 +183,19 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn unknown_keys_refetch_at_most_every_ten_seconds() {
         let cache = TimedCache::new(Duration::from_secs(300));
-        assert!(cache.may_refetch("jwks"), "nothing fetched yet");
+        assert!(cache.claim_refetch("jwks"), "nothing fetched yet");
         cache.insert("jwks", Arc::new(1), None);
-        assert!(!cache.may_refetch("jwks"));
+        assert!(
+            cache.claim_refetch("jwks"),
+            "a rotated key is looked for at once"
+        );
+        cache.insert("jwks", Arc::new(2), None);
+        assert!(!cache.claim_refetch("jwks"), "but only once");
         advance(9).await;
-        assert!(!cache.may_refetch("jwks"));
+        assert!(!cache.claim_refetch("jwks"));
         advance(1).await;
-        assert!(cache.may_refetch("jwks"));
+        assert!(cache.claim_refetch("jwks"));
+        assert!(!cache.claim_refetch("jwks"));
     }
 
     #[tokio::test(start_paused = true)]

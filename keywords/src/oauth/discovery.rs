@@ -111,14 +111,14 @@ impl OAuth {
 
     /// The key set at `jwks_uri` while its lifetime lasts, else fetched.
     /// `refresh` (a token names a key the set lacks) fetches it again
-    /// unless it was fetched moments ago: None then, nothing new to learn.
+    /// unless an unknown key did so moments ago: None then.
     pub(super) async fn key_set(
         &self,
         jwks_uri: &Url,
         refresh: bool,
     ) -> Result<Option<Arc<JwkSet>>, KeywordError> {
         let cached = &self.discovery.key_sets;
-        if refresh && !cached.may_refetch(jwks_uri.as_str()) {
+        if refresh && !cached.claim_refetch(jwks_uri.as_str()) {
             return Ok(None);
         }
         if !refresh {
