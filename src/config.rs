@@ -618,6 +618,9 @@ mod tests {
         );
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(config.tls.is_some());
+        assert_eq!(config.max_wait, Duration::from_secs(900));
+        assert_eq!(config.namespaces.max_count, 10_000);
+        assert!(config.namespaces.exempt.contains("ci"));
     }
 
     #[test]
