@@ -82,13 +82,18 @@ def main():
             took = time.monotonic() - started
             end_kb = status_kb(server.pid, "VmRSS")
             peak_kb = status_kb(server.pid, "VmHWM")
+            print(f"attempts={attempts} pass={counts['pass']} refused={counts['refused']} "
+                  f"other={counts['other']} seconds={took:.1f}")
+            print(f"rss_start_mb={start_kb / 1024:.1f} rss_end_mb={end_kb / 1024:.1f} "
+                  f"rss_peak_mb={peak_kb / 1024:.1f} limit_mb={limit_mb:g}", flush=True)
         finally:
             server.terminate()
-            server.wait(timeout=30)
-    print(f"attempts={attempts} pass={counts['pass']} refused={counts['refused']} "
-          f"other={counts['other']} seconds={took:.1f}")
-    print(f"rss_start_mb={start_kb / 1024:.1f} rss_end_mb={end_kb / 1024:.1f} "
-          f"rss_peak_mb={peak_kb / 1024:.1f} limit_mb={limit_mb:g}")
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print("the server did not stop within 30 s of SIGTERM; killed")
+                server.kill()
+                server.wait()
     ok = peak_kb / 1024 <= limit_mb and counts["other"] == 0
     sys.exit(0 if ok else 1)
 
