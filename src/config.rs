@@ -7,6 +7,7 @@
 //! [`settings!`] is the one place that pairs them.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 use std::time::Duration;
@@ -35,7 +36,6 @@ macro_rules! settings {
 
         impl Settings {
             /// Every environment variable, with the setting it overrides.
-            #[cfg(test)]
             pub const ENV: &'static [(&'static str, &'static str)] = &[
                 $( ($env, stringify!($field)), )*
                 ("RPA_MFA_PIN", "pin"),
@@ -297,15 +297,21 @@ impl Settings {
     }
 
     /// Applies the layers: these flags, then `env`, then the config file
-    /// (named by the flag or the environment), then the defaults.
+    /// (named by the flag or the environment), then the defaults. Each layer
+    /// is checked on its own first, so a bad value is reported with the
+    /// flag, variable or file key it came from.
     pub fn resolve(self, get_env: impl Fn(&str) -> Option<String>) -> Result<ServeConfig, String> {
-        let over_env = self.over(Settings::from_env(get_env)?);
+        self.check(Source::Flags)?;
+        let env = Settings::from_env(get_env)?;
+        env.check(Source::Env)?;
+        let over_env = self.over(env);
         let layered = match &over_env.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("--config {}: {e}", path.display()))?;
                 let file = Settings::from_toml(&text)
                     .map_err(|e| format!("--config {}: {e}", path.display()))?;
+                file.check(Source::File(path))?;
                 over_env.over(file)
             }
             None => over_env,
@@ -313,28 +319,85 @@ impl Settings {
         layered.finish()
     }
 
+    /// Checks the values this layer sets, naming each bad one by `source`.
+    fn check(&self, source: Source) -> Result<(), String> {
+        let single = [
+            (
+                "secret",
+                self.secret
+                    .as_deref()
+                    .map(|v| parse_secret_ref(v).map(drop)),
+            ),
+            (
+                "mode",
+                self.mode.as_deref().map(|v| parse_mode(v).map(drop)),
+            ),
+            ("log", self.log.as_deref().map(check_log_filter)),
+            (
+                "log_format",
+                self.log_format
+                    .as_deref()
+                    .map(|v| parse_log_format(v).map(drop)),
+            ),
+            (
+                "oauth_timeout",
+                self.oauth_timeout.map(|v| check_oauth_timeout(v).map(drop)),
+            ),
+            (
+                "oauth_cache",
+                self.oauth_cache.map(|v| check_oauth_cache(v).map(drop)),
+            ),
+            (
+                "max_wait",
+                self.max_wait.map(|v| check_max_wait(v).map(drop)),
+            ),
+            (
+                "namespace_idle",
+                self.namespace_idle
+                    .map(|v| check_namespace_idle(v).map(drop)),
+            ),
+            (
+                "max_namespaces",
+                self.max_namespaces
+                    .map(|v| check_max_namespaces(v).map(drop)),
+            ),
+        ];
+        let pins = self
+            .pin
+            .iter()
+            .map(|v| ("pin", Some(parse_pin(v).map(drop))));
+        // Each reason quotes the value it refuses.
+        for (field, result) in single.into_iter().chain(pins) {
+            if let Some(Err(why)) = result {
+                return Err(format!("{}: {why}", source.name(field)));
+            }
+        }
+        Ok(())
+    }
+
     /// Fills in the defaults and checks the values.
     fn finish(self) -> Result<ServeConfig, String> {
-        let secret = self.secret.as_deref().map(parse_secret_ref).transpose()?;
-        let mode = parse_mode(self.mode.as_deref().unwrap_or("TIME"))?;
+        let secret = self
+            .secret
+            .as_deref()
+            .map(parse_secret_ref)
+            .transpose()
+            .map_err(|e| format!("--secret: {e}"))?;
+        let mode = parse_mode(self.mode.as_deref().unwrap_or("TIME"))
+            .map_err(|e| format!("--mode: {e}"))?;
         let tls = match (self.tls_cert, self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
             _ => return Err("--tls-cert and --tls-key go together".into()),
         };
-        let log_format = match self.log_format.as_deref().unwrap_or("text") {
-            f if f.eq_ignore_ascii_case("text") => LogFormat::Text,
-            f if f.eq_ignore_ascii_case("json") => LogFormat::Json,
-            other => return Err(format!("--log-format: '{other}' is neither text nor json")),
-        };
+        let log_format = parse_log_format(self.log_format.as_deref().unwrap_or("text"))
+            .map_err(|e| format!("--log-format: {e}"))?;
+        let log_filter = self.log.unwrap_or_else(|| "info".into());
+        check_log_filter(&log_filter).map_err(|e| format!("--log: {e}"))?;
         let mut pins = BTreeMap::new();
         for pin in &self.pin {
-            match pin.split_once('=') {
-                Some((user, ns)) if !user.is_empty() && !ns.is_empty() => {
-                    pins.insert(user.to_lowercase(), ns.to_owned());
-                }
-                _ => return Err(format!("--pin: expected USER=NAMESPACE, got '{pin}'")),
-            }
+            let (user, ns) = parse_pin(pin).map_err(|e| format!("--pin: {e}"))?;
+            pins.insert(user, ns);
         }
         let pins_for_limits = pins.clone();
         let auth = AuthConfig {
@@ -346,37 +409,19 @@ impl Settings {
         if !auth.pins.is_empty() && !auth.enabled() {
             return Err("--pin needs --users-secret or --tokens-secret".into());
         }
-        let oauth_timeout = self.oauth_timeout.unwrap_or(30.0);
-        if !(oauth_timeout > 0.0 && oauth_timeout <= 86_400.0) {
-            return Err(format!(
-                "--oauth-timeout: expected seconds between 0 and 86400, got {oauth_timeout}"
-            ));
-        }
-        let max_wait = self.max_wait.unwrap_or(DEFAULT_MAX_WAIT.as_secs());
-        if max_wait > MAX_MAX_WAIT {
-            return Err(format!(
-                "--max-wait: expected seconds from 0 to {MAX_MAX_WAIT}, got {max_wait}"
-            ));
-        }
-        let oauth_cache = self.oauth_cache.unwrap_or(300);
-        if oauth_cache > 86_400 {
-            return Err(format!(
-                "--oauth-cache: expected seconds from 0 to 86400, got {oauth_cache}"
-            ));
-        }
+        let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
+            .map_err(|e| format!("--oauth-timeout: {e}"))?;
+        let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
+            .map_err(|e| format!("--oauth-cache: {e}"))?;
+        let max_wait = check_max_wait(self.max_wait.unwrap_or(DEFAULT_MAX_WAIT.as_secs()))
+            .map_err(|e| format!("--max-wait: {e}"))?;
         let defaults = NamespaceLimits::default();
-        let namespace_idle = self.namespace_idle.unwrap_or(defaults.idle.as_secs());
-        if !(1..=MAX_NAMESPACE_IDLE).contains(&namespace_idle) {
-            return Err(format!(
-                "--namespace-idle: expected seconds from 1 to {MAX_NAMESPACE_IDLE}, got {namespace_idle}"
-            ));
-        }
-        let max_namespaces = self.max_namespaces.unwrap_or(defaults.max_count as u64);
-        if max_namespaces > MAX_MAX_NAMESPACES {
-            return Err(format!(
-                "--max-namespaces: expected a count from 0 to {MAX_MAX_NAMESPACES}, got {max_namespaces}"
-            ));
-        }
+        let namespace_idle =
+            check_namespace_idle(self.namespace_idle.unwrap_or(defaults.idle.as_secs()))
+                .map_err(|e| format!("--namespace-idle: {e}"))?;
+        let max_namespaces =
+            check_max_namespaces(self.max_namespaces.unwrap_or(defaults.max_count as u64))
+                .map_err(|e| format!("--max-namespaces: {e}"))?;
         // Pinned users' namespaces are theirs for good: never dropped,
         // never counted.
         let exempt = pins_for_limits.into_values().collect();
@@ -391,17 +436,17 @@ impl Settings {
             auth,
             insecure: self.insecure.unwrap_or(false),
             tls,
-            log_filter: self.log.unwrap_or_else(|| "info".into()),
+            log_filter,
             log_format,
             oauth: rpa_mfa_keywords::oauth::Settings {
                 insecure_transport: self.oauth_insecure_transport.unwrap_or(false),
-                timeout: Duration::from_secs_f64(oauth_timeout),
-                cache_lifetime: Duration::from_secs(oauth_cache),
+                timeout: oauth_timeout,
+                cache_lifetime: oauth_cache,
             },
-            max_wait: Duration::from_secs(max_wait),
+            max_wait,
             namespaces: NamespaceLimits {
-                idle: Duration::from_secs(namespace_idle),
-                max_count: max_namespaces as usize,
+                idle: namespace_idle,
+                max_count: max_namespaces,
                 exempt,
             },
         })
@@ -417,13 +462,126 @@ const MAX_NAMESPACE_IDLE: u64 = 365 * 86_400;
 /// The largest `--max-namespaces`; each costs memory.
 const MAX_MAX_NAMESPACES: u64 = 10_000_000;
 
+/// Where one layer of settings came from, to name a bad value's source.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Flags,
+    Env,
+    File(&'a std::path::Path),
+}
+
+impl Source<'_> {
+    /// How the user wrote `field` in this layer: `--log-format`,
+    /// `RPA_MFA_LOG_FORMAT`, or `log_format in /etc/rpa-mfa.toml`.
+    fn name(self, field: &str) -> String {
+        match self {
+            Source::Flags => format!("--{}", field.replace('_', "-")),
+            Source::Env => Settings::ENV
+                .iter()
+                .find(|(_, f)| *f == field)
+                .map_or_else(|| field.to_owned(), |(var, _)| (*var).to_owned()),
+            Source::File(path) => format!("{field} in {}", path.display()),
+        }
+    }
+}
+
+/// `text` or `json`, in any case.
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    if s.eq_ignore_ascii_case("text") {
+        Ok(LogFormat::Text)
+    } else if s.eq_ignore_ascii_case("json") {
+        Ok(LogFormat::Json)
+    } else {
+        Err(format!("'{s}' is neither text nor json"))
+    }
+}
+
+/// `USER=NAMESPACE`, the user lower-cased (user names ignore ASCII case).
+fn parse_pin(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((user, ns)) if !user.is_empty() && !ns.is_empty() => {
+            Ok((user.to_lowercase(), ns.to_owned()))
+        }
+        _ => Err(format!("expected USER=NAMESPACE, got '{s}'")),
+    }
+}
+
+fn check_oauth_timeout(seconds: f64) -> Result<std::time::Duration, String> {
+    if seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(std::time::Duration::from_secs_f64(seconds))
+    } else {
+        Err(format!(
+            "expected seconds between 0 and 86400, got {seconds}"
+        ))
+    }
+}
+
+/// A log filter as `tracing`'s `EnvFilter` reads it: directives separated
+/// by commas, each a level or `target=level`. `EnvFilter` itself takes
+/// `foo bar` as a target name and silently drops every other line, so
+/// anything that cannot be a target or a level is refused here.
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |s: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s));
+    let is_target = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.'))
+    };
+    for directive in filter.split(',') {
+        let directive = directive.trim();
+        let ok = match directive.split_once('=') {
+            Some((target, level)) => is_target(target) && is_level(level),
+            None => is_level(directive) || is_target(directive),
+        };
+        if !ok {
+            return Err(format!(
+                "'{directive}' is not a level ({}) or target=level",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// A whole number of `unit` within `range`, or why not.
+fn within(value: u64, range: RangeInclusive<u64>, unit: &str) -> Result<u64, String> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "expected {unit} from {} to {}, got {value}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+fn check_max_wait(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 0..=MAX_MAX_WAIT, "seconds").map(Duration::from_secs)
+}
+
+fn check_oauth_cache(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 0..=86_400, "seconds").map(Duration::from_secs)
+}
+
+fn check_namespace_idle(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 1..=MAX_NAMESPACE_IDLE, "seconds").map(Duration::from_secs)
+}
+
+fn check_max_namespaces(count: u64) -> Result<usize, String> {
+    within(count, 0..=MAX_MAX_NAMESPACES, "a count").map(|n| n as usize)
+}
+
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.
 pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
         Some((name, key)) if !name.is_empty() && !key.is_empty() => {
             Ok((name.to_owned(), key.to_owned()))
         }
-        _ => Err("expected NAME:KEY, e.g. mfa:otpsecret".into()),
+        _ => Err(format!("expected NAME:KEY, e.g. mfa:otpsecret, not '{s}'")),
     }
 }
 
@@ -603,6 +761,84 @@ mod tests {
         assert!(err.contains("--tls-key"), "{err}");
         let err = flags(&["--pin", "nobody"]).resolve(env(&[])).unwrap_err();
         assert!(err.contains("USER=NAMESPACE"), "{err}");
+    }
+
+    #[test]
+    fn each_bad_value_names_its_flag_variable_or_file_key() {
+        let file = config_file("mode = \"TIMED\"\n");
+        let path = file.path().to_str().unwrap();
+        type Case = (Settings, Vec<(&'static str, &'static str)>, String);
+        let cases: [Case; 8] = [
+            (
+                flags(&["--mode", "TIMED"]),
+                vec![],
+                "--mode: OTPMode does not have member 'TIMED'".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_MODE", "TIMED")],
+                "RPA_MFA_MODE: OTPMode does not have member 'TIMED'".into(),
+            ),
+            (
+                flags(&["--config", path]),
+                vec![],
+                format!("mode in {path}: OTPMode does not have member 'TIMED'"),
+            ),
+            (
+                flags(&["--secret", "mfa"]),
+                vec![],
+                "--secret: expected NAME:KEY, e.g. mfa:otpsecret, not 'mfa'".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_VAULT_SECRET", "mfa")],
+                "RPA_MFA_VAULT_SECRET: expected NAME:KEY".into(),
+            ),
+            (
+                flags(&["--log", "foo bar"]),
+                vec![],
+                "--log: 'foo bar' is not a level".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_LOG_FORMAT", "xml")],
+                "RPA_MFA_LOG_FORMAT: 'xml' is neither text nor json".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_OAUTH_TIMEOUT", "0")],
+                "RPA_MFA_OAUTH_TIMEOUT: expected seconds between 0 and 86400, got 0".into(),
+            ),
+        ];
+        for (settings, vars, expected) in cases {
+            let err = settings.resolve(env(&vars)).unwrap_err();
+            assert!(
+                err.starts_with(&expected),
+                "{err:?} should start with {expected:?}"
+            );
+        }
+        // A bad value in a lower layer is reported even when a higher one
+        // overrides it: the file has a typo the user should hear about.
+        let err = flags(&["--mode", "TIME", "--config", path])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.starts_with(&format!("mode in {path}:")), "{err}");
+    }
+
+    #[test]
+    fn log_filters_are_levels_or_target_level_pairs() {
+        for good in [
+            "info",
+            "rpa_mfa=debug,warn",
+            "OFF",
+            "tower_http::trace=trace",
+            "rpa_mfa",
+        ] {
+            check_log_filter(good).unwrap();
+        }
+        for bad in ["foo bar", "info,", "rpa_mfa=loud", "=info", "debug warn"] {
+            assert!(check_log_filter(bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]

@@ -62,6 +62,7 @@ pub fn library(services: Arc<Services>, stop: &StopSwitch) -> Arc<Library> {
 /// Runs the server until SIGINT, SIGTERM or an allowed remote stop.
 pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
+    vault.check().await.map_err(|e| format!("--vault: {e}"))?;
     let mut initial = OtpState::default();
     if let Some((name, key)) = &args.secret {
         let value = vault

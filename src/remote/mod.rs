@@ -45,7 +45,10 @@ namespace: the default one at ``/`` and ``/RPC2``, or the isolated one a \
 suite picks with \
 ``http://host:8270/ns/NAME``.";
 
-/// Documentation of the library's import, shown by libdoc.
+/// Documentation of the library's import, shown by libdoc and the page.
+/// The namespace form quotes the suite name: Python's XML-RPC client
+/// refuses a URL with a space (`${SUITE NAME}` of `My Login Suite`)
+/// before sending anything.
 pub const INIT_DOC: &str = "\
 The server is configured when it starts, not on import: ``rpa-mfa serve \
 --secret NAME:KEY --mode TIME`` does what RPA.MFA's import arguments \
@@ -54,9 +57,13 @@ as
 
 | Library    Remote    http://127.0.0.1:8270
 
-or, for state of its own,
+or, for state of its own that no other suite shares, with the suite's name \
+quoted so that any name works in a URL:
 
-| Library    Remote    http://127.0.0.1:8270/ns/${SUITE NAME}";
+| Library    Remote    http://127.0.0.1:8270/ns/${{urllib.parse.quote($SUITE_NAME)}}
+
+Without a server to run, ``Library    rpa_mfa.MFA    vault_name=...`` \
+(from the ``rpa-mfa`` wheel) starts a private one for the run.";
 
 /// Every method, in the order a client would discover them.
 pub const METHODS: &[&str] = &[

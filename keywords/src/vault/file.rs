@@ -41,12 +41,26 @@ const LEGACY_TEMP_AGE: Duration = Duration::from_secs(60);
 pub struct FileStore {
     path: PathBuf,
     format: Format,
+    /// Named explicitly (`--vault file:PATH`): a missing file is then a
+    /// typo to report, not an empty vault. Writing still creates it.
+    must_exist: bool,
     /// Serialises read-modify-write cycles within this process.
     write_lock: tokio::sync::Mutex<()>,
 }
 
 impl FileStore {
+    /// The default file: missing means empty, created on first write.
     pub fn new(path: PathBuf) -> FileStore {
+        FileStore::open(path, false)
+    }
+
+    /// A file the user named: reading it fails with its path when it is
+    /// missing, so a typo does not look like an undefined secret.
+    pub fn named(path: PathBuf) -> FileStore {
+        FileStore::open(path, true)
+    }
+
+    fn open(path: PathBuf, must_exist: bool) -> FileStore {
         let yaml = path
             .extension()
             .and_then(|e| e.to_str())
@@ -54,6 +68,7 @@ impl FileStore {
         FileStore {
             path,
             format: if yaml { Format::Yaml } else { Format::Json },
+            must_exist,
             write_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -62,16 +77,30 @@ impl FileStore {
         &self.path
     }
 
-    async fn load(&self) -> Result<Document, VaultError> {
+    /// Reads the whole document; a missing file is empty when `missing_ok`.
+    async fn load(&self, missing_ok: bool) -> Result<Document, VaultError> {
         let text = tokio::fs::read_to_string(&self.path).await;
-        self.parse(text)
+        self.parse(text, missing_ok)
     }
 
-    /// The document as the file holds it now; a missing file is empty.
-    fn parse(&self, read: std::io::Result<String>) -> Result<Document, VaultError> {
+    /// The document in what reading the file gave.
+    fn parse(
+        &self,
+        read: std::io::Result<String>,
+        missing_ok: bool,
+    ) -> Result<Document, VaultError> {
         let text = match read {
             Ok(text) => Zeroizing::new(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Document::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing_ok => {
+                return Ok(Document::new())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.error(format!(
+                    "no such file; check the path, or create it with \
+                     `rpa-mfa vault --vault file:{} set NAME KEY`",
+                    self.path.display()
+                )))
+            }
             Err(e) => return Err(self.error(format!("cannot read it: {e}"))),
         };
         if text.trim().is_empty() {
@@ -149,7 +178,7 @@ impl FileStore {
             .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
         let _lock = self.lock_exclusively(&dir)?;
         self.remove_stale_temp_files(&dir);
-        let mut doc = self.parse(std::fs::read_to_string(&self.path))?;
+        let mut doc = self.parse(std::fs::read_to_string(&self.path), true)?;
         change(&mut doc);
         self.store(&doc, &dir)
     }
@@ -241,7 +270,7 @@ impl FileStore {
 #[async_trait]
 impl SecretStore for FileStore {
     async fn get(&self, name: &str) -> Result<Secret, VaultError> {
-        self.load()
+        self.load(!self.must_exist)
             .await?
             .remove(name)
             .map(Secret::new)
@@ -262,7 +291,11 @@ impl SecretStore for FileStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, VaultError> {
-        Ok(self.load().await?.into_keys().collect())
+        Ok(self.load(!self.must_exist).await?.into_keys().collect())
+    }
+
+    async fn check(&self) -> Result<(), VaultError> {
+        self.load(!self.must_exist).await.map(|_| ())
     }
 
     fn describe(&self) -> String {
