@@ -615,6 +615,7 @@ mod tests {
         );
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(config.tls.is_some());
+        assert_eq!(config.vault_allow, ["alice", "ci"]);
     }
 
     #[test]
