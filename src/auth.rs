@@ -147,13 +147,17 @@ impl Auth {
 
     /// The configured spelling of `user` if it is a configured user (of
     /// passwords or tokens), for logs; None for anything else a client
-    /// sent, which may be a token in the user name's place.
+    /// sent, which may be a token in the user name's place. Looks at every
+    /// user, as the checks do, so its time does not depend on where (or
+    /// whether) the name is found.
     fn known_user(&self, user: &str) -> Option<&str> {
-        self.passwords
-            .iter()
-            .chain(&self.tokens)
-            .map(|c| &*c.identity.user)
-            .find(|known| known.eq_ignore_ascii_case(user))
+        let mut known = None;
+        for configured in self.passwords.iter().chain(&self.tokens) {
+            if configured.identity.user.eq_ignore_ascii_case(user) {
+                known = Some(&*configured.identity.user);
+            }
+        }
+        known
     }
 
     /// What the credentials prove.
@@ -215,8 +219,8 @@ impl<'a> Credentials<'a> {
     }
 }
 
-/// `user:password`; with no colon (as `requests` sends `auth=(token, "")`
-/// without one) all of it is the user name.
+/// `user:password`; with no colon all of it is the user name (clients
+/// that send a token as `auth=(token, "")` may put it there).
 fn split_basic(decoded: &str) -> (&str, &str) {
     decoded.split_once(':').unwrap_or((decoded, ""))
 }
