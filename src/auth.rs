@@ -429,7 +429,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_layer_answers_401_then_429_and_passes_the_principal() {
+    async fn the_layer_answers_401_then_429_and_passes_the_identity() {
         let app = app();
         assert_eq!(get(&app, "/open", None).await.status(), StatusCode::OK);
         let refused = get(&app, "/secret", None).await;

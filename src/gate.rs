@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use rpa_mfa_keywords::access::{Access, Identity, Policy, ResourceKind, DEFAULT_VAULT};
+use rpa_mfa_keywords::access::{Access, Identity, Policy, Refusal, ResourceKind, DEFAULT_VAULT};
 use rpa_mfa_keywords::library::shown_name;
 use rpa_mfa_keywords::Services;
 
@@ -45,20 +45,26 @@ impl Gate {
         namespace: &str,
         what: &str,
     ) -> Result<Access, Fault> {
-        Access::open(&self.services.namespaces, &self.policy, identity, namespace).map_err(
-            |refusal| {
+        let refusal =
+            match Access::open(&self.services.namespaces, &self.policy, identity, namespace) {
+                Ok(access) => return Ok(access),
+                Err(refusal) => refusal,
+            };
+        // One arm per reason, so a new reason gets its own log and fault.
+        match &refusal {
+            Refusal::OutsideNamespace { user, pinned, .. } => {
                 tracing::warn!(
                     protocol = protocol.as_str(),
                     namespace,
-                    user = identity.map(|i| &*i.user),
-                    pinned = identity.and_then(|i| i.pinned.as_deref()),
+                    user = &**user,
+                    pinned = &**pinned,
                     method = %shown_name(what).escape_debug(),
                     "refused: outside the user's namespace"
                 );
                 crate::metrics::auth_failure("namespace");
-                Fault::Forbidden(refusal.to_string())
-            },
-        )
+                Err(Fault::Forbidden(refusal.to_string()))
+            }
+        }
     }
 
     /// The services behind the namespaces (clock, OAuth), for entry points
