@@ -32,7 +32,7 @@ enum Command {
     ///
     /// Each setting comes from its flag, else its environment variable, else
     /// the --config file, else the default.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Print a one-time password, like oathtool.
     Otp(OtpArgs),
     /// Read or write secrets in a vault.
@@ -55,7 +55,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     let serve_config = match &cli.command {
         Command::Serve(settings) => {
-            let config = settings.clone().resolve(|name| std::env::var(name).ok())?;
+            let settings = Settings::clone(settings);
+            let config = settings.resolve(|name| std::env::var(name).ok())?;
             logging::init(&config.log_filter, config.log_format)?;
             Some(config)
         }
