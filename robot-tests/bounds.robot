@@ -112,11 +112,11 @@ A Callback Wait That Ended Leaves Nothing Behind
 Past The Namespace Cap New Namespaces Are Refused And Old Ones Keep Working
     Import Library    Remote    ${SMALL}/ns/first    AS    First
     Import Library    Remote    ${SMALL}/ns/second    AS    Second
-    Import Library    Remote    ${SMALL}/ns/third    AS    Third
     First.Set Time Based OTP    ${SECRET}
     Second.Set Time Based OTP    ${SHORT_SECRET}
-    Run Keyword And Expect Error    EQUALS:Namespace limit (2) reached; 'third' not created.
-    ...    Third.Set Time Based OTP    ${SECRET}
+    # The gate refuses every call into a third namespace, the import's own.
+    Run Keyword And Expect Error    *Namespace limit (2) reached; 'third' not created.*
+    ...    Import Remote And Call It    ${SMALL}/ns/third    Third
     ${first}=    First.Get Time Based OTP    at=1700000000
     ${expected}=    Oathtool Totp    ${SECRET}    1700000000
     Should Be Equal    ${first}    ${expected}

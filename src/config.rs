@@ -18,27 +18,28 @@ use rpa_mfa_keywords::state::NamespaceLimits;
 use serde::Deserialize;
 
 /// Declares [`Settings`] (every field optional, so a layer can leave it
-/// unset) with its environment variable names and the layer merge.
+/// unset) with its environment variable names and the layer merge. Lists
+/// (repeatable flags, comma-separated in the environment, arrays in the
+/// file) come first; a list set by a layer replaces the lower one's.
 macro_rules! settings {
-    ($( $(#[$attr:meta])* $field:ident : $ty:ty = $env:literal, )*) => {
+    (
+        lists { $( $(#[$lattr:meta])* $list:ident = $lenv:literal, )* }
+        $( $(#[$attr:meta])* $field:ident : $ty:ty = $env:literal, )*
+    ) => {
         /// One layer of settings: what the flags, the environment or the
         /// config file set. Unset fields fall through to the next layer.
         #[derive(Args, Deserialize, Debug, Clone, Default, PartialEq)]
         #[serde(deny_unknown_fields)]
         pub struct Settings {
             $( $(#[$attr])* pub $field: Option<$ty>, )*
-            /// Pin USER to NAMESPACE: their calls in any other namespace are
-            /// refused. Repeatable. [env: RPA_MFA_PIN=USER=NS,USER=NS]
-            #[arg(long, value_name = "USER=NAMESPACE")]
-            #[serde(default)]
-            pub pin: Vec<String>,
+            $( $(#[$lattr])* #[serde(default)] pub $list: Vec<String>, )*
         }
 
         impl Settings {
             /// Every environment variable, with the setting it overrides.
             pub const ENV: &'static [(&'static str, &'static str)] = &[
                 $( ($env, stringify!($field)), )*
-                ("RPA_MFA_PIN", "pin"),
+                $( ($lenv, stringify!($list)), )*
             ];
 
             /// The layer the environment sets; `get` looks a variable up.
@@ -48,9 +49,9 @@ macro_rules! settings {
                         Some(v) => Some(parse_env::<$ty>($env, &v)?),
                         None => None,
                     }, )*
-                    pin: get("RPA_MFA_PIN")
+                    $( $list: get($lenv)
                         .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect())
-                        .unwrap_or_default(),
+                        .unwrap_or_default(), )*
                 })
             }
 
@@ -58,7 +59,7 @@ macro_rules! settings {
             pub fn over(self, lower: Settings) -> Settings {
                 Settings {
                     $( $field: self.$field.or(lower.$field), )*
-                    pin: if self.pin.is_empty() { lower.pin } else { self.pin },
+                    $( $list: if self.$list.is_empty() { lower.$list } else { self.$list }, )*
                 }
             }
         }
@@ -66,6 +67,19 @@ macro_rules! settings {
 }
 
 settings! {
+    lists {
+        /// Pin USER to NAMESPACE: their calls in any other namespace are
+        /// refused. Repeatable. [env: RPA_MFA_PIN=USER=NS,USER=NS]
+        #[arg(long, value_name = "USER=NAMESPACE")]
+        pin = "RPA_MFA_PIN",
+
+        /// Only these users, and users pinned to these namespaces, may read
+        /// the vault with keywords. Repeatable. Default: every user not
+        /// pinned. [env: RPA_MFA_VAULT_ALLOW=NAME,NAME]
+        #[arg(long, value_name = "USER|NAMESPACE")]
+        vault_allow = "RPA_MFA_VAULT_ALLOW",
+    }
+
     /// TOML config file; its keys are the flag names with `_` for `-`.
     /// [env: RPA_MFA_CONFIG]
     #[arg(long, value_name = "PATH")]
@@ -122,6 +136,23 @@ settings! {
     /// [env: RPA_MFA_AUTH_VAULT]
     #[arg(long, value_name = "SPEC")]
     auth_vault: String = "RPA_MFA_AUTH_VAULT",
+
+    /// Failed logins allowed per user and client address within
+    /// --login-window before that user is refused from there [default: 5].
+    /// [env: RPA_MFA_LOGIN_MAX_FAILURES]
+    #[arg(long, value_name = "N")]
+    login_max_failures: u16 = "RPA_MFA_LOGIN_MAX_FAILURES",
+
+    /// Seconds failed logins are remembered [default: 60].
+    /// [env: RPA_MFA_LOGIN_WINDOW]
+    #[arg(long, value_name = "SECONDS")]
+    login_window: f64 = "RPA_MFA_LOGIN_WINDOW",
+
+    /// Distinct user names that may fail from one address within
+    /// --login-window before new names are refused there [default: 10].
+    /// [env: RPA_MFA_LOGIN_MAX_USERS]
+    #[arg(long, value_name = "N")]
+    login_max_users: u16 = "RPA_MFA_LOGIN_MAX_USERS",
 
     /// Serve a non-loopback address without authentication.
     /// [env: RPA_MFA_INSECURE]
@@ -256,6 +287,8 @@ pub struct ServeConfig {
     pub mode: Kind,
     pub allow_stop: bool,
     pub auth: AuthConfig,
+    /// Who may read the vault with keywords; empty: every unpinned user.
+    pub vault_allow: Vec<String>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
@@ -275,6 +308,8 @@ pub struct AuthConfig {
     pub vault: Option<String>,
     /// Lower-cased user name to namespace.
     pub pins: BTreeMap<String, String>,
+    /// The failed-login limiter's settings.
+    pub login: crate::auth::LoginLimits,
 }
 
 impl AuthConfig {
@@ -405,9 +440,19 @@ impl Settings {
             tokens_secret: self.tokens_secret,
             vault: self.auth_vault,
             pins,
+            login: login_limits(
+                self.login_max_failures,
+                self.login_window,
+                self.login_max_users,
+            )?,
         };
         if !auth.pins.is_empty() && !auth.enabled() {
             return Err("--pin needs --users-secret or --tokens-secret".into());
+        }
+        // Without authentication every caller is anonymous: no list could
+        // name them, and a list would only look like protection.
+        if !self.vault_allow.is_empty() && !auth.enabled() {
+            return Err("--vault-allow needs --users-secret or --tokens-secret".into());
         }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
@@ -434,6 +479,7 @@ impl Settings {
             mode,
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
+            vault_allow: self.vault_allow,
             insecure: self.insecure.unwrap_or(false),
             tls,
             log_filter,
@@ -575,6 +621,31 @@ fn check_max_namespaces(count: u64) -> Result<usize, String> {
     within(count, 0..=MAX_MAX_NAMESPACES, "a count").map(|n| n as usize)
 }
 
+/// The failed-login limiter's settings, defaults filled in and checked.
+fn login_limits(
+    max_failures: Option<u16>,
+    window: Option<f64>,
+    max_users: Option<u16>,
+) -> Result<crate::auth::LoginLimits, String> {
+    let defaults = crate::auth::LoginLimits::default();
+    let window = window.unwrap_or(defaults.window.as_secs_f64());
+    if !(window > 0.0 && window <= 86_400.0) {
+        return Err(format!(
+            "--login-window: expected seconds between 0 and 86400, got {window}"
+        ));
+    }
+    let at_least_one = |flag: &str, value: Option<u16>, default: u32| match value {
+        Some(0) => Err(format!("--{flag}: expected 1 or more, got 0")),
+        Some(n) => Ok(u32::from(n)),
+        None => Ok(default),
+    };
+    Ok(crate::auth::LoginLimits {
+        max_failures: at_least_one("login-max-failures", max_failures, defaults.max_failures)?,
+        window: std::time::Duration::from_secs_f64(window),
+        max_users: at_least_one("login-max-users", max_users, defaults.max_users)?,
+    })
+}
+
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.
 pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
@@ -637,6 +708,41 @@ mod tests {
         assert_eq!(config.tls, None);
         assert_eq!(config.log_filter, "info");
         assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.vault_allow.is_empty());
+        let login = config.auth.login;
+        assert_eq!(login.max_failures, 5);
+        assert_eq!(login.window, std::time::Duration::from_secs(60));
+        assert_eq!(login.max_users, 10);
+    }
+
+    #[test]
+    fn vault_allow_and_login_limits_from_each_layer() {
+        let file = config_file(
+            "users_secret = \"users\"\nvault_allow = [\"alice\", \"ci\"]\n\
+             login_window = 30\nlogin_max_users = 3\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--login-max-failures", "7"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", path),
+                ("RPA_MFA_LOGIN_MAX_USERS", "4"),
+            ]))
+            .unwrap();
+        assert_eq!(config.vault_allow, ["alice", "ci"]);
+        assert_eq!(config.auth.login.max_failures, 7);
+        assert_eq!(config.auth.login.max_users, 4, "env over file");
+        assert_eq!(config.auth.login.window, std::time::Duration::from_secs(30));
+        let config = flags(&["--vault-allow", "bob", "--vault-allow", "qa"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", path),
+                ("RPA_MFA_VAULT_ALLOW", "x,y"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            config.vault_allow,
+            ["bob", "qa"],
+            "flags replace the lists below"
+        );
     }
 
     #[test]
@@ -761,6 +867,20 @@ mod tests {
         assert!(err.contains("--tls-key"), "{err}");
         let err = flags(&["--pin", "nobody"]).resolve(env(&[])).unwrap_err();
         assert!(err.contains("USER=NAMESPACE"), "{err}");
+        let err = flags(&["--vault-allow", "ci"])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.contains("--vault-allow needs --users-secret"), "{err}");
+        for (flag, value) in [
+            ("--login-window", "0"),
+            ("--login-window", "NaN"),
+            ("--login-window", "inf"),
+            ("--login-max-failures", "0"),
+            ("--login-max-users", "0"),
+        ] {
+            let err = flags(&[flag, value]).resolve(env(&[])).unwrap_err();
+            assert!(err.starts_with(flag), "{flag} {value}: {err}");
+        }
     }
 
     #[test]
@@ -857,6 +977,7 @@ mod tests {
         assert_eq!(config.max_wait, Duration::from_secs(900));
         assert_eq!(config.namespaces.max_count, 10_000);
         assert!(config.namespaces.exempt.contains("ci"));
+        assert_eq!(config.vault_allow, ["alice", "ci"]);
     }
 
     #[test]

@@ -173,8 +173,11 @@ impl Namespaces {
     }
 
     /// The namespace `name`, made if new; refused when new and the cap is
-    /// reached even after dropping the idle ones.
-    pub fn get(&self, name: &str) -> Result<Arc<Namespace>, NamespaceLimit> {
+    /// reached even after dropping the idle ones. Only [`Access::open`]
+    /// calls it, so every way into a namespace passes the gate.
+    ///
+    /// [`Access::open`]: crate::access::Access::open
+    pub(crate) fn get(&self, name: &str) -> Result<Arc<Namespace>, NamespaceLimit> {
         let now = Instant::now();
         let mut map = self.lock();
         // At most every tenth of the idle time, so the cost stays
