@@ -7,35 +7,40 @@
 //! [`settings!`] is the one place that pairs them.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
+
+use std::time::Duration;
 
 use clap::Args;
 use rpa_mfa_keywords::otp::Kind;
 use rpa_mfa_keywords::state::spec::StateSpec;
+use rpa_mfa_keywords::state::NamespaceLimits;
 use serde::Deserialize;
 
 /// Declares [`Settings`] (every field optional, so a layer can leave it
-/// unset) with its environment variable names and the layer merge.
+/// unset) with its environment variable names and the layer merge. Lists
+/// (repeatable flags, comma-separated in the environment, arrays in the
+/// file) come first; a list set by a layer replaces the lower one's.
 macro_rules! settings {
-    ($( $(#[$attr:meta])* $field:ident : $ty:ty = $env:literal, )*) => {
+    (
+        lists { $( $(#[$lattr:meta])* $list:ident = $lenv:literal, )* }
+        $( $(#[$attr:meta])* $field:ident : $ty:ty = $env:literal, )*
+    ) => {
         /// One layer of settings: what the flags, the environment or the
         /// config file set. Unset fields fall through to the next layer.
         #[derive(Args, Deserialize, Debug, Clone, Default, PartialEq)]
         #[serde(deny_unknown_fields)]
         pub struct Settings {
             $( $(#[$attr])* pub $field: Option<$ty>, )*
-            /// Pin USER to NAMESPACE: their calls in any other namespace are
-            /// refused. Repeatable. [env: RPA_MFA_PIN=USER=NS,USER=NS]
-            #[arg(long, value_name = "USER=NAMESPACE")]
-            #[serde(default)]
-            pub pin: Vec<String>,
+            $( $(#[$lattr])* #[serde(default)] pub $list: Vec<String>, )*
         }
 
         impl Settings {
             /// Every environment variable, with the setting it overrides.
             pub const ENV: &'static [(&'static str, &'static str)] = &[
                 $( ($env, stringify!($field)), )*
-                ("RPA_MFA_PIN", "pin"),
+                $( ($lenv, stringify!($list)), )*
             ];
 
             /// The layer the environment sets; `get` looks a variable up.
@@ -45,9 +50,9 @@ macro_rules! settings {
                         Some(v) => Some(parse_env::<$ty>($env, &v)?),
                         None => None,
                     }, )*
-                    pin: get("RPA_MFA_PIN")
+                    $( $list: get($lenv)
                         .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect())
-                        .unwrap_or_default(),
+                        .unwrap_or_default(), )*
                 })
             }
 
@@ -55,7 +60,7 @@ macro_rules! settings {
             pub fn over(self, lower: Settings) -> Settings {
                 Settings {
                     $( $field: self.$field.or(lower.$field), )*
-                    pin: if self.pin.is_empty() { lower.pin } else { self.pin },
+                    $( $list: if self.$list.is_empty() { lower.$list } else { self.$list }, )*
                 }
             }
         }
@@ -63,6 +68,19 @@ macro_rules! settings {
 }
 
 settings! {
+    lists {
+        /// Pin USER to NAMESPACE: their calls in any other namespace are
+        /// refused. Repeatable. [env: RPA_MFA_PIN=USER=NS,USER=NS]
+        #[arg(long, value_name = "USER=NAMESPACE")]
+        pin = "RPA_MFA_PIN",
+
+        /// Only these users, and users pinned to these namespaces, may read
+        /// the vault with keywords. Repeatable. Default: every user not
+        /// pinned. [env: RPA_MFA_VAULT_ALLOW=NAME,NAME]
+        #[arg(long, value_name = "USER|NAMESPACE")]
+        vault_allow = "RPA_MFA_VAULT_ALLOW",
+    }
+
     /// TOML config file; its keys are the flag names with `_` for `-`.
     /// [env: RPA_MFA_CONFIG]
     #[arg(long, value_name = "PATH")]
@@ -133,6 +151,23 @@ settings! {
     #[arg(long, value_name = "SPEC")]
     auth_vault: String = "RPA_MFA_AUTH_VAULT",
 
+    /// Failed logins allowed per user and client address within
+    /// --login-window before that user is refused from there [default: 5].
+    /// [env: RPA_MFA_LOGIN_MAX_FAILURES]
+    #[arg(long, value_name = "N")]
+    login_max_failures: u16 = "RPA_MFA_LOGIN_MAX_FAILURES",
+
+    /// Seconds failed logins are remembered [default: 60].
+    /// [env: RPA_MFA_LOGIN_WINDOW]
+    #[arg(long, value_name = "SECONDS")]
+    login_window: f64 = "RPA_MFA_LOGIN_WINDOW",
+
+    /// Distinct user names that may fail from one address within
+    /// --login-window before new names are refused there [default: 10].
+    /// [env: RPA_MFA_LOGIN_MAX_USERS]
+    #[arg(long, value_name = "N")]
+    login_max_users: u16 = "RPA_MFA_LOGIN_MAX_USERS",
+
     /// Serve a non-loopback address without authentication.
     /// [env: RPA_MFA_INSECURE]
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
@@ -166,6 +201,30 @@ settings! {
     /// [default: 30]. [env: RPA_MFA_OAUTH_TIMEOUT]
     #[arg(long, value_name = "SECONDS")]
     oauth_timeout: f64 = "RPA_MFA_OAUTH_TIMEOUT",
+
+    /// Seconds discovery documents and key sets (JWKS) are trusted before
+    /// they are fetched again; a shorter Cache-Control max-age wins, but not
+    /// below a minute (or this, when less) [default: 300].
+    /// [env: RPA_MFA_OAUTH_CACHE]
+    #[arg(long, value_name = "SECONDS")]
+    oauth_cache: u64 = "RPA_MFA_OAUTH_CACHE",
+
+    /// The longest any keyword may wait, in seconds: every `timeout`
+    /// argument must be 0 to this [default: 900]. [env: RPA_MFA_MAX_WAIT]
+    #[arg(long, value_name = "SECONDS")]
+    max_wait: u64 = "RPA_MFA_MAX_WAIT",
+
+    /// Seconds a namespace may go unused before it and its state are
+    /// dropped; the default namespace and pinned ones are kept
+    /// [default: 86400]. [env: RPA_MFA_NAMESPACE_IDLE]
+    #[arg(long, value_name = "SECONDS")]
+    namespace_idle: u64 = "RPA_MFA_NAMESPACE_IDLE",
+
+    /// Most namespaces at once, besides the default and pinned ones; past
+    /// it a new namespace is refused [default: 10000].
+    /// [env: RPA_MFA_MAX_NAMESPACES]
+    #[arg(long, value_name = "COUNT")]
+    max_namespaces: u64 = "RPA_MFA_MAX_NAMESPACES",
 }
 
 fn parse_env<T: EnvValue>(name: &str, value: &str) -> Result<T, String> {
@@ -194,6 +253,13 @@ impl EnvValue for PathBuf {
 
 impl EnvValue for u16 {
     const EXPECTED: &'static str = "a number from 0 to 65535";
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+}
+
+impl EnvValue for u64 {
+    const EXPECTED: &'static str = "a whole number from 0";
     fn parse(text: &str) -> Option<Self> {
         text.trim().parse().ok()
     }
@@ -237,11 +303,17 @@ pub struct ServeConfig {
     pub mode: Kind,
     pub allow_stop: bool,
     pub auth: AuthConfig,
+    /// Who may read the vault with keywords; empty: every unpinned user.
+    pub vault_allow: Vec<String>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
     pub log_format: LogFormat,
     pub oauth: rpa_mfa_keywords::oauth::Settings,
+    /// `--max-wait`: the longest any keyword waits.
+    pub max_wait: Duration,
+    /// Idle expiry and cap of namespaces.
+    pub namespaces: NamespaceLimits,
 }
 
 /// Where the credentials come from, and who is pinned where.
@@ -252,6 +324,8 @@ pub struct AuthConfig {
     pub vault: Option<String>,
     /// Lower-cased user name to namespace.
     pub pins: BTreeMap<String, String>,
+    /// The failed-login limiter's settings.
+    pub login: crate::auth::LoginLimits,
 }
 
 impl AuthConfig {
@@ -332,6 +406,24 @@ impl Settings {
                 "oauth_timeout",
                 self.oauth_timeout.map(|v| check_oauth_timeout(v).map(drop)),
             ),
+            (
+                "oauth_cache",
+                self.oauth_cache.map(|v| check_oauth_cache(v).map(drop)),
+            ),
+            (
+                "max_wait",
+                self.max_wait.map(|v| check_max_wait(v).map(drop)),
+            ),
+            (
+                "namespace_idle",
+                self.namespace_idle
+                    .map(|v| check_namespace_idle(v).map(drop)),
+            ),
+            (
+                "max_namespaces",
+                self.max_namespaces
+                    .map(|v| check_max_namespaces(v).map(drop)),
+            ),
         ];
         let pins = self
             .pin
@@ -377,17 +469,42 @@ impl Settings {
             let (user, ns) = parse_pin(pin).map_err(|e| format!("--pin: {e}"))?;
             pins.insert(user, ns);
         }
+        let pins_for_limits = pins.clone();
         let auth = AuthConfig {
             users_secret: self.users_secret,
             tokens_secret: self.tokens_secret,
             vault: self.auth_vault,
             pins,
+            login: login_limits(
+                self.login_max_failures,
+                self.login_window,
+                self.login_max_users,
+            )?,
         };
         if !auth.pins.is_empty() && !auth.enabled() {
             return Err("--pin needs --users-secret or --tokens-secret".into());
         }
+        // Without authentication every caller is anonymous: no list could
+        // name them, and a list would only look like protection.
+        if !self.vault_allow.is_empty() && !auth.enabled() {
+            return Err("--vault-allow needs --users-secret or --tokens-secret".into());
+        }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
+        let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
+            .map_err(|e| format!("--oauth-cache: {e}"))?;
+        let max_wait = check_max_wait(self.max_wait.unwrap_or(DEFAULT_MAX_WAIT.as_secs()))
+            .map_err(|e| format!("--max-wait: {e}"))?;
+        let defaults = NamespaceLimits::default();
+        let namespace_idle =
+            check_namespace_idle(self.namespace_idle.unwrap_or(defaults.idle.as_secs()))
+                .map_err(|e| format!("--namespace-idle: {e}"))?;
+        let max_namespaces =
+            check_max_namespaces(self.max_namespaces.unwrap_or(defaults.max_count as u64))
+                .map_err(|e| format!("--max-namespaces: {e}"))?;
+        // Pinned users' namespaces are theirs for good: never dropped,
+        // never counted.
+        let exempt = pins_for_limits.into_values().collect();
         Ok(ServeConfig {
             host: self.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: self.port.unwrap_or(8270),
@@ -399,6 +516,7 @@ impl Settings {
             mode,
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
+            vault_allow: self.vault_allow,
             insecure: self.insecure.unwrap_or(false),
             tls,
             log_filter,
@@ -406,10 +524,26 @@ impl Settings {
             oauth: rpa_mfa_keywords::oauth::Settings {
                 insecure_transport: self.oauth_insecure_transport.unwrap_or(false),
                 timeout: oauth_timeout,
+                cache_lifetime: oauth_cache,
+            },
+            max_wait,
+            namespaces: NamespaceLimits {
+                idle: namespace_idle,
+                max_count: max_namespaces,
+                exempt,
             },
         })
     }
 }
+
+/// `--max-wait`'s default.
+const DEFAULT_MAX_WAIT: Duration = rpa_mfa_keywords::DEFAULT_MAX_WAIT;
+/// The largest `--max-wait`: a day; no robot waits longer for anything.
+const MAX_MAX_WAIT: u64 = 86_400;
+/// The largest `--namespace-idle`: a year.
+const MAX_NAMESPACE_IDLE: u64 = 365 * 86_400;
+/// The largest `--max-namespaces`; each costs memory.
+const MAX_MAX_NAMESPACES: u64 = 10_000_000;
 
 /// Where one layer of settings came from, to name a bad value's source.
 #[derive(Clone, Copy)]
@@ -495,6 +629,60 @@ pub fn check_log_filter(filter: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// A whole number of `unit` within `range`, or why not.
+fn within(value: u64, range: RangeInclusive<u64>, unit: &str) -> Result<u64, String> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "expected {unit} from {} to {}, got {value}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+fn check_max_wait(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 0..=MAX_MAX_WAIT, "seconds").map(Duration::from_secs)
+}
+
+fn check_oauth_cache(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 0..=86_400, "seconds").map(Duration::from_secs)
+}
+
+fn check_namespace_idle(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 1..=MAX_NAMESPACE_IDLE, "seconds").map(Duration::from_secs)
+}
+
+fn check_max_namespaces(count: u64) -> Result<usize, String> {
+    within(count, 0..=MAX_MAX_NAMESPACES, "a count").map(|n| n as usize)
+}
+
+/// The failed-login limiter's settings, defaults filled in and checked.
+fn login_limits(
+    max_failures: Option<u16>,
+    window: Option<f64>,
+    max_users: Option<u16>,
+) -> Result<crate::auth::LoginLimits, String> {
+    let defaults = crate::auth::LoginLimits::default();
+    let window = window.unwrap_or(defaults.window.as_secs_f64());
+    if !(window > 0.0 && window <= 86_400.0) {
+        return Err(format!(
+            "--login-window: expected seconds between 0 and 86400, got {window}"
+        ));
+    }
+    let at_least_one = |flag: &str, value: Option<u16>, default: u32| match value {
+        Some(0) => Err(format!("--{flag}: expected 1 or more, got 0")),
+        Some(n) => Ok(u32::from(n)),
+        None => Ok(default),
+    };
+    Ok(crate::auth::LoginLimits {
+        max_failures: at_least_one("login-max-failures", max_failures, defaults.max_failures)?,
+        window: std::time::Duration::from_secs_f64(window),
+        max_users: at_least_one("login-max-users", max_users, defaults.max_users)?,
+    })
+}
+
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.
 pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
     match s.split_once(':') {
@@ -559,6 +747,41 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(matches!(&config.state, StateSpec::Sqlite(p) if p.ends_with("rpa-mfa/state.db")));
         assert_eq!(config.state_key, None);
+        assert!(config.vault_allow.is_empty());
+        let login = config.auth.login;
+        assert_eq!(login.max_failures, 5);
+        assert_eq!(login.window, std::time::Duration::from_secs(60));
+        assert_eq!(login.max_users, 10);
+    }
+
+    #[test]
+    fn vault_allow_and_login_limits_from_each_layer() {
+        let file = config_file(
+            "users_secret = \"users\"\nvault_allow = [\"alice\", \"ci\"]\n\
+             login_window = 30\nlogin_max_users = 3\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--login-max-failures", "7"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", path),
+                ("RPA_MFA_LOGIN_MAX_USERS", "4"),
+            ]))
+            .unwrap();
+        assert_eq!(config.vault_allow, ["alice", "ci"]);
+        assert_eq!(config.auth.login.max_failures, 7);
+        assert_eq!(config.auth.login.max_users, 4, "env over file");
+        assert_eq!(config.auth.login.window, std::time::Duration::from_secs(30));
+        let config = flags(&["--vault-allow", "bob", "--vault-allow", "qa"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", path),
+                ("RPA_MFA_VAULT_ALLOW", "x,y"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            config.vault_allow,
+            ["bob", "qa"],
+            "flags replace the lists below"
+        );
     }
 
     #[test]
@@ -607,6 +830,46 @@ mod tests {
             ]),
             "a list from the env replaces the file's"
         );
+    }
+
+    #[test]
+    fn waits_namespaces_and_caches_have_bounded_defaults_and_settings() {
+        let config = flags(&[]).resolve(env(&[])).unwrap();
+        assert_eq!(config.max_wait, Duration::from_secs(900));
+        assert_eq!(config.namespaces.idle, Duration::from_secs(86_400));
+        assert_eq!(config.namespaces.max_count, 10_000);
+        assert!(config.namespaces.exempt.is_empty());
+        assert_eq!(config.oauth.cache_lifetime, Duration::from_secs(300));
+
+        let file = config_file(
+            "max_wait = 60\nnamespace_idle = 3600\nmax_namespaces = 50\noauth_cache = 0\n\
+             users_secret = \"users\"\npin = [\"bot=ci\"]\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--config", path, "--max-namespaces", "70"])
+            .resolve(env(&[("RPA_MFA_NAMESPACE_IDLE", "120")]))
+            .unwrap();
+        assert_eq!(config.max_wait, Duration::from_secs(60), "from the file");
+        assert_eq!(config.namespaces.idle, Duration::from_secs(120), "env");
+        assert_eq!(config.namespaces.max_count, 70, "flag");
+        assert_eq!(config.oauth.cache_lifetime, Duration::ZERO);
+        assert!(
+            config.namespaces.exempt.contains("ci"),
+            "a pinned namespace never expires nor counts"
+        );
+
+        for (flag, value) in [
+            ("--max-wait", "86401"),
+            ("--namespace-idle", "0"),
+            ("--oauth-cache", "86401"),
+        ] {
+            let err = flags(&[flag, value]).resolve(env(&[])).unwrap_err();
+            assert!(err.starts_with(flag) && err.contains(value), "{err}");
+        }
+        let err = flags(&[])
+            .resolve(env(&[("RPA_MFA_MAX_WAIT", "-1")]))
+            .unwrap_err();
+        assert!(err.contains("RPA_MFA_MAX_WAIT"), "{err}");
     }
 
     #[test]
@@ -660,6 +923,20 @@ mod tests {
         assert!(err.contains("--tls-key"), "{err}");
         let err = flags(&["--pin", "nobody"]).resolve(env(&[])).unwrap_err();
         assert!(err.contains("USER=NAMESPACE"), "{err}");
+        let err = flags(&["--vault-allow", "ci"])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.contains("--vault-allow needs --users-secret"), "{err}");
+        for (flag, value) in [
+            ("--login-window", "0"),
+            ("--login-window", "NaN"),
+            ("--login-window", "inf"),
+            ("--login-max-failures", "0"),
+            ("--login-max-users", "0"),
+        ] {
+            let err = flags(&[flag, value]).resolve(env(&[])).unwrap_err();
+            assert!(err.starts_with(flag), "{flag} {value}: {err}");
+        }
     }
 
     #[test]
@@ -753,6 +1030,10 @@ mod tests {
         );
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(config.tls.is_some());
+        assert_eq!(config.max_wait, Duration::from_secs(900));
+        assert_eq!(config.namespaces.max_count, 10_000);
+        assert!(config.namespaces.exempt.contains("ci"));
+        assert_eq!(config.vault_allow, ["alice", "ci"]);
     }
 
     #[test]

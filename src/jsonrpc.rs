@@ -19,7 +19,7 @@ use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
-use crate::auth::Principal;
+use crate::auth::Identity;
 use crate::remote::{Caller, Fault, Protocol, RemoteApi, METHODS};
 
 /// Subscribes to a namespace's live TOTP codes.
@@ -39,18 +39,17 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     for &method in METHODS {
         module
             .register_async_method(method, move |params, api, extensions| async move {
-                let raw: Json = params.parse().unwrap_or(Json::Null);
-                let (namespace, values) = bind_params(method, raw)?;
-                // The HTTP request's extensions: the auth layer's principal.
+                let (namespace, values) = bind_params(method, parse(&params)?)?;
+                // The HTTP request's extensions: the auth layer's identity.
                 let caller = Caller {
                     protocol: Protocol::JsonRpc,
                     namespace: &namespace,
-                    principal: extensions.get::<Principal>(),
+                    identity: extensions.get::<Identity>(),
                 };
                 api.call(caller, method, values)
                     .await
                     .map(|v| to_json(&v))
-                    .map_err(|f| ErrorObject::owned(f.code(), f.message(), None::<()>))
+                    .map_err(|f| error_object(&f))
             })
             .expect("method names are unique");
     }
@@ -59,18 +58,23 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             SUBSCRIBE_TOTP,
             TOTP_NOTIFICATION,
             UNSUBSCRIBE_TOTP,
-            |params, pending, api, _| async move {
-                let raw: Json = params.parse().unwrap_or(Json::Null);
-                let namespace = match subscription_namespace(raw) {
+            |params, pending, api, extensions| async move {
+                let namespace = match parse(&params).and_then(subscription_namespace) {
                     Ok(namespace) => namespace,
                     Err(e) => return pending.reject(e).await,
                 };
-                let services = api.library().services();
-                let feed = match services.namespaces.get(&namespace).await {
-                    Ok(ns) => TotpFeed::new(ns, services.clock.clone()).await,
-                    Err(e) => Err(e),
+                // The subscription passes the same gate as every call.
+                let identity = extensions.get::<Identity>();
+                let gate = api.gate();
+                let access = match gate
+                    .admit(Protocol::JsonRpc, identity, &namespace, SUBSCRIBE_TOTP)
+                    .await
+                {
+                    Ok(access) => access,
+                    Err(fault) => return pending.reject(error_object(&fault)).await,
                 };
-                let feed = match feed {
+                let clock = gate.services().clock.clone();
+                let feed = match TotpFeed::new(access.namespace().clone(), clock).await {
                     Ok(feed) => feed,
                     Err(e) => {
                         let error = ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
@@ -141,8 +145,19 @@ fn param_names(method: &str) -> &'static [&'static str] {
 }
 
 fn invalid(message: String) -> ErrorObjectOwned {
-    let fault = Fault::InvalidParams(message);
+    error_object(&Fault::InvalidParams(message))
+}
+
+fn error_object(fault: &Fault) -> ErrorObjectOwned {
     ErrorObject::owned(fault.code(), fault.message(), None::<()>)
+}
+
+/// The params as JSON; absent params are `null`. Params jsonrpsee keeps
+/// but serde cannot read (a number such as `1e999`) are refused with what
+/// serde said, rather than read as absent.
+fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned> {
+    serde_json::from_str(params.as_str().unwrap_or("null"))
+        .map_err(|e| invalid(format!("params are not valid JSON: {e}.")))
 }
 
 /// Turns JSON-RPC params into the namespace and positional values.

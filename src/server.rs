@@ -22,13 +22,11 @@ use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
 use rpa_mfa_keywords::oauth::callback::Delivery;
 use rpa_mfa_keywords::otp::record::OtpState;
 use rpa_mfa_keywords::otp::{Options, OtpKey};
-use rpa_mfa_keywords::state::{
-    self, valid_namespace_name, NamespaceLimits, Namespaces, DEFAULT_NAMESPACE,
-};
+use rpa_mfa_keywords::state::{self, valid_namespace_name, Namespaces, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::{vault, Library, Services};
 use tower::Service;
 
-use crate::auth::{require_auth, Auth, ClientAddr, Principal};
+use crate::auth::{require_auth, Auth, ClientAddr, Identity};
 use crate::config::ServeConfig;
 use crate::ops::Health;
 use crate::remote::{xmlrpc, Caller, Protocol, RemoteApi};
@@ -82,10 +80,10 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         .map(|(name, key)| (name.as_str(), key.as_str()));
     let (store, state_key) = state::spec::open(&args.state, key_ref, &*vault).await?;
     tracing::info!(state = store.describe(), "state");
-    let mut limits = NamespaceLimits::default();
-    limits.exempt.extend(args.auth.pins.values().cloned());
-    let namespaces = Namespaces::new(store.clone(), state_key, limits).with_initial(&initial);
-    let services = Arc::new(Services::new(vault, namespaces, args.oauth.clone()));
+    let namespaces =
+        Namespaces::new(store.clone(), state_key, args.namespaces.clone()).with_initial(&initial);
+    let services =
+        Arc::new(Services::new(vault, namespaces, args.oauth.clone()).with_max_wait(args.max_wait));
     let auth = Auth::load(&args.auth, args.vault.as_deref())
         .await?
         .map(Arc::new);
@@ -96,9 +94,11 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         .transpose()?;
     crate::metrics::spawn_upkeep();
     let stop = StopSwitch::new(args.allow_stop);
+    let gate = crate::gate::Gate::new(services.clone(), crate::gate::policy(&args));
     let api = Arc::new(RemoteApi::new(
         library(services.clone(), &stop),
         stop.clone(),
+        gate,
     ));
     let (rpc_stop, rpc_handle) = jsonrpsee::server::stop_channel();
     let health = Health {
@@ -310,20 +310,20 @@ async fn oauth_callback(State(services): State<Arc<Services>>, request: Request)
 }
 
 /// The authenticated user, when authentication is on.
-type MaybePrincipal = Option<Extension<Principal>>;
+type MaybeIdentity = Option<Extension<Identity>>;
 
 async fn xmlrpc_default(
     State(app): State<AppState>,
-    principal: MaybePrincipal,
+    identity: MaybeIdentity,
     body: Bytes,
 ) -> Response {
-    xmlrpc_call(&app.api, DEFAULT_NAMESPACE, principal, &body).await
+    xmlrpc_call(&app.api, DEFAULT_NAMESPACE, identity, &body).await
 }
 
 async fn xmlrpc_namespace(
     State(app): State<AppState>,
     Path(namespace): Path<String>,
-    principal: MaybePrincipal,
+    identity: MaybeIdentity,
     body: Bytes,
 ) -> Response {
     if !valid_namespace_name(&namespace) {
@@ -333,14 +333,14 @@ async fn xmlrpc_namespace(
         );
         return xml(fault);
     }
-    xmlrpc_call(&app.api, &namespace, principal, &body).await
+    xmlrpc_call(&app.api, &namespace, identity, &body).await
 }
 
 /// Decodes, calls (which counts and logs the call) and encodes.
 async fn xmlrpc_call(
     api: &RemoteApi,
     namespace: &str,
-    principal: MaybePrincipal,
+    identity: MaybeIdentity,
     body: &[u8],
 ) -> Response {
     let answer = match xmlrpc::decode_call(body) {
@@ -348,7 +348,7 @@ async fn xmlrpc_call(
             let caller = Caller {
                 protocol: Protocol::XmlRpc,
                 namespace,
-                principal: principal.as_ref().map(|Extension(p)| p),
+                identity: identity.as_ref().map(|Extension(i)| i),
             };
             match api.call(caller, &call.method, call.params).await {
                 Ok(value) => xmlrpc::encode_response(&value),
@@ -363,6 +363,41 @@ async fn xmlrpc_call(
     xml(answer)
 }
 
+/// What jsonrpsee answers over HTTP for a request it read as a
+/// notification: one whose `id` is not a string, a non-negative integer or
+/// null (and a
+/// real notification, which this server has no use for).
+const NOTIFICATION_ANSWER: &[u8] = b"null";
+
+/// Turns jsonrpsee's bare `null` into a JSON-RPC error, so a client whose
+/// `id` is invalid learns why it got no answer. Only bodies of exactly 4
+/// bytes are read, so other answers pass untouched.
+async fn answer_invalid_ids(response: Response) -> Response {
+    use axum::body::HttpBody;
+    if response.body().size_hint().exact() != Some(NOTIFICATION_ANSWER.len() as u64) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, NOTIFICATION_ANSWER.len()).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    if &bytes[..] != NOTIFICATION_ANSWER {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32600,
+            "message": "Invalid request: 'id' must be a string, a non-negative integer or null \
+    (requests without an id are notifications, which this server does not take).",
+        },
+    });
+    let mut response = axum::Json(error).into_response();
+    *response.status_mut() = parts.status;
+    response
+}
+
 fn xml(body: String) -> Response {
     ([(CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
@@ -371,7 +406,7 @@ async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
     let rpc = app.rpc;
     let mut service = rpc.builder.build(rpc.methods, rpc.stop);
     match service.call(request).await {
-        Ok(response) => response.map(Body::new),
+        Ok(response) => answer_invalid_ids(response.map(Body::new)).await,
         Err(e) => {
             tracing::warn!("JSON-RPC request failed: {e}");
             (

@@ -1,13 +1,15 @@
 //! The rpa-mfa keyword library: RPA.MFA's keywords and more, with no idea
 //! of any wire protocol.
 //!
-//! [`library`] holds the registry and Robot-style argument binding,
+//! [`access`] is the policy every call carries (who calls, which
+//! namespace and resources they may reach), [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
 //! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
 //! [`vault`] where secrets come from and [`state`] what keywords remember
 //! between calls. The server crate turns XML-RPC or JSON-RPC into
 //! [`Library::run`] calls and back.
 
+pub mod access;
 pub mod clock;
 pub mod error;
 pub mod library;
@@ -30,7 +32,14 @@ pub struct Services {
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
+    /// The longest any keyword may wait (`--max-wait`): every `timeout`
+    /// argument is checked against it, and waits without one end by it.
+    pub max_wait: std::time::Duration,
 }
+
+/// `--max-wait`'s default: 15 minutes, longer than any login a person
+/// completes, short enough that a forgotten wait frees its task.
+pub const DEFAULT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(900);
 
 impl Services {
     /// The services of a server: its vault, its state and its OAuth
@@ -45,6 +54,7 @@ impl Services {
             namespaces,
             clock: Arc::new(clock::SystemClock),
             oauth: oauth::OAuth::new(oauth),
+            max_wait: DEFAULT_MAX_WAIT,
         }
     }
 
@@ -56,6 +66,12 @@ impl Services {
             state::Namespaces::in_memory(),
             oauth::Settings::default(),
         )
+    }
+
+    /// The same services with another `--max-wait`.
+    pub fn with_max_wait(mut self, max_wait: std::time::Duration) -> Services {
+        self.max_wait = max_wait;
+        self
     }
 
     /// The same services on another clock, for tests.

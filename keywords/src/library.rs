@@ -7,16 +7,19 @@
 //! Framework's rules, because JSON-RPC callers get no client-side checking
 //! and Robot never fills in defaults itself.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
+use crate::access::Access;
 pub use crate::error::{KeywordError, KeywordResult};
 use crate::state::Namespace;
-use crate::value::{Type, Value};
+use crate::value::{display_plain, python_float, Type, Value};
 use crate::Services;
 
 /// How a parameter may be given.
@@ -314,13 +317,26 @@ impl Args {
         matches!(self.get(name), Value::Bool(true))
     }
 
-    /// A declared number of seconds (int or float), if given.
-    pub fn seconds(&self, name: &str) -> Option<f64> {
-        match self.get(name) {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(x) => Some(*x),
-            _ => None,
+    /// A declared number of seconds (int or float), if given, checked at
+    /// the door: not a number within `0..=max` (NaN, infinity, negative,
+    /// too large) fails with `ValueError: NAME must be between 0 and MAX
+    /// seconds, got X`, X as Python prints it. Every seconds argument is
+    /// read through here, so none reaches a `Duration` or a comparison
+    /// unchecked.
+    pub fn seconds(&self, name: &str, max: f64) -> Result<Option<f64>, KeywordError> {
+        let seconds = match self.get(name) {
+            Value::Int(i) => *i as f64,
+            Value::Float(x) => *x,
+            _ => return Ok(None),
+        };
+        if (0.0..=max).contains(&seconds) {
+            return Ok(Some(seconds));
         }
+        Err(KeywordError::value_error(format!(
+            "{name} must be between 0 and {} seconds, got {}",
+            whole_or_python(max),
+            display_plain(self.get(name))
+        )))
     }
 
     /// The `**kwargs` the call passed beyond the declared parameters.
@@ -355,13 +371,33 @@ impl Output {
     }
 }
 
-/// Everything a handler gets: its arguments, the caller's namespace, the
+/// Everything a handler gets: its arguments, the caller's namespace and
+/// access (ask it before using a vault or another named resource), the
 /// shared services, and where to log.
 pub struct Call {
     pub args: Args,
     pub ns: Arc<Namespace>,
+    pub access: Access,
     pub services: Arc<Services>,
     pub output: Output,
+}
+
+impl Call {
+    /// A keyword's wait limit `name`, capped by the server's `--max-wait`:
+    /// every wait a keyword makes is bounded by it.
+    pub fn timeout(&self, name: &str) -> Result<Option<Duration>, KeywordError> {
+        let max = self.services.max_wait.as_secs_f64();
+        Ok(self.args.seconds(name, max)?.map(Duration::from_secs_f64))
+    }
+}
+
+/// A bound as people write it: `900`, not `900.0`.
+fn whole_or_python(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        python_float(x)
+    }
 }
 
 /// The result of running a keyword, as the remote protocol reports it.
@@ -377,6 +413,23 @@ pub struct Library {
     keywords: Vec<Keyword>,
     index: HashMap<String, usize>,
     services: Arc<Services>,
+}
+
+/// Names longer than this are cut where they are echoed back.
+const SHOWN_NAME_BYTES: usize = 64;
+
+/// A keyword or method name as errors and logs show it: whole when short,
+/// else its first 64 bytes and a marker, so a 3 MB name sent by a client
+/// is not echoed back whole.
+pub fn shown_name(name: &str) -> Cow<'_, str> {
+    if name.len() <= SHOWN_NAME_BYTES {
+        return Cow::Borrowed(name);
+    }
+    let mut end = SHOWN_NAME_BYTES;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes, cut)", &name[..end], name.len()))
 }
 
 /// Robot's keyword name normalisation.
@@ -415,10 +468,11 @@ impl Library {
             .map(|&i| &self.keywords[i])
     }
 
-    /// Binds the arguments and runs the keyword in the given namespace.
+    /// Binds the arguments and runs the keyword in the namespace the
+    /// gate opened for the caller.
     pub async fn run(
         &self,
-        namespace: &str,
+        access: Access,
         name: &str,
         positional: Vec<Value>,
         named: Vec<(String, Value)>,
@@ -426,22 +480,21 @@ impl Library {
         let output = Output::default();
         let result = match self.keyword(name) {
             None => Err(KeywordError::plain(format!(
-                "No keyword with name '{name}' found."
+                "No keyword with name '{}' found.",
+                shown_name(name)
             ))),
             Some(keyword) => match keyword.bind(positional, named) {
                 Err(e) => Err(e),
-                Ok(args) => match self.services.namespaces.get(namespace).await {
-                    Err(e) => Err(e),
-                    Ok(ns) => {
-                        let call = Call {
-                            args,
-                            ns,
-                            services: self.services.clone(),
-                            output: output.clone(),
-                        };
-                        (keyword.handler)(call).await
-                    }
-                },
+                Ok(args) => {
+                    let call = Call {
+                        args,
+                        ns: access.namespace().clone(),
+                        access,
+                        services: self.services.clone(),
+                        output: output.clone(),
+                    };
+                    (keyword.handler)(call).await
+                }
             },
         };
         Outcome {
@@ -553,9 +606,56 @@ mod tests {
     }
 
     #[test]
+    fn seconds_are_checked_at_the_door() {
+        let k = Keyword::new("Wait For OAuth Callback").param(Param::optional(
+            "timeout",
+            Type::optional(Type::Float),
+            Value::None,
+        ));
+        let seconds = |given: &str| {
+            k.bind(vec![Value::str(given)], vec![])
+                .unwrap()
+                .seconds("timeout", 900.0)
+        };
+        assert_eq!(seconds("0"), Ok(Some(0.0)));
+        assert_eq!(seconds("900"), Ok(Some(900.0)));
+        assert_eq!(seconds(""), Ok(None));
+        // Each number as Python prints float(x), RPA.MFA's users' language.
+        for (given, shown) in [
+            ("inf", "inf"),
+            ("-inf", "-inf"),
+            ("nan", "nan"),
+            ("-1", "-1.0"),
+            ("900.5", "900.5"),
+            ("1e19", "1e+19"),
+            ("1e20", "1e+20"),
+            ("1e9", "1000000000.0"),
+        ] {
+            assert_eq!(
+                seconds(given).unwrap_err().to_string(),
+                format!("ValueError: timeout must be between 0 and 900 seconds, got {shown}"),
+                "{given}"
+            );
+        }
+    }
+
+    #[test]
     fn error_texts_escape_control_characters() {
         let e = KeywordError::value_error("got 'a\u{1}b\rc'\nnext");
         assert_eq!(e.to_string(), "ValueError: got 'a\\u{1}b\\u{d}c'\nnext");
+    }
+
+    #[test]
+    fn long_names_are_shown_cut() {
+        assert_eq!(shown_name("Get Time Based OTP"), "Get Time Based OTP");
+        let exact = "k".repeat(SHOWN_NAME_BYTES);
+        assert_eq!(shown_name(&exact), exact);
+        let long = format!("{}é{}", "k".repeat(63), "x".repeat(100));
+        assert_eq!(
+            shown_name(&long),
+            format!("{}… (165 bytes, cut)", "k".repeat(63)),
+            "cut on a character boundary"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rpa_mfa_keywords::access::{Access, Policy};
 use rpa_mfa_keywords::clock::{Clock, TokioClock};
 use rpa_mfa_keywords::state::{MemoryStore, NamespaceLimits, Namespaces, StateKey, StateStore};
 use rpa_mfa_keywords::{Library, Services, Value};
@@ -51,7 +52,13 @@ async fn run(
         .iter()
         .map(|(k, v)| (k.to_string(), Value::str(*v)))
         .collect();
-    match lib.run(ns, name, positional, named).await.result {
+    // The namespace as the server's gate opens it for an anonymous caller.
+    let policy = Arc::new(Policy::default());
+    let access = match Access::open(&lib.services().namespaces, &policy, None, ns).await {
+        Ok(access) => access,
+        Err(refusal) => return Err(refusal.to_string()),
+    };
+    match lib.run(access, name, positional, named).await.result {
         Ok(Value::Str(s)) => Ok(s),
         Ok(Value::None) => Ok(String::new()),
         Ok(other) => panic!("unexpected {other:?}"),
@@ -276,7 +283,7 @@ async fn two_servers_on_one_store_behave_as_one() {
 #[tokio::test]
 async fn the_namespace_cap_is_the_stores_and_exempts_the_default() {
     let limits = NamespaceLimits {
-        cap: 2,
+        max_count: 2,
         ..NamespaceLimits::default()
     };
     let namespaces = Namespaces::new(

@@ -66,7 +66,7 @@ pub async fn password_with_mfa(call: Call) -> KeywordResult {
             form.push((name.into(), v.into()));
         }
     }
-    form.extend(extra_params(&call.args));
+    form.extend(extra_params(&call.args)?);
     let answer = oauth.http.post_form(&token_url, form, Some(auth())).await?;
     let mfa_token = match answer.body.get("error").and_then(Json::as_str) {
         Some("mfa_required") => answer

@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use super::record::OtpState;
 use super::{check_digits, check_period, parse_at, Algorithm, Kind, Options, OtpKey};
+use crate::access::DEFAULT_VAULT;
 use crate::library::{Args, Call, Keyword, KeywordError, Param};
 use crate::state::{CounterSet, Namespace, Space};
 use crate::value::{Type, Value};
-
-/// The longest `unique=True` waits for a code no one was handed yet.
-const UNIQUE_MAX_WAIT: Duration = Duration::from_secs(300);
 
 const TOTP_NOT_SET: &str = "TOTP (Time-based One-Time Password) can be set during the library \
 initialization. With `Use MFA Secret From Vault` keyword or with `Set Time Based OTP` keyword.";
@@ -62,6 +60,11 @@ be a base32 secret or an ``otpauth://`` URI; ``algorithm``, ``digits`` and \
 A missing secret fails with ``KeyError: 'Undefined secret: NAME'``, a missing \
 key with ``KeyError: 'KEY'``; either way the secret set before stays in place.
 
+A user pinned to a namespace may read the vault only when the server's \
+``--vault-allow`` names them or their namespace; a list, once given, admits \
+no one else. The secrets holding the server's own credentials are never \
+readable. Both fail with ``PermissionError``.
+
 Example:
 | `Use MFA Secret From Vault`    mfa    otpsecret
 | `Use MFA Secret From Vault`    mfa    hotpsecret    mode=counter",
@@ -69,7 +72,11 @@ Example:
             .handler(|call| async move {
                 let name = call.args.str("vault_name").unwrap_or_default();
                 let key = call.args.str("vault_key").unwrap_or_default();
-                let value = call.services.vault.get_value(name, key).await?;
+                let vault = &*call.services.vault;
+                let value = call
+                    .access
+                    .vault_value(vault, DEFAULT_VAULT, name, key)
+                    .await?;
                 let kind = match call.args.str("mode") {
                     Some("COUNTER") => Kind::Hotp,
                     _ => Kind::Totp,
@@ -230,15 +237,17 @@ with ``TOTPNotSetError``.
 Beyond RPA.MFA, named-only:
 - ``min_validity``: seconds the code must still be valid. When the current \
 code expires sooner, the keyword waits for the next period and returns that \
-code instead, so a robot never types a code that dies in transit. Must be \
-less than the period.
+code instead, so a robot never types a code that dies in transit. From 0 to \
+the period minus one (29 for the default 30 s period), and at most the \
+server's ``--max-wait``.
 - ``at``: the code for another moment instead of now, as Unix seconds \
-(``1111111109``) or an ISO 8601 UTC time (``2020-01-01T00:00:00``).
+(``1111111109``, 0 to 253402300799) or an ISO 8601 UTC time \
+(``2020-01-01T00:00:00``, up to year 9999).
 - ``unique``: ``True`` never returns a code of this secret that was already \
 handed out with ``unique=True`` (or answered to an MFA login), by any robot \
 on any server sharing the state store: when this period's code is taken, the \
-keyword waits for the next period (honouring ``min_validity``), up to 300 s. \
-For sites that refuse a code used once.
+keyword waits for the next period (honouring ``min_validity``), up to the \
+server's ``--max-wait``. For sites that refuse a code used once.
 
 Example:
 | ${code} =    `Get Time Based OTP`
@@ -263,7 +272,7 @@ Example:
                     }
                     return Ok(Value::Str(key.code_at_time(parse_at(at)?)));
                 }
-                check_min_validity(&key, min_validity)?;
+                check_min_validity(&call, &key, min_validity)?;
                 if unique {
                     return unique_code(&call, &key, min_validity as f64)
                         .await
@@ -360,11 +369,19 @@ pub(crate) async fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey
     }
 }
 
-fn check_min_validity(key: &OtpKey, min_validity: i128) -> Result<(), KeywordError> {
-    if min_validity < 0 || min_validity >= i128::from(key.period) {
+/// The wait `min_validity` causes is at most itself: below the period, and
+/// never past the server's --max-wait (a period may be a whole day).
+fn check_min_validity(call: &Call, key: &OtpKey, min_validity: i128) -> Result<(), KeywordError> {
+    let max_wait = call.services.max_wait.as_secs();
+    let max = (key.period - 1).min(max_wait);
+    if !(0..=i128::from(max)).contains(&min_validity) {
+        let why = if max < key.period - 1 {
+            "at most the server's --max-wait"
+        } else {
+            "less than the period"
+        };
         return Err(KeywordError::value_error(format!(
-            "min_validity must be 0 to {} seconds (less than the period), got {min_validity}.",
-            key.period - 1
+            "min_validity must be 0 to {max} seconds ({why}), got {min_validity}."
         )));
     }
     Ok(())
@@ -411,15 +428,17 @@ pub(crate) async fn unique_code(
     // The mark outlives its period a little, for servers whose clocks differ.
     let ttl = Duration::from_secs(key.period.saturating_mul(2) + 5);
     let store = call.ns.store();
+    let max_wait = call.services.max_wait;
     let mut waited = false;
     loop {
         let begins = step as f64 * period;
-        if begins - started > UNIQUE_MAX_WAIT.as_secs_f64() {
+        if begins - started > max_wait.as_secs_f64() {
             return Err(KeywordError::new(
                 "TimeoutError",
                 format!(
-                    "Every code of this secret for the next {} s was already handed out.",
-                    UNIQUE_MAX_WAIT.as_secs()
+                    "Every code of this secret until the server's --max-wait ({} s) was \
+already handed out.",
+                    max_wait.as_secs()
                 ),
             ));
         }

@@ -26,6 +26,7 @@ pub use store::{
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -58,14 +59,14 @@ pub trait Record: Sized + Send + Sync + 'static {
 }
 
 /// How many namespaces a store may hold and when an unused one goes.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NamespaceLimits {
     /// A namespace unused this long is removed with its records.
     pub idle: Duration,
     /// At most this many namespaces; the exempt ones do not count against it.
-    pub cap: usize,
-    /// Namespaces that never expire and pass the cap: the default one and
-    /// those users are pinned to.
+    pub max_count: usize,
+    /// Namespaces that never expire and pass the cap: those users are
+    /// pinned to. The default namespace always is.
     pub exempt: HashSet<String>,
 }
 
@@ -73,9 +74,34 @@ impl Default for NamespaceLimits {
     fn default() -> NamespaceLimits {
         NamespaceLimits {
             idle: Duration::from_secs(24 * 3600),
-            cap: 10_000,
-            exempt: HashSet::from([DEFAULT_NAMESPACE.to_owned()]),
+            max_count: 10_000,
+            exempt: HashSet::new(),
         }
+    }
+}
+
+/// A new namespace refused because the cap is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceLimit {
+    pub max_count: usize,
+    pub name: String,
+}
+
+impl fmt::Display for NamespaceLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Namespace limit ({}) reached; '{}' not created.",
+            self.max_count, self.name
+        )
+    }
+}
+
+impl std::error::Error for NamespaceLimit {}
+
+impl From<NamespaceLimit> for KeywordError {
+    fn from(e: NamespaceLimit) -> KeywordError {
+        KeywordError::plain(e.to_string())
     }
 }
 
@@ -288,8 +314,11 @@ impl Namespaces {
     /// The namespace `name`, made on first use unless the store already
     /// holds as many namespaces as allowed. A store that does not answer
     /// does not stop the call: keywords that need no state still work, and
-    /// those that do fail with the store's error.
-    pub async fn get(&self, name: &str) -> Result<Arc<Namespace>, KeywordError> {
+    /// those that do fail with the store's error. Only [`Access::open`]
+    /// calls it, so every way into a namespace passes the gate.
+    ///
+    /// [`Access::open`]: crate::access::Access::open
+    pub(crate) async fn get(&self, name: &str) -> Result<Arc<Namespace>, NamespaceLimit> {
         let ns = {
             let mut open = lock(&self.open);
             if let Some(ns) = open.get(name) {
@@ -313,20 +342,20 @@ impl Namespaces {
         Ok(ns)
     }
 
-    async fn touch(&self, ns: &Namespace, now: Instant) -> Result<(), KeywordError> {
-        let exempt = self.limits.exempt.contains(&ns.name);
+    async fn touch(&self, ns: &Namespace, now: Instant) -> Result<(), NamespaceLimit> {
+        let exempt = ns.name == DEFAULT_NAMESPACE || self.limits.exempt.contains(&ns.name);
         let (idle, cap) = if exempt {
             (None, None)
         } else {
-            (Some(self.limits.idle), Some(self.limits.cap))
+            (Some(self.limits.idle), Some(self.limits.max_count))
         };
         match self.shared.store.touch_namespace(&ns.name, idle, cap).await {
             Ok(Admit::Full) => {
                 lock(&self.open).remove(&ns.name);
-                Err(KeywordError::plain(format!(
-                    "Namespace limit ({}) reached; '{}' not created.",
-                    self.limits.cap, ns.name
-                )))
+                Err(NamespaceLimit {
+                    max_count: self.limits.max_count,
+                    name: ns.name.clone(),
+                })
             }
             Ok(admit) => {
                 if admit == Admit::Created {
@@ -348,7 +377,7 @@ impl Namespaces {
     /// time, so the in-process map stays as small as the store's.
     fn forget_idle(&self, now: Instant) {
         let mut open = lock(&self.open);
-        if open.len() <= self.limits.cap {
+        if open.len() <= self.limits.max_count {
             return;
         }
         open.retain(|_, ns| {
