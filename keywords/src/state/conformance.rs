@@ -205,6 +205,15 @@ async fn namespaces(store: &dyn StateStore) {
         store.touch_namespace("", None, None).await.unwrap(),
         Admit::Existing
     );
+    // Nor do they count against it: "" and n1 live, one more fits under 2.
+    assert_eq!(
+        store.touch_namespace("n2", idle, Some(2)).await.unwrap(),
+        Admit::Created
+    );
+    assert_eq!(
+        store.touch_namespace("n3", idle, Some(2)).await.unwrap(),
+        Admit::Full
+    );
 }
 
 async fn stamp_moves_on_writes(store: &dyn StateStore) {

@@ -74,6 +74,14 @@ fn expired(used: Instant, idle: Option<Duration>, now: Instant) -> bool {
 }
 
 impl Maps {
+    /// The namespaces the cap counts: those that expire.
+    fn expiring_namespaces(&self) -> usize {
+        self.namespaces
+            .values()
+            .filter(|(_, idle)| idle.is_some())
+            .count()
+    }
+
     /// Drops expired namespaces and their records.
     fn sweep_namespaces(&mut self, now: Instant) {
         let dead: Vec<String> = self
@@ -245,9 +253,9 @@ impl StateStore for MemoryStore {
         };
         if admit == Admit::Created {
             if let Some(cap) = cap {
-                if maps.namespaces.len() >= cap {
+                if maps.expiring_namespaces() >= cap {
                     maps.sweep_namespaces(now);
-                    if maps.namespaces.len() >= cap {
+                    if maps.expiring_namespaces() >= cap {
                         return Ok(Admit::Full);
                     }
                 }

@@ -231,6 +231,16 @@ fn count_namespaces(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
     .map(|n| n as usize)
 }
 
+/// The namespaces the cap counts: those that expire.
+fn count_expiring_namespaces(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<usize> {
+    tx.query_row(
+        "SELECT count(*) FROM namespaces WHERE idle_ms IS NOT NULL",
+        [],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n as usize)
+}
+
 #[async_trait]
 impl StateStore for SqliteStore {
     fn describe(&self) -> String {
@@ -449,9 +459,9 @@ impl StateStore for SqliteStore {
             };
             if admit == Admit::Created {
                 if let Some(cap) = cap {
-                    if count_namespaces(tx)? >= cap {
+                    if count_expiring_namespaces(tx)? >= cap {
                         sweep_namespaces(tx)?;
-                        if count_namespaces(tx)? >= cap {
+                        if count_expiring_namespaces(tx)? >= cap {
                             return Ok(Admit::Full);
                         }
                     }

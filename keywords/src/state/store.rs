@@ -209,7 +209,8 @@ pub trait StateStore: Send + Sync + 'static {
     /// Marks namespace `name` used now. A namespace unused for `idle` has
     /// expired: its records are gone and it counts as new (None: it never
     /// expires). A new namespace is refused when `cap` (if any) namespaces
-    /// already live.
+    /// that expire already live; those that never expire (the default one,
+    /// pinned ones) do not count.
     async fn touch_namespace(
         &self,
         name: &str,
