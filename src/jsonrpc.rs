@@ -142,8 +142,10 @@ fn invalid(message: String) -> ErrorObjectOwned {
     ErrorObject::owned(fault.code(), fault.message(), None::<()>)
 }
 
-/// Turns JSON-RPC params into the namespace and positional values.
-fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
+/// Turns JSON-RPC params into the namespace and positional values: the
+/// one step between a request's `params` and [`RemoteApi::call`]. Public
+/// so the fuzz target (`fuzz/fuzz_targets/jsonrpc_params.rs`) can reach it.
+pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
     match raw {
         Json::Null => Ok((DEFAULT_NAMESPACE.to_owned(), Vec::new())),
         Json::Array(items) => Ok((
