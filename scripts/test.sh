@@ -17,6 +17,9 @@ echo "== cargo test"
 cargo build --locked
 cargo test --workspace --locked
 
+echo "== fuzz (20 s per target; scripts/fuzz.sh SECONDS for longer)"
+scripts/fuzz.sh 20
+
 echo "== robot"
 results=target/robot-results
 rm -rf "$results"
