@@ -6,6 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use rpa_mfa::jsonrpc::{bind_params, to_json};
 use rpa_mfa::remote::METHODS;
+use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
@@ -17,7 +18,8 @@ fuzz_target!(|data: &[u8]| {
         let Ok((namespace, values)) = bind_params(method, params.clone()) else {
             continue;
         };
-        assert!(!namespace.is_empty());
+        // The default namespace, or a name a namespace may have.
+        assert!(namespace == DEFAULT_NAMESPACE || valid_namespace_name(&namespace));
         if let Json::Array(items) = &params {
             // Positional params are XML-RPC's, value for value.
             assert_eq!(values.len(), items.len());
