@@ -158,8 +158,10 @@ fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned
         .map_err(|e| invalid(format!("params are not valid JSON: {e}.")))
 }
 
-/// Turns JSON-RPC params into the namespace and positional values.
-fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
+/// Turns JSON-RPC params into the namespace and positional values: the
+/// one step between a request's `params` and [`RemoteApi::call`]. Public
+/// so the fuzz target (`fuzz/fuzz_targets/jsonrpc_params.rs`) can reach it.
+pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
     match raw {
         Json::Null => Ok((DEFAULT_NAMESPACE.to_owned(), Vec::new())),
         Json::Array(items) => Ok((

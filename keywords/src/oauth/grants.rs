@@ -159,8 +159,9 @@ pub async fn generate_url(call: Call) -> KeywordResult {
 }
 
 /// The code in a response URL, after the checks oauthlib makes, in its
-/// order: transport, state, error, code.
-fn code_from_response(
+/// order: transport, state, error, code. Public (through [`super`]) only so
+/// the fuzz target `fuzz/fuzz_targets/oauth_response_url.rs` can reach it.
+pub fn code_from_response(
     oauth: &OAuth,
     response_url: &str,
     state: &str,
