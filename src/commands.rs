@@ -188,6 +188,7 @@ pub fn keywords(args: KeywordsArgs) {
         namespaces: Namespaces::new(OtpState::default()),
         clock: Arc::new(SystemClock),
         oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
+        stopping: Default::default(),
     });
     let library = server::library(services, &StopSwitch::new(false));
     if args.json {

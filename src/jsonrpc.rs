@@ -20,6 +20,7 @@ use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
 use crate::auth::Principal;
+use crate::listen::Activity;
 use crate::remote::{Caller, Fault, Protocol, RemoteApi, METHODS};
 
 /// Subscribes to a namespace's live TOTP codes.
@@ -39,6 +40,8 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     for &method in METHODS {
         module
             .register_async_method(method, move |params, api, extensions| async move {
+                // A WebSocket with a call running is not idle.
+                let _busy = extensions.get::<Activity>().map(Activity::busy);
                 let raw: Json = params.parse().unwrap_or(Json::Null);
                 let (namespace, values) = bind_params(method, raw)?;
                 // The HTTP request's extensions: the auth layer's principal.
@@ -59,7 +62,7 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             SUBSCRIBE_TOTP,
             TOTP_NOTIFICATION,
             UNSUBSCRIBE_TOTP,
-            |params, pending, api, _| async move {
+            |params, pending, api, extensions| async move {
                 let raw: Json = params.parse().unwrap_or(Json::Null);
                 let namespace = match subscription_namespace(raw) {
                     Ok(namespace) => namespace,
@@ -75,6 +78,9 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
                     }
                 };
                 if let Ok(sink) = pending.accept().await {
+                    // An open subscription keeps its WebSocket from being
+                    // closed as idle; server pings keep it alive instead.
+                    let _busy = extensions.get::<Activity>().map(Activity::busy);
                     push_totp_codes(feed, sink, &namespace).await;
                 }
             },

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod commands;
 pub mod config;
 pub mod jsonrpc;
+pub mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod ops;

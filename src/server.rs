@@ -9,47 +9,67 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path as FilePath;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{middleware, Extension, Router};
-use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
+use http_body_util::BodyExt;
+use jsonrpsee::server::{
+    Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
+};
 use rpa_mfa_keywords::clock::SystemClock;
 use rpa_mfa_keywords::oauth::{callback::Delivery, OAuth};
 use rpa_mfa_keywords::otp::{Kind, Options, OtpKey};
 use rpa_mfa_keywords::state::{valid_namespace_name, Namespaces, OtpState, DEFAULT_NAMESPACE};
+use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::{vault, Library, Services};
 use tower::Service;
 
-use crate::auth::{require_auth, Auth, ClientAddr, Principal};
-use crate::config::ServeConfig;
+use crate::auth::{require_auth, Auth, Principal};
+use crate::config::{Limits, ServeConfig};
+use crate::listen::Activity;
 use crate::ops::Health;
 use crate::remote::{xmlrpc, Caller, Protocol, RemoteApi};
 use crate::stop::StopSwitch;
-use crate::tls::TlsListener;
 
-/// Requests larger than this are refused (413) before they are parsed.
-const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// JSON-RPC's (and our XML-RPC fault's) code for a request over the body
+/// limit: jsonrpsee's "Request is too big" (-32007).
+const TOO_BIG: i32 = -32007;
 
 #[derive(Clone)]
 struct AppState {
     api: Arc<RemoteApi>,
     rpc: JsonRpcService,
+    body: BodyLimits,
 }
+
+/// How much of a request body is read, and for how long.
+#[derive(Clone, Copy)]
+struct BodyLimits {
+    max_bytes: usize,
+    /// A body must have arrived by then once the headers have.
+    read_timeout: Duration,
+}
+
+type RpcBuilder = TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>;
 
 /// What it takes to build a jsonrpsee service for one request. Each
 /// request gets its own service so each WebSocket gets its own connection
-/// id (one shared service would break subscriptions).
+/// id (one shared service would break subscriptions). HTTP calls and
+/// WebSockets have a builder each, so each has its own connection count:
+/// open WebSockets never shut out an HTTP call.
 #[derive(Clone)]
 struct JsonRpcService {
     methods: Methods,
+    /// Closes WebSockets when a connection has no stop handle of its own.
     stop: StopHandle,
-    builder: TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>,
+    http: RpcBuilder,
+    ws: RpcBuilder,
 }
 
 /// The library with every keyword, the server's own included.
@@ -78,11 +98,13 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         }
     }
     tracing::info!(vault = vault.describe(), "secrets");
+    let (end_waits, stopping) = Stopping::channel();
     let services = Arc::new(Services {
         vault,
         namespaces: Namespaces::new(initial),
         clock: Arc::new(SystemClock),
         oauth: OAuth::new(args.oauth.clone()),
+        stopping,
     });
     let auth = Auth::load(&args.auth, args.vault.as_deref())
         .await?
@@ -105,8 +127,14 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         tls: tls.is_some(),
         auth: auth.is_some(),
     };
-    let app = router(api, services.clone(), rpc_stop, auth.clone(), health)
-        .into_make_service_with_connect_info::<ClientAddr>();
+    let app = router(
+        api,
+        services.clone(),
+        rpc_stop,
+        auth.clone(),
+        health,
+        &args.limits,
+    );
 
     // Checked before binding, on every address the host resolves to, so
     // a refused server never has the port open even for a moment.
@@ -136,24 +164,20 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         stop.stopped().await;
         let _ = rpc_handle.stop();
     };
-    let served = match tls {
-        Some(config) => {
-            let listener = TlsListener::new(listener, config).map_err(|e| e.to_string())?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    };
+    crate::listen::serve(
+        listener,
+        app,
+        tls,
+        args.limits.clone(),
+        shutdown,
+        move || end_waits.stop(),
+    )
+    .await;
     if let Some(path) = &args.port_file {
         let _ = std::fs::remove_file(path);
     }
     println!("Robot Framework remote server at {addr} stopped.");
-    served.map_err(|e| e.to_string())
+    Ok(())
 }
 
 /// Refuses to serve anything but loopback without authentication, unless
@@ -224,11 +248,41 @@ pub fn router(
     rpc_stop: StopHandle,
     auth: Option<Arc<Auth>>,
     health: Health,
+    limits: &Limits,
 ) -> Router {
+    let body_size = u32::try_from(limits.max_body_size).unwrap_or(u32::MAX);
     let rpc = JsonRpcService {
         methods: crate::jsonrpc::module(api.clone()).into(),
         stop: rpc_stop,
-        builder: Server::builder().to_service_builder(),
+        // Each HTTP call holds a permit only while it runs; the connection
+        // cap (crate::listen) bounds them.
+        http: Builder::with_config(
+            ServerConfig::builder()
+                .http_only()
+                .max_request_body_size(body_size)
+                .max_connections(u32::MAX >> 3)
+                .build(),
+        )
+        .to_service_builder(),
+        ws: Builder::with_config(
+            ServerConfig::builder()
+                .ws_only()
+                .max_request_body_size(body_size)
+                .max_connections(limits.max_websockets)
+                .max_subscriptions_per_connection(limits.max_subscriptions)
+                .enable_ws_ping(
+                    PingConfig::new()
+                        .ping_interval(limits.ws_ping_interval)
+                        .inactive_limit(limits.ws_ping_interval * 3)
+                        .max_failures(1),
+                )
+                .build(),
+        )
+        .to_service_builder(),
+    };
+    let body = BodyLimits {
+        max_bytes: limits.max_body_size,
+        read_timeout: limits.header_read_timeout,
     };
     let protected = Router::new()
         .route("/", post(xmlrpc_default).get(keyword_page))
@@ -237,8 +291,7 @@ pub fn router(
         .route("/ns/{namespace}/", post(xmlrpc_namespace))
         .route("/jsonrpc", any(jsonrpc))
         .route("/metrics", get(crate::ops::metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(AppState { api, rpc });
+        .with_state(AppState { api, rpc, body });
     let protected = match auth {
         Some(auth) => protected.layer(middleware::from_fn_with_state(auth, require_auth)),
         None => protected,
@@ -247,7 +300,9 @@ pub fn router(
         .route("/health", get(crate::ops::health))
         .with_state(health)
         .route("/oauth/callback", get(oauth_callback).with_state(services));
+    // Any extractor reading a body anywhere stops at the same limit.
     open.merge(protected)
+        .layer(DefaultBodyLimit::max(limits.max_body_size))
 }
 
 /// The keyword page may run its own inline style and script and load
@@ -312,8 +367,12 @@ type MaybePrincipal = Option<Extension<Principal>>;
 async fn xmlrpc_default(
     State(app): State<AppState>,
     principal: MaybePrincipal,
-    body: Bytes,
+    request: Request,
 ) -> Response {
+    let body = match read_body(request.into_body(), app.body).await {
+        Ok(body) => body,
+        Err(refused) => return xml_refusal(refused),
+    };
     xmlrpc_call(&app.api, DEFAULT_NAMESPACE, principal, &body).await
 }
 
@@ -321,7 +380,7 @@ async fn xmlrpc_namespace(
     State(app): State<AppState>,
     Path(namespace): Path<String>,
     principal: MaybePrincipal,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     if !valid_namespace_name(&namespace) {
         let fault = xmlrpc::encode_fault(
@@ -330,7 +389,56 @@ async fn xmlrpc_namespace(
         );
         return xml(fault);
     }
+    let body = match read_body(request.into_body(), app.body).await {
+        Ok(body) => body,
+        Err(refused) => return xml_refusal(refused),
+    };
     xmlrpc_call(&app.api, &namespace, principal, &body).await
+}
+
+/// Why a request body was not read: the HTTP status and a message.
+struct Refused(StatusCode, String);
+
+/// Reads a whole request body, refusing one over the limit (413) or one
+/// that does not arrive in time (408) before it is parsed.
+async fn read_body(body: Body, limits: BodyLimits) -> Result<Bytes, Refused> {
+    let limited = http_body_util::Limited::new(body, limits.max_bytes).collect();
+    match tokio::time::timeout(limits.read_timeout, limited).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Request is too big: the limit is {} bytes.",
+                limits.max_bytes
+            ),
+        )),
+        Ok(Err(e)) => Err(Refused(
+            StatusCode::BAD_REQUEST,
+            format!("The request body could not be read: {e}"),
+        )),
+        Err(_) => Err(Refused(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body did not arrive within {} s.",
+                limits.read_timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// A refused body, as an XML-RPC fault with the HTTP status.
+fn xml_refusal(Refused(status, message): Refused) -> Response {
+    (status, xml(xmlrpc::encode_fault(TOO_BIG, &message))).into_response()
+}
+
+/// A refused body, as a JSON-RPC error object with the HTTP status.
+fn json_refusal(Refused(status, message): Refused) -> Response {
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "error": {"code": TOO_BIG, "message": message},
+        "id": null,
+    });
+    (status, axum::Json(error)).into_response()
 }
 
 /// Decodes, calls (which counts and logs the call) and encodes.
@@ -364,9 +472,28 @@ fn xml(body: String) -> Response {
     ([(CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
+/// `/jsonrpc`: a WebSocket goes to the WebSocket service (capped, closed
+/// with its connection); an HTTP call has its body read here, within the
+/// one body limit, and goes to the HTTP service.
 async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
     let rpc = app.rpc;
-    let mut service = rpc.builder.build(rpc.methods, rpc.stop);
+    let stop = match request.extensions().get::<Activity>() {
+        Some(activity) => activity.ws_stop.clone(),
+        None => rpc.stop,
+    };
+    let mut service;
+    let request = if jsonrpsee::server::ws::is_upgrade_request(&request) {
+        service = rpc.ws.build(rpc.methods, stop);
+        request
+    } else {
+        let (parts, body) = request.into_parts();
+        let body = match read_body(body, app.body).await {
+            Ok(body) => body,
+            Err(refused) => return json_refusal(refused),
+        };
+        service = rpc.http.build(rpc.methods, stop);
+        Request::from_parts(parts, Body::from(body))
+    };
     match service.call(request).await {
         Ok(response) => response.map(Body::new),
         Err(e) => {

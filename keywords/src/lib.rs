@@ -13,6 +13,7 @@ pub mod library;
 pub mod oauth;
 pub mod otp;
 pub mod state;
+pub mod stopping;
 pub mod value;
 pub mod vault;
 
@@ -27,6 +28,8 @@ pub struct Services {
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
+    /// Fires when the server stops: every wait ends then (see [`stopping`]).
+    pub stopping: stopping::Stopping,
 }
 
 /// Every keyword this crate provides, in the order they are listed.

@@ -408,6 +408,19 @@ pub struct Call {
     pub ns: Arc<Namespace>,
     pub services: Arc<Services>,
     pub output: Output,
+    /// When every wait of this call ends at the latest.
+    pub deadline: tokio::time::Instant,
+}
+
+impl Call {
+    /// Waits for `wait`, but no longer than the call's deadline and never
+    /// past the server's stop: a keyword waits only through this.
+    pub async fn wait<T>(
+        &self,
+        wait: impl std::future::Future<Output = T>,
+    ) -> Result<T, KeywordError> {
+        crate::stopping::bounded(&self.services.stopping, self.deadline, wait).await
+    }
 }
 
 /// The result of running a keyword, as the remote protocol reports it.
@@ -482,6 +495,9 @@ impl Library {
                         ns: self.services.namespaces.get(namespace),
                         services: self.services.clone(),
                         output: output.clone(),
+                        deadline: tokio::time::Instant::now()
+                            + crate::stopping::MAX_WAIT
+                            + crate::stopping::DEADLINE_MARGIN,
                     };
                     (keyword.handler)(call).await
                 }

@@ -20,6 +20,7 @@ fn library_with(vault: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Library {
         namespaces: Namespaces::new(OtpState::default()),
         clock,
         oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
+        stopping: Default::default(),
     };
     Library::new(rpa_mfa_keywords::keywords(), Arc::new(services))
 }

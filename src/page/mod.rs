@@ -242,6 +242,7 @@ mod tests {
             namespaces: Namespaces::new(OtpState::default()),
             clock: Arc::new(SystemClock),
             oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
+            stopping: Default::default(),
         };
         Library::new(keywords, Arc::new(services))
     }

@@ -200,22 +200,24 @@ async fn wait_for_callback(call: &Call) -> Result<String, KeywordError> {
         .map(|a| a.state.clone())
         .ok_or_else(not_set)?;
     let seconds = call.args.seconds("timeout").unwrap_or(300.0).max(0.0);
-    oauth
-        .callbacks
-        .wait(&state, Duration::from_secs_f64(seconds))
-        .await
-        .ok_or_else(|| {
-            KeywordError::new(
-                "TimeoutError",
-                format!(
-                    "No redirect reached {} within {seconds} s. Open the authorization URL in a \
+    call.wait(
+        oauth
+            .callbacks
+            .wait(&state, Duration::from_secs_f64(seconds)),
+    )
+    .await?
+    .ok_or_else(|| {
+        KeywordError::new(
+            "TimeoutError",
+            format!(
+                "No redirect reached {} within {seconds} s. Open the authorization URL in a \
 browser, or pass response_url.",
-                    oauth
-                        .callback_url()
-                        .unwrap_or("the server's /oauth/callback")
-                ),
-            )
-        })
+                oauth
+                    .callback_url()
+                    .unwrap_or("the server's /oauth/callback")
+            ),
+        )
+    })
 }
 
 pub async fn wait_callback(call: Call) -> KeywordResult {

@@ -192,7 +192,8 @@ async fn fresh_code(call: &Call) -> Result<String, KeywordError> {
             let next = (last_step + 1) as f64 * key.period as f64;
             call.output
                 .info("This period's code was already used for a login; waiting for the next one.");
-            tokio::time::sleep(Duration::from_secs_f64(next - now)).await;
+            call.wait(tokio::time::sleep(Duration::from_secs_f64(next - now)))
+                .await?;
             now = clock.now().max(next);
         }
     }
