@@ -76,6 +76,8 @@ struct Connection {
     upgraded: AtomicBool,
     /// Told to close (to make room for a new connection).
     evict: Notify,
+    /// Already told to close: not to be picked again.
+    evicted: AtomicBool,
 }
 
 /// Marks a connection busy while alive.
@@ -117,6 +119,12 @@ impl Connection {
         }
     }
 
+    /// Tells the connection's task to close it.
+    fn close(&self) {
+        self.evicted.store(true, Ordering::Relaxed);
+        self.evict.notify_one();
+    }
+
     /// Notes the first byte of a request head (not for WebSockets).
     fn on_read(&self) {
         if self.head_started.load(Ordering::Relaxed) == 0
@@ -146,6 +154,7 @@ impl Registry {
             head_started: AtomicU64::new(0),
             upgraded: AtomicBool::new(false),
             evict: Notify::new(),
+            evicted: AtomicBool::new(false),
         });
         self.lock().insert(conn.id, conn.clone());
         Registered {
@@ -164,11 +173,11 @@ impl Registry {
         let open = self.lock();
         let victim = open
             .values()
-            .filter(|c| !c.is_busy())
+            .filter(|c| !c.is_busy() && !c.evicted.load(Ordering::Relaxed))
             .min_by_key(|c| c.idle_since.load(Ordering::Relaxed));
         match victim {
             Some(conn) => {
-                conn.evict.notify_one();
+                conn.close();
                 true
             }
             None => false,
@@ -179,7 +188,7 @@ impl Registry {
     /// grace period, for clients holding half a request.
     fn evict_idle(&self) {
         for conn in self.lock().values().filter(|c| !c.is_busy()) {
-            conn.evict.notify_one();
+            conn.close();
         }
     }
 
@@ -363,6 +372,15 @@ async fn connection(
     drop(registered);
 }
 
+/// When a connection's task looks at its deadlines next: at the deadline,
+/// or a quarter of the header timeout from now, whichever is sooner. Reads
+/// and requests never wake the task (that would cost on every call), so a
+/// request head begun since is noticed at most that much late.
+fn next_look(conn: &Connection, limits: &Limits) -> Instant {
+    conn.deadline(limits)
+        .min(Instant::now() + limits.header_read_timeout / 4)
+}
+
 /// HTTP/1.1 on one connection (and the WebSocket it may become), until
 /// the client leaves, a deadline passes, it is evicted or the server stops.
 async fn serve_http<IO>(shared: &Shared, conn: Arc<Connection>, io: IO, client: SocketAddr)
@@ -410,7 +428,7 @@ where
     let mut closing = shared.closing.clone();
     let mut stopping = false;
     loop {
-        let deadline = conn.deadline(&shared.limits);
+        let deadline = next_look(&conn, &shared.limits);
         tokio::select! {
             done = &mut http => {
                 if let Err(e) = done {
@@ -441,7 +459,7 @@ where
     // A WebSocket now, served by jsonrpsee's own task: closed through its
     // stop handle when idle, evicted or stopping.
     loop {
-        let deadline = conn.deadline(&shared.limits);
+        let deadline = next_look(&conn, &shared.limits);
         tokio::select! {
             _ = ws_handle.clone().stopped() => return,
             _ = tokio::time::sleep_until(deadline) => {

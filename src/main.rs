@@ -49,7 +49,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     let serve_config = match &cli.command {
         Command::Serve(settings) => {
-            let config = (**settings).clone().resolve(|name| std::env::var(name).ok())?;
+            let config = (**settings)
+                .clone()
+                .resolve(|name| std::env::var(name).ok())?;
             logging::init(&config.log_filter, config.log_format)?;
             Some(config)
         }
