@@ -135,9 +135,9 @@ fn allow_open_files(needed: u64) {
     // SAFETY: getrlimit/setrlimit with a valid pointer to an rlimit.
     unsafe {
         assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
-        if (limit.rlim_cur as u64) < needed {
+        if limit.rlim_cur < needed as libc::rlim_t {
             assert!(
-                limit.rlim_max as u64 >= needed,
+                limit.rlim_max >= needed as libc::rlim_t,
                 "this test needs {needed} open files; the hard limit is {} (ulimit -Hn)",
                 limit.rlim_max
             );
@@ -501,19 +501,17 @@ async fn a_chunked_50mb_body_gets_413_in_each_protocols_shape() {
 /// Starts an authorization-code flow in `namespace` so that `Wait For
 /// OAuth Callback` has something to wait for.
 async fn start_oauth_flow(server: &Server, namespace: &str) {
-    let body = format!(
-        "<?xml version='1.0'?><methodCall><methodName>run_keyword</methodName><params>\
+    let body =         "<?xml version='1.0'?><methodCall><methodName>run_keyword</methodName><params>\
 <param><value><string>Generate OAuth URL</string></value></param>\
 <param><value><array><data><value><string>http://127.0.0.1:9/authorize</string></value></data></array></value></param>\
 <param><value><struct>\
 <member><name>client_id</name><value><string>robot</string></value></member>\
 <member><name>redirect_uri</name><value><string>http://127.0.0.1:9/cb</string></value></member>\
 <member><name>scope</name><value><string>openid</string></value></member>\
-</struct></value></param></params></methodCall>"
-    );
+</struct></value></param></params></methodCall>";
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     let (status, answer) =
-        exchange(&mut stream, &xml_post(&format!("/ns/{namespace}"), &body)).await;
+        exchange(&mut stream, &xml_post(&format!("/ns/{namespace}"), body)).await;
     assert_eq!(status, 200);
     assert!(String::from_utf8_lossy(&answer).contains("PASS"));
 }
