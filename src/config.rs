@@ -619,6 +619,84 @@ mod tests {
     }
 
     #[test]
+    fn limits_have_defaults_and_come_from_every_layer() {
+        let config = flags(&[]).resolve(env(&[])).unwrap();
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(60));
+        assert_eq!(config.limits.max_connections, 1024);
+        assert_eq!(config.limits.max_websockets, 1000);
+        assert_eq!(config.limits.max_body_size, 4 * 1024 * 1024);
+        assert_eq!(config.limits.shutdown_grace, Duration::from_secs(10));
+        let file = config_file("idle_timeout = 5.5\nmax_websockets = 7\nshutdown_grace = 3\n");
+        let config = flags(&["--max-body-size", "1024", "--max-websockets", "9"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", file.path().to_str().unwrap()),
+                ("RPA_MFA_WS_PING_INTERVAL", "2"),
+                ("RPA_MFA_MAX_WEBSOCKETS", "8"),
+            ]))
+            .unwrap();
+        assert_eq!(config.limits.max_body_size, 1024, "flag");
+        assert_eq!(config.limits.max_websockets, 9, "flag over env and file");
+        assert_eq!(
+            config.limits.ws_ping_interval,
+            Duration::from_secs(2),
+            "env"
+        );
+        assert_eq!(
+            config.limits.idle_timeout,
+            Duration::from_millis(5500),
+            "file"
+        );
+        assert_eq!(config.limits.shutdown_grace, Duration::from_secs(3), "file");
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused() {
+        for (flag, value, expected) in [
+            (
+                "--idle-timeout",
+                "0",
+                "--idle-timeout: expected seconds above 0",
+            ),
+            (
+                "--header-read-timeout",
+                "inf",
+                "--header-read-timeout: expected seconds",
+            ),
+            (
+                "--shutdown-grace",
+                "-1",
+                "--shutdown-grace: expected seconds",
+            ),
+            (
+                "--ws-ping-interval",
+                "NaN",
+                "--ws-ping-interval: expected seconds",
+            ),
+            (
+                "--max-connections",
+                "0",
+                "--max-connections: expected at least 1, got 0",
+            ),
+            (
+                "--max-body-size",
+                "0",
+                "--max-body-size: expected at least 1, got 0",
+            ),
+        ] {
+            let err = flags(&[&format!("{flag}={value}")])
+                .resolve(env(&[]))
+                .unwrap_err();
+            assert!(err.starts_with(expected), "{flag} {value}: {err}");
+        }
+        let err = flags(&[])
+            .resolve(env(&[("RPA_MFA_MAX_CONNECTIONS", "-5")]))
+            .unwrap_err();
+        assert!(err.contains("RPA_MFA_MAX_CONNECTIONS"), "{err}");
+    }
+
+    #[test]
     fn the_example_config_is_valid() {
         let text = include_str!("../contrib/rpa-mfa.toml");
         let settings = Settings::from_toml(text).unwrap();
