@@ -16,6 +16,7 @@ use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use jsonrpsee::{RpcModule, SubscriptionSink};
 use rpa_mfa_keywords::otp::live::TotpFeed;
 use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
+use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
@@ -81,7 +82,8 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
                     // An open subscription keeps its WebSocket from being
                     // closed as idle; server pings keep it alive instead.
                     let _busy = extensions.get::<Activity>().map(Activity::busy);
-                    push_totp_codes(feed, sink, &namespace).await;
+                    let stopping = services.stopping.clone();
+                    push_totp_codes(feed, sink, &namespace, stopping).await;
                 }
             },
         )
@@ -89,14 +91,20 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     module
 }
 
-/// Sends each code of the feed until the client unsubscribes or leaves.
-/// Codes are never logged.
-async fn push_totp_codes(mut feed: TotpFeed, sink: SubscriptionSink, namespace: &str) {
+/// Sends each code of the feed until the client unsubscribes or leaves,
+/// or the server's grace period is over. Codes are never logged.
+async fn push_totp_codes(
+    mut feed: TotpFeed,
+    sink: SubscriptionSink,
+    namespace: &str,
+    stopping: Stopping,
+) {
     tracing::info!(namespace, "live TOTP codes: subscribed");
     loop {
         let tick = tokio::select! {
             tick = feed.next() => tick,
             _ = sink.closed() => break,
+            _ = stopping.stopped() => break,
         };
         let Ok(tick) = tick else { break };
         let Ok(message) = serde_json::value::to_raw_value(&tick) else {

@@ -24,7 +24,7 @@ use hyper_util::rt::TokioIo;
 use jsonrpsee::server::StopHandle;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -74,9 +74,11 @@ struct Connection {
     head_started: AtomicU64,
     /// A WebSocket now: reads are frames, not request heads.
     upgraded: AtomicBool,
-    /// Told to close (to make room for a new connection).
-    evict: Notify,
-    /// Already told to close: not to be picked again.
+    /// Wakes the connection's task to look at `evicted` and the server's
+    /// `closing` (one signal: its task polls it on every wake).
+    signal: Notify,
+    /// Told to close (to make room, or at the end of the grace period):
+    /// not to be picked again.
     evicted: AtomicBool,
 }
 
@@ -122,7 +124,7 @@ impl Connection {
     /// Tells the connection's task to close it.
     fn close(&self) {
         self.evicted.store(true, Ordering::Relaxed);
-        self.evict.notify_one();
+        self.signal.notify_one();
     }
 
     /// Notes the first byte of a request head (not for WebSockets).
@@ -153,7 +155,7 @@ impl Registry {
             idle_since: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
             head_started: AtomicU64::new(0),
             upgraded: AtomicBool::new(false),
-            evict: Notify::new(),
+            signal: Notify::new(),
             evicted: AtomicBool::new(false),
         });
         self.lock().insert(conn.id, conn.clone());
@@ -267,8 +269,9 @@ struct Shared {
     limits: Limits,
     tls: Option<TlsAcceptor>,
     registry: Arc<Registry>,
-    /// Turns true when the server stops accepting.
-    closing: watch::Receiver<bool>,
+    /// Turns true when the server stops accepting; each connection is
+    /// signalled then.
+    closing: AtomicBool,
 }
 
 /// Serves `listener` until `stopped` resolves, then stops accepting, lets
@@ -282,7 +285,6 @@ pub async fn serve(
     stopped: impl std::future::Future<Output = ()>,
     end_waits: impl FnOnce(),
 ) {
-    let (close, closing) = watch::channel(false);
     let shared = Arc::new(Shared {
         app,
         limits,
@@ -292,7 +294,7 @@ pub async fn serve(
             next_id: AtomicU64::new(0),
             epoch: Instant::now(),
         }),
-        closing,
+        closing: AtomicBool::new(false),
     });
     let mut tasks = JoinSet::new();
     tokio::pin!(stopped);
@@ -324,7 +326,10 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let _ = close.send(true);
+    shared.closing.store(true, Ordering::Release);
+    for conn in shared.registry.lock().values() {
+        conn.signal.notify_one();
+    }
     let finished = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(shared.limits.shutdown_grace, finished)
         .await
@@ -338,6 +343,13 @@ pub async fn serve(
         shared.registry.evict_idle();
         let finished = async { while tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(LAST_WORDS, finished).await.is_err() {
+            for conn in shared.registry.lock().values() {
+                tracing::debug!(
+                    busy = conn.busy.load(Ordering::Relaxed),
+                    upgraded = conn.upgraded.load(Ordering::Relaxed),
+                    "connection still open at exit"
+                );
+            }
             tasks.abort_all();
         }
     }
@@ -352,15 +364,13 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let conn = registered.conn.clone();
-    let mut closing = shared.closing.clone();
     match &shared.tls {
         None => serve_http(&shared, conn, stream, client).await,
         Some(acceptor) => {
             let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
             let tls = tokio::select! {
                 tls = handshake => tls,
-                _ = conn.evict.notified() => return,
-                _ = closing.wait_for(|c| *c) => return,
+                _ = conn.signal.notified() => return,
             };
             match tls {
                 Ok(Ok(tls)) => serve_http(&shared, conn, tls, client).await,
@@ -393,15 +403,24 @@ where
         ws_stop,
     };
     let app = shared.app.clone();
+    let requests_conn = conn.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let busy = activity.busy();
         let mut request = request.map(Body::new);
-        let extensions = request.extensions_mut();
-        extensions.insert(ConnectInfo(ClientAddr(client)));
-        extensions.insert(activity.clone());
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(ClientAddr(client)));
+        // Only JSON-RPC looks at it (WebSockets, subscriptions).
+        if request.uri().path() == "/jsonrpc" {
+            request.extensions_mut().insert(activity.clone());
+        }
         let answer = app.clone().oneshot(request);
-        let conn = activity.conn.clone();
+        let conn = requests_conn.clone();
         async move {
+            // Busy from the first poll: hyper takes a pipelined request
+            // before it has written the previous answer, and polls it only
+            // once that answer is out, which a client that stopped reading
+            // never lets happen.
+            let busy = conn.busy();
             let response = answer.await;
             if let Ok(r) = &response {
                 if r.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
@@ -425,7 +444,6 @@ where
     // Boxed so it can be dropped before the WebSocket phase: it holds a
     // stop handle the WebSocket's end is awaited on.
     let mut http = Box::pin(http);
-    let mut closing = shared.closing.clone();
     let mut stopping = false;
     loop {
         let deadline = next_look(&conn, &shared.limits);
@@ -442,13 +460,21 @@ where
                     return;
                 }
             }
-            _ = conn.evict.notified() => {
-                tracing::debug!(client = %client.ip(), "connection closed to make room");
-                return;
-            }
-            _ = closing.wait_for(|c| *c), if !stopping => {
-                stopping = true;
-                http.as_mut().graceful_shutdown();
+            _ = conn.signal.notified() => {
+                if shared.closing.load(Ordering::Acquire) && !stopping {
+                    stopping = true;
+                    http.as_mut().graceful_shutdown();
+                }
+                if conn.evicted.load(Ordering::Relaxed) {
+                    // A request may have begun since it was picked: it is
+                    // answered, and the connection may be picked again.
+                    if conn.is_busy() && !stopping {
+                        conn.evicted.store(false, Ordering::Relaxed);
+                        continue;
+                    }
+                    tracing::debug!(client = %client.ip(), "connection closed to make room");
+                    return;
+                }
             }
         }
     }
@@ -468,8 +494,7 @@ where
                     break;
                 }
             }
-            _ = conn.evict.notified() => break,
-            _ = closing.wait_for(|c| *c) => break,
+            _ = conn.signal.notified() => break,
         }
     }
     let _ = ws_handle.stop();

@@ -5,6 +5,7 @@
 //! authentication when configured; started, announced and stopped
 //! gracefully.
 
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path as FilePath;
@@ -17,8 +18,9 @@ use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
+use axum::BoxError;
 use axum::{middleware, Extension, Router};
-use http_body_util::BodyExt;
+use http_body_util::{BodyExt, Collected};
 use jsonrpsee::server::{
     Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
@@ -28,6 +30,7 @@ use rpa_mfa_keywords::otp::{Kind, Options, OtpKey};
 use rpa_mfa_keywords::state::{valid_namespace_name, Namespaces, OtpState, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::{vault, Library, Services};
+use tokio::time::error::Elapsed;
 use tower::Service;
 
 use crate::auth::{require_auth, Auth, Principal};
@@ -41,19 +44,27 @@ use crate::stop::StopSwitch;
 /// limit: jsonrpsee's "Request is too big" (-32007).
 const TOO_BIG: i32 = -32007;
 
+/// Cloned for every request (axum's `State`): two `Arc`s.
 #[derive(Clone)]
 struct AppState {
     api: Arc<RemoteApi>,
+    rest: Arc<AppRest>,
+}
+
+/// What the handlers need besides the API.
+struct AppRest {
     rpc: JsonRpcService,
     body: BodyLimits,
 }
 
 /// How much of a request body is read, and for how long.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct BodyLimits {
     max_bytes: usize,
     /// A body must have arrived by then once the headers have.
     read_timeout: Duration,
+    /// A body still arriving when the grace period ends is not waited for.
+    stopping: Stopping,
 }
 
 type RpcBuilder = TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>;
@@ -283,6 +294,7 @@ pub fn router(
     let body = BodyLimits {
         max_bytes: limits.max_body_size,
         read_timeout: limits.header_read_timeout,
+        stopping: services.stopping.clone(),
     };
     let protected = Router::new()
         .route("/", post(xmlrpc_default).get(keyword_page))
@@ -291,7 +303,10 @@ pub fn router(
         .route("/ns/{namespace}/", post(xmlrpc_namespace))
         .route("/jsonrpc", any(jsonrpc))
         .route("/metrics", get(crate::ops::metrics))
-        .with_state(AppState { api, rpc, body });
+        .with_state(AppState {
+            api,
+            rest: Arc::new(AppRest { rpc, body }),
+        });
     let protected = match auth {
         Some(auth) => protected.layer(middleware::from_fn_with_state(auth, require_auth)),
         None => protected,
@@ -369,7 +384,7 @@ async fn xmlrpc_default(
     principal: MaybePrincipal,
     request: Request,
 ) -> Response {
-    let body = match read_body(request.into_body(), app.body).await {
+    let body = match read_body(request.into_body(), &app.rest.body).await {
         Ok(body) => body,
         Err(refused) => return xml_refusal(refused),
     };
@@ -389,7 +404,7 @@ async fn xmlrpc_namespace(
         );
         return xml(fault);
     }
-    let body = match read_body(request.into_body(), app.body).await {
+    let body = match read_body(request.into_body(), &app.rest.body).await {
         Ok(body) => body,
         Err(refused) => return xml_refusal(refused),
     };
@@ -399,12 +414,62 @@ async fn xmlrpc_namespace(
 /// Why a request body was not read: the HTTP status and a message.
 struct Refused(StatusCode, String);
 
-/// Reads a whole request body, refusing one over the limit (413) or one
-/// that does not arrive in time (408) before it is parsed.
-async fn read_body(body: Body, limits: BodyLimits) -> Result<Bytes, Refused> {
-    let limited = http_body_util::Limited::new(body, limits.max_bytes).collect();
-    match tokio::time::timeout(limits.read_timeout, limited).await {
+/// Reads a whole request body, refusing one over the limit (413), one
+/// that does not arrive in time (408) or is still arriving when the server
+/// stops (503), before it is parsed.
+async fn read_body(body: Body, limits: &BodyLimits) -> Result<Bytes, Refused> {
+    let mut limited =
+        std::pin::pin!(http_body_util::Limited::new(body, limits.max_bytes).collect());
+    // A robot's request has usually arrived whole with its headers: then
+    // no timer is set up for it (the hot path of every call).
+    let ready = limited
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    if let std::task::Poll::Ready(read) = ready {
+        return body_read(Ok(read), limits);
+    }
+    body_read(body_arriving(limited, limits).await, limits)
+}
+
+/// The rest of a body still arriving, within the read timeout and the
+/// server's stop: kept out of `read_body`'s own future, which every call
+/// moves around.
+fn body_arriving<'a>(
+    limited: std::pin::Pin<&'a mut (impl Future<Output = BodyRead> + Send)>,
+    limits: &'a BodyLimits,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<BodyRead, Elapsed>> + Send + 'a>> {
+    Box::pin(async move {
+        let read = tokio::time::timeout(limits.read_timeout, limited);
+        tokio::select! {
+            read = read => read,
+            _ = limits.stopping.stopped() => Ok(Err(Box::new(ServerStopping) as BoxError)),
+        }
+    })
+}
+
+/// A whole body, or why reading it failed.
+type BodyRead = Result<Collected<Bytes>, BoxError>;
+
+/// A body read ended by the end of the grace period.
+#[derive(Debug)]
+struct ServerStopping;
+
+impl std::fmt::Display for ServerStopping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(rpa_mfa_keywords::stopping::SERVER_STOPPING)
+    }
+}
+
+impl std::error::Error for ServerStopping {}
+
+/// The body, or why it was refused.
+fn body_read(read: Result<BodyRead, Elapsed>, limits: &BodyLimits) -> Result<Bytes, Refused> {
+    match read {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<ServerStopping>() => Err(Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            rpa_mfa_keywords::stopping::SERVER_STOPPING.to_owned(),
+        )),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
@@ -476,22 +541,22 @@ fn xml(body: String) -> Response {
 /// with its connection); an HTTP call has its body read here, within the
 /// one body limit, and goes to the HTTP service.
 async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
-    let rpc = app.rpc;
+    let rpc = &app.rest.rpc;
     let stop = match request.extensions().get::<Activity>() {
         Some(activity) => activity.ws_stop.clone(),
-        None => rpc.stop,
+        None => rpc.stop.clone(),
     };
     let mut service;
     let request = if jsonrpsee::server::ws::is_upgrade_request(&request) {
-        service = rpc.ws.build(rpc.methods, stop);
+        service = rpc.ws.clone().build(rpc.methods.clone(), stop);
         request
     } else {
         let (parts, body) = request.into_parts();
-        let body = match read_body(body, app.body).await {
+        let body = match read_body(body, &app.rest.body).await {
             Ok(body) => body,
             Err(refused) => return json_refusal(refused),
         };
-        service = rpc.http.build(rpc.methods, stop);
+        service = rpc.http.clone().build(rpc.methods.clone(), stop);
         Request::from_parts(parts, Body::from(body))
     };
     match service.call(request).await {

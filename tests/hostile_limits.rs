@@ -52,7 +52,10 @@ impl Server {
             .arg("--vault")
             .arg(format!("file:{}", vault.display()))
             .args(extra)
-            .env("RPA_MFA_LOG", "warn")
+            .env(
+                "RPA_MFA_LOG",
+                std::env::var("HOSTILE_LOG").unwrap_or("warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(if std::env::var_os("HOSTILE_SHOW_LOG").is_some() {
                 Stdio::inherit()
