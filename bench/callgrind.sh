@@ -5,19 +5,21 @@
 # keep-alive connection (bench/run_keyword.xml to /RPC2); per call =
 # (I(N2) - I(N1)) / (N2 - N1), so start-up and shutdown cancel out.
 #
-#   bench/callgrind.sh [BINARY]      # default target/release/rpa-mfa
-# Environment: N1 (200), N2 (1200).
+#   bench/callgrind.sh [BINARY...]   # default target/release/rpa-mfa
+# Several binaries (e.g. a copy of main's build and this one) are measured
+# one after the other under the same conditions.
+# Environment: N1 (500), N2 (2500).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-BIN=${1:-target/release/rpa-mfa}
-N1=${N1:-200}
-N2=${N2:-1200}
+N1=${N1:-500}
+N2=${N2:-2500}
+[[ $# -gt 0 ]] || set -- target/release/rpa-mfa
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rpa-mfa-callgrind.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-# instructions N: total instructions of a server run answering N calls.
+# instructions BINARY N: total instructions of a server run answering N calls.
 instructions() {
-    local n=$1 port="" pid i
+    local BIN=$1 n=$2 port="" pid i
     rm -f "$TMP/port"
     valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.$n" "$BIN" serve --port 0 \
         --port-file "$TMP/port" --vault "file:$TMP/vault.json" >"$TMP/log.$n" 2>&1 &
@@ -44,6 +46,8 @@ PY
     awk '/^summary:/ { print $2 }' "$TMP/cg.$n"
 }
 
-a=$(instructions "$N1")
-b=$(instructions "$N2")
-echo "instructions: $N1 calls $a, $N2 calls $b; per keep-alive call: $(((b - a) / (N2 - N1)))"
+for bin in "$@"; do
+    a=$(instructions "$bin" "$N1")
+    b=$(instructions "$bin" "$N2")
+    echo "$bin: $N1 calls $a, $N2 calls $b instructions; per keep-alive call: $(((b - a) / (N2 - N1)))"
+done
