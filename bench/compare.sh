@@ -219,6 +219,7 @@ measure() {
     stop_pid "$pid"
 }
 
+echo "{}" > "$TMP/vault.json"   # a named vault file must exist
 measure rpa-mfa "$RPA_MFA" serve --host "$HOST" --port 0 --port-file @PORT_FILE@ --vault "file:$TMP/vault.json"
 measure peer "$PY" "$BENCH/mfa_remote.py" @PORT_FILE@ "$HOST"
 

@@ -6,6 +6,7 @@ Documentation     Authentication: HTTP Basic as Robot's Remote sends it for
 Resource          resources/common.resource
 Library           OperatingSystem
 Library           resources/Ops.py
+Library           resources/JsonRpcWebSocket.py
 Suite Setup       Write Credentials And Start
 Suite Teardown    Save Metrics And Stop
 Test Tags         auth
@@ -76,18 +77,60 @@ A Pinned User Works In Their Namespace Only
     ...    namespace=elsewhere    user=alice    password=${ALICE_PASSWORD}
     Should Be Equal    ${result}[return]    ${RFC_HOTP_4}
 
-Failed Logins Are Rate Limited Per Client And Logged Without The Password
+A Pinned User Gets No Other Namespace's Live Codes
+    Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${PORT}/ns/team-b    AS    AliceB
+    AliceB.Set Time Based OTP    ${SECRET}
+    Open Json Rpc Websocket    ws://127.0.0.1:${PORT}/jsonrpc    user=bot7    password=${BOT_PASSWORD}
+    Run Keyword And Expect Error    User 'bot7' may only call namespace 'bot-7', not 'team-b'.
+    ...    Subscribe To Totp Codes    team-b
+    Run Keyword And Expect Error    User 'bot7' may only call namespace 'bot-7', not 'team-b'.
+    ...    Call Over Websocket    run_keyword    ${{ {"name": "Get Time Based OTP", "namespace": "team-b"} }}
+    # Alice is not pinned: her subscription gets team-b's code.
+    Open Json Rpc Websocket    ws://127.0.0.1:${PORT}/jsonrpc    user=alice    password=${ALICE_PASSWORD}
+    ${subscription}=    Subscribe To Totp Codes    team-b
+    ${tick}=    Next Totp Notification    ${subscription}
+    ${expected}=    Oathtool Totp    ${SECRET}    ${tick}[period_start]
+    Should Be Equal    ${tick}[code]    ${expected}
+    [Teardown]    Close Json Rpc Websocket
+
+Vaults Are For Unpinned Users And Never Hold The Server's Credentials
+    Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${PORT}/ns/alice    AS    AliceVault
+    AliceVault.Use MFA Secret From Vault    mfa    otp
+    ${code}=    AliceVault.Get Time Based OTP    at=1700000000
+    ${expected}=    Oathtool Totp    ${SECRET}    1700000000
+    Should Be Equal    ${code}    ${expected}
+    Run Keyword And Expect Error
+    ...    PermissionError: Secret 'rpa-users' holds the server's own credentials; no keyword may read it.
+    ...    AliceVault.Use MFA Secret From Vault    rpa-users    alice
+    Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${PORT}/ns/bot-7    AS    BotVault
+    Run Keyword And Expect Error    PermissionError: User 'bot7' may not use vault 'default'.
+    ...    BotVault.Use MFA Secret From Vault    mfa    otp
+    # Listed by namespace, the pinned user may read it; alice, unlisted, not.
+    ${port}=    Start Rpa Mfa Server    @{AUTH_ARGS}    --vault-allow    bot-7    alias=listed
+    Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${port}/ns/bot-7    AS    ListedBot
+    ListedBot.Use MFA Secret From Vault    mfa    otp
+    Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}    AS    UnlistedAlice
+    Run Keyword And Expect Error    PermissionError: User 'alice' may not use vault 'default'.
+    ...    UnlistedAlice.Use MFA Secret From Vault    mfa    otp
+    [Teardown]    Stop Rpa Mfa Server    listed
+
+Failed Logins Are Rate Limited Per Client And User And Logged Without Credentials
     ${port}=    Start Rpa Mfa Server    @{AUTH_ARGS}    alias=limited
     FOR    ${i}    IN RANGE    5
         Http Status Should Be    401    http://127.0.0.1:${port}/metrics    user=alice    password=${WRONG_PASSWORD}
     END
-    # The sixth attempt is refused even with the right password.
+    # The sixth attempt is refused even with the right password...
     Http Status Should Be    429    http://127.0.0.1:${port}/metrics    user=alice    password=${ALICE_PASSWORD}
+    # ...but only for alice: bot7 at the same address logs in.
+    Http Status Should Be    200    http://127.0.0.1:${port}/metrics    user=bot7    password=${BOT_PASSWORD}
     Http Status Should Be    200    http://127.0.0.1:${port}/health
+    # A token where the user name goes (requests' auth=(token, "")) is not logged.
+    Http Status Should Be    401    http://127.0.0.1:${port}/metrics    user=${DASH_TOKEN}    password=${EMPTY}
     ${log}=    Rpa Mfa Server Log File    limited
     ${failed}=    Grep File    ${log}    login failed
-    Should Be Equal As Integers    ${{len($failed.splitlines())}}    5
+    Should Be Equal As Integers    ${{len($failed.splitlines())}}    6
     Should Contain    ${failed}    user=alice
+    Should Contain    ${failed}    user=(unknown)
     ${refused}=    Grep File    ${log}    too many failed attempts
     Should Not Be Empty    ${refused}
     [Teardown]    Stop Rpa Mfa Server    limited
@@ -110,6 +153,7 @@ Write Credentials And Start
     VAR    ${VAULT}    ${dir}/vault.json    scope=SUITE
     Write Vault File    ${VAULT}    rpa-users    alice=${ALICE_PASSWORD}    bot7=${BOT_PASSWORD}
     Write Vault File    ${VAULT}    rpa-tokens    dash=${DASH_TOKEN}
+    Write Vault File    ${VAULT}    mfa    otp=${SECRET}
     VAR    @{AUTH_ARGS}    --vault    file:${VAULT}    --users-secret    rpa-users
     ...    --tokens-secret    rpa-tokens    --pin    bot7=bot-7    scope=SUITE
     ${port}=    Start Rpa Mfa Server    @{AUTH_ARGS}

@@ -57,7 +57,8 @@ Metrics And Logs Count Exactly The Calls Made
     Length Should Be    ${events}    7
     FOR    ${event}    IN    @{events}
         Dictionary Should Contain Key    ${event}    namespace
-        Dictionary Should Contain Key    ${event}    duration_ms
+        Dictionary Should Contain Key    ${event}    duration_us
+        Should Be True    type($event["duration_us"]) is int    microseconds, an integer
         Should Contain Any    ${event}[status]    PASS    FAIL
         Should Contain Any    ${event}[keyword]    Get Counter Based OTP    Get Time Based OTP    (unknown)
     END

@@ -3,9 +3,14 @@
 # - oathtool (Debian), the independent OTP reference;
 # - chromium (Debian), the headless browser that loads the keyword page;
 # - openssl (Debian), which makes the TLS suite's throw-away CA;
+# - curl (Debian), which the README's examples use (scripts/readme-doctest.py);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
 #   requests, websockets and prometheus-client, rebuilt only when
 #   robot-tests/requirements.txt changes;
+# - python3-venv (Debian), without which `python3 -m venv` fails on Debian;
+# - Node.js 20 or later for oidc-provider: when the system's `node` is older
+#   (Debian 12 ships 18) or missing, the npm registry's `node` package is
+#   installed under target/node (scripts/test.sh puts it first on PATH);
 # - oidc-provider, the real OpenID provider, with `npm ci` from the committed
 #   package-lock.json into scripts/peers/oidc/node_modules, redone only when
 #   the lock file changes (npm's own cache stays under target/npm-cache).
@@ -13,9 +18,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in oathtool openssl chromium; do
+for tool in oathtool openssl chromium curl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   sudo=""
@@ -35,8 +42,23 @@ if ! cmp -s robot-tests/requirements.txt "$stamp" 2>/dev/null; then
   cp robot-tests/requirements.txt "$stamp"
 fi
 
+# Node.js 20 or later: the system's, else the npm registry's `node` package
+# (it ships the official binary for this platform) under target/node.
+node_min=${RPA_MFA_TEST_NODE_MIN:-20}
+node_bin=$PWD/target/node/node_modules/.bin
+node_major() { "${1:-node}" --version 2>/dev/null | sed -E 's/^v([0-9]+).*/\1/'; }
+if [ "$(node_major)" -lt "$node_min" ] 2>/dev/null || ! command -v node >/dev/null; then
+  if [ "$(node_major "$node_bin/node")" -lt "$node_min" ] 2>/dev/null || [ ! -x "$node_bin/node" ]; then
+    echo "== node $(node_major || echo none) is older than $node_min: npm install node@22 into target/node"
+    npm install --prefix target/node --cache "$PWD/target/npm-cache" --no-audit --no-fund \
+      --loglevel=error node@22 \
+      || { echo "could not install Node.js; run: npm install --prefix target/node node@22"; exit 1; }
+  fi
+  export PATH="$node_bin:$PATH"
+  echo "using node $(node --version) from $node_bin"
+fi
+
 oidc=scripts/peers/oidc
-command -v npm >/dev/null || { echo "npm (Node.js 20 or later) is needed to run the OpenID provider"; exit 1; }
 if ! cmp -s "$oidc/package-lock.json" "$oidc/node_modules/.package-lock.ci" 2>/dev/null; then
   echo "== npm ci in $oidc"
   npm ci --prefix "$oidc" --cache "$PWD/target/npm-cache" --no-audit --no-fund --loglevel=error

@@ -8,6 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
+# Node.js 20 or later: install-test-deps.sh put the npm registry's `node`
+# under target/node when the system's is older.
+node_bin=$PWD/target/node/node_modules/.bin
+if [ -x "$node_bin/node" ] && ! node -e 'process.exit(+process.versions.node.split(".")[0] < 20 ? 1 : 0)' 2>/dev/null; then
+  export PATH="$node_bin:$PATH"
+fi
 
 echo "== cargo fmt / clippy"
 cargo fmt --all -- --check
@@ -74,10 +80,19 @@ else
   echo "no secret in $logs server logs, $scrapes final /metrics scrapes or output.xml"
 fi
 
+echo "== the wheel: build, pip install into a fresh venv, the migrated RPA.MFA suite"
+wheel_status=0
+RESULTS=$results scripts/test-wheel.sh || wheel_status=$?
+
+echo "== README doc-test"
+doctest_status=0
+target/venv/bin/python scripts/readme-doctest.py --bin target/debug/rpa-mfa --results "$results/readme" \
+  || doctest_status=$?
+
 target/venv/bin/python - "$results/output.xml" <<'PY'
 import sys
 from robot.api import ExecutionResult
 total = ExecutionResult(sys.argv[1]).statistics.total
 print(f"robot: {total.passed} passed, {total.failed} failed, {total.skipped} skipped")
 PY
-[ "$robot_status" -eq 0 ] && [ "$leaks" -eq 0 ]
+[ "$robot_status" -eq 0 ] && [ "$leaks" -eq 0 ] && [ "$wheel_status" -eq 0 ] && [ "$doctest_status" -eq 0 ]

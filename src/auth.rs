@@ -5,8 +5,12 @@
 //! [`require_auth`] is an axum middleware: the server layers it on the
 //! protected routes only, so routes that carry no credentials (`/health`,
 //! a browser's OAuth redirect) simply live outside it. A caller that
-//! passes gets a [`Principal`] in the request's extensions; the remote API
-//! uses it to keep pinned users in their namespace.
+//! passes gets an [`Identity`] in the request's extensions; the gate
+//! ([`crate::gate`]) uses it to keep pinned users in their namespace.
+//!
+//! What a client sent is never logged: a failed login names the user only
+//! when the name is one of the configured users, else [`UNKNOWN_USER`]
+//! (clients put tokens where the user name goes).
 
 mod limiter;
 
@@ -20,21 +24,17 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
+pub use rpa_mfa_keywords::access::Identity;
 use rpa_mfa_keywords::vault::{self, SecretStore};
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
 
-pub use limiter::LoginLimiter;
+pub use limiter::{LoginLimiter, LoginLimits};
 
 use crate::config::AuthConfig;
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
-    pub user: String,
-    /// The only namespace this user may call in, if pinned.
-    pub namespace: Option<String>,
-}
+/// What failed logins log instead of a user name that is not configured.
+pub const UNKNOWN_USER: &str = "(unknown)";
 
 /// The client's address, for rate limiting and logs; the connect info of
 /// both the plain and the TLS listener.
@@ -47,12 +47,18 @@ struct Entry {
     secret: Zeroizing<String>,
 }
 
+/// A configured user's secret with the identity it proves, built once so
+/// a login allocates nothing.
+struct Credential {
+    identity: Identity,
+    secret: Zeroizing<String>,
+}
+
 /// The credentials every request is checked against, and the limiter of
 /// failed attempts.
 pub struct Auth {
-    passwords: Vec<Entry>,
-    tokens: Vec<Entry>,
-    pins: std::collections::BTreeMap<String, String>,
+    passwords: Vec<Credential>,
+    tokens: Vec<Credential>,
     limiter: LoginLimiter,
 }
 
@@ -74,88 +80,136 @@ impl Auth {
             pinned = config.pins.len(),
             "authentication required"
         );
-        Ok(Some(Auth::new(passwords, tokens, config.pins.clone())))
+        let limits = config.login;
+        Ok(Some(Auth::new(passwords, tokens, &config.pins, limits)))
     }
 
     fn new(
         passwords: Vec<Entry>,
         tokens: Vec<Entry>,
-        pins: std::collections::BTreeMap<String, String>,
+        pins: &std::collections::BTreeMap<String, String>,
+        limits: LoginLimits,
     ) -> Auth {
+        let credential = |entry: Entry| Credential {
+            identity: Identity {
+                pinned: pins
+                    .get(&entry.user.to_lowercase())
+                    .map(|ns| ns.as_str().into()),
+                user: entry.user.into(),
+            },
+            secret: entry.secret,
+        };
         Auth {
-            passwords,
-            tokens,
-            pins,
-            limiter: LoginLimiter::default(),
-        }
-    }
-
-    fn principal(&self, user: &str) -> Principal {
-        Principal {
-            user: user.to_owned(),
-            namespace: self.pins.get(&user.to_lowercase()).cloned(),
+            passwords: passwords.into_iter().map(credential).collect(),
+            tokens: tokens.into_iter().map(credential).collect(),
+            limiter: LoginLimiter::new(limits),
         }
     }
 
     /// Checks a user name and password. Every stored password is compared
     /// in constant time, so timing tells neither the password nor whether
     /// the user exists.
-    fn check_password(&self, user: &str, password: &str) -> Option<Principal> {
-        let mut found: Option<&str> = None;
+    fn check_password(&self, user: &str, password: &str) -> Option<&Identity> {
+        let mut found = None;
         for entry in &self.passwords {
-            let same_user = Choice::from(u8::from(entry.user.eq_ignore_ascii_case(user)));
+            let same_user = Choice::from(u8::from(entry.identity.user.eq_ignore_ascii_case(user)));
             let matched = same_user & entry.secret.as_bytes().ct_eq(password.as_bytes());
             if bool::from(matched) {
-                found = Some(&entry.user);
+                found = Some(&entry.identity);
             }
         }
-        found.map(|user| self.principal(user))
+        found
     }
 
     /// Checks a bearer token against every stored token.
-    fn check_token(&self, token: &str) -> Option<Principal> {
-        let mut found: Option<&str> = None;
+    fn check_token(&self, token: &str) -> Option<&Identity> {
+        let mut found = None;
         for entry in &self.tokens {
             if bool::from(entry.secret.as_bytes().ct_eq(token.as_bytes())) {
-                found = Some(&entry.user);
+                found = Some(&entry.identity);
             }
         }
-        found.map(|user| self.principal(user))
+        found
     }
 
-    /// What an `Authorization` header proves.
-    fn check(&self, header: &str) -> Attempt {
-        let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
-        let rest = rest.trim();
-        if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest)
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .map(Zeroizing::new);
-            let Some(decoded) = decoded else {
-                return Attempt::Failed("basic", String::new());
-            };
-            let (user, password) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
-            match self.check_password(user, password) {
-                Some(p) => Attempt::Passed(p),
-                None => Attempt::Failed("basic", user.to_owned()),
+    /// The configured spelling of `user` if it is a configured user (of
+    /// passwords or tokens), for logs; None for anything else a client
+    /// sent, which may be a token in the user name's place. Looks at every
+    /// user, as the checks do, so its time does not depend on where (or
+    /// whether) the name is found.
+    fn known_user(&self, user: &str) -> Option<&str> {
+        let mut known = None;
+        for configured in self.passwords.iter().chain(&self.tokens) {
+            if configured.identity.user.eq_ignore_ascii_case(user) {
+                known = Some(&*configured.identity.user);
             }
-        } else if scheme.eq_ignore_ascii_case("bearer") {
-            match self.check_token(rest) {
-                Some(p) => Attempt::Passed(p),
-                None => Attempt::Failed("bearer", String::new()),
+        }
+        known
+    }
+
+    /// What the credentials prove.
+    fn check(&self, credentials: &Credentials) -> Option<&Identity> {
+        match credentials {
+            Credentials::Basic(decoded) => {
+                let (user, password) = split_basic(decoded);
+                self.check_password(user, password)
             }
-        } else {
-            Attempt::Failed("unknown", String::new())
+            Credentials::Bearer(token) => self.check_token(token),
+            Credentials::Unusable(_) => None,
         }
     }
 }
 
-enum Attempt {
-    Passed(Principal),
-    /// The scheme and the user name tried (never the password or token).
-    Failed(&'static str, String),
+/// What an `Authorization` header holds, decoded; dropped zeroized.
+enum Credentials<'a> {
+    /// `user:password`, base64-decoded.
+    Basic(Zeroizing<String>),
+    Bearer(&'a str),
+    /// A scheme this server does not take, or Basic that does not decode.
+    Unusable(&'static str),
+}
+
+impl<'a> Credentials<'a> {
+    fn from_header(header: &'a str) -> Credentials<'a> {
+        let (scheme, rest) = header.split_once(' ').unwrap_or((header, ""));
+        let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("basic") {
+            base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .map_or(Credentials::Unusable("basic"), |decoded| {
+                    Credentials::Basic(Zeroizing::new(decoded))
+                })
+        } else if scheme.eq_ignore_ascii_case("bearer") {
+            Credentials::Bearer(rest)
+        } else {
+            Credentials::Unusable("unknown")
+        }
+    }
+
+    fn scheme(&self) -> &'static str {
+        match self {
+            Credentials::Basic(_) => "basic",
+            Credentials::Bearer(_) => "bearer",
+            Credentials::Unusable(scheme) => scheme,
+        }
+    }
+
+    /// The user name the client claims, which the limiter counts by: ""
+    /// for a bearer token, which names no user.
+    fn claimed_user(&self) -> &str {
+        match self {
+            Credentials::Basic(decoded) => split_basic(decoded).0,
+            Credentials::Bearer(_) | Credentials::Unusable(_) => "",
+        }
+    }
+}
+
+/// `user:password`; with no colon all of it is the user name (clients
+/// that send a token as `auth=(token, "")` may put it there).
+fn split_basic(decoded: &str) -> (&str, &str) {
+    decoded.split_once(':').unwrap_or((decoded, ""))
 }
 
 async fn read_entries(
@@ -190,7 +244,8 @@ async fn read_entries(
 }
 
 /// The middleware: lets authenticated requests through with their
-/// [`Principal`]; answers 401 (or 429 after too many failures) otherwise.
+/// [`Identity`]; answers 401 (or 429 after too many failures of that user
+/// from that address) otherwise.
 pub async fn require_auth(
     State(auth): State<Arc<Auth>>,
     ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
@@ -198,8 +253,19 @@ pub async fn require_auth(
     next: Next,
 ) -> Response {
     let ip = client.ip();
-    if let Some(wait) = auth.limiter.blocked(ip) {
-        tracing::warn!(client = %ip, "login refused: too many failed attempts");
+    let header = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    let Some(header) = header else {
+        return unauthorized();
+    };
+    let credentials = Credentials::from_header(header);
+    let claimed = credentials.claimed_user();
+    // Only a configured user's name is logged: clients put tokens there.
+    let user = || auth.known_user(claimed).unwrap_or(UNKNOWN_USER);
+    if let Some(wait) = auth.limiter.blocked(ip, claimed) {
+        tracing::warn!(client = %ip, user = %user(), "login refused: too many failed attempts");
         crate::metrics::auth_failure("rate_limited");
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
@@ -211,24 +277,21 @@ pub async fn require_auth(
             .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
         return response;
     }
-    let header = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok());
-    match header.map(|h| auth.check(h)) {
-        Some(Attempt::Passed(principal)) => {
-            auth.limiter.succeeded(ip);
-            request.extensions_mut().insert(principal);
+    match auth.check(&credentials) {
+        Some(identity) => {
+            let identity = identity.clone();
+            auth.limiter.succeeded(ip, claimed);
+            drop(credentials);
+            request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        Some(Attempt::Failed(scheme, user)) => {
-            auth.limiter.failed(ip);
-            let user: String = user.chars().take(64).collect();
-            tracing::warn!(client = %ip, scheme, user = %user.escape_debug(), "login failed");
+        None => {
+            auth.limiter.failed(ip, claimed);
+            let scheme = credentials.scheme();
+            tracing::warn!(client = %ip, scheme, user = %user(), "login failed");
             crate::metrics::auth_failure("bad_credentials");
             unauthorized()
         }
-        None => unauthorized(),
     }
 }
 
@@ -261,7 +324,8 @@ mod tests {
         Auth::new(
             vec![entry("alice", "wonder-land"), entry("bot7", "beep")],
             vec![entry("dash", "tok-123")],
-            BTreeMap::from([("bot7".to_owned(), "bot-7".to_owned())]),
+            &BTreeMap::from([("bot7".to_owned(), "bot-7".to_owned())]),
+            LoginLimits::default(),
         )
     }
 
@@ -272,39 +336,53 @@ mod tests {
         )
     }
 
-    fn passed(attempt: Attempt) -> Option<Principal> {
-        match attempt {
-            Attempt::Passed(p) => Some(p),
-            Attempt::Failed(..) => None,
-        }
+    /// What a header proves.
+    fn passed(auth: &Auth, header: &str) -> Option<Identity> {
+        auth.check(&Credentials::from_header(header)).cloned()
     }
 
     #[test]
     fn basic_credentials() {
         let auth = auth();
         assert_eq!(
-            passed(auth.check(&basic("alice:wonder-land"))),
-            Some(Principal {
+            passed(&auth, &basic("alice:wonder-land")),
+            Some(Identity {
                 user: "alice".into(),
-                namespace: None
+                pinned: None
             })
         );
         assert_eq!(
-            passed(auth.check(&basic("ALICE:wonder-land"))).map(|p| p.user),
+            passed(&auth, &basic("ALICE:wonder-land")).map(|p| p.user),
             Some("alice".into()),
             "user names ignore ASCII case"
         );
-        assert_eq!(passed(auth.check(&basic("alice:wonder-lan"))), None);
+        assert_eq!(passed(&auth, &basic("alice:wonder-lan")), None);
         assert_eq!(
-            passed(auth.check(&basic("alice:beep"))),
+            passed(&auth, &basic("alice:beep")),
             None,
             "another user's password"
         );
-        assert_eq!(passed(auth.check(&basic("mallory:beep"))), None);
-        assert_eq!(passed(auth.check("Basic !!!")), None);
+        assert_eq!(passed(&auth, &basic("mallory:beep")), None);
+        assert_eq!(passed(&auth, "Basic !!!"), None);
         assert_eq!(
-            passed(auth.check(&basic("bot7:beep"))).and_then(|p| p.namespace),
+            passed(&auth, &basic("bot7:beep")).and_then(|p| p.pinned),
             Some("bot-7".into())
+        );
+    }
+
+    #[test]
+    fn only_configured_user_names_are_known() {
+        let auth = auth();
+        assert_eq!(auth.known_user("ALICE"), Some("alice"));
+        assert_eq!(auth.known_user("dash"), Some("dash"), "a token's user");
+        assert_eq!(auth.known_user("tok-123"), None);
+        assert_eq!(auth.known_user(""), None);
+        let header = basic("tok-SECRET");
+        let no_colon = Credentials::from_header(&header);
+        assert_eq!(no_colon.claimed_user(), "tok-SECRET");
+        assert_eq!(
+            Credentials::from_header("Bearer tok-123").claimed_user(),
+            ""
         );
     }
 
@@ -314,7 +392,7 @@ mod tests {
         let protected = axum::Router::new()
             .route(
                 "/secret",
-                get(|p: axum::Extension<Principal>| async move { p.0.user }),
+                get(|p: axum::Extension<Identity>| async move { p.0.user.to_string() }),
             )
             .layer(axum::middleware::from_fn_with_state(
                 Arc::new(auth()),
@@ -338,7 +416,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn the_layer_answers_401_then_429_and_passes_the_principal() {
+    async fn the_layer_answers_401_then_429_and_passes_the_identity() {
         let app = app();
         assert_eq!(get(&app, "/open", None).await.status(), StatusCode::OK);
         let refused = get(&app, "/secret", None).await;
@@ -351,7 +429,8 @@ mod tests {
         let body = axum::body::to_bytes(ok.into_body(), 1024).await.unwrap();
         assert_eq!(&body[..], b"alice");
 
-        for _ in 0..limiter::MAX_FAILURES {
+        let limits = LoginLimits::default();
+        for _ in 0..limits.max_failures {
             let wrong = get(&app, "/secret", Some(&basic("alice:guess"))).await;
             assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
         }
@@ -359,8 +438,14 @@ mod tests {
         assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
         assert_eq!(limited.headers()[RETRY_AFTER], "60");
         assert_eq!(get(&app, "/open", None).await.status(), StatusCode::OK);
+        let other = get(&app, "/secret", Some(&basic("bot7:beep"))).await;
+        assert_eq!(
+            other.status(),
+            StatusCode::OK,
+            "another user at that address"
+        );
 
-        tokio::time::advance(limiter::WINDOW).await;
+        tokio::time::advance(limits.window).await;
         let again = get(&app, "/secret", Some(&basic("alice:wonder-land"))).await;
         assert_eq!(again.status(), StatusCode::OK, "the window is over");
     }
@@ -369,19 +454,19 @@ mod tests {
     fn bearer_tokens() {
         let auth = auth();
         assert_eq!(
-            passed(auth.check("Bearer tok-123")).map(|p| p.user),
+            passed(&auth, "Bearer tok-123").map(|p| p.user),
             Some("dash".into())
         );
         assert_eq!(
-            passed(auth.check("bearer tok-123")).map(|p| p.user),
+            passed(&auth, "bearer tok-123").map(|p| p.user),
             Some("dash".into())
         );
-        assert_eq!(passed(auth.check("Bearer tok-12")), None);
+        assert_eq!(passed(&auth, "Bearer tok-12"), None);
         assert_eq!(
-            passed(auth.check("Bearer wonder-land")),
+            passed(&auth, "Bearer wonder-land"),
             None,
             "a password is no token"
         );
-        assert_eq!(passed(auth.check("Digest x")), None);
+        assert_eq!(passed(&auth, "Digest x"), None);
     }
 }

@@ -61,7 +61,14 @@ pub enum VaultAction {
     /// Print a value, or a secret's key names when KEY is left out.
     Get { name: String, key: Option<String> },
     /// Store the value read from standard input under NAME, KEY.
-    Set { name: String, key: String },
+    Set {
+        name: String,
+        key: String,
+        /// Store an empty value (refused otherwise: an empty stdin is
+        /// usually a mistake, such as a missing `< file`).
+        #[arg(long)]
+        allow_empty: bool,
+    },
 }
 
 #[derive(clap::Args)]
@@ -165,12 +172,28 @@ pub async fn vault(args: VaultArgs) -> Result<(), String> {
                 println!("{key}");
             }
         }
-        VaultAction::Set { name, key } => {
+        VaultAction::Set {
+            name,
+            key,
+            allow_empty,
+        } => {
             let mut value = zeroize::Zeroizing::new(String::new());
             std::io::stdin()
                 .read_to_string(&mut value)
                 .map_err(|e| e.to_string())?;
             let value = value.trim_end_matches(['\r', '\n']);
+            if value.is_empty() && !allow_empty {
+                return Err(format!(
+                    "vault set {name} {key}: standard input was empty; \
+                     pass the value on stdin, or --allow-empty to store an empty one"
+                ));
+            }
+            if args.vault.is_none() {
+                eprintln!(
+                    "no --vault given: writing the default vault, {}",
+                    vault.describe()
+                );
+            }
             vault
                 .set(&name, &key, value)
                 .await
@@ -229,6 +252,7 @@ pub fn keywords(args: KeywordsArgs) {
             .next()
             .unwrap_or("")
             .replace('\n', " ");
+        let summary = crate::page::robotdoc::plain(&crate::page::robotdoc::spans(&summary));
         println!("    {summary}\n");
     }
 }

@@ -15,28 +15,28 @@ use rpa_mfa_keywords::otp::Kind;
 use serde::Deserialize;
 
 /// Declares [`Settings`] (every field optional, so a layer can leave it
-/// unset) with its environment variable names and the layer merge.
+/// unset) with its environment variable names and the layer merge. Lists
+/// (repeatable flags, comma-separated in the environment, arrays in the
+/// file) come first; a list set by a layer replaces the lower one's.
 macro_rules! settings {
-    ($( $(#[$attr:meta])* $field:ident : $ty:ty = $env:literal, )*) => {
+    (
+        lists { $( $(#[$lattr:meta])* $list:ident = $lenv:literal, )* }
+        $( $(#[$attr:meta])* $field:ident : $ty:ty = $env:literal, )*
+    ) => {
         /// One layer of settings: what the flags, the environment or the
         /// config file set. Unset fields fall through to the next layer.
         #[derive(Args, Deserialize, Debug, Clone, Default, PartialEq)]
         #[serde(deny_unknown_fields)]
         pub struct Settings {
             $( $(#[$attr])* pub $field: Option<$ty>, )*
-            /// Pin USER to NAMESPACE: their calls in any other namespace are
-            /// refused. Repeatable. [env: RPA_MFA_PIN=USER=NS,USER=NS]
-            #[arg(long, value_name = "USER=NAMESPACE")]
-            #[serde(default)]
-            pub pin: Vec<String>,
+            $( $(#[$lattr])* #[serde(default)] pub $list: Vec<String>, )*
         }
 
         impl Settings {
             /// Every environment variable, with the setting it overrides.
-            #[cfg(test)]
             pub const ENV: &'static [(&'static str, &'static str)] = &[
                 $( ($env, stringify!($field)), )*
-                ("RPA_MFA_PIN", "pin"),
+                $( ($lenv, stringify!($list)), )*
             ];
 
             /// The layer the environment sets; `get` looks a variable up.
@@ -46,9 +46,9 @@ macro_rules! settings {
                         Some(v) => Some(parse_env::<$ty>($env, &v)?),
                         None => None,
                     }, )*
-                    pin: get("RPA_MFA_PIN")
+                    $( $list: get($lenv)
                         .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect())
-                        .unwrap_or_default(),
+                        .unwrap_or_default(), )*
                 })
             }
 
@@ -56,7 +56,7 @@ macro_rules! settings {
             pub fn over(self, lower: Settings) -> Settings {
                 Settings {
                     $( $field: self.$field.or(lower.$field), )*
-                    pin: if self.pin.is_empty() { lower.pin } else { self.pin },
+                    $( $list: if self.$list.is_empty() { lower.$list } else { self.$list }, )*
                 }
             }
         }
@@ -64,6 +64,19 @@ macro_rules! settings {
 }
 
 settings! {
+    lists {
+        /// Pin USER to NAMESPACE: their calls in any other namespace are
+        /// refused. Repeatable. [env: RPA_MFA_PIN=USER=NS,USER=NS]
+        #[arg(long, value_name = "USER=NAMESPACE")]
+        pin = "RPA_MFA_PIN",
+
+        /// Only these users, and users pinned to these namespaces, may read
+        /// the vault with keywords. Repeatable. Default: every user not
+        /// pinned. [env: RPA_MFA_VAULT_ALLOW=NAME,NAME]
+        #[arg(long, value_name = "USER|NAMESPACE")]
+        vault_allow = "RPA_MFA_VAULT_ALLOW",
+    }
+
     /// TOML config file; its keys are the flag names with `_` for `-`.
     /// [env: RPA_MFA_CONFIG]
     #[arg(long, value_name = "PATH")]
@@ -120,6 +133,23 @@ settings! {
     /// [env: RPA_MFA_AUTH_VAULT]
     #[arg(long, value_name = "SPEC")]
     auth_vault: String = "RPA_MFA_AUTH_VAULT",
+
+    /// Failed logins allowed per user and client address within
+    /// --login-window before that user is refused from there [default: 5].
+    /// [env: RPA_MFA_LOGIN_MAX_FAILURES]
+    #[arg(long, value_name = "N")]
+    login_max_failures: u16 = "RPA_MFA_LOGIN_MAX_FAILURES",
+
+    /// Seconds failed logins are remembered [default: 60].
+    /// [env: RPA_MFA_LOGIN_WINDOW]
+    #[arg(long, value_name = "SECONDS")]
+    login_window: f64 = "RPA_MFA_LOGIN_WINDOW",
+
+    /// Distinct user names that may fail from one address within
+    /// --login-window before new names are refused there [default: 10].
+    /// [env: RPA_MFA_LOGIN_MAX_USERS]
+    #[arg(long, value_name = "N")]
+    login_max_users: u16 = "RPA_MFA_LOGIN_MAX_USERS",
 
     /// Serve a non-loopback address without authentication.
     /// [env: RPA_MFA_INSECURE]
@@ -274,6 +304,8 @@ pub struct ServeConfig {
     pub mode: Kind,
     pub allow_stop: bool,
     pub auth: AuthConfig,
+    /// Who may read the vault with keywords; empty: every unpinned user.
+    pub vault_allow: Vec<String>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
@@ -371,6 +403,8 @@ pub struct AuthConfig {
     pub vault: Option<String>,
     /// Lower-cased user name to namespace.
     pub pins: BTreeMap<String, String>,
+    /// The failed-login limiter's settings.
+    pub login: crate::auth::LoginLimits,
 }
 
 impl AuthConfig {
@@ -393,15 +427,21 @@ impl Settings {
     }
 
     /// Applies the layers: these flags, then `env`, then the config file
-    /// (named by the flag or the environment), then the defaults.
+    /// (named by the flag or the environment), then the defaults. Each layer
+    /// is checked on its own first, so a bad value is reported with the
+    /// flag, variable or file key it came from.
     pub fn resolve(self, get_env: impl Fn(&str) -> Option<String>) -> Result<ServeConfig, String> {
-        let over_env = self.over(Settings::from_env(get_env)?);
+        self.check(Source::Flags)?;
+        let env = Settings::from_env(get_env)?;
+        env.check(Source::Env)?;
+        let over_env = self.over(env);
         let layered = match &over_env.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("--config {}: {e}", path.display()))?;
                 let file = Settings::from_toml(&text)
                     .map_err(|e| format!("--config {}: {e}", path.display()))?;
+                file.check(Source::File(path))?;
                 over_env.over(file)
             }
             None => over_env,
@@ -409,45 +449,90 @@ impl Settings {
         layered.finish()
     }
 
+    /// Checks the values this layer sets, naming each bad one by `source`.
+    fn check(&self, source: Source) -> Result<(), String> {
+        let single = [
+            (
+                "secret",
+                self.secret
+                    .as_deref()
+                    .map(|v| parse_secret_ref(v).map(drop)),
+            ),
+            (
+                "mode",
+                self.mode.as_deref().map(|v| parse_mode(v).map(drop)),
+            ),
+            ("log", self.log.as_deref().map(check_log_filter)),
+            (
+                "log_format",
+                self.log_format
+                    .as_deref()
+                    .map(|v| parse_log_format(v).map(drop)),
+            ),
+            (
+                "oauth_timeout",
+                self.oauth_timeout.map(|v| check_oauth_timeout(v).map(drop)),
+            ),
+        ];
+        let pins = self
+            .pin
+            .iter()
+            .map(|v| ("pin", Some(parse_pin(v).map(drop))));
+        // Each reason quotes the value it refuses.
+        for (field, result) in single.into_iter().chain(pins) {
+            if let Some(Err(why)) = result {
+                return Err(format!("{}: {why}", source.name(field)));
+            }
+        }
+        Ok(())
+    }
+
     /// Fills in the defaults and checks the values.
     fn finish(self) -> Result<ServeConfig, String> {
         let limits = self.limits()?;
-        let secret = self.secret.as_deref().map(parse_secret_ref).transpose()?;
-        let mode = parse_mode(self.mode.as_deref().unwrap_or("TIME"))?;
+        let secret = self
+            .secret
+            .as_deref()
+            .map(parse_secret_ref)
+            .transpose()
+            .map_err(|e| format!("--secret: {e}"))?;
+        let mode = parse_mode(self.mode.as_deref().unwrap_or("TIME"))
+            .map_err(|e| format!("--mode: {e}"))?;
         let tls = match (self.tls_cert, self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
             (None, None) => None,
             _ => return Err("--tls-cert and --tls-key go together".into()),
         };
-        let log_format = match self.log_format.as_deref().unwrap_or("text") {
-            f if f.eq_ignore_ascii_case("text") => LogFormat::Text,
-            f if f.eq_ignore_ascii_case("json") => LogFormat::Json,
-            other => return Err(format!("--log-format: '{other}' is neither text nor json")),
-        };
+        let log_format = parse_log_format(self.log_format.as_deref().unwrap_or("text"))
+            .map_err(|e| format!("--log-format: {e}"))?;
+        let log_filter = self.log.unwrap_or_else(|| "info".into());
+        check_log_filter(&log_filter).map_err(|e| format!("--log: {e}"))?;
         let mut pins = BTreeMap::new();
         for pin in &self.pin {
-            match pin.split_once('=') {
-                Some((user, ns)) if !user.is_empty() && !ns.is_empty() => {
-                    pins.insert(user.to_lowercase(), ns.to_owned());
-                }
-                _ => return Err(format!("--pin: expected USER=NAMESPACE, got '{pin}'")),
-            }
+            let (user, ns) = parse_pin(pin).map_err(|e| format!("--pin: {e}"))?;
+            pins.insert(user, ns);
         }
         let auth = AuthConfig {
             users_secret: self.users_secret,
             tokens_secret: self.tokens_secret,
             vault: self.auth_vault,
             pins,
+            login: login_limits(
+                self.login_max_failures,
+                self.login_window,
+                self.login_max_users,
+            )?,
         };
         if !auth.pins.is_empty() && !auth.enabled() {
             return Err("--pin needs --users-secret or --tokens-secret".into());
         }
-        let oauth_timeout = self.oauth_timeout.unwrap_or(30.0);
-        if !(oauth_timeout > 0.0 && oauth_timeout <= 86_400.0) {
-            return Err(format!(
-                "--oauth-timeout: expected seconds between 0 and 86400, got {oauth_timeout}"
-            ));
+        // Without authentication every caller is anonymous: no list could
+        // name them, and a list would only look like protection.
+        if !self.vault_allow.is_empty() && !auth.enabled() {
+            return Err("--vault-allow needs --users-secret or --tokens-secret".into());
         }
+        let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
+            .map_err(|e| format!("--oauth-timeout: {e}"))?;
         Ok(ServeConfig {
             host: self.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: self.port.unwrap_or(8270),
@@ -457,17 +542,127 @@ impl Settings {
             mode,
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
+            vault_allow: self.vault_allow,
             insecure: self.insecure.unwrap_or(false),
             tls,
-            log_filter: self.log.unwrap_or_else(|| "info".into()),
+            log_filter,
             log_format,
             oauth: rpa_mfa_keywords::oauth::Settings {
                 insecure_transport: self.oauth_insecure_transport.unwrap_or(false),
-                timeout: std::time::Duration::from_secs_f64(oauth_timeout),
+                timeout: oauth_timeout,
             },
             limits,
         })
     }
+}
+
+/// Where one layer of settings came from, to name a bad value's source.
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Flags,
+    Env,
+    File(&'a std::path::Path),
+}
+
+impl Source<'_> {
+    /// How the user wrote `field` in this layer: `--log-format`,
+    /// `RPA_MFA_LOG_FORMAT`, or `log_format in /etc/rpa-mfa.toml`.
+    fn name(self, field: &str) -> String {
+        match self {
+            Source::Flags => format!("--{}", field.replace('_', "-")),
+            Source::Env => Settings::ENV
+                .iter()
+                .find(|(_, f)| *f == field)
+                .map_or_else(|| field.to_owned(), |(var, _)| (*var).to_owned()),
+            Source::File(path) => format!("{field} in {}", path.display()),
+        }
+    }
+}
+
+/// `text` or `json`, in any case.
+fn parse_log_format(s: &str) -> Result<LogFormat, String> {
+    if s.eq_ignore_ascii_case("text") {
+        Ok(LogFormat::Text)
+    } else if s.eq_ignore_ascii_case("json") {
+        Ok(LogFormat::Json)
+    } else {
+        Err(format!("'{s}' is neither text nor json"))
+    }
+}
+
+/// `USER=NAMESPACE`, the user lower-cased (user names ignore ASCII case).
+fn parse_pin(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((user, ns)) if !user.is_empty() && !ns.is_empty() => {
+            Ok((user.to_lowercase(), ns.to_owned()))
+        }
+        _ => Err(format!("expected USER=NAMESPACE, got '{s}'")),
+    }
+}
+
+fn check_oauth_timeout(seconds: f64) -> Result<std::time::Duration, String> {
+    if seconds > 0.0 && seconds <= 86_400.0 {
+        Ok(std::time::Duration::from_secs_f64(seconds))
+    } else {
+        Err(format!(
+            "expected seconds between 0 and 86400, got {seconds}"
+        ))
+    }
+}
+
+/// A log filter as `tracing`'s `EnvFilter` reads it: directives separated
+/// by commas, each a level or `target=level`. `EnvFilter` itself takes
+/// `foo bar` as a target name and silently drops every other line, so
+/// anything that cannot be a target or a level is refused here.
+pub fn check_log_filter(filter: &str) -> Result<(), String> {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |s: &str| LEVELS.iter().any(|l| l.eq_ignore_ascii_case(s));
+    let is_target = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | ':' | '-' | '.'))
+    };
+    for directive in filter.split(',') {
+        let directive = directive.trim();
+        let ok = match directive.split_once('=') {
+            Some((target, level)) => is_target(target) && is_level(level),
+            None => is_level(directive) || is_target(directive),
+        };
+        if !ok {
+            return Err(format!(
+                "'{directive}' is not a level ({}) or target=level",
+                LEVELS.join(", ")
+            ));
+        }
+    }
+    tracing_subscriber::EnvFilter::try_new(filter)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// The failed-login limiter's settings, defaults filled in and checked.
+fn login_limits(
+    max_failures: Option<u16>,
+    window: Option<f64>,
+    max_users: Option<u16>,
+) -> Result<crate::auth::LoginLimits, String> {
+    let defaults = crate::auth::LoginLimits::default();
+    let window = window.unwrap_or(defaults.window.as_secs_f64());
+    if !(window > 0.0 && window <= 86_400.0) {
+        return Err(format!(
+            "--login-window: expected seconds between 0 and 86400, got {window}"
+        ));
+    }
+    let at_least_one = |flag: &str, value: Option<u16>, default: u32| match value {
+        Some(0) => Err(format!("--{flag}: expected 1 or more, got 0")),
+        Some(n) => Ok(u32::from(n)),
+        None => Ok(default),
+    };
+    Ok(crate::auth::LoginLimits {
+        max_failures: at_least_one("login-max-failures", max_failures, defaults.max_failures)?,
+        window: std::time::Duration::from_secs_f64(window),
+        max_users: at_least_one("login-max-users", max_users, defaults.max_users)?,
+    })
 }
 
 /// `NAME:KEY` as in `--secret mfa:otpsecret`.
@@ -476,7 +671,7 @@ pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
         Some((name, key)) if !name.is_empty() && !key.is_empty() => {
             Ok((name.to_owned(), key.to_owned()))
         }
-        _ => Err("expected NAME:KEY, e.g. mfa:otpsecret".into()),
+        _ => Err(format!("expected NAME:KEY, e.g. mfa:otpsecret, not '{s}'")),
     }
 }
 
@@ -532,6 +727,41 @@ mod tests {
         assert_eq!(config.tls, None);
         assert_eq!(config.log_filter, "info");
         assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.vault_allow.is_empty());
+        let login = config.auth.login;
+        assert_eq!(login.max_failures, 5);
+        assert_eq!(login.window, std::time::Duration::from_secs(60));
+        assert_eq!(login.max_users, 10);
+    }
+
+    #[test]
+    fn vault_allow_and_login_limits_from_each_layer() {
+        let file = config_file(
+            "users_secret = \"users\"\nvault_allow = [\"alice\", \"ci\"]\n\
+             login_window = 30\nlogin_max_users = 3\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--login-max-failures", "7"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", path),
+                ("RPA_MFA_LOGIN_MAX_USERS", "4"),
+            ]))
+            .unwrap();
+        assert_eq!(config.vault_allow, ["alice", "ci"]);
+        assert_eq!(config.auth.login.max_failures, 7);
+        assert_eq!(config.auth.login.max_users, 4, "env over file");
+        assert_eq!(config.auth.login.window, std::time::Duration::from_secs(30));
+        let config = flags(&["--vault-allow", "bob", "--vault-allow", "qa"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", path),
+                ("RPA_MFA_VAULT_ALLOW", "x,y"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            config.vault_allow,
+            ["bob", "qa"],
+            "flags replace the lists below"
+        );
     }
 
     #[test]
@@ -616,6 +846,98 @@ mod tests {
         assert!(err.contains("--tls-key"), "{err}");
         let err = flags(&["--pin", "nobody"]).resolve(env(&[])).unwrap_err();
         assert!(err.contains("USER=NAMESPACE"), "{err}");
+        let err = flags(&["--vault-allow", "ci"])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.contains("--vault-allow needs --users-secret"), "{err}");
+        for (flag, value) in [
+            ("--login-window", "0"),
+            ("--login-window", "NaN"),
+            ("--login-window", "inf"),
+            ("--login-max-failures", "0"),
+            ("--login-max-users", "0"),
+        ] {
+            let err = flags(&[flag, value]).resolve(env(&[])).unwrap_err();
+            assert!(err.starts_with(flag), "{flag} {value}: {err}");
+        }
+    }
+
+    #[test]
+    fn each_bad_value_names_its_flag_variable_or_file_key() {
+        let file = config_file("mode = \"TIMED\"\n");
+        let path = file.path().to_str().unwrap();
+        type Case = (Settings, Vec<(&'static str, &'static str)>, String);
+        let cases: [Case; 8] = [
+            (
+                flags(&["--mode", "TIMED"]),
+                vec![],
+                "--mode: OTPMode does not have member 'TIMED'".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_MODE", "TIMED")],
+                "RPA_MFA_MODE: OTPMode does not have member 'TIMED'".into(),
+            ),
+            (
+                flags(&["--config", path]),
+                vec![],
+                format!("mode in {path}: OTPMode does not have member 'TIMED'"),
+            ),
+            (
+                flags(&["--secret", "mfa"]),
+                vec![],
+                "--secret: expected NAME:KEY, e.g. mfa:otpsecret, not 'mfa'".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_VAULT_SECRET", "mfa")],
+                "RPA_MFA_VAULT_SECRET: expected NAME:KEY".into(),
+            ),
+            (
+                flags(&["--log", "foo bar"]),
+                vec![],
+                "--log: 'foo bar' is not a level".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_LOG_FORMAT", "xml")],
+                "RPA_MFA_LOG_FORMAT: 'xml' is neither text nor json".into(),
+            ),
+            (
+                flags(&[]),
+                vec![("RPA_MFA_OAUTH_TIMEOUT", "0")],
+                "RPA_MFA_OAUTH_TIMEOUT: expected seconds between 0 and 86400, got 0".into(),
+            ),
+        ];
+        for (settings, vars, expected) in cases {
+            let err = settings.resolve(env(&vars)).unwrap_err();
+            assert!(
+                err.starts_with(&expected),
+                "{err:?} should start with {expected:?}"
+            );
+        }
+        // A bad value in a lower layer is reported even when a higher one
+        // overrides it: the file has a typo the user should hear about.
+        let err = flags(&["--mode", "TIME", "--config", path])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.starts_with(&format!("mode in {path}:")), "{err}");
+    }
+
+    #[test]
+    fn log_filters_are_levels_or_target_level_pairs() {
+        for good in [
+            "info",
+            "rpa_mfa=debug,warn",
+            "OFF",
+            "tower_http::trace=trace",
+            "rpa_mfa",
+        ] {
+            check_log_filter(good).unwrap();
+        }
+        for bad in ["foo bar", "info,", "rpa_mfa=loud", "=info", "debug warn"] {
+            assert!(check_log_filter(bad).is_err(), "{bad} was accepted");
+        }
     }
 
     #[test]
@@ -709,6 +1031,7 @@ mod tests {
         );
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(config.tls.is_some());
+        assert_eq!(config.vault_allow, ["alice", "ci"]);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
-use crate::auth::Principal;
+use crate::auth::Identity;
 use crate::listen::Activity;
 use crate::remote::{Caller, Fault, Protocol, RemoteApi, METHODS};
 
@@ -43,18 +43,17 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             .register_async_method(method, move |params, api, extensions| async move {
                 // A WebSocket with a call running is not idle.
                 let _busy = extensions.get::<Activity>().map(Activity::busy);
-                let raw: Json = params.parse().unwrap_or(Json::Null);
-                let (namespace, values) = bind_params(method, raw)?;
-                // The HTTP request's extensions: the auth layer's principal.
+                let (namespace, values) = bind_params(method, parse(&params)?)?;
+                // The HTTP request's extensions: the auth layer's identity.
                 let caller = Caller {
                     protocol: Protocol::JsonRpc,
                     namespace: &namespace,
-                    principal: extensions.get::<Principal>(),
+                    identity: extensions.get::<Identity>(),
                 };
                 api.call(caller, method, values)
                     .await
                     .map(|v| to_json(&v))
-                    .map_err(|f| ErrorObject::owned(f.code(), f.message(), None::<()>))
+                    .map_err(|f| error_object(&f))
             })
             .expect("method names are unique");
     }
@@ -64,14 +63,20 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             TOTP_NOTIFICATION,
             UNSUBSCRIBE_TOTP,
             |params, pending, api, extensions| async move {
-                let raw: Json = params.parse().unwrap_or(Json::Null);
-                let namespace = match subscription_namespace(raw) {
+                let namespace = match parse(&params).and_then(subscription_namespace) {
                     Ok(namespace) => namespace,
                     Err(e) => return pending.reject(e).await,
                 };
-                let services = api.library().services();
-                let ns = services.namespaces.get(&namespace);
-                let feed = match TotpFeed::new(ns, services.clock.clone()) {
+                // The subscription passes the same gate as every call.
+                let identity = extensions.get::<Identity>();
+                let gate = api.gate();
+                let access =
+                    match gate.admit(Protocol::JsonRpc, identity, &namespace, SUBSCRIBE_TOTP) {
+                        Ok(access) => access,
+                        Err(fault) => return pending.reject(error_object(&fault)).await,
+                    };
+                let clock = gate.services().clock.clone();
+                let feed = match TotpFeed::new(access.namespace().clone(), clock) {
                     Ok(feed) => feed,
                     Err(e) => {
                         let error = ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
@@ -82,7 +87,7 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
                     // An open subscription keeps its WebSocket from being
                     // closed as idle; server pings keep it alive instead.
                     let _busy = extensions.get::<Activity>().map(Activity::busy);
-                    let stopping = services.stopping.clone();
+                    let stopping = gate.services().stopping.clone();
                     push_totp_codes(feed, sink, &namespace, stopping).await;
                 }
             },
@@ -152,8 +157,19 @@ fn param_names(method: &str) -> &'static [&'static str] {
 }
 
 fn invalid(message: String) -> ErrorObjectOwned {
-    let fault = Fault::InvalidParams(message);
+    error_object(&Fault::InvalidParams(message))
+}
+
+fn error_object(fault: &Fault) -> ErrorObjectOwned {
     ErrorObject::owned(fault.code(), fault.message(), None::<()>)
+}
+
+/// The params as JSON; absent params are `null`. Params jsonrpsee keeps
+/// but serde cannot read (a number such as `1e999`) are refused with what
+/// serde said, rather than read as absent.
+fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned> {
+    serde_json::from_str(params.as_str().unwrap_or("null"))
+        .map_err(|e| invalid(format!("params are not valid JSON: {e}.")))
 }
 
 /// Turns JSON-RPC params into the namespace and positional values.

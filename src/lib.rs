@@ -6,13 +6,15 @@
 //! knows no wire; everything here is about wires and processes:
 //! [`remote`] (the Robot remote API and its XML-RPC codec), [`jsonrpc`]
 //! (the same API over JSON-RPC), [`server`] (the one axum router),
-//! [`auth`], [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
+//! [`auth`], [`gate`] (the authorization gate every entry point passes),
+//! [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
 //! (`/health`, `/metrics`), [`page`] (the keyword page), [`stop`] and
 //! [`commands`] (the `otp`, `vault` and `keywords` subcommands).
 
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod gate;
 pub mod jsonrpc;
 pub mod listen;
 pub mod logging;

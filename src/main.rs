@@ -13,7 +13,13 @@ use rpa_mfa::{logging, server};
 #[command(
     name = "rpa-mfa",
     version,
-    about = "A Robot Framework remote server for one-time passwords and MFA secrets"
+    about = "A Robot Framework remote server for one-time passwords, OAuth2/OpenID logins and MFA secrets",
+    long_about = "A Robot Framework remote server for one-time passwords, OAuth2/OpenID \
+                  Connect logins (authorization code with PKCE, client credentials, device \
+                  flow, refresh, ID tokens) and MFA secrets: RPA.MFA's keywords and more, \
+                  over XML-RPC (Library  Remote) and JSON-RPC.",
+    after_help = "Start a server with `rpa-mfa serve`, then import it with \
+                  `Library    Remote    http://127.0.0.1:8270`; `rpa-mfa keywords` lists what it offers."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -49,9 +55,8 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     let serve_config = match &cli.command {
         Command::Serve(settings) => {
-            let config = (**settings)
-                .clone()
-                .resolve(|name| std::env::var(name).ok())?;
+            let settings = Settings::clone(settings);
+            let config = settings.resolve(|name| std::env::var(name).ok())?;
             logging::init(&config.log_filter, config.log_format)?;
             Some(config)
         }

@@ -33,7 +33,7 @@ use rpa_mfa_keywords::{vault, Library, Services};
 use tokio::time::error::Elapsed;
 use tower::Service;
 
-use crate::auth::{require_auth, Auth, Principal};
+use crate::auth::{require_auth, Auth, Identity};
 use crate::config::{Limits, ServeConfig};
 use crate::listen::Activity;
 use crate::ops::Health;
@@ -93,6 +93,7 @@ pub fn library(services: Arc<Services>, stop: &StopSwitch) -> Arc<Library> {
 /// Runs the server until SIGINT, SIGTERM or an allowed remote stop.
 pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
+    vault.check().await.map_err(|e| format!("--vault: {e}"))?;
     let mut initial = OtpState::default();
     if let Some((name, key)) = &args.secret {
         let value = vault
@@ -127,9 +128,11 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         .transpose()?;
     crate::metrics::spawn_upkeep();
     let stop = StopSwitch::new(args.allow_stop);
+    let gate = crate::gate::Gate::new(services.clone(), crate::gate::policy(&args));
     let api = Arc::new(RemoteApi::new(
         library(services.clone(), &stop),
         stop.clone(),
+        gate,
     ));
     let (rpc_stop, rpc_handle) = jsonrpsee::server::stop_channel();
     let health = Health {
@@ -377,24 +380,24 @@ async fn oauth_callback(State(services): State<Arc<Services>>, request: Request)
 }
 
 /// The authenticated user, when authentication is on.
-type MaybePrincipal = Option<Extension<Principal>>;
+type MaybeIdentity = Option<Extension<Identity>>;
 
 async fn xmlrpc_default(
     State(app): State<AppState>,
-    principal: MaybePrincipal,
+    identity: MaybeIdentity,
     request: Request,
 ) -> Response {
     let body = match read_body(request.into_body(), &app.rest.body).await {
         Ok(body) => body,
         Err(refused) => return xml_refusal(refused),
     };
-    xmlrpc_call(&app.api, DEFAULT_NAMESPACE, principal, &body).await
+    xmlrpc_call(&app.api, DEFAULT_NAMESPACE, identity, &body).await
 }
 
 async fn xmlrpc_namespace(
     State(app): State<AppState>,
     Path(namespace): Path<String>,
-    principal: MaybePrincipal,
+    identity: MaybeIdentity,
     request: Request,
 ) -> Response {
     if !valid_namespace_name(&namespace) {
@@ -408,7 +411,7 @@ async fn xmlrpc_namespace(
         Ok(body) => body,
         Err(refused) => return xml_refusal(refused),
     };
-    xmlrpc_call(&app.api, &namespace, principal, &body).await
+    xmlrpc_call(&app.api, &namespace, identity, &body).await
 }
 
 /// Why a request body was not read: the HTTP status and a message.
@@ -510,7 +513,7 @@ fn json_refusal(Refused(status, message): Refused) -> Response {
 async fn xmlrpc_call(
     api: &RemoteApi,
     namespace: &str,
-    principal: MaybePrincipal,
+    identity: MaybeIdentity,
     body: &[u8],
 ) -> Response {
     let answer = match xmlrpc::decode_call(body) {
@@ -518,7 +521,7 @@ async fn xmlrpc_call(
             let caller = Caller {
                 protocol: Protocol::XmlRpc,
                 namespace,
-                principal: principal.as_ref().map(|Extension(p)| p),
+                identity: identity.as_ref().map(|Extension(i)| i),
             };
             match api.call(caller, &call.method, call.params).await {
                 Ok(value) => xmlrpc::encode_response(&value),
@@ -531,6 +534,41 @@ async fn xmlrpc_call(
         }
     };
     xml(answer)
+}
+
+/// What jsonrpsee answers over HTTP for a request it read as a
+/// notification: one whose `id` is not a string, a non-negative integer or
+/// null (and a
+/// real notification, which this server has no use for).
+const NOTIFICATION_ANSWER: &[u8] = b"null";
+
+/// Turns jsonrpsee's bare `null` into a JSON-RPC error, so a client whose
+/// `id` is invalid learns why it got no answer. Only bodies of exactly 4
+/// bytes are read, so other answers pass untouched.
+async fn answer_invalid_ids(response: Response) -> Response {
+    use axum::body::HttpBody;
+    if response.body().size_hint().exact() != Some(NOTIFICATION_ANSWER.len() as u64) {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, NOTIFICATION_ANSWER.len()).await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    if &bytes[..] != NOTIFICATION_ANSWER {
+        return Response::from_parts(parts, Body::from(bytes));
+    }
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": null,
+        "error": {
+            "code": -32600,
+            "message": "Invalid request: 'id' must be a string, a non-negative integer or null \
+    (requests without an id are notifications, which this server does not take).",
+        },
+    });
+    let mut response = axum::Json(error).into_response();
+    *response.status_mut() = parts.status;
+    response
 }
 
 fn xml(body: String) -> Response {
@@ -560,7 +598,7 @@ async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
         Request::from_parts(parts, Body::from(body))
     };
     match service.call(request).await {
-        Ok(response) => response.map(Body::new),
+        Ok(response) => answer_invalid_ids(response.map(Body::new)).await,
         Err(e) => {
             tracing::warn!("JSON-RPC request failed: {e}");
             (

@@ -8,6 +8,9 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 
 use serde_json::{json, Value as Json};
 
+mod remote_text;
+use remote_text::{member, run_keyword_xml};
+
 /// pyotp 2.12's codes for this secret: counter 0, 1 (shared vectors).
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const HOTP_0: &str = "702218";
@@ -107,23 +110,6 @@ impl Drop for Server {
     }
 }
 
-fn xml_string(s: &str) -> String {
-    format!(
-        "<value><string>{}</string></value>",
-        s.replace('&', "&amp;").replace('<', "&lt;")
-    )
-}
-
-fn run_keyword_xml(name: &str, args: &[&str]) -> String {
-    let args: String = args.iter().map(|a| xml_string(a)).collect();
-    format!(
-        "<?xml version='1.0'?><methodCall><methodName>run_keyword</methodName><params>\
-         <param>{}</param><param><value><array><data>{args}</data></array></value></param>\
-         </params></methodCall>",
-        xml_string(name)
-    )
-}
-
 async fn post(client: &reqwest::Client, url: &str, body: String) -> String {
     let response = client
         .post(url)
@@ -146,15 +132,6 @@ async fn jsonrpc(client: &reqwest::Client, server: &Server, method: &str, params
         .unwrap();
     assert_eq!(response.status(), 200);
     response.json().await.unwrap()
-}
-
-/// The `<string>` value of a struct member in an XML-RPC response.
-fn member(xml: &str, name: &str) -> Option<String> {
-    let start = xml.find(&format!("<name>{name}</name>"))?;
-    let rest = &xml[start..];
-    let value = rest.find("<string>")? + "<string>".len();
-    let end = rest[value..].find("</string>")?;
-    Some(rest[value..value + end].to_owned())
 }
 
 #[tokio::test]

@@ -1,13 +1,15 @@
 //! The rpa-mfa keyword library: RPA.MFA's keywords and more, with no idea
 //! of any wire protocol.
 //!
-//! [`library`] holds the registry and Robot-style argument binding,
+//! [`access`] is the policy every call carries (who calls, which
+//! namespace and resources they may reach), [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
 //! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
 //! [`vault`] where secrets come from and [`state`] what keywords remember
 //! between calls. The server crate turns XML-RPC or JSON-RPC into
 //! [`Library::run`] calls and back.
 
+pub mod access;
 pub mod clock;
 pub mod library;
 pub mod oauth;

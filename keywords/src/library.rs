@@ -7,6 +7,7 @@
 //! Framework's rules, because JSON-RPC callers get no client-side checking
 //! and Robot never fills in defaults itself.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 
+use crate::access::Access;
 use crate::state::Namespace;
 use crate::value::{Type, Value};
 use crate::Services;
@@ -401,11 +403,13 @@ impl Output {
     }
 }
 
-/// Everything a handler gets: its arguments, the caller's namespace, the
+/// Everything a handler gets: its arguments, the caller's namespace and
+/// access (ask it before using a vault or another named resource), the
 /// shared services, and where to log.
 pub struct Call {
     pub args: Args,
     pub ns: Arc<Namespace>,
+    pub access: Access,
     pub services: Arc<Services>,
     pub output: Output,
     /// When every wait of this call ends at the latest.
@@ -436,6 +440,23 @@ pub struct Library {
     keywords: Vec<Keyword>,
     index: HashMap<String, usize>,
     services: Arc<Services>,
+}
+
+/// Names longer than this are cut where they are echoed back.
+const SHOWN_NAME_BYTES: usize = 64;
+
+/// A keyword or method name as errors and logs show it: whole when short,
+/// else its first 64 bytes and a marker, so a 3 MB name sent by a client
+/// is not echoed back whole.
+pub fn shown_name(name: &str) -> Cow<'_, str> {
+    if name.len() <= SHOWN_NAME_BYTES {
+        return Cow::Borrowed(name);
+    }
+    let mut end = SHOWN_NAME_BYTES;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes, cut)", &name[..end], name.len()))
 }
 
 /// Robot's keyword name normalisation.
@@ -474,10 +495,11 @@ impl Library {
             .map(|&i| &self.keywords[i])
     }
 
-    /// Binds the arguments and runs the keyword in the given namespace.
+    /// Binds the arguments and runs the keyword in the namespace the
+    /// gate opened for the caller.
     pub async fn run(
         &self,
-        namespace: &str,
+        access: Access,
         name: &str,
         positional: Vec<Value>,
         named: Vec<(String, Value)>,
@@ -485,14 +507,16 @@ impl Library {
         let output = Output::default();
         let result = match self.keyword(name) {
             None => Err(KeywordError::plain(format!(
-                "No keyword with name '{name}' found."
+                "No keyword with name '{}' found.",
+                shown_name(name)
             ))),
             Some(keyword) => match keyword.bind(positional, named) {
                 Err(e) => Err(e),
                 Ok(args) => {
                     let call = Call {
                         args,
-                        ns: self.services.namespaces.get(namespace),
+                        ns: access.namespace().clone(),
+                        access,
                         services: self.services.clone(),
                         output: output.clone(),
                         deadline: tokio::time::Instant::now()
@@ -615,6 +639,19 @@ mod tests {
     fn error_texts_escape_control_characters() {
         let e = KeywordError::value_error("got 'a\u{1}b\rc'\nnext");
         assert_eq!(e.to_string(), "ValueError: got 'a\\u{1}b\\u{d}c'\nnext");
+    }
+
+    #[test]
+    fn long_names_are_shown_cut() {
+        assert_eq!(shown_name("Get Time Based OTP"), "Get Time Based OTP");
+        let exact = "k".repeat(SHOWN_NAME_BYTES);
+        assert_eq!(shown_name(&exact), exact);
+        let long = format!("{}é{}", "k".repeat(63), "x".repeat(100));
+        assert_eq!(
+            shown_name(&long),
+            format!("{}… (165 bytes, cut)", "k".repeat(63)),
+            "cut on a character boundary"
+        );
     }
 
     #[test]

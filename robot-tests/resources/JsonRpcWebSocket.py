@@ -5,6 +5,7 @@ matches responses by id and keeps subscription notifications in arrival
 order, so a test can wait for the next code instead of sleeping.
 """
 
+import base64
 import itertools
 import json
 import time
@@ -29,10 +30,17 @@ class JsonRpcWebSocket:
         self._ids = itertools.count(1)
         self._notifications = deque()
 
-    def open_json_rpc_websocket(self, url):
-        """Opens a WebSocket to ``url`` (``ws://127.0.0.1:PORT/jsonrpc``)."""
+    def open_json_rpc_websocket(self, url, user=None, password=None):
+        """Opens a WebSocket to ``url`` (``ws://127.0.0.1:PORT/jsonrpc``),
+        with HTTP Basic credentials in the handshake when ``user`` is given."""
         self.close_json_rpc_websocket()
-        self._ws = self._connection.enter_context(connect(url, open_timeout=WAIT))
+        headers = {}
+        if user is not None:
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+        self._ws = self._connection.enter_context(
+            connect(url, open_timeout=WAIT, additional_headers=headers)
+        )
         self._notifications.clear()
 
     def close_json_rpc_websocket(self):

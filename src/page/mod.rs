@@ -6,7 +6,7 @@
 //! is self-contained (inline CSS and a few lines of script for the search
 //! box) and fetches nothing.
 
-mod robotdoc;
+pub mod robotdoc;
 
 use std::collections::HashMap;
 
@@ -65,7 +65,9 @@ pub fn render(library: &Library, server: &str) -> String {
                         }
                         section #importing .card data-name="__init__" {
                             h2 { "Importing" }
-                            pre.import { "Library    Remote    http://" (server) }
+                            // The import lines are in INIT_DOC, as libdoc shows them;
+                            // this only says where this server is.
+                            p.server { "This server: " code { "http://" (server) } }
                             div.doc { (doc(INIT_DOC, &names)) }
                         }
                         h2.section-title #keywords { "Keywords" }

@@ -247,6 +247,20 @@ impl Marker {
     }
 }
 
+/// The text of `spans` without Robot's markup, for a terminal:
+/// ``` ``mode=TIME`` ``` reads `mode=TIME`, `` `Get Time Based OTP` ``
+/// reads `Get Time Based OTP`.
+pub fn plain(spans: &[Span]) -> String {
+    let mut out = String::new();
+    for span in spans {
+        match span {
+            Span::Text(t) | Span::Code(t) | Span::Name(t) => out.push_str(t),
+            Span::Bold(inner) | Span::Italic(inner) => out.push_str(&plain(inner)),
+        }
+    }
+    out
+}
+
 /// Parses one line (or a joined paragraph) into spans.
 pub fn spans(text: &str) -> Vec<Span> {
     let mut out = Vec::new();

@@ -12,9 +12,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
+use rpa_mfa_keywords::access::{Access, Identity};
+use rpa_mfa_keywords::library::shown_name;
 use rpa_mfa_keywords::{Library, Value};
 
-use crate::auth::Principal;
+use crate::gate::Gate;
 use crate::stop::StopSwitch;
 
 /// Short documentation shown as the library introduction, in Robot's
@@ -45,7 +47,10 @@ namespace: the default one at ``/`` and ``/RPC2``, or the isolated one a \
 suite picks with \
 ``http://host:8270/ns/NAME``.";
 
-/// Documentation of the library's import, shown by libdoc.
+/// Documentation of the library's import, shown by libdoc and the page.
+/// The namespace form quotes the suite name: Python's XML-RPC client
+/// refuses a URL with a space (`${SUITE NAME}` of `My Login Suite`)
+/// before sending anything.
 pub const INIT_DOC: &str = "\
 The server is configured when it starts, not on import: ``rpa-mfa serve \
 --secret NAME:KEY --mode TIME`` does what RPA.MFA's import arguments \
@@ -54,9 +59,13 @@ as
 
 | Library    Remote    http://127.0.0.1:8270
 
-or, for state of its own,
+or, for state of its own that no other suite shares, with the suite's name \
+quoted so that any name works in a URL:
 
-| Library    Remote    http://127.0.0.1:8270/ns/${SUITE NAME}";
+| Library    Remote    http://127.0.0.1:8270/ns/${{urllib.parse.quote($SUITE_NAME)}}
+
+Without a server to run, ``Library    rpa_mfa.MFA    vault_name=...`` \
+(from the ``rpa-mfa`` wheel) starts a private one for the run.";
 
 /// Every method, in the order a client would discover them.
 pub const METHODS: &[&str] = &[
@@ -77,7 +86,8 @@ pub enum Fault {
     MethodNotFound(String),
     InvalidParams(String),
     Internal(String),
-    /// An authenticated user called outside the namespace they are pinned to.
+    /// The gate refused the call: an authenticated user called outside the
+    /// namespace they are pinned to.
     Forbidden(String),
 }
 
@@ -125,18 +135,29 @@ pub struct Caller<'a> {
     pub protocol: Protocol,
     pub namespace: &'a str,
     /// The authenticated user; `None` when authentication is off.
-    pub principal: Option<&'a Principal>,
+    pub identity: Option<&'a Identity>,
 }
 
-/// The remote API over one library.
+/// The remote API over one library, behind the gate.
 pub struct RemoteApi {
     library: Arc<Library>,
     stop: StopSwitch,
+    gate: Gate,
 }
 
 impl RemoteApi {
-    pub fn new(library: Arc<Library>, stop: StopSwitch) -> RemoteApi {
-        RemoteApi { library, stop }
+    pub fn new(library: Arc<Library>, stop: StopSwitch, gate: Gate) -> RemoteApi {
+        RemoteApi {
+            library,
+            stop,
+            gate,
+        }
+    }
+
+    /// The gate every entry point passes; `call` passes it itself, other
+    /// entry points (subscriptions) ask it for an [`Access`].
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     /// The library behind the API, for what is not a remote method (the
@@ -145,28 +166,22 @@ impl RemoteApi {
         &self.library
     }
 
-    /// Calls one remote method. The one place every protocol passes
-    /// through: it keeps pinned users in their namespace, and counts and
-    /// logs each call (names, status and time only, never arguments).
+    /// Calls one remote method. Every protocol's calls pass through here:
+    /// the gate admits the caller into the namespace (or refuses a pinned
+    /// user elsewhere), and each call is counted and logged (names, status
+    /// and time only, never arguments).
     pub async fn call(
         &self,
         caller: Caller<'_>,
         method: &str,
         params: Vec<Value>,
     ) -> Result<Value, Fault> {
+        let access = self
+            .gate
+            .admit(caller.protocol, caller.identity, caller.namespace, method)?;
         let protocol = caller.protocol.as_str();
         let namespace = caller.namespace;
-        let user = caller.principal.map(|p| p.user.as_str());
-        if let Some(pinned) = caller.principal.and_then(|p| p.namespace.as_deref()) {
-            if pinned != namespace {
-                tracing::warn!(protocol, namespace, user, pinned, method = %method.escape_debug(), "refused: outside the user's namespace");
-                crate::metrics::auth_failure("namespace");
-                return Err(Fault::Forbidden(format!(
-                    "User '{}' may only call namespace '{pinned}', not '{namespace}'.",
-                    user.unwrap_or_default()
-                )));
-            }
-        }
+        let user = caller.identity.map(|i| &*i.user);
         let method_label = METHODS
             .iter()
             .find(|m| **m == method)
@@ -174,12 +189,12 @@ impl RemoteApi {
             .unwrap_or("(unknown)");
         crate::metrics::method_call(protocol, method_label);
         if method != "run_keyword" {
-            let result = self.dispatch(namespace, method, params).await;
+            let result = self.dispatch(access, method, params).await;
             tracing::debug!(
                 protocol,
                 namespace,
                 user,
-                method,
+                method = %shown_name(method),
                 ok = result.is_ok(),
                 "call"
             );
@@ -190,7 +205,7 @@ impl RemoteApi {
             _ => "(unknown)",
         };
         let started = Instant::now();
-        let result = self.dispatch(namespace, method, params).await;
+        let result = self.dispatch(access, method, params).await;
         let took = started.elapsed();
         let status = match &result {
             Ok(Value::Dict(map)) if map.get("status") == Some(&Value::str("PASS")) => "PASS",
@@ -204,7 +219,7 @@ impl RemoteApi {
             user,
             keyword,
             status,
-            duration_ms = took.as_secs_f64() * 1000.0,
+            duration_us = took.as_micros() as u64,
             "keyword"
         );
         result
@@ -212,7 +227,7 @@ impl RemoteApi {
 
     async fn dispatch(
         &self,
-        namespace: &str,
+        access: Access,
         method: &str,
         params: Vec<Value>,
     ) -> Result<Value, Fault> {
@@ -260,10 +275,10 @@ impl RemoteApi {
                         ))
                     }
                 };
-                self.run_keyword(namespace, name, args, kwargs).await
+                self.run_keyword(access, name, args, kwargs).await
             }
             "stop_remote_server" => Ok(Value::Bool(self.stop.request())),
-            other => Err(Fault::MethodNotFound(other.to_owned())),
+            other => Err(Fault::MethodNotFound(shown_name(other).into_owned())),
         }
     }
 
@@ -271,14 +286,13 @@ impl RemoteApi {
     /// cannot cancel it half-way (a vault write, a counter increment).
     async fn run_keyword(
         &self,
-        namespace: &str,
+        access: Access,
         name: String,
         args: Vec<Value>,
         kwargs: Vec<(String, Value)>,
     ) -> Result<Value, Fault> {
         let library = self.library.clone();
-        let namespace = namespace.to_owned();
-        let task = tokio::spawn(async move { library.run(&namespace, &name, args, kwargs).await });
+        let task = tokio::spawn(async move { library.run(access, &name, args, kwargs).await });
         let outcome = task.await.map_err(|_| {
             Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into())
         })?;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{check_digits, check_period, parse_at, Algorithm, Kind, Options, OtpKey};
+use crate::access::DEFAULT_VAULT;
 use crate::library::{Args, Call, Keyword, KeywordError, Param};
 use crate::state::Namespace;
 use crate::value::{Type, Value};
@@ -58,6 +59,11 @@ be a base32 secret or an ``otpauth://`` URI; ``algorithm``, ``digits`` and \
 A missing secret fails with ``KeyError: 'Undefined secret: NAME'``, a missing \
 key with ``KeyError: 'KEY'``; either way the secret set before stays in place.
 
+A user pinned to a namespace may read the vault only when the server's \
+``--vault-allow`` names them or their namespace; a list, once given, admits \
+no one else. The secrets holding the server's own credentials are never \
+readable. Both fail with ``PermissionError``.
+
 Example:
 | `Use MFA Secret From Vault`    mfa    otpsecret
 | `Use MFA Secret From Vault`    mfa    hotpsecret    mode=counter",
@@ -65,7 +71,11 @@ Example:
             .handler(|call| async move {
                 let name = call.args.str("vault_name").unwrap_or_default();
                 let key = call.args.str("vault_key").unwrap_or_default();
-                let value = call.services.vault.get_value(name, key).await?;
+                let vault = &*call.services.vault;
+                let value = call
+                    .access
+                    .vault_value(vault, DEFAULT_VAULT, name, key)
+                    .await?;
                 let kind = match call.args.str("mode") {
                     Some("COUNTER") => Kind::Hotp,
                     _ => Kind::Totp,

@@ -88,7 +88,11 @@ impl Namespaces {
         }
     }
 
-    pub fn get(&self, name: &str) -> Arc<Namespace> {
+    /// The namespace `name`, made on first use. Only [`Access::open`]
+    /// calls it, so every way into a namespace passes the gate.
+    ///
+    /// [`Access::open`]: crate::access::Access::open
+    pub(crate) fn get(&self, name: &str) -> Arc<Namespace> {
         let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(name.to_owned())
             .or_insert_with(|| Arc::new(Namespace::new(name, self.initial.clone())))

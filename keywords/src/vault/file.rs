@@ -26,12 +26,26 @@ enum Format {
 pub struct FileStore {
     path: PathBuf,
     format: Format,
+    /// Named explicitly (`--vault file:PATH`): a missing file is then a
+    /// typo to report, not an empty vault. Writing still creates it.
+    must_exist: bool,
     /// Serialises read-modify-write cycles within this process.
     write_lock: tokio::sync::Mutex<()>,
 }
 
 impl FileStore {
+    /// The default file: missing means empty, created on first write.
     pub fn new(path: PathBuf) -> FileStore {
+        FileStore::open(path, false)
+    }
+
+    /// A file the user named: reading it fails with its path when it is
+    /// missing, so a typo does not look like an undefined secret.
+    pub fn named(path: PathBuf) -> FileStore {
+        FileStore::open(path, true)
+    }
+
+    fn open(path: PathBuf, must_exist: bool) -> FileStore {
         let yaml = path
             .extension()
             .and_then(|e| e.to_str())
@@ -39,6 +53,7 @@ impl FileStore {
         FileStore {
             path,
             format: if yaml { Format::Yaml } else { Format::Json },
+            must_exist,
             write_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -47,10 +62,20 @@ impl FileStore {
         &self.path
     }
 
-    async fn load(&self) -> Result<Document, VaultError> {
+    /// Reads the whole document; a missing file is empty when `missing_ok`.
+    async fn load(&self, missing_ok: bool) -> Result<Document, VaultError> {
         let text = match tokio::fs::read_to_string(&self.path).await {
             Ok(text) => Zeroizing::new(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Document::new()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing_ok => {
+                return Ok(Document::new())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.error(format!(
+                    "no such file; check the path, or create it with \
+                     `rpa-mfa vault --vault file:{} set NAME KEY`",
+                    self.path.display()
+                )))
+            }
             Err(e) => return Err(self.error(format!("cannot read it: {e}"))),
         };
         if text.trim().is_empty() {
@@ -146,7 +171,7 @@ impl FileStore {
 #[async_trait]
 impl SecretStore for FileStore {
     async fn get(&self, name: &str) -> Result<Secret, VaultError> {
-        self.load()
+        self.load(!self.must_exist)
             .await?
             .remove(name)
             .map(Secret::new)
@@ -155,7 +180,7 @@ impl SecretStore for FileStore {
 
     async fn set(&self, name: &str, key: &str, value: &str) -> Result<(), VaultError> {
         let _guard = self.write_lock.lock().await;
-        let mut doc = self.load().await?;
+        let mut doc = self.load(true).await?;
         doc.entry(name.to_owned())
             .or_default()
             .insert(key.to_owned(), Zeroizing::new(value.to_owned()));
@@ -163,7 +188,11 @@ impl SecretStore for FileStore {
     }
 
     async fn list(&self) -> Result<Vec<String>, VaultError> {
-        Ok(self.load().await?.into_keys().collect())
+        Ok(self.load(!self.must_exist).await?.into_keys().collect())
+    }
+
+    async fn check(&self) -> Result<(), VaultError> {
+        self.load(!self.must_exist).await.map(|_| ())
     }
 
     fn describe(&self) -> String {

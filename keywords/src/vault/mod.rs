@@ -94,23 +94,32 @@ pub trait SecretStore: Send + Sync {
     /// The names of all secrets.
     async fn list(&self) -> Result<Vec<String>, VaultError>;
 
+    /// Fails when the store cannot be read at all (a named file that is
+    /// missing or unreadable), so a server reports it at start-up rather
+    /// than as an undefined secret at the first lookup.
+    async fn check(&self) -> Result<(), VaultError> {
+        Ok(())
+    }
+
     /// Where this store keeps secrets, for logs and `--help` (no values).
     fn describe(&self) -> String;
 }
 
 /// Opens the store a spec names. With no spec: `RPA_SECRET_FILE` if set,
-/// else `secrets.json` in the user's data directory (created on first write).
+/// else `secrets.json` in the user's data directory (created on first
+/// write). A file the user named (`file:PATH`, `RPA_SECRET_FILE`) must
+/// exist to be read; only the default file may be missing.
 pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
     let spec = spec.map(str::trim).filter(|s| !s.is_empty());
     match spec {
-        None => Ok(Arc::new(FileStore::new(default_file()?))),
+        None => Ok(Arc::new(default_file()?)),
         Some(s) if s == "env:" || s == "env" => Ok(Arc::new(EnvStore::new())),
         Some(s) if s.starts_with("file:") => {
             let path = &s["file:".len()..];
             if path.is_empty() {
-                Ok(Arc::new(FileStore::new(default_file()?)))
+                Ok(Arc::new(default_file()?))
             } else {
-                Ok(Arc::new(FileStore::new(PathBuf::from(path))))
+                Ok(Arc::new(FileStore::named(PathBuf::from(path))))
             }
         }
         Some(other) => Err(VaultError::UnknownSpec(other.to_owned())),
@@ -118,11 +127,11 @@ pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
 }
 
 /// Robocorp's `RPA_SECRET_FILE`, else the embedded default location.
-fn default_file() -> Result<PathBuf, VaultError> {
+fn default_file() -> Result<FileStore, VaultError> {
     if let Some(path) = std::env::var_os("RPA_SECRET_FILE").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(path));
+        return Ok(FileStore::named(PathBuf::from(path)));
     }
     dirs::data_dir()
-        .map(|d| d.join("rpa-mfa").join("secrets.json"))
+        .map(|d| FileStore::new(d.join("rpa-mfa").join("secrets.json")))
         .ok_or_else(|| VaultError::Backend("no user data directory; pass --vault file:PATH".into()))
 }

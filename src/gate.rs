@@ -1,0 +1,95 @@
+//! The authorization gate: the one place every way into a namespace
+//! passes — XML-RPC (`/`, `/RPC2`, `/ns/{name}`), JSON-RPC over HTTP and
+//! WebSocket, the live-code subscription, and whatever comes later.
+//!
+//! Authentication ([`crate::auth`]) says who is calling; [`Gate::admit`]
+//! turns that and the namespace asked for into an [`Access`], or a
+//! `-32001` fault for a pinned user elsewhere. An `Access` is the only way
+//! to run a keyword ([`rpa_mfa_keywords::Library::run`] takes one) or to
+//! reach a namespace's state (the keyword crate keeps `Namespaces::get` to
+//! itself), so a new entry point cannot skip the gate: it has nothing to
+//! call without it. The `Access` carries the [`Policy`] that keyword
+//! handlers ask before using a vault or another named resource.
+
+use std::sync::Arc;
+
+use rpa_mfa_keywords::access::{Access, Identity, Policy, Refusal, ResourceKind, DEFAULT_VAULT};
+use rpa_mfa_keywords::library::shown_name;
+use rpa_mfa_keywords::Services;
+
+use crate::config::ServeConfig;
+use crate::remote::{Fault, Protocol};
+
+/// The gate over one server's namespaces.
+pub struct Gate {
+    services: Arc<Services>,
+    policy: Arc<Policy>,
+}
+
+impl Gate {
+    pub fn new(services: Arc<Services>, policy: Policy) -> Gate {
+        Gate {
+            services,
+            policy: Arc::new(policy),
+        }
+    }
+
+    /// Admits `identity` (None: authentication is off) into `namespace`
+    /// for `what` (a method or subscription name, for the log), or refuses
+    /// with a fault that names the user's own namespace. Refusals are
+    /// logged and counted; nothing is created for them.
+    pub fn admit(
+        &self,
+        protocol: Protocol,
+        identity: Option<&Identity>,
+        namespace: &str,
+        what: &str,
+    ) -> Result<Access, Fault> {
+        let refusal =
+            match Access::open(&self.services.namespaces, &self.policy, identity, namespace) {
+                Ok(access) => return Ok(access),
+                Err(refusal) => refusal,
+            };
+        // One arm per reason, so a new reason gets its own log and fault.
+        match &refusal {
+            Refusal::OutsideNamespace { user, pinned, .. } => {
+                tracing::warn!(
+                    protocol = protocol.as_str(),
+                    namespace,
+                    user = &**user,
+                    pinned = &**pinned,
+                    method = %shown_name(what).escape_debug(),
+                    "refused: outside the user's namespace"
+                );
+                crate::metrics::auth_failure("namespace");
+                Err(Fault::Forbidden(refusal.to_string()))
+            }
+        }
+    }
+
+    /// The services behind the namespaces (clock, OAuth), for entry points
+    /// that need more than a keyword call.
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+}
+
+/// The access policy a server's settings describe: the vault's allow list
+/// (`--vault-allow`), and the secrets holding the server's own credentials
+/// (`--users-secret`, `--tokens-secret`) out of every keyword's reach,
+/// whichever vault keywords read.
+pub fn policy(config: &ServeConfig) -> Policy {
+    let mut policy = Policy::default();
+    if !config.vault_allow.is_empty() {
+        policy = policy.allow(
+            ResourceKind::Vault,
+            DEFAULT_VAULT,
+            config.vault_allow.clone(),
+        );
+    }
+    let own = [&config.auth.users_secret, &config.auth.tokens_secret];
+    for secret in own.into_iter().flatten() {
+        policy = policy.reserve_secret(secret);
+    }
+    policy
+}
