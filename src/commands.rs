@@ -208,10 +208,11 @@ pub async fn vault(args: VaultArgs) -> Result<(), String> {
 pub fn keywords(args: KeywordsArgs) {
     let services = Arc::new(Services {
         vault: Arc::new(vault::EnvStore::new()),
-        namespaces: Namespaces::new(OtpState::default()),
+        namespaces: Namespaces::new(OtpState::default(), Default::default()),
         clock: Arc::new(SystemClock),
         oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
         stopping: Default::default(),
+        max_wait: rpa_mfa_keywords::DEFAULT_MAX_WAIT,
     });
     let library = server::library(services, &StopSwitch::new(false));
     if args.json {

@@ -7,11 +7,13 @@
 //! [`settings!`] is the one place that pairs them.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use rpa_mfa_keywords::otp::Kind;
+use rpa_mfa_keywords::state::NamespaceLimits;
 use serde::Deserialize;
 
 /// Declares [`Settings`] (every field optional, so a layer can leave it
@@ -228,6 +230,29 @@ settings! {
     /// exits [default: 10]. [env: RPA_MFA_SHUTDOWN_GRACE]
     #[arg(long, value_name = "SECONDS")]
     shutdown_grace: f64 = "RPA_MFA_SHUTDOWN_GRACE",
+    /// Seconds discovery documents and key sets (JWKS) are trusted before
+    /// they are fetched again; a shorter Cache-Control max-age wins, but not
+    /// below a minute (or this, when less) [default: 300].
+    /// [env: RPA_MFA_OAUTH_CACHE]
+    #[arg(long, value_name = "SECONDS")]
+    oauth_cache: u64 = "RPA_MFA_OAUTH_CACHE",
+
+    /// The longest any keyword may wait, in seconds: every `timeout`
+    /// argument must be 0 to this [default: 900]. [env: RPA_MFA_MAX_WAIT]
+    #[arg(long, value_name = "SECONDS")]
+    max_wait: u64 = "RPA_MFA_MAX_WAIT",
+
+    /// Seconds a namespace may go unused before it and its state are
+    /// dropped; the default namespace and pinned ones are kept
+    /// [default: 86400]. [env: RPA_MFA_NAMESPACE_IDLE]
+    #[arg(long, value_name = "SECONDS")]
+    namespace_idle: u64 = "RPA_MFA_NAMESPACE_IDLE",
+
+    /// Most namespaces at once, besides the default and pinned ones; past
+    /// it a new namespace is refused [default: 10000].
+    /// [env: RPA_MFA_MAX_NAMESPACES]
+    #[arg(long, value_name = "COUNT")]
+    max_namespaces: u64 = "RPA_MFA_MAX_NAMESPACES",
 }
 
 fn parse_env<T: EnvValue>(name: &str, value: &str) -> Result<T, String> {
@@ -263,6 +288,13 @@ impl EnvValue for u16 {
 
 impl EnvValue for u32 {
     const EXPECTED: &'static str = "a whole number from 0 to 4294967295";
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+}
+
+impl EnvValue for u64 {
+    const EXPECTED: &'static str = "a whole number from 0";
     fn parse(text: &str) -> Option<Self> {
         text.trim().parse().ok()
     }
@@ -311,6 +343,10 @@ pub struct ServeConfig {
     pub log_filter: String,
     pub log_format: LogFormat,
     pub oauth: rpa_mfa_keywords::oauth::Settings,
+    /// `--max-wait`: the longest any keyword waits.
+    pub max_wait: Duration,
+    /// Idle expiry and cap of namespaces.
+    pub namespaces: NamespaceLimits,
     pub limits: Limits,
 }
 
@@ -473,6 +509,24 @@ impl Settings {
                 "oauth_timeout",
                 self.oauth_timeout.map(|v| check_oauth_timeout(v).map(drop)),
             ),
+            (
+                "oauth_cache",
+                self.oauth_cache.map(|v| check_oauth_cache(v).map(drop)),
+            ),
+            (
+                "max_wait",
+                self.max_wait.map(|v| check_max_wait(v).map(drop)),
+            ),
+            (
+                "namespace_idle",
+                self.namespace_idle
+                    .map(|v| check_namespace_idle(v).map(drop)),
+            ),
+            (
+                "max_namespaces",
+                self.max_namespaces
+                    .map(|v| check_max_namespaces(v).map(drop)),
+            ),
         ];
         let pins = self
             .pin
@@ -512,6 +566,7 @@ impl Settings {
             let (user, ns) = parse_pin(pin).map_err(|e| format!("--pin: {e}"))?;
             pins.insert(user, ns);
         }
+        let pins_for_limits = pins.clone();
         let auth = AuthConfig {
             users_secret: self.users_secret,
             tokens_secret: self.tokens_secret,
@@ -533,6 +588,20 @@ impl Settings {
         }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
+        let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
+            .map_err(|e| format!("--oauth-cache: {e}"))?;
+        let max_wait = check_max_wait(self.max_wait.unwrap_or(DEFAULT_MAX_WAIT.as_secs()))
+            .map_err(|e| format!("--max-wait: {e}"))?;
+        let defaults = NamespaceLimits::default();
+        let namespace_idle =
+            check_namespace_idle(self.namespace_idle.unwrap_or(defaults.idle.as_secs()))
+                .map_err(|e| format!("--namespace-idle: {e}"))?;
+        let max_namespaces =
+            check_max_namespaces(self.max_namespaces.unwrap_or(defaults.max_count as u64))
+                .map_err(|e| format!("--max-namespaces: {e}"))?;
+        // Pinned users' namespaces are theirs for good: never dropped,
+        // never counted.
+        let exempt = pins_for_limits.into_values().collect();
         Ok(ServeConfig {
             host: self.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: self.port.unwrap_or(8270),
@@ -550,11 +619,27 @@ impl Settings {
             oauth: rpa_mfa_keywords::oauth::Settings {
                 insecure_transport: self.oauth_insecure_transport.unwrap_or(false),
                 timeout: oauth_timeout,
+                cache_lifetime: oauth_cache,
+            },
+            max_wait,
+            namespaces: NamespaceLimits {
+                idle: namespace_idle,
+                max_count: max_namespaces,
+                exempt,
             },
             limits,
         })
     }
 }
+
+/// `--max-wait`'s default.
+const DEFAULT_MAX_WAIT: Duration = rpa_mfa_keywords::DEFAULT_MAX_WAIT;
+/// The largest `--max-wait`: a day; no robot waits longer for anything.
+const MAX_MAX_WAIT: u64 = 86_400;
+/// The largest `--namespace-idle`: a year.
+const MAX_NAMESPACE_IDLE: u64 = 365 * 86_400;
+/// The largest `--max-namespaces`; each costs memory.
+const MAX_MAX_NAMESPACES: u64 = 10_000_000;
 
 /// Where one layer of settings came from, to name a bad value's source.
 #[derive(Clone, Copy)]
@@ -638,6 +723,35 @@ pub fn check_log_filter(filter: &str) -> Result<(), String> {
     tracing_subscriber::EnvFilter::try_new(filter)
         .map(|_| ())
         .map_err(|e| e.to_string())
+}
+
+/// A whole number of `unit` within `range`, or why not.
+fn within(value: u64, range: RangeInclusive<u64>, unit: &str) -> Result<u64, String> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!(
+            "expected {unit} from {} to {}, got {value}",
+            range.start(),
+            range.end()
+        ))
+    }
+}
+
+fn check_max_wait(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 0..=MAX_MAX_WAIT, "seconds").map(Duration::from_secs)
+}
+
+fn check_oauth_cache(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 0..=86_400, "seconds").map(Duration::from_secs)
+}
+
+fn check_namespace_idle(seconds: u64) -> Result<Duration, String> {
+    within(seconds, 1..=MAX_NAMESPACE_IDLE, "seconds").map(Duration::from_secs)
+}
+
+fn check_max_namespaces(count: u64) -> Result<usize, String> {
+    within(count, 0..=MAX_MAX_NAMESPACES, "a count").map(|n| n as usize)
 }
 
 /// The failed-login limiter's settings, defaults filled in and checked.
@@ -793,6 +907,46 @@ mod tests {
             ]),
             "a list from the env replaces the file's"
         );
+    }
+
+    #[test]
+    fn waits_namespaces_and_caches_have_bounded_defaults_and_settings() {
+        let config = flags(&[]).resolve(env(&[])).unwrap();
+        assert_eq!(config.max_wait, Duration::from_secs(900));
+        assert_eq!(config.namespaces.idle, Duration::from_secs(86_400));
+        assert_eq!(config.namespaces.max_count, 10_000);
+        assert!(config.namespaces.exempt.is_empty());
+        assert_eq!(config.oauth.cache_lifetime, Duration::from_secs(300));
+
+        let file = config_file(
+            "max_wait = 60\nnamespace_idle = 3600\nmax_namespaces = 50\noauth_cache = 0\n\
+             users_secret = \"users\"\npin = [\"bot=ci\"]\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--config", path, "--max-namespaces", "70"])
+            .resolve(env(&[("RPA_MFA_NAMESPACE_IDLE", "120")]))
+            .unwrap();
+        assert_eq!(config.max_wait, Duration::from_secs(60), "from the file");
+        assert_eq!(config.namespaces.idle, Duration::from_secs(120), "env");
+        assert_eq!(config.namespaces.max_count, 70, "flag");
+        assert_eq!(config.oauth.cache_lifetime, Duration::ZERO);
+        assert!(
+            config.namespaces.exempt.contains("ci"),
+            "a pinned namespace never expires nor counts"
+        );
+
+        for (flag, value) in [
+            ("--max-wait", "86401"),
+            ("--namespace-idle", "0"),
+            ("--oauth-cache", "86401"),
+        ] {
+            let err = flags(&[flag, value]).resolve(env(&[])).unwrap_err();
+            assert!(err.starts_with(flag) && err.contains(value), "{err}");
+        }
+        let err = flags(&[])
+            .resolve(env(&[("RPA_MFA_MAX_WAIT", "-1")]))
+            .unwrap_err();
+        assert!(err.contains("RPA_MFA_MAX_WAIT"), "{err}");
     }
 
     #[test]
@@ -1031,6 +1185,9 @@ mod tests {
         );
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(config.tls.is_some());
+        assert_eq!(config.max_wait, Duration::from_secs(900));
+        assert_eq!(config.namespaces.max_count, 10_000);
+        assert!(config.namespaces.exempt.contains("ci"));
         assert_eq!(config.vault_allow, ["alice", "ci"]);
     }
 

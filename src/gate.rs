@@ -64,6 +64,16 @@ impl Gate {
                 crate::metrics::auth_failure("namespace");
                 Err(Fault::Forbidden(refusal.to_string()))
             }
+            Refusal::NamespaceLimit(limit) => {
+                tracing::warn!(
+                    protocol = protocol.as_str(),
+                    namespace,
+                    max_namespaces = limit.max_count,
+                    method = %shown_name(what).escape_debug(),
+                    "refused: namespace limit reached"
+                );
+                Err(Fault::Forbidden(refusal.to_string()))
+            }
         }
     }
 

@@ -113,10 +113,11 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let (end_waits, stopping) = Stopping::channel();
     let services = Arc::new(Services {
         vault,
-        namespaces: Namespaces::new(initial),
+        namespaces: Namespaces::new(initial, args.namespaces.clone()),
         clock: Arc::new(SystemClock),
         oauth: OAuth::new(args.oauth.clone()),
         stopping,
+        max_wait: args.max_wait,
     });
     let auth = Auth::load(&args.auth, args.vault.as_deref())
         .await?

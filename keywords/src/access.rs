@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::state::{Namespace, Namespaces};
+use crate::state::{Namespace, NamespaceLimit, Namespaces};
 use crate::vault::SecretStore;
 use crate::KeywordError;
 
@@ -106,6 +106,8 @@ pub enum Refusal {
         pinned: Arc<str>,
         namespace: String,
     },
+    /// A new namespace past `--max-namespaces`.
+    NamespaceLimit(NamespaceLimit),
 }
 
 impl fmt::Display for Refusal {
@@ -119,6 +121,7 @@ impl fmt::Display for Refusal {
                 f,
                 "User '{user}' may only call namespace '{pinned}', not '{namespace}'."
             ),
+            Refusal::NamespaceLimit(limit) => write!(f, "{limit}"),
         }
     }
 }
@@ -155,7 +158,7 @@ impl Access {
         }
         Ok(Access {
             identity: identity.cloned(),
-            ns: namespaces.get(namespace),
+            ns: namespaces.get(namespace).map_err(Refusal::NamespaceLimit)?,
             policy: policy.clone(),
         })
     }
@@ -256,7 +259,7 @@ mod tests {
 
     #[test]
     fn a_pinned_user_opens_only_their_namespace() {
-        let namespaces = Namespaces::new(OtpState::default());
+        let namespaces = Namespaces::new(OtpState::default(), Default::default());
         let policy = Arc::new(Policy::default());
         let bot = who("bot7", Some("teamA"));
         let refused = Access::open(&namespaces, &policy, Some(&bot), "teamB").err();
@@ -273,7 +276,7 @@ mod tests {
 
     #[tokio::test]
     async fn reserved_secrets_are_refused_before_the_vault_is_asked() {
-        let namespaces = Namespaces::new(OtpState::default());
+        let namespaces = Namespaces::new(OtpState::default(), Default::default());
         let policy = Arc::new(Policy::default().reserve_secret("rpa-users"));
         let access = Access::open(&namespaces, &policy, None, "").unwrap();
         // The env store would answer "Undefined secret" if it were asked.

@@ -32,7 +32,14 @@ pub struct Services {
     pub oauth: oauth::OAuth,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
+    /// The longest any keyword may wait (`--max-wait`): every `timeout`
+    /// argument is checked against it, and waits without one end by it.
+    pub max_wait: std::time::Duration,
 }
+
+/// `--max-wait`'s default: 15 minutes, longer than any login a person
+/// completes, short enough that a forgotten wait frees its task.
+pub const DEFAULT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// Every keyword this crate provides, in the order they are listed.
 pub fn keywords() -> Vec<Keyword> {

@@ -12,12 +12,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 
 use crate::access::Access;
 use crate::state::Namespace;
-use crate::value::{Type, Value};
+use crate::value::{display_plain, python_float, Type, Value};
 use crate::Services;
 
 /// How a parameter may be given.
@@ -362,13 +363,26 @@ impl Args {
         matches!(self.get(name), Value::Bool(true))
     }
 
-    /// A declared number of seconds (int or float), if given.
-    pub fn seconds(&self, name: &str) -> Option<f64> {
-        match self.get(name) {
-            Value::Int(i) => Some(*i as f64),
-            Value::Float(x) => Some(*x),
-            _ => None,
+    /// A declared number of seconds (int or float), if given, checked at
+    /// the door: not a number within `0..=max` (NaN, infinity, negative,
+    /// too large) fails with `ValueError: NAME must be between 0 and MAX
+    /// seconds, got X`, X as Python prints it. Every seconds argument is
+    /// read through here, so none reaches a `Duration` or a comparison
+    /// unchecked.
+    pub fn seconds(&self, name: &str, max: f64) -> Result<Option<f64>, KeywordError> {
+        let seconds = match self.get(name) {
+            Value::Int(i) => *i as f64,
+            Value::Float(x) => *x,
+            _ => return Ok(None),
+        };
+        if (0.0..=max).contains(&seconds) {
+            return Ok(Some(seconds));
         }
+        Err(KeywordError::value_error(format!(
+            "{name} must be between 0 and {} seconds, got {}",
+            whole_or_python(max),
+            display_plain(self.get(name))
+        )))
     }
 
     /// The `**kwargs` the call passed beyond the declared parameters.
@@ -424,6 +438,24 @@ impl Call {
         wait: impl std::future::Future<Output = T>,
     ) -> Result<T, KeywordError> {
         crate::stopping::bounded(&self.services.stopping, self.deadline, wait).await
+    }
+}
+
+impl Call {
+    /// A keyword's wait limit `name`, capped by the server's `--max-wait`:
+    /// every wait a keyword makes is bounded by it.
+    pub fn timeout(&self, name: &str) -> Result<Option<Duration>, KeywordError> {
+        let max = self.services.max_wait.as_secs_f64();
+        Ok(self.args.seconds(name, max)?.map(Duration::from_secs_f64))
+    }
+}
+
+/// A bound as people write it: `900`, not `900.0`.
+fn whole_or_python(x: f64) -> String {
+    if x.fract() == 0.0 && x.abs() < 1e15 {
+        format!("{}", x as i64)
+    } else {
+        python_float(x)
     }
 }
 
@@ -520,7 +552,7 @@ impl Library {
                         services: self.services.clone(),
                         output: output.clone(),
                         deadline: tokio::time::Instant::now()
-                            + crate::stopping::MAX_WAIT
+                            + self.services.max_wait
                             + crate::stopping::DEADLINE_MARGIN,
                     };
                     (keyword.handler)(call).await
@@ -633,6 +665,40 @@ mod tests {
             k.robot_args(),
             vec![Value::str("auth_url"), Value::str("**kwargs")]
         );
+    }
+
+    #[test]
+    fn seconds_are_checked_at_the_door() {
+        let k = Keyword::new("Wait For OAuth Callback").param(Param::optional(
+            "timeout",
+            Type::optional(Type::Float),
+            Value::None,
+        ));
+        let seconds = |given: &str| {
+            k.bind(vec![Value::str(given)], vec![])
+                .unwrap()
+                .seconds("timeout", 900.0)
+        };
+        assert_eq!(seconds("0"), Ok(Some(0.0)));
+        assert_eq!(seconds("900"), Ok(Some(900.0)));
+        assert_eq!(seconds(""), Ok(None));
+        // Each number as Python prints float(x), RPA.MFA's users' language.
+        for (given, shown) in [
+            ("inf", "inf"),
+            ("-inf", "-inf"),
+            ("nan", "nan"),
+            ("-1", "-1.0"),
+            ("900.5", "900.5"),
+            ("1e19", "1e+19"),
+            ("1e20", "1e+20"),
+            ("1e9", "1000000000.0"),
+        ] {
+            assert_eq!(
+                seconds(given).unwrap_err().to_string(),
+                format!("ValueError: timeout must be between 0 and 900 seconds, got {shown}"),
+                "{given}"
+            );
+        }
     }
 
     #[test]

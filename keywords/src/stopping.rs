@@ -12,12 +12,9 @@ use tokio::sync::watch;
 
 use crate::KeywordError;
 
-/// The longest a keyword may wait when nothing else bounds it: `--max-wait`'s
-/// default (the waits' own `timeout` arguments are checked against it).
-pub const MAX_WAIT: Duration = Duration::from_secs(900);
-
-/// Added to [`MAX_WAIT`] for a call's deadline, so a wait of the longest
-/// allowed `timeout` ends by its own timeout, not by the deadline.
+/// Added to `--max-wait` (`Services::max_wait`) for a call's deadline, so
+/// a wait of the longest allowed `timeout` ends by its own timeout, not by
+/// the deadline.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
 /// The text a wait ended by a stopping server fails with.
@@ -84,10 +81,7 @@ pub async fn bounded<T>(
         _ = stopping.stopped() => Err(stopping_error()),
         _ = tokio::time::sleep_until(deadline) => Err(KeywordError::new(
             "TimeoutError",
-            format!(
-                "The call reached its deadline ({} s, the longest wait plus a margin).",
-                (MAX_WAIT + DEADLINE_MARGIN).as_secs()
-            ),
+            "The call reached its deadline (--max-wait plus a margin).",
         )),
     }
 }

@@ -404,14 +404,13 @@ fn parse_int(s: &str) -> Option<i128> {
     Some(if negative { -magnitude } else { magnitude })
 }
 
-/// A value as Python's `str()` would print it, for scalar conversions.
 /// A value as Python's `str()` shows it: what libdoc writes for defaults
 /// (`None`, `True`, `300.0`) and Robot quotes in conversion errors.
 pub fn display_plain(v: &Value) -> String {
     match v {
         Value::Str(s) => s.clone(),
         Value::Int(i) => i.to_string(),
-        Value::Float(x) => format!("{x:?}"),
+        Value::Float(x) => python_float(*x),
         Value::Bool(true) => "True".into(),
         Value::Bool(false) => "False".into(),
         Value::None => "None".into(),
@@ -419,9 +418,53 @@ pub fn display_plain(v: &Value) -> String {
     }
 }
 
+/// A float as Python's `repr()` prints it (`300.0`, `1e+19`, `1.5e-05`,
+/// `inf`, `nan`), so numbers quoted in errors read as a Robot user wrote
+/// them. Rust's shortest round-trip digits are Python's; only the
+/// exponent's form and the name of NaN differ.
+pub fn python_float(x: f64) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    let rust = format!("{x:?}");
+    match rust.split_once('e') {
+        Some((mantissa, exponent)) => {
+            let (sign, digits) = match exponent.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exponent),
+            };
+            let mantissa = mantissa.strip_suffix(".0").unwrap_or(mantissa);
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => rust,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_print_as_python_prints_them() {
+        // Each expected text is what CPython 3 prints for repr(float(x)).
+        for (x, python) in [
+            (300.0, "300.0"),
+            (-1.0, "-1.0"),
+            (0.2, "0.2"),
+            (1e9, "1000000000.0"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1e19, "1e+19"),
+            (1.5e300, "1.5e+300"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+            (f64::NAN, "nan"),
+        ] {
+            assert_eq!(python_float(x), python, "{x:?}");
+        }
+    }
 
     #[test]
     fn int_conversion_follows_robot() {

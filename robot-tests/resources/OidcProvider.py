@@ -90,6 +90,7 @@ class OidcProvider:
 
     def __init__(self):
         self._providers = PeerSet("OIDC provider")
+        self._env = {}
 
     def start_oidc_provider(self, alias="default", device_code_ttl=None, device_interval=None,
                             access_token_ttl=None, id_token_ttl=None, api_token_format=None,
@@ -133,6 +134,7 @@ class OidcProvider:
                 env[name] = str(value)
         if BuiltIn().convert_to_boolean(strict_client_auth):
             env["OIDC_STRICT_CLIENT_AUTH"] = "1"
+        self._env[alias] = env
         provider = self._providers.add(alias, lambda: PeerProcess(
             "oidc-provider", ["node", str(HARNESS / "provider.mjs")],
             log_path("oidc-provider", alias), env=env, cwd=HARNESS))
@@ -144,6 +146,27 @@ class OidcProvider:
         info["api_resource"] = CLIENTS["api_resource"]
         info["deny_login_hint"] = CLIENTS["deny_login_hint"]
         return info
+
+    def restart_oidc_provider_with_a_new_key(self, alias="default"):
+        """Stops the provider and starts it again on the same port, so the
+        issuer stays the same: it makes a fresh signing key each run, so
+        this rotates its key and removes the old one from its key set.
+        Returns the new key's ``kid``. Its log goes to
+        ``${OUTPUT DIR}/oidc-provider-<suite>-<alias>-rotated.log``."""
+        old = self._providers.get(alias)
+        port = old.port
+        self._providers.stop(alias)
+        env = self._env[alias]
+        self._providers.add(alias, lambda: PeerProcess(
+            "oidc-provider", ["node", str(HARNESS / "provider.mjs")],
+            log_path("oidc-provider", f"{alias}-rotated"), env=env, cwd=HARNESS, port=port))
+        return self.get_oidc_jwks(alias)["keys"][0]["kid"]
+
+    def oidc_provider_request_count(self, path, alias="default"):
+        """How many ``GET path`` requests the running provider answered
+        (from its access log)."""
+        lines = self._providers.get(alias).log_path.read_text().splitlines()
+        return sum(1 for line in lines if f" GET {path} " in line)
 
     def stop_oidc_provider(self, alias="default"):
         """Stops the provider with SIGTERM and checks that it exited cleanly."""

@@ -26,13 +26,14 @@ def log_path(kind, alias):
 class PeerProcess:
     """One started peer; ``url`` is where it listens."""
 
-    def __init__(self, name, command, log, env=None, cwd=None):
+    def __init__(self, name, command, log, env=None, cwd=None, port=0):
         self.name = name
+        self.log_path = Path(log)
         self._dir = tempfile.TemporaryDirectory(prefix=f"{name.replace(' ', '-')}-")
         port_file = Path(self._dir.name) / "port"
         self._log = open(log, "w")
         self._process = subprocess.Popen(
-            [*command, "--port", "0", "--port-file", str(port_file)],
+            [*command, "--port", str(port), "--port-file", str(port_file)],
             cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=self._log,

@@ -35,10 +35,12 @@ pub enum Delivery {
 }
 
 impl CallbackInbox {
-    /// A flow with `state` started; its redirect will be kept for it.
+    /// A flow with `state` started; its redirect will be kept for it (one
+    /// that already arrived stays).
     pub fn expect(&self, state: &str) {
         let mut inbox = self.lock();
-        if inbox.expected.insert(state.to_owned(), None).is_none() {
+        if !inbox.expected.contains_key(state) {
+            inbox.expected.insert(state.to_owned(), None);
             inbox.order.push_back(state.to_owned());
         }
         while inbox.order.len() > MAX_PENDING {
@@ -67,8 +69,12 @@ impl CallbackInbox {
         }
     }
 
-    /// The redirect for `state`, waiting up to `timeout` for it.
+    /// The redirect for `state`, waiting up to `timeout` for it. Once the
+    /// wait ends, delivered or not, the flow is no longer expected: a
+    /// wait that ended frees its entry, and a later wait expects it anew.
     pub async fn wait(&self, state: &str, timeout: Duration) -> Option<String> {
+        self.expect(state);
+        let _forget = Forget { inbox: self, state };
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.arrived.notified();
@@ -84,6 +90,18 @@ impl CallbackInbox {
         }
     }
 
+    /// Whether a flow with `state` is expected (for tests and metrics).
+    pub fn is_expected(&self, state: &str) -> bool {
+        self.lock().expected.contains_key(state)
+    }
+
+    fn forget(&self, state: &str) {
+        let mut inbox = self.lock();
+        if inbox.expected.remove(state).is_some() {
+            inbox.order.retain(|s| s != state);
+        }
+    }
+
     fn take(&self, state: &str) -> Option<String> {
         let mut inbox = self.lock();
         let url = inbox.expected.get_mut(state)?.take()?;
@@ -91,7 +109,22 @@ impl CallbackInbox {
         inbox.order.retain(|s| s != state);
         Some(url)
     }
+}
 
+/// Forgets a flow when its wait ends however it ends: timed out, answered,
+/// or dropped because the server is stopping.
+struct Forget<'a> {
+    inbox: &'a CallbackInbox,
+    state: &'a str,
+}
+
+impl Drop for Forget<'_> {
+    fn drop(&mut self) {
+        self.inbox.forget(self.state);
+    }
+}
+
+impl CallbackInbox {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -141,6 +174,24 @@ mod tests {
         );
         assert!(inbox.wait("early", Duration::from_secs(1)).await.is_some());
         assert!(inbox.wait("never", Duration::from_secs(5)).await.is_none());
+        // A wait that ended leaves nothing behind.
+        assert!(!inbox.is_expected("never"));
+        assert_eq!(inbox.deliver("http://h/cb?state=never"), Delivery::Unknown);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_given_up_frees_its_entry() {
+        let inbox = Arc::new(CallbackInbox::default());
+        inbox.expect("gone");
+        let waiter = {
+            let inbox = inbox.clone();
+            tokio::spawn(async move { inbox.wait("gone", Duration::from_secs(900)).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(inbox.is_expected("gone"));
+        waiter.abort();
+        assert!(waiter.await.unwrap_err().is_cancelled());
+        assert!(!inbox.is_expected("gone"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
     if let Some(scope) = call.args.str("scope") {
         form.push(("scope".to_owned(), scope.to_owned()));
     }
-    form.extend(extra_params(&call.args));
+    form.extend(extra_params(&call.args)?);
     let auth = ClientAuth::choose(client_id, client_secret, include_client_id);
     let answer = oauth.http.post_form(&url, form, Some(auth)).await?;
     if let Some(error) = from_error_body(&answer.body) {
@@ -92,12 +92,16 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
 /// expired, waiting `interval` between polls and 5 s more at each
 /// `slow_down` (RFC 8628 3.4-3.5). `timeout=0` polls once.
 pub async fn wait_device_login(call: Call) -> KeywordResult {
+    // Without a timeout the wait still ends by the server's --max-wait.
+    let timeout = call
+        .timeout("timeout")?
+        .unwrap_or(call.services.max_wait)
+        .as_secs_f64();
     let oauth = &call.services.oauth;
     let issuer = issuer(&call);
     let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
     let clock = &call.services.clock;
     let started = clock.now();
-    let timeout = call.args.seconds("timeout");
     loop {
         let Some((client_id, secret, in_body, device_code, interval, expires_at, last_poll)) =
             call.ns.oauth().device.as_ref().map(|d| {
@@ -125,16 +129,14 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
                 Some("The device code expired before the login was approved."),
             ));
         }
-        let polling_once = timeout == Some(0.0);
+        let polling_once = timeout == 0.0;
         if !polling_once {
             let due = last_poll.map_or(now, |t| t + interval);
-            if let Some(limit) = timeout {
-                if due > started + limit {
-                    return Err(KeywordError::new(
-                        "TimeoutError",
-                        format!("The device login was not approved within {limit} s; it stays valid until it expires."),
-                    ));
-                }
+            if due > started + timeout {
+                return Err(KeywordError::new(
+                    "TimeoutError",
+                    format!("The device login was not approved within {timeout} s; it stays valid until it expires."),
+                ));
             }
             if due > now {
                 call.wait(tokio::time::sleep(Duration::from_secs_f64(due - now)))

@@ -1,31 +1,42 @@
 //! OpenID discovery: endpoints and signing keys looked up from an
 //! `issuer`, so keywords can take one URL instead of five.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::jwk::JwkSet;
 use serde_json::Value as Json;
 use url::Url;
 
+use super::cache::TimedCache;
 use super::error::protocol_error;
 use super::{parse_url, OAuth};
 use crate::library::{Args, KeywordError};
 
-/// Discovery documents and key sets, fetched once per server run. A key
-/// set is fetched again when a token names a key it lacks (key rotation).
-#[derive(Default)]
+/// Discovery documents and key sets, each trusted for its lifetime
+/// (`--oauth-cache`, shortened by the provider's `Cache-Control`). A key
+/// set is also fetched again, at most every few seconds, when a token
+/// names a key it lacks (key rotation).
 pub struct Discovery {
-    documents: Mutex<HashMap<String, Arc<Json>>>,
-    key_sets: Mutex<HashMap<String, Arc<JwkSet>>>,
+    documents: TimedCache<Json>,
+    key_sets: TimedCache<JwkSet>,
+}
+
+impl Discovery {
+    pub fn new(lifetime: Duration) -> Discovery {
+        Discovery {
+            documents: TimedCache::new(lifetime),
+            key_sets: TimedCache::new(lifetime),
+        }
+    }
 }
 
 impl OAuth {
     /// The issuer's `/.well-known/openid-configuration`.
     pub(super) async fn provider(&self, issuer: &str) -> Result<Arc<Json>, KeywordError> {
         let issuer = issuer.trim_end_matches('/');
-        if let Some(doc) = lock(&self.discovery.documents).get(issuer) {
-            return Ok(doc.clone());
+        if let Some(doc) = self.discovery.documents.fresh(issuer) {
+            return Ok(doc);
         }
         let url = parse_url(
             "issuer",
@@ -52,7 +63,9 @@ impl OAuth {
             )));
         }
         let doc = Arc::new(answer.body);
-        lock(&self.discovery.documents).insert(issuer.to_owned(), doc.clone());
+        self.discovery
+            .documents
+            .insert(issuer, doc.clone(), answer.max_age);
         Ok(doc)
     }
 
@@ -96,15 +109,21 @@ impl OAuth {
             .await
     }
 
-    /// The key set at `jwks_uri`; `refresh` fetches it again.
+    /// The key set at `jwks_uri` while its lifetime lasts, else fetched.
+    /// `refresh` (a token names a key the set lacks) fetches it again
+    /// unless an unknown key did so moments ago: None then.
     pub(super) async fn key_set(
         &self,
         jwks_uri: &Url,
         refresh: bool,
-    ) -> Result<Arc<JwkSet>, KeywordError> {
+    ) -> Result<Option<Arc<JwkSet>>, KeywordError> {
+        let cached = &self.discovery.key_sets;
+        if refresh && !cached.claim_refetch(jwks_uri.as_str()) {
+            return Ok(None);
+        }
         if !refresh {
-            if let Some(keys) = lock(&self.discovery.key_sets).get(jwks_uri.as_str()) {
-                return Ok(keys.clone());
+            if let Some(keys) = cached.fresh(jwks_uri.as_str()) {
+                return Ok(Some(keys));
             }
         }
         self.require_secure(jwks_uri)?;
@@ -116,11 +135,7 @@ impl OAuth {
                 protocol_error(format!("{jwks_uri} answered without a JSON Web Key Set"))
             })?;
         let keys = Arc::new(keys);
-        lock(&self.discovery.key_sets).insert(jwks_uri.to_string(), keys.clone());
-        Ok(keys)
+        cached.insert(jwks_uri.as_str(), keys.clone(), answer.max_age);
+        Ok(Some(keys))
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -14,30 +14,40 @@ use super::session::Authorization;
 use super::token::Token;
 use super::{parse_url, redact_query, OAuth};
 use crate::library::{Args, Call, KeywordError, KeywordResult};
-use crate::value::Value;
+use crate::value::{display_plain, Value};
 
 const NOT_SET: &str = "OAuth2 session required but not initialized, please call the \
 `Generate OAuth URL` keyword first.";
+
+/// How long a redirect is waited for when the call gives no `timeout`
+/// (or `--max-wait`, when that is shorter).
+const DEFAULT_CALLBACK_WAIT: Duration = Duration::from_secs(300);
 
 pub(super) fn not_set() -> KeywordError {
     KeywordError::new("OAuth2NotSetError", NOT_SET)
 }
 
-/// `**kwargs` as request parameters; None values are left out.
-pub fn extra_params(args: &Args) -> Vec<(String, String)> {
+/// `**kwargs` as request parameters; None values are left out. Only
+/// scalars have one obvious text on the wire: a list or dict is refused,
+/// naming the argument, rather than sent as some rendering of it.
+pub fn extra_params(args: &Args) -> Result<Vec<(String, String)>, KeywordError> {
     args.extra()
         .iter()
         .filter(|(_, v)| !v.is_none())
         .map(|(k, v)| {
             let text = match v {
                 Value::Str(s) => s.clone(),
-                // Python's str(True), as requests-oauthlib would send it.
-                Value::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
-                Value::Int(i) => i.to_string(),
-                Value::Float(x) => x.to_string(),
-                other => format!("{other:?}"),
+                // Python's str(), as requests-oauthlib would send it.
+                Value::Bool(_) | Value::Int(_) | Value::Float(_) => display_plain(v),
+                other => {
+                    return Err(KeywordError::value_error(format!(
+                        "Argument '{k}' must be text, a number or a boolean to be sent to the \
+authorization server, got {}.",
+                        other.type_name()
+                    )))
+                }
             };
-            (k.clone(), text)
+            Ok((k.clone(), text))
         })
         .collect()
 }
@@ -104,6 +114,7 @@ pub async fn generate_url(call: Call) -> KeywordResult {
     let client_id = required(&call.args, "client_id")?;
     let redirect_uri = required(&call.args, "redirect_uri")?;
     parse_url("redirect_uri", redirect_uri)?;
+    let extra = extra_params(&call.args)?;
     let scope = call.args.str("scope").unwrap_or_default();
     let scopes: Vec<&str> = scope.split_whitespace().collect();
     let state = random_token();
@@ -131,8 +142,8 @@ pub async fn generate_url(call: Call) -> KeywordResult {
         if let Some(nonce) = &nonce {
             query.append_pair("nonce", nonce);
         }
-        for (k, v) in extra_params(&call.args) {
-            query.append_pair(&k, &v);
+        for (k, v) in &extra {
+            query.append_pair(k, v);
         }
     }
     oauth.callbacks.expect(&state);
@@ -189,8 +200,15 @@ fn code_from_response(
     })
 }
 
+/// A call's `timeout` for the redirect, checked before anything else.
+fn callback_timeout(call: &Call) -> Result<Duration, KeywordError> {
+    Ok(call
+        .timeout("timeout")?
+        .unwrap_or(DEFAULT_CALLBACK_WAIT.min(call.services.max_wait)))
+}
+
 /// Waits for the redirect of the session's flow at the server's callback.
-async fn wait_for_callback(call: &Call) -> Result<String, KeywordError> {
+async fn wait_for_callback(call: &Call, timeout: Duration) -> Result<String, KeywordError> {
     let oauth = &call.services.oauth;
     let state = call
         .ns
@@ -199,32 +217,30 @@ async fn wait_for_callback(call: &Call) -> Result<String, KeywordError> {
         .as_ref()
         .map(|a| a.state.clone())
         .ok_or_else(not_set)?;
-    let seconds = call.args.seconds("timeout").unwrap_or(300.0).max(0.0);
-    call.wait(
-        oauth
-            .callbacks
-            .wait(&state, Duration::from_secs_f64(seconds)),
-    )
-    .await?
-    .ok_or_else(|| {
-        KeywordError::new(
-            "TimeoutError",
-            format!(
-                "No redirect reached {} within {seconds} s. Open the authorization URL in a \
+    let seconds = timeout.as_secs_f64();
+    call.wait(oauth.callbacks.wait(&state, timeout))
+        .await?
+        .ok_or_else(|| {
+            KeywordError::new(
+                "TimeoutError",
+                format!(
+                    "No redirect reached {} within {seconds} s. Open the authorization URL in a \
 browser, or pass response_url.",
-                oauth
-                    .callback_url()
-                    .unwrap_or("the server's /oauth/callback")
-            ),
-        )
-    })
+                    oauth
+                        .callback_url()
+                        .unwrap_or("the server's /oauth/callback")
+                ),
+            )
+        })
 }
 
 pub async fn wait_callback(call: Call) -> KeywordResult {
-    wait_for_callback(&call).await.map(Value::Str)
+    let timeout = callback_timeout(&call)?;
+    wait_for_callback(&call, timeout).await.map(Value::Str)
 }
 
 pub async fn get_token(call: Call) -> KeywordResult {
+    let timeout = callback_timeout(&call)?;
     let oauth = &call.services.oauth;
     let issuer = issuer(&call);
     let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
@@ -240,7 +256,7 @@ pub async fn get_token(call: Call) -> KeywordResult {
     };
     let response_url = match call.args.str("response_url") {
         Some(url) => url.to_owned(),
-        None => wait_for_callback(&call).await?,
+        None => wait_for_callback(&call, timeout).await?,
     };
     let code = code_from_response(oauth, &response_url, &state, issuer.as_deref())?;
     let mut form = vec![
@@ -251,7 +267,7 @@ pub async fn get_token(call: Call) -> KeywordResult {
     if let Some(verifier) = verifier {
         form.push(("code_verifier".into(), verifier));
     }
-    form.extend(extra_params(&call.args));
+    form.extend(extra_params(&call.args)?);
     let auth = client_auth(&call.args, &client_id);
     let token = oauth
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
@@ -287,7 +303,7 @@ pub async fn refresh_token(call: Call) -> KeywordResult {
     if let Some(scope) = call.args.str("scope") {
         form.push(("scope".into(), scope.into()));
     }
-    form.extend(extra_params(&call.args));
+    form.extend(extra_params(&call.args)?);
     let auth = client_auth(&call.args, &client_id);
     let mut token = oauth
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
@@ -315,7 +331,7 @@ pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult
     if let Some(scope) = call.args.str("scope") {
         form.push(("scope".into(), scope.into()));
     }
-    form.extend(extra_params(&call.args));
+    form.extend(extra_params(&call.args)?);
     let auth = client_auth(&call.args, client_id);
     let token = oauth
         .token_request(&token_url, form, Some(auth), call.services.clock.now())

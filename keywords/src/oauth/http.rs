@@ -20,6 +20,8 @@ pub struct JsonResponse {
     pub status: u16,
     /// `Null` for an empty body (revocation answers 200 with nothing).
     pub body: Json,
+    /// How long the answer may be kept, as its `Cache-Control` says.
+    pub max_age: Option<Duration>,
 }
 
 impl JsonResponse {
@@ -160,6 +162,11 @@ impl Http {
             .await
             .map_err(|e| self.transport_error(shown, &e))?;
         let status = response.status();
+        let max_age = response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok())
+            .and_then(super::cache::max_age);
         let content_type = response
             .headers()
             .get("content-type")
@@ -187,6 +194,7 @@ impl Http {
             return Ok(JsonResponse {
                 status: status.as_u16(),
                 body: Json::Null,
+                max_age,
             });
         }
         // Never quote the body: it may hold a token.
@@ -199,6 +207,7 @@ impl Http {
         Ok(JsonResponse {
             status: status.as_u16(),
             body,
+            max_age,
         })
     }
 

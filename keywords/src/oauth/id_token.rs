@@ -47,17 +47,19 @@ impl OAuth {
                 header.alg
             )));
         }
-        let mut keys = self.key_set(jwks_uri, false).await?;
-        let find = |keys: &jsonwebtoken::jwk::JwkSet| match &header.kid {
-            Some(kid) => keys.find(kid).cloned(),
-            None if keys.keys.len() == 1 => keys.keys.first().cloned(),
-            None => None,
+        let keys = self.key_set(jwks_uri, false).await?;
+        let find = |keys: Option<&jsonwebtoken::jwk::JwkSet>| match (keys, &header.kid) {
+            (None, _) => None,
+            (Some(keys), Some(kid)) => keys.find(kid).cloned(),
+            (Some(keys), None) if keys.keys.len() == 1 => keys.keys.first().cloned(),
+            (Some(_), None) => None,
         };
-        let jwk = match find(&keys) {
+        let jwk = match find(keys.as_deref()) {
             Some(jwk) => jwk,
             None => {
-                keys = self.key_set(jwks_uri, true).await?;
-                find(&keys).ok_or_else(|| {
+                // A key the set lacks: perhaps rotated in since it was fetched.
+                let refreshed = self.key_set(jwks_uri, true).await?;
+                find(refreshed.as_deref()).ok_or_else(|| {
                     invalid(format!(
                         "The issuer's key set ({jwks_uri}) has no key '{}' for the ID token.",
                         header.kid.as_deref().unwrap_or("(none named)")

@@ -68,7 +68,11 @@ Example:
             .param(text("client_secret"))
             .param(text("response_url"))
             .param(include_client_id(false))
-            .param(Param::named("timeout", Type::Float, Value::Float(300.0)))
+            .param(Param::named(
+                "timeout",
+                Type::optional(Type::Float),
+                Value::None,
+            ))
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
@@ -82,11 +86,15 @@ match (``MismatchingStateError: (mismatching_state) CSRF Warning! State not \
 equal in request and response.``); an ``error`` in it fails as the provider \
 named it (``AccessDeniedError: (access_denied) ...``). Without \
 ``response_url`` the keyword waits up to ``timeout`` seconds for the redirect \
-to reach this server's `Get OAuth Callback URL`.
+to reach this server's `Get OAuth Callback URL`: 0 to the server's \
+``--max-wait`` (900 by default), default 300 or ``--max-wait`` when that is \
+less; anything else fails with ``ValueError: timeout must be between 0 and \
+900 seconds, got X``.
 
 The client authenticates with HTTP Basic, or with ``client_id`` and \
 ``client_secret`` in the body when ``include_client_id=True``. Other \
-``name=value`` pairs go into the request body. The dict holds every field \
+``name=value`` pairs go into the request body; they must be text, numbers \
+or booleans (a list or dict fails with ``ValueError``). The dict holds every field \
 the server sent (``access_token``, ``token_type``, ``expires_in``, \
 ``refresh_token``, ``id_token``, ...), ``scope`` as a list, and \
 ``expires_at`` (Unix seconds). Server errors read as in RPA.MFA: \
@@ -140,14 +148,21 @@ Example:
             )
             .handler(grants::callback_url),
         Keyword::new("Wait For OAuth Callback")
-            .param(Param::optional("timeout", Type::Float, Value::Float(300.0)))
+            .param(Param::optional(
+                "timeout",
+                Type::optional(Type::Float),
+                Value::None,
+            ))
             .returns(Type::Str)
             .tags(&["oauth"])
             .doc(
                 "Waits up to ``timeout`` seconds for the redirect of this namespace's flow to \
 reach `Get OAuth Callback URL`, and returns the full URL it arrived with.
 
-Fails with ``TimeoutError`` when nothing arrives in time.
+``timeout`` is 0 to the server's ``--max-wait`` (900 by default), default 300 \
+or ``--max-wait`` when that is less; anything else fails with \
+``ValueError: timeout must be between 0 and 900 seconds, got X``. Fails with \
+``TimeoutError`` when nothing arrives in time.
 
 Example:
 | ${response_url} =    `Wait For OAuth Callback`    timeout=120",
@@ -271,8 +286,10 @@ approved and returns the token dict.
 Polls every ``interval`` seconds, 5 s slower after each ``slow_down``, until \
 the device code expires (``ExpiredTokenError: (expired_token) ...``) or the \
 user refuses (``AccessDeniedError: (access_denied) ...``). ``timeout`` limits \
-the wait (``TimeoutError``; the login stays valid to wait again); \
-``timeout=0`` polls exactly once and fails with the server's answer, e.g. \
+the wait (``TimeoutError``; the login stays valid to wait again): 0 to the \
+server's ``--max-wait`` (900 by default), which is also the limit when it is \
+left out; anything else fails with ``ValueError: timeout must be between 0 \
+and 900 seconds, got X``. ``timeout=0`` polls exactly once and fails with the server's answer, e.g. \
 ``AuthorizationPendingError: (authorization_pending) ...``.
 
 Example:
@@ -313,11 +330,11 @@ Example:
 
 Checks the signature against the issuer's published keys (``jwks_uri`` from \
 discovery, or ``jwks_url``), then ``iss``, ``aud`` (and ``azp`` with several \
-audiences), ``exp`` and ``iat`` with ``leeway`` seconds of clock difference, \
-and ``nonce``. Without ``id_token``, the namespace's last token is checked \
+audiences), ``exp`` and ``iat`` with ``leeway`` seconds of clock difference \
+(0 to 3600, default 60), and ``nonce``. Without ``id_token``, the namespace's last token is checked \
 against the nonce its `Generate OAuth URL` sent; ``issuer`` and \
 ``client_id`` default to that flow's. ``at`` checks at another time (Unix \
-seconds or ISO 8601). Failures read ``IdTokenError: ...`` and name the claim.
+seconds from 0 to 253402300799, or ISO 8601 up to year 9999). Failures read ``IdTokenError: ...`` and name the claim.
 
 Example:
 | ${claims} =    `Validate ID Token`    ${token}[id_token]

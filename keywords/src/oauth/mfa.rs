@@ -68,7 +68,7 @@ pub async fn password_with_mfa(call: Call) -> KeywordResult {
             form.push((name.into(), v.into()));
         }
     }
-    form.extend(extra_params(&call.args));
+    form.extend(extra_params(&call.args)?);
     let answer = oauth.http.post_form(&token_url, form, Some(auth())).await?;
     let mfa_token = match answer.body.get("error").and_then(Json::as_str) {
         Some("mfa_required") => answer
@@ -190,6 +190,16 @@ async fn fresh_code(call: &Call) -> Result<String, KeywordError> {
     if let Some((last_step, last_code)) = last {
         if step(now) == last_step && key.code_at_time(now as u64) == last_code {
             let next = (last_step + 1) as f64 * key.period as f64;
+            if next - now > call.services.max_wait.as_secs_f64() {
+                return Err(KeywordError::new(
+                    "TimeoutError",
+                    format!(
+                        "This period's code was already used for a login, and the next one comes \
+in {:.0} s, after the server's --max-wait.",
+                        next - now
+                    ),
+                ));
+            }
             call.output
                 .info("This period's code was already used for a login; waiting for the next one.");
             call.wait(tokio::time::sleep(Duration::from_secs_f64(next - now)))

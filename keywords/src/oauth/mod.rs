@@ -11,6 +11,7 @@
 //! (invalid_grant) ...`) so RPA.MFA users recognise them. Tokens, codes
 //! and client secrets never go into an error text or a log line.
 
+mod cache;
 pub mod callback;
 mod device;
 mod discovery;
@@ -42,6 +43,8 @@ pub struct Settings {
     pub insecure_transport: bool,
     /// How long one HTTP call to an authorization server may take.
     pub timeout: Duration,
+    /// How long a discovery document or key set is trusted at most.
+    pub cache_lifetime: Duration,
 }
 
 impl Default for Settings {
@@ -49,6 +52,7 @@ impl Default for Settings {
         Settings {
             insecure_transport: false,
             timeout: Duration::from_secs(30),
+            cache_lifetime: Duration::from_secs(300),
         }
     }
 }
@@ -68,7 +72,7 @@ impl OAuth {
     pub fn new(settings: Settings) -> OAuth {
         OAuth {
             http: Http::new(settings.timeout),
-            discovery: Discovery::default(),
+            discovery: Discovery::new(settings.cache_lifetime),
             callbacks: CallbackInbox::default(),
             insecure_transport: settings.insecure_transport,
             callback_url: OnceLock::new(),

@@ -97,7 +97,11 @@ mod tests {
     use serde_json::json;
 
     fn answer(status: u16, body: Json) -> JsonResponse {
-        JsonResponse { status, body }
+        JsonResponse {
+            status,
+            body,
+            max_age: None,
+        }
     }
 
     #[test]

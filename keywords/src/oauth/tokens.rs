@@ -11,6 +11,11 @@ use crate::library::{Call, KeywordError, KeywordResult};
 use crate::otp::parse_at;
 use crate::value::Value;
 
+/// The most clock difference `Validate ID Token` tolerates: an hour.
+/// A larger one would accept tokens long expired; checking an old token
+/// is what `at` is for.
+const MAX_LEEWAY: f64 = 3600.0;
+
 /// Token introspection (RFC 7662) and revocation (RFC 7009).
 pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
     let oauth = &call.services.oauth;
@@ -67,6 +72,12 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
 }
 
 pub async fn validate_id_token(call: Call) -> KeywordResult {
+    // Numbers first: a bad one fails before any lookup.
+    let now = match call.args.str("at") {
+        Some(at) => parse_at(at)? as f64,
+        None => call.services.clock.now(),
+    };
+    let leeway = call.args.seconds("leeway", MAX_LEEWAY)?.unwrap_or(60.0);
     let oauth = &call.services.oauth;
     let (session_token, session_client, session_issuer, session_nonce) = {
         let session = call.ns.oauth();
@@ -107,11 +118,6 @@ pub async fn validate_id_token(call: Call) -> KeywordResult {
     let jwks_uri = oauth
         .endpoint(&call.args, "jwks_url", Some(&issuer), "jwks_uri")
         .await?;
-    let now = match call.args.str("at") {
-        Some(at) => parse_at(at)? as f64,
-        None => call.services.clock.now(),
-    };
-    let leeway = call.args.seconds("leeway").unwrap_or(60.0);
     let expected = Expected {
         issuer: &issuer,
         client_id: &client_id,

@@ -156,10 +156,12 @@ with ``TOTPNotSetError``.
 Beyond RPA.MFA, named-only:
 - ``min_validity``: seconds the code must still be valid. When the current \
 code expires sooner, the keyword waits for the next period and returns that \
-code instead, so a robot never types a code that dies in transit. Must be \
-less than the period.
+code instead, so a robot never types a code that dies in transit. From 0 to \
+the period minus one (29 for the default 30 s period), and at most the \
+server's ``--max-wait``.
 - ``at``: the code for another moment instead of now, as Unix seconds \
-(``1111111109``) or an ISO 8601 UTC time (``2020-01-01T00:00:00``).
+(``1111111109``, 0 to 253402300799) or an ISO 8601 UTC time \
+(``2020-01-01T00:00:00``, up to year 9999).
 
 Example:
 | ${code} =    `Get Time Based OTP`
@@ -270,10 +272,18 @@ async fn code_valid_for(
     key: &OtpKey,
     min_validity: i128,
 ) -> Result<Value, KeywordError> {
-    if min_validity < 0 || min_validity >= i128::from(key.period) {
+    // The wait is at most min_validity: below the period, and never past
+    // the server's --max-wait (a period may be a whole day).
+    let max_wait = call.services.max_wait.as_secs();
+    let max = (key.period - 1).min(max_wait);
+    if !(0..=i128::from(max)).contains(&min_validity) {
+        let why = if max < key.period - 1 {
+            "at most the server's --max-wait"
+        } else {
+            "less than the period"
+        };
         return Err(KeywordError::value_error(format!(
-            "min_validity must be 0 to {} seconds (less than the period), got {min_validity}.",
-            key.period - 1
+            "min_validity must be 0 to {max} seconds ({why}), got {min_validity}."
         )));
     }
     let mut now = call.services.clock.now();

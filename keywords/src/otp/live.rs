@@ -136,7 +136,9 @@ mod tests {
     }
 
     fn namespace() -> Arc<Namespace> {
-        Namespaces::new(OtpState::default()).get("dash")
+        Namespaces::new(OtpState::default(), Default::default())
+            .get("dash")
+            .unwrap()
     }
 
     #[tokio::test(start_paused = true)]

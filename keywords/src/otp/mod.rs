@@ -196,23 +196,29 @@ pub fn check_period(period: i128) -> Result<u64, KeywordError> {
     }
 }
 
-/// A moment as Unix seconds (`1111111109`, fractions dropped) or an ISO 8601
-/// UTC time (`2020-01-01T00:00:00`, `2020-01-01 00:00:00 UTC`); None for
+/// The last second an ISO 8601 time can name: 9999-12-31T23:59:59Z.
+pub const MAX_UNIX_TIME: u64 = 253_402_300_799;
+
 /// A keyword's `at` argument: Unix seconds or an ISO 8601 UTC time, or a
-/// failure that says which forms it takes.
+/// failure that says which forms and which range it takes.
 pub fn parse_at(at: &str) -> Result<u64, KeywordError> {
     parse_unix_time(at).ok_or_else(|| {
         KeywordError::value_error(format!(
-            "at must be Unix seconds or an ISO 8601 time such as 2020-01-01T00:00:00, got '{at}'."
+            "at must be Unix seconds from 0 to {MAX_UNIX_TIME} or an ISO 8601 time such as \
+2020-01-01T00:00:00, got '{at}'."
         ))
     })
 }
 
-/// anything else, or a time before 1970.
+/// A moment as Unix seconds (`1111111109`, fractions dropped) or an ISO 8601
+/// UTC time (`2020-01-01T00:00:00`, `2020-01-01 00:00:00 UTC`); None for
+/// anything else, a time before 1970 or after the year 9999 (`1e30` would
+/// otherwise saturate to a meaningless moment).
 pub fn parse_unix_time(text: &str) -> Option<u64> {
     let text = text.trim();
     let seconds = match text.parse::<f64>() {
-        Ok(s) if s.is_finite() => s.floor() as i64,
+        Ok(s) if (0.0..MAX_UNIX_TIME as f64 + 1.0).contains(&s) => s.floor() as i64,
+        Ok(s) if !s.is_nan() => return None,
         _ => DateTime::parse(text.trim_end_matches(" UTC"))?.unix_seconds(),
     };
     u64::try_from(seconds).ok()

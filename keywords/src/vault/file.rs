@@ -5,10 +5,19 @@
 //! Writes go to a temporary file in the same directory that is synced and
 //! renamed over the original: a crash leaves the old file or the new one,
 //! never half of one.
+//!
+//! Several processes may write one file (a server and `rpa-mfa vault set`,
+//! or many of either): each read-modify-write holds an advisory lock on a
+//! lock file beside it (`.NAME.lock`), so no write is lost. A writer
+//! killed mid-write leaves its temporary file, a full copy of every
+//! secret; the next writer, holding the lock and so knowing no write is
+//! under way, deletes it.
 
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use zeroize::Zeroizing;
@@ -22,6 +31,12 @@ enum Format {
     Json,
     Yaml,
 }
+
+/// How versions before the lock named their temporary files.
+const LEGACY_TEMP_PREFIX: &str = ".secrets-";
+/// A legacy temporary file this old has no live writer: writes take
+/// milliseconds.
+const LEGACY_TEMP_AGE: Duration = Duration::from_secs(60);
 
 pub struct FileStore {
     path: PathBuf,
@@ -64,7 +79,17 @@ impl FileStore {
 
     /// Reads the whole document; a missing file is empty when `missing_ok`.
     async fn load(&self, missing_ok: bool) -> Result<Document, VaultError> {
-        let text = match tokio::fs::read_to_string(&self.path).await {
+        let text = tokio::fs::read_to_string(&self.path).await;
+        self.parse(text, missing_ok)
+    }
+
+    /// The document in what reading the file gave.
+    fn parse(
+        &self,
+        read: std::io::Result<String>,
+        missing_ok: bool,
+    ) -> Result<Document, VaultError> {
+        let text = match read {
             Ok(text) => Zeroizing::new(text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && missing_ok => {
                 return Ok(Document::new())
@@ -126,8 +151,88 @@ impl FileStore {
         VaultError::Backend(format!("secrets file '{}': {what}", self.path.display()))
     }
 
+    /// The directory the file, its lock and its temporary files live in.
+    fn dir(&self) -> PathBuf {
+        match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn file_name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "secrets".into())
+    }
+
+    /// What this file's temporary copies are called: `.NAME.tmp-XXXXXX`.
+    fn temp_prefix(&self) -> String {
+        format!(".{}.tmp-", self.file_name())
+    }
+
+    /// One read-modify-write under the cross-process lock. Blocking.
+    fn update(&self, change: impl FnOnce(&mut Document)) -> Result<(), VaultError> {
+        let dir = self.dir();
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
+        let _lock = self.lock_exclusively(&dir)?;
+        self.remove_stale_temp_files(&dir);
+        let mut doc = self.parse(std::fs::read_to_string(&self.path), true)?;
+        change(&mut doc);
+        self.store(&doc, &dir)
+    }
+
+    /// Takes the advisory lock beside the file, waiting for other writers;
+    /// the kernel releases it when the returned file closes, also when the
+    /// process dies. The lock file stays: removing it would let two writers
+    /// lock two different files.
+    fn lock_exclusively(&self, dir: &Path) -> Result<File, VaultError> {
+        let path = dir.join(format!(".{}.lock", self.file_name()));
+        let mut options = OpenOptions::new();
+        options.create(true).truncate(false).write(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let file = options
+            .open(&path)
+            .map_err(|e| self.error(format!("cannot open its lock file: {e}")))?;
+        file.lock()
+            .map_err(|e| self.error(format!("cannot lock it: {e}")))?;
+        Ok(file)
+    }
+
+    /// Deletes temporary copies left by writers that died mid-write. Only
+    /// called with the lock held: every live writer holds it while its
+    /// temporary file exists, so each one found now is a dead writer's.
+    /// Copies named the way older versions named them (`.secrets-XXXXXX`,
+    /// with no lock to tell) go once they are a minute old.
+    fn remove_stale_temp_files(&self, dir: &Path) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        let ours = self.temp_prefix();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stale = name.starts_with(&ours)
+                || (name.starts_with(LEGACY_TEMP_PREFIX)
+                    && entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| t.elapsed().ok())
+                        .is_some_and(|age| age > LEGACY_TEMP_AGE));
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                tracing::warn!(
+                    file = %entry.path().display(),
+                    "removed a temporary secrets file a killed writer left behind"
+                );
+            }
+        }
+    }
+
     /// Writes the whole document atomically: temp file, fsync, rename.
-    fn store(&self, doc: &Document) -> Result<(), VaultError> {
+    fn store(&self, doc: &Document, dir: &Path) -> Result<(), VaultError> {
         let plain: BTreeMap<&str, BTreeMap<&str, &str>> = doc
             .iter()
             .map(|(n, s)| {
@@ -145,15 +250,9 @@ impl FileStore {
                 serde_norway::to_string(&plain).map_err(|e| self.error(e.to_string()))?
             }
         });
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
         let mut tmp = tempfile::Builder::new()
-            .prefix(".secrets-")
-            .tempfile_in(&dir)
+            .prefix(&self.temp_prefix())
+            .tempfile_in(dir)
             .map_err(|e| self.error(format!("cannot write next to it: {e}")))?;
         // tempfile creates the file 0600, which is what a secrets file wants.
         tmp.write_all(text.as_bytes())
@@ -161,7 +260,7 @@ impl FileStore {
             .map_err(|e| self.error(format!("cannot write it: {e}")))?;
         tmp.persist(&self.path)
             .map_err(|e| self.error(format!("cannot replace it: {}", e.error)))?;
-        if let Ok(d) = std::fs::File::open(&dir) {
+        if let Ok(d) = File::open(dir) {
             let _ = d.sync_all(); // make the rename itself durable
         }
         Ok(())
@@ -179,12 +278,16 @@ impl SecretStore for FileStore {
     }
 
     async fn set(&self, name: &str, key: &str, value: &str) -> Result<(), VaultError> {
+        // One writer per process at a time waits for the file lock, so
+        // waiting writers do not each block a runtime thread.
         let _guard = self.write_lock.lock().await;
-        let mut doc = self.load(true).await?;
-        doc.entry(name.to_owned())
-            .or_default()
-            .insert(key.to_owned(), Zeroizing::new(value.to_owned()));
-        tokio::task::block_in_place(|| self.store(&doc))
+        tokio::task::block_in_place(|| {
+            self.update(|doc| {
+                doc.entry(name.to_owned())
+                    .or_default()
+                    .insert(key.to_owned(), Zeroizing::new(value.to_owned()));
+            })
+        })
     }
 
     async fn list(&self) -> Result<Vec<String>, VaultError> {
@@ -234,8 +337,13 @@ mod tests {
         assert_eq!(reread["mfa"]["otpsecret"], "JBSWY3DPEHPK3PXP");
         assert_eq!(reread["mfa"]["other"], "VALUE");
         assert_eq!(reread["new"]["k"], "v");
-        // Only the secrets file is left behind: no temporary files.
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        // Only the secrets file and its lock file are left: no temporary files.
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, [".secrets.json.lock", "secrets.json"]);
     }
 
     #[tokio::test(flavor = "multi_thread")]
