@@ -211,6 +211,7 @@ pub fn keywords(args: KeywordsArgs) {
         namespaces: Namespaces::new(OtpState::default(), Default::default()),
         clock: Arc::new(SystemClock),
         oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
+        stopping: Default::default(),
         max_wait: rpa_mfa_keywords::DEFAULT_MAX_WAIT,
     });
     let library = server::library(services, &StopSwitch::new(false));

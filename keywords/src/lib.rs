@@ -15,6 +15,7 @@ pub mod library;
 pub mod oauth;
 pub mod otp;
 pub mod state;
+pub mod stopping;
 pub mod value;
 pub mod vault;
 
@@ -29,6 +30,8 @@ pub struct Services {
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
+    /// Fires when the server stops: every wait ends then (see [`stopping`]).
+    pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
     /// argument is checked against it, and waits without one end by it.
     pub max_wait: std::time::Duration,

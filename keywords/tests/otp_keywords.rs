@@ -21,6 +21,7 @@ fn library_with(vault: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Library {
         namespaces: Namespaces::new(OtpState::default(), Default::default()),
         clock,
         oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
+        stopping: Default::default(),
         max_wait: rpa_mfa_keywords::DEFAULT_MAX_WAIT,
     };
     Library::new(rpa_mfa_keywords::keywords(), Arc::new(services))

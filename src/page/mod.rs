@@ -244,6 +244,7 @@ mod tests {
             namespaces: Namespaces::new(OtpState::default(), Default::default()),
             clock: Arc::new(SystemClock),
             oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
+            stopping: Default::default(),
             max_wait: rpa_mfa_keywords::DEFAULT_MAX_WAIT,
         };
         Library::new(keywords, Arc::new(services))

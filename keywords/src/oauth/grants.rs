@@ -219,18 +219,20 @@ async fn wait_for_callback(call: &Call, timeout: Duration) -> Result<String, Key
         .map(|a| a.state.clone())
         .ok_or_else(not_set)?;
     let seconds = timeout.as_secs_f64();
-    oauth.callbacks.wait(&state, timeout).await.ok_or_else(|| {
-        KeywordError::new(
-            "TimeoutError",
-            format!(
-                "No redirect reached {} within {seconds} s. Open the authorization URL in a \
+    call.wait(oauth.callbacks.wait(&state, timeout))
+        .await?
+        .ok_or_else(|| {
+            KeywordError::new(
+                "TimeoutError",
+                format!(
+                    "No redirect reached {} within {seconds} s. Open the authorization URL in a \
 browser, or pass response_url.",
-                oauth
-                    .callback_url()
-                    .unwrap_or("the server's /oauth/callback")
-            ),
-        )
-    })
+                    oauth
+                        .callback_url()
+                        .unwrap_or("the server's /oauth/callback")
+                ),
+            )
+        })
 }
 
 pub async fn wait_callback(call: Call) -> KeywordResult {

@@ -202,7 +202,8 @@ in {:.0} s, after the server's --max-wait.",
             }
             call.output
                 .info("This period's code was already used for a login; waiting for the next one.");
-            tokio::time::sleep(Duration::from_secs_f64(next - now)).await;
+            call.wait(tokio::time::sleep(Duration::from_secs_f64(next - now)))
+                .await?;
             now = clock.now().max(next);
         }
     }
