@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs what the test suites need and the machine may lack:
+# - python3 with venv (Debian python3, python3-venv): the Robot venv below,
+#   and the codec unit tests, which check against Python's xmlrpc.client;
 # - oathtool (Debian), the independent OTP reference;
 # - chromium (Debian), the headless browser that loads the keyword page;
 # - openssl (Debian), which makes the TLS suite's throw-away CA;
 # - curl (Debian), which the README's examples use (scripts/readme-doctest.py);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
-#   requests, websockets and prometheus-client, rebuilt only when
+#   requests, websockets, prometheus-client and Pillow, rebuilt only when
 #   robot-tests/requirements.txt changes;
 # - python3-venv (Debian), without which `python3 -m venv` fails on Debian;
 # - Node.js 20 or later for oidc-provider: when the system's `node` is older
@@ -21,6 +23,8 @@ missing=()
 for tool in oathtool openssl chromium curl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+command -v python3 >/dev/null || missing+=(python3)
+# Debian's python3 makes venvs only with python3-venv (ensurepip).
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "${#missing[@]}" -gt 0 ]; then

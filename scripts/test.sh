@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: formatting and lints, the Rust tests, then the Robot
-# suites with real Robot Framework against the built binary. Installs what
+# Runs every test: formatting and lints, the Rust tests, a short run of
+# each fuzz target (scripts/fuzz.sh), then the Robot suites with real Robot
+# Framework against the built binary. Installs what
 # the suites need first (oathtool and chromium from Debian, a Python venv
 # cached under target/venv), so it works on a fresh checkout, with or
 # without CI=true. The keyword page's screenshot is kept in the results.
@@ -22,6 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo build --locked
 cargo test --workspace --locked
+
+echo "== fuzz (20 s per target; scripts/fuzz.sh SECONDS for longer)"
+FUZZ_DEV=1 scripts/fuzz.sh 20
 
 echo "== robot"
 results=target/robot-results

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
-
 use std::time::Duration;
 
 use clap::Args;
@@ -202,6 +201,49 @@ settings! {
     #[arg(long, value_name = "SECONDS")]
     oauth_timeout: f64 = "RPA_MFA_OAUTH_TIMEOUT",
 
+    /// Seconds a client may take to send a request's headers, from their
+    /// first byte [default: 10]. [env: RPA_MFA_HEADER_READ_TIMEOUT]
+    #[arg(long, value_name = "SECONDS")]
+    header_read_timeout: f64 = "RPA_MFA_HEADER_READ_TIMEOUT",
+
+    /// Seconds a connection may stay idle between requests, and a
+    /// WebSocket without a subscription between calls [default: 60].
+    /// [env: RPA_MFA_IDLE_TIMEOUT]
+    #[arg(long, value_name = "SECONDS")]
+    idle_timeout: f64 = "RPA_MFA_IDLE_TIMEOUT",
+
+    /// Open connections at most; past it the connection idle the longest
+    /// is closed to make room, or the new one when all are busy
+    /// [default: 1024]. [env: RPA_MFA_MAX_CONNECTIONS]
+    #[arg(long, value_name = "COUNT")]
+    max_connections: u32 = "RPA_MFA_MAX_CONNECTIONS",
+
+    /// Open JSON-RPC WebSockets at most, counted apart from HTTP JSON-RPC
+    /// calls [default: 1000]. [env: RPA_MFA_MAX_WEBSOCKETS]
+    #[arg(long, value_name = "COUNT")]
+    max_websockets: u32 = "RPA_MFA_MAX_WEBSOCKETS",
+
+    /// Subscriptions one WebSocket may hold open [default: 16].
+    /// [env: RPA_MFA_MAX_SUBSCRIPTIONS]
+    #[arg(long, value_name = "COUNT")]
+    max_subscriptions: u32 = "RPA_MFA_MAX_SUBSCRIPTIONS",
+
+    /// Seconds between the server's pings on each WebSocket; one that
+    /// answers none for three intervals is closed [default: 20].
+    /// [env: RPA_MFA_WS_PING_INTERVAL]
+    #[arg(long, value_name = "SECONDS")]
+    ws_ping_interval: f64 = "RPA_MFA_WS_PING_INTERVAL",
+
+    /// Bytes a request body (or WebSocket message) may have, on every
+    /// route [default: 4194304 = 4 MiB]. [env: RPA_MFA_MAX_BODY_SIZE]
+    #[arg(long, value_name = "BYTES")]
+    max_body_size: u32 = "RPA_MFA_MAX_BODY_SIZE",
+
+    /// Seconds calls in flight get to finish on SIGTERM/SIGINT; then
+    /// waiting keywords fail with `server is stopping` and the process
+    /// exits [default: 10]. [env: RPA_MFA_SHUTDOWN_GRACE]
+    #[arg(long, value_name = "SECONDS")]
+    shutdown_grace: f64 = "RPA_MFA_SHUTDOWN_GRACE",
     /// Seconds discovery documents and key sets (JWKS) are trusted before
     /// they are fetched again; a shorter Cache-Control max-age wins, but not
     /// below a minute (or this, when less) [default: 300].
@@ -253,6 +295,13 @@ impl EnvValue for PathBuf {
 
 impl EnvValue for u16 {
     const EXPECTED: &'static str = "a number from 0 to 65535";
+    fn parse(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
+    }
+}
+
+impl EnvValue for u32 {
+    const EXPECTED: &'static str = "a whole number from 0 to 4294967295";
     fn parse(text: &str) -> Option<Self> {
         text.trim().parse().ok()
     }
@@ -314,6 +363,88 @@ pub struct ServeConfig {
     pub max_wait: Duration,
     /// Idle expiry and cap of namespaces.
     pub namespaces: NamespaceLimits,
+    pub limits: Limits,
+}
+
+/// Deadlines and caps on what clients may hold (see `crate::listen`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    pub max_websockets: u32,
+    pub max_subscriptions: u32,
+    pub ws_ping_interval: Duration,
+    pub max_body_size: usize,
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_websockets: 1000,
+            max_subscriptions: 16,
+            ws_ping_interval: Duration::from_secs(20),
+            max_body_size: 4 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Seconds from a setting: finite, above 0 and at most a day.
+fn seconds(flag: &str, value: Option<f64>, default: Duration) -> Result<Duration, String> {
+    match value {
+        None => Ok(default),
+        Some(s) if s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        Some(s) => Err(format!(
+            "--{flag}: expected seconds above 0 and at most 86400, got {s}"
+        )),
+    }
+}
+
+/// A count from a setting: at least 1.
+fn count(flag: &str, value: Option<u32>, default: u32) -> Result<u32, String> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(format!("--{flag}: expected at least 1, got 0")),
+        Some(n) => Ok(n),
+    }
+}
+
+impl Settings {
+    fn limits(&self) -> Result<Limits, String> {
+        let d = Limits::default();
+        Ok(Limits {
+            header_read_timeout: seconds(
+                "header-read-timeout",
+                self.header_read_timeout,
+                d.header_read_timeout,
+            )?,
+            idle_timeout: seconds("idle-timeout", self.idle_timeout, d.idle_timeout)?,
+            max_connections: count(
+                "max-connections",
+                self.max_connections,
+                d.max_connections as u32,
+            )? as usize,
+            max_websockets: count("max-websockets", self.max_websockets, d.max_websockets)?,
+            max_subscriptions: count(
+                "max-subscriptions",
+                self.max_subscriptions,
+                d.max_subscriptions,
+            )?,
+            ws_ping_interval: seconds(
+                "ws-ping-interval",
+                self.ws_ping_interval,
+                d.ws_ping_interval,
+            )?,
+            max_body_size: count("max-body-size", self.max_body_size, d.max_body_size as u32)?
+                as usize,
+            shutdown_grace: seconds("shutdown-grace", self.shutdown_grace, d.shutdown_grace)?,
+        })
+    }
 }
 
 /// Where the credentials come from, and who is pinned where.
@@ -440,6 +571,7 @@ impl Settings {
 
     /// Fills in the defaults and checks the values.
     fn finish(self) -> Result<ServeConfig, String> {
+        let limits = self.limits()?;
         let secret = self
             .secret
             .as_deref()
@@ -532,6 +664,7 @@ impl Settings {
                 max_count: max_namespaces,
                 exempt,
             },
+            limits,
         })
     }
 }
@@ -1015,6 +1148,84 @@ mod tests {
         for bad in ["foo bar", "info,", "rpa_mfa=loud", "=info", "debug warn"] {
             assert!(check_log_filter(bad).is_err(), "{bad} was accepted");
         }
+    }
+
+    #[test]
+    fn limits_have_defaults_and_come_from_every_layer() {
+        let config = flags(&[]).resolve(env(&[])).unwrap();
+        assert_eq!(config.limits, Limits::default());
+        assert_eq!(config.limits.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.limits.idle_timeout, Duration::from_secs(60));
+        assert_eq!(config.limits.max_connections, 1024);
+        assert_eq!(config.limits.max_websockets, 1000);
+        assert_eq!(config.limits.max_body_size, 4 * 1024 * 1024);
+        assert_eq!(config.limits.shutdown_grace, Duration::from_secs(10));
+        let file = config_file("idle_timeout = 5.5\nmax_websockets = 7\nshutdown_grace = 3\n");
+        let config = flags(&["--max-body-size", "1024", "--max-websockets", "9"])
+            .resolve(env(&[
+                ("RPA_MFA_CONFIG", file.path().to_str().unwrap()),
+                ("RPA_MFA_WS_PING_INTERVAL", "2"),
+                ("RPA_MFA_MAX_WEBSOCKETS", "8"),
+            ]))
+            .unwrap();
+        assert_eq!(config.limits.max_body_size, 1024, "flag");
+        assert_eq!(config.limits.max_websockets, 9, "flag over env and file");
+        assert_eq!(
+            config.limits.ws_ping_interval,
+            Duration::from_secs(2),
+            "env"
+        );
+        assert_eq!(
+            config.limits.idle_timeout,
+            Duration::from_millis(5500),
+            "file"
+        );
+        assert_eq!(config.limits.shutdown_grace, Duration::from_secs(3), "file");
+    }
+
+    #[test]
+    fn limits_out_of_range_are_refused() {
+        for (flag, value, expected) in [
+            (
+                "--idle-timeout",
+                "0",
+                "--idle-timeout: expected seconds above 0",
+            ),
+            (
+                "--header-read-timeout",
+                "inf",
+                "--header-read-timeout: expected seconds",
+            ),
+            (
+                "--shutdown-grace",
+                "-1",
+                "--shutdown-grace: expected seconds",
+            ),
+            (
+                "--ws-ping-interval",
+                "NaN",
+                "--ws-ping-interval: expected seconds",
+            ),
+            (
+                "--max-connections",
+                "0",
+                "--max-connections: expected at least 1, got 0",
+            ),
+            (
+                "--max-body-size",
+                "0",
+                "--max-body-size: expected at least 1, got 0",
+            ),
+        ] {
+            let err = flags(&[&format!("{flag}={value}")])
+                .resolve(env(&[]))
+                .unwrap_err();
+            assert!(err.starts_with(expected), "{flag} {value}: {err}");
+        }
+        let err = flags(&[])
+            .resolve(env(&[("RPA_MFA_MAX_CONNECTIONS", "-5")]))
+            .unwrap_err();
+        assert!(err.contains("RPA_MFA_MAX_CONNECTIONS"), "{err}");
     }
 
     #[test]

@@ -16,10 +16,12 @@ use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use jsonrpsee::{RpcModule, SubscriptionSink};
 use rpa_mfa_keywords::otp::live::TotpFeed;
 use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
+use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
 use crate::auth::Identity;
+use crate::listen::Activity;
 use crate::remote::{Caller, Fault, Protocol, RemoteApi, METHODS};
 
 /// Subscribes to a namespace's live TOTP codes.
@@ -39,6 +41,8 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     for &method in METHODS {
         module
             .register_async_method(method, move |params, api, extensions| async move {
+                // A WebSocket with a call running is not idle.
+                let _busy = extensions.get::<Activity>().map(Activity::busy);
                 let (namespace, values) = bind_params(method, parse(&params)?)?;
                 // The HTTP request's extensions: the auth layer's identity.
                 let caller = Caller {
@@ -82,7 +86,11 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
                     }
                 };
                 if let Ok(sink) = pending.accept().await {
-                    push_totp_codes(feed, sink, &namespace).await;
+                    // An open subscription keeps its WebSocket from being
+                    // closed as idle; server pings keep it alive instead.
+                    let _busy = extensions.get::<Activity>().map(Activity::busy);
+                    let stopping = gate.services().stopping.clone();
+                    push_totp_codes(feed, sink, &namespace, stopping).await;
                 }
             },
         )
@@ -90,14 +98,20 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     module
 }
 
-/// Sends each code of the feed until the client unsubscribes or leaves.
-/// Codes are never logged.
-async fn push_totp_codes(mut feed: TotpFeed, sink: SubscriptionSink, namespace: &str) {
+/// Sends each code of the feed until the client unsubscribes or leaves,
+/// or the server's grace period is over. Codes are never logged.
+async fn push_totp_codes(
+    mut feed: TotpFeed,
+    sink: SubscriptionSink,
+    namespace: &str,
+    stopping: Stopping,
+) {
     tracing::info!(namespace, "live TOTP codes: subscribed");
     loop {
         let tick = tokio::select! {
             tick = feed.next() => tick,
             _ = sink.closed() => break,
+            _ = stopping.stopped() => break,
         };
         let Ok(tick) = tick else { break };
         let Ok(message) = serde_json::value::to_raw_value(&tick) else {
@@ -160,8 +174,10 @@ fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned
         .map_err(|e| invalid(format!("params are not valid JSON: {e}.")))
 }
 
-/// Turns JSON-RPC params into the namespace and positional values.
-fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
+/// Turns JSON-RPC params into the namespace and positional values: the
+/// one step between a request's `params` and [`RemoteApi::call`]. Public
+/// so the fuzz target (`fuzz/fuzz_targets/jsonrpc_params.rs`) can reach it.
+pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
     match raw {
         Json::Null => Ok((DEFAULT_NAMESPACE.to_owned(), Vec::new())),
         Json::Array(items) => Ok((

@@ -16,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod gate;
 pub mod jsonrpc;
+pub mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod ops;

@@ -5,51 +5,82 @@
 //! authentication when configured; started, announced and stopped
 //! gracefully.
 
+use std::future::Future;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path as FilePath;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
+use axum::BoxError;
 use axum::{middleware, Extension, Router};
-use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
+use http_body_util::{BodyExt, Collected};
+use jsonrpsee::server::{
+    Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
+};
 use rpa_mfa_keywords::oauth::callback::Delivery;
 use rpa_mfa_keywords::otp::record::OtpState;
 use rpa_mfa_keywords::otp::{Options, OtpKey};
 use rpa_mfa_keywords::state::{self, valid_namespace_name, Namespaces, DEFAULT_NAMESPACE};
+use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::{vault, Library, Services};
+use tokio::time::error::Elapsed;
 use tower::Service;
 
-use crate::auth::{require_auth, Auth, ClientAddr, Identity};
-use crate::config::ServeConfig;
+use crate::auth::{require_auth, Auth, Identity};
+use crate::config::{Limits, ServeConfig};
+use crate::listen::Activity;
 use crate::ops::Health;
 use crate::remote::{xmlrpc, Caller, Protocol, RemoteApi};
 use crate::stop::StopSwitch;
-use crate::tls::TlsListener;
 
-/// Requests larger than this are refused (413) before they are parsed.
-const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+/// JSON-RPC's (and our XML-RPC fault's) code for a request over the body
+/// limit: jsonrpsee's "Request is too big" (-32007).
+const TOO_BIG: i32 = -32007;
 
+/// Cloned for every request (axum's `State`): two `Arc`s.
 #[derive(Clone)]
 struct AppState {
     api: Arc<RemoteApi>,
-    rpc: JsonRpcService,
+    rest: Arc<AppRest>,
 }
+
+/// What the handlers need besides the API.
+struct AppRest {
+    rpc: JsonRpcService,
+    body: BodyLimits,
+}
+
+/// How much of a request body is read, and for how long.
+#[derive(Clone)]
+struct BodyLimits {
+    max_bytes: usize,
+    /// A body must have arrived by then once the headers have.
+    read_timeout: Duration,
+    /// A body still arriving when the grace period ends is not waited for.
+    stopping: Stopping,
+}
+
+type RpcBuilder = TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>;
 
 /// What it takes to build a jsonrpsee service for one request. Each
 /// request gets its own service so each WebSocket gets its own connection
-/// id (one shared service would break subscriptions).
+/// id (one shared service would break subscriptions). HTTP calls and
+/// WebSockets have a builder each, so each has its own connection count:
+/// open WebSockets never shut out an HTTP call.
 #[derive(Clone)]
 struct JsonRpcService {
     methods: Methods,
+    /// Closes WebSockets when a connection has no stop handle of its own.
     stop: StopHandle,
-    builder: TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>,
+    http: RpcBuilder,
+    ws: RpcBuilder,
 }
 
 /// The library with every keyword, the server's own included.
@@ -82,8 +113,12 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     tracing::info!(state = store.describe(), "state");
     let namespaces =
         Namespaces::new(store.clone(), state_key, args.namespaces.clone()).with_initial(&initial);
-    let services =
-        Arc::new(Services::new(vault, namespaces, args.oauth.clone()).with_max_wait(args.max_wait));
+    let (end_waits, stopping) = Stopping::channel();
+    let services = Arc::new(
+        Services::new(vault, namespaces, args.oauth.clone())
+            .with_max_wait(args.max_wait)
+            .with_stopping(stopping),
+    );
     let auth = Auth::load(&args.auth, args.vault.as_deref())
         .await?
         .map(Arc::new);
@@ -108,8 +143,14 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         auth: auth.is_some(),
         state: store,
     };
-    let app = router(api, services.clone(), rpc_stop, auth.clone(), health)
-        .into_make_service_with_connect_info::<ClientAddr>();
+    let app = router(
+        api,
+        services.clone(),
+        rpc_stop,
+        auth.clone(),
+        health,
+        &args.limits,
+    );
 
     // Checked before binding, on every address the host resolves to, so
     // a refused server never has the port open even for a moment.
@@ -139,24 +180,20 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         stop.stopped().await;
         let _ = rpc_handle.stop();
     };
-    let served = match tls {
-        Some(config) => {
-            let listener = TlsListener::new(listener, config).map_err(|e| e.to_string())?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    };
+    crate::listen::serve(
+        listener,
+        app,
+        tls,
+        args.limits.clone(),
+        shutdown,
+        move || end_waits.stop(),
+    )
+    .await;
     if let Some(path) = &args.port_file {
         let _ = std::fs::remove_file(path);
     }
     println!("Robot Framework remote server at {addr} stopped.");
-    served.map_err(|e| e.to_string())
+    Ok(())
 }
 
 /// Refuses to serve anything but loopback without authentication, unless
@@ -227,11 +264,42 @@ pub fn router(
     rpc_stop: StopHandle,
     auth: Option<Arc<Auth>>,
     health: Health,
+    limits: &Limits,
 ) -> Router {
+    let body_size = u32::try_from(limits.max_body_size).unwrap_or(u32::MAX);
     let rpc = JsonRpcService {
         methods: crate::jsonrpc::module(api.clone()).into(),
         stop: rpc_stop,
-        builder: Server::builder().to_service_builder(),
+        // Each HTTP call holds a permit only while it runs; the connection
+        // cap (crate::listen) bounds them.
+        http: Builder::with_config(
+            ServerConfig::builder()
+                .http_only()
+                .max_request_body_size(body_size)
+                .max_connections(u32::MAX >> 3)
+                .build(),
+        )
+        .to_service_builder(),
+        ws: Builder::with_config(
+            ServerConfig::builder()
+                .ws_only()
+                .max_request_body_size(body_size)
+                .max_connections(limits.max_websockets)
+                .max_subscriptions_per_connection(limits.max_subscriptions)
+                .enable_ws_ping(
+                    PingConfig::new()
+                        .ping_interval(limits.ws_ping_interval)
+                        .inactive_limit(limits.ws_ping_interval * 3)
+                        .max_failures(1),
+                )
+                .build(),
+        )
+        .to_service_builder(),
+    };
+    let body = BodyLimits {
+        max_bytes: limits.max_body_size,
+        read_timeout: limits.header_read_timeout,
+        stopping: services.stopping.clone(),
     };
     let protected = Router::new()
         .route("/", post(xmlrpc_default).get(keyword_page))
@@ -240,8 +308,10 @@ pub fn router(
         .route("/ns/{namespace}/", post(xmlrpc_namespace))
         .route("/jsonrpc", any(jsonrpc))
         .route("/metrics", get(crate::ops::metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(AppState { api, rpc });
+        .with_state(AppState {
+            api,
+            rest: Arc::new(AppRest { rpc, body }),
+        });
     let protected = match auth {
         Some(auth) => protected.layer(middleware::from_fn_with_state(auth, require_auth)),
         None => protected,
@@ -250,7 +320,9 @@ pub fn router(
         .route("/health", get(crate::ops::health))
         .with_state(health)
         .route("/oauth/callback", get(oauth_callback).with_state(services));
+    // Any extractor reading a body anywhere stops at the same limit.
     open.merge(protected)
+        .layer(DefaultBodyLimit::max(limits.max_body_size))
 }
 
 /// The keyword page may run its own inline style and script and load
@@ -315,8 +387,12 @@ type MaybeIdentity = Option<Extension<Identity>>;
 async fn xmlrpc_default(
     State(app): State<AppState>,
     identity: MaybeIdentity,
-    body: Bytes,
+    request: Request,
 ) -> Response {
+    let body = match read_body(request.into_body(), &app.rest.body).await {
+        Ok(body) => body,
+        Err(refused) => return xml_refusal(refused),
+    };
     xmlrpc_call(&app.api, DEFAULT_NAMESPACE, identity, &body).await
 }
 
@@ -324,7 +400,7 @@ async fn xmlrpc_namespace(
     State(app): State<AppState>,
     Path(namespace): Path<String>,
     identity: MaybeIdentity,
-    body: Bytes,
+    request: Request,
 ) -> Response {
     if !valid_namespace_name(&namespace) {
         let fault = xmlrpc::encode_fault(
@@ -333,7 +409,106 @@ async fn xmlrpc_namespace(
         );
         return xml(fault);
     }
+    let body = match read_body(request.into_body(), &app.rest.body).await {
+        Ok(body) => body,
+        Err(refused) => return xml_refusal(refused),
+    };
     xmlrpc_call(&app.api, &namespace, identity, &body).await
+}
+
+/// Why a request body was not read: the HTTP status and a message.
+struct Refused(StatusCode, String);
+
+/// Reads a whole request body, refusing one over the limit (413), one
+/// that does not arrive in time (408) or is still arriving when the server
+/// stops (503), before it is parsed.
+async fn read_body(body: Body, limits: &BodyLimits) -> Result<Bytes, Refused> {
+    let mut limited =
+        std::pin::pin!(http_body_util::Limited::new(body, limits.max_bytes).collect());
+    // A robot's request has usually arrived whole with its headers: then
+    // no timer is set up for it (the hot path of every call).
+    let ready = limited
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
+    if let std::task::Poll::Ready(read) = ready {
+        return body_read(Ok(read), limits);
+    }
+    body_read(body_arriving(limited, limits).await, limits)
+}
+
+/// The rest of a body still arriving, within the read timeout and the
+/// server's stop: kept out of `read_body`'s own future, which every call
+/// moves around.
+fn body_arriving<'a>(
+    limited: std::pin::Pin<&'a mut (impl Future<Output = BodyRead> + Send)>,
+    limits: &'a BodyLimits,
+) -> std::pin::Pin<Box<dyn Future<Output = Result<BodyRead, Elapsed>> + Send + 'a>> {
+    Box::pin(async move {
+        let read = tokio::time::timeout(limits.read_timeout, limited);
+        tokio::select! {
+            read = read => read,
+            _ = limits.stopping.stopped() => Ok(Err(Box::new(ServerStopping) as BoxError)),
+        }
+    })
+}
+
+/// A whole body, or why reading it failed.
+type BodyRead = Result<Collected<Bytes>, BoxError>;
+
+/// A body read ended by the end of the grace period.
+#[derive(Debug)]
+struct ServerStopping;
+
+impl std::fmt::Display for ServerStopping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(rpa_mfa_keywords::stopping::SERVER_STOPPING)
+    }
+}
+
+impl std::error::Error for ServerStopping {}
+
+/// The body, or why it was refused.
+fn body_read(read: Result<BodyRead, Elapsed>, limits: &BodyLimits) -> Result<Bytes, Refused> {
+    match read {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(e)) if e.is::<ServerStopping>() => Err(Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            rpa_mfa_keywords::stopping::SERVER_STOPPING.to_owned(),
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Refused(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "Request is too big: the limit is {} bytes.",
+                limits.max_bytes
+            ),
+        )),
+        Ok(Err(e)) => Err(Refused(
+            StatusCode::BAD_REQUEST,
+            format!("The request body could not be read: {e}"),
+        )),
+        Err(_) => Err(Refused(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body did not arrive within {} s.",
+                limits.read_timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// A refused body, as an XML-RPC fault with the HTTP status.
+fn xml_refusal(Refused(status, message): Refused) -> Response {
+    (status, xml(xmlrpc::encode_fault(TOO_BIG, &message))).into_response()
+}
+
+/// A refused body, as a JSON-RPC error object with the HTTP status.
+fn json_refusal(Refused(status, message): Refused) -> Response {
+    let error = serde_json::json!({
+        "jsonrpc": "2.0",
+        "error": {"code": TOO_BIG, "message": message},
+        "id": null,
+    });
+    (status, axum::Json(error)).into_response()
 }
 
 /// Decodes, calls (which counts and logs the call) and encodes.
@@ -402,9 +577,28 @@ fn xml(body: String) -> Response {
     ([(CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
 }
 
+/// `/jsonrpc`: a WebSocket goes to the WebSocket service (capped, closed
+/// with its connection); an HTTP call has its body read here, within the
+/// one body limit, and goes to the HTTP service.
 async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
-    let rpc = app.rpc;
-    let mut service = rpc.builder.build(rpc.methods, rpc.stop);
+    let rpc = &app.rest.rpc;
+    let stop = match request.extensions().get::<Activity>() {
+        Some(activity) => activity.ws_stop.clone(),
+        None => rpc.stop.clone(),
+    };
+    let mut service;
+    let request = if jsonrpsee::server::ws::is_upgrade_request(&request) {
+        service = rpc.ws.clone().build(rpc.methods.clone(), stop);
+        request
+    } else {
+        let (parts, body) = request.into_parts();
+        let body = match read_body(body, &app.rest.body).await {
+            Ok(body) => body,
+            Err(refused) => return json_refusal(refused),
+        };
+        service = rpc.http.clone().build(rpc.methods.clone(), stop);
+        Request::from_parts(parts, Body::from(body))
+    };
     match service.call(request).await {
         Ok(response) => answer_invalid_ids(response.map(Body::new)).await,
         Err(e) => {

@@ -1,26 +1,14 @@
-//! HTTPS with rustls: the certificate chain and key from PEM files, and a
-//! listener that hands axum connections once their TLS handshake is done.
-//! Handshakes run in tasks of their own, so a slow or silent client never
-//! holds up the next connection.
+//! HTTPS with rustls: the certificate chain and key from PEM files. The
+//! handshake runs in each connection's own task (`crate::listen`), so a
+//! slow or silent client never holds up the next connection.
 
-use std::io;
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::serve::Listener;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
 
 use crate::config::TlsFiles;
-
-/// A client that has not finished its handshake by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Reads the PEM files into a rustls server config (TLS 1.2 and 1.3, HTTP/1.1).
 pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
@@ -47,58 +35,4 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, String> {
             .map_err(|e| format!("--tls-cert/--tls-key: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
-}
-
-/// Accepts TCP connections and yields them once TLS is established.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    pub fn new(mut tcp: TcpListener, config: Arc<ServerConfig>) -> io::Result<TlsListener> {
-        let local = tcp.local_addr()?;
-        let (tx, ready) = mpsc::channel(64);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            loop {
-                // Stops accepting once the server dropped the listener.
-                let (stream, client) = tokio::select! {
-                    accepted = Listener::accept(&mut tcp) => accepted,
-                    _ = tx.closed() => return,
-                };
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, client)).await;
-                        }
-                        Ok(Err(e)) => {
-                            tracing::debug!(client = %client.ip(), "TLS handshake failed: {e}")
-                        }
-                        Err(_) => tracing::debug!(client = %client.ip(), "TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        Ok(TlsListener { ready, local })
-    }
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The accept task only ends when this listener is gone.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        Ok(self.local)
-    }
 }

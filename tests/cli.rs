@@ -221,6 +221,8 @@ fn bad_settings_stop_serve_and_name_their_source() {
         let mut command = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"));
         command
             .args(["serve", "--port", "0", "--vault", "env:"])
+            // A fresh store, never the user's state.db.
+            .env("RPA_MFA_STATE", "memory:")
             .args(args)
             .current_dir(dir.path())
             .env_remove("RPA_MFA_LOG");

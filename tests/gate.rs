@@ -79,6 +79,8 @@ impl Server {
         let log = dir.path().join("server.log");
         let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
             .args(["serve", "--port", "0", "--port-file"])
+            // A fresh store, never the user's state.db.
+            .env("RPA_MFA_STATE", "memory:")
             .arg(&port_file)
             .arg("--vault")
             .arg(format!("file:{}", vault.display()))

@@ -9,7 +9,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use serde_json::{json, Value as Json};
 
 mod remote_text;
-use remote_text::{member, run_keyword_xml};
+use remote_text::{member, run_keyword_xml, xml_string};
 
 /// pyotp 2.12's codes for this secret: counter 0, 1 (shared vectors).
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
@@ -110,6 +110,20 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A `run_keyword` call with named arguments only.
+fn run_keyword_xml_kwargs(name: &str, kwargs: &[(&str, &str)]) -> String {
+    let members: String = kwargs
+        .iter()
+        .map(|(k, v)| format!("<member><name>{k}</name>{}</member>", xml_string(v)))
+        .collect();
+    format!(
+        "<?xml version='1.0'?><methodCall><methodName>run_keyword</methodName><params>\
+         <param>{}</param><param><value><array><data></data></array></value></param>\
+         <param><value><struct>{members}</struct></value></param></params></methodCall>",
+        xml_string(name)
+    )
 }
 
 async fn post(client: &reqwest::Client, url: &str, body: String) -> String {
@@ -344,25 +358,96 @@ async fn jsonrpc_positional_and_named_with_namespace() {
     assert!(names["result"].is_array());
 }
 
+/// Reference codes from pyotp 2.12 and the RFCs (keywords/tests/vectors,
+/// copied from the shared vectors), never from rpa-mfa itself.
+fn vectors(name: &str) -> Json {
+    let path = format!(
+        "{}/keywords/tests/vectors/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Two namespaces with different secrets, many concurrent calls that do
+/// not pass the secret: each must answer with its own secret's codes (a
+/// secret leaking from one namespace to the other would give the other's).
 #[tokio::test]
-async fn many_calls_at_once() {
+async fn namespaces_keep_their_secrets_under_concurrent_calls() {
+    let pyotp = vectors("pyotp_golden.json");
+    let rfc = vectors("rfc_vectors.json");
+    let strings = |list: &Json| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let rfc4226 = &rfc["hotp_rfc4226"];
+    let rfc_hotp: Vec<String> = rfc4226["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["otp_6"].as_str().unwrap().to_owned())
+        .collect();
+    // RFC 6238's SHA1 vector at T = 1111111109, and pyotp's code then.
+    let rfc_totp = rfc["totp_rfc6238"]["vectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["unix_time"] == 1111111109 && v["algorithm"] == "SHA1")
+        .unwrap()["otp_6_derived"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let namespaces = [
+        (
+            "/ns/team-a",
+            pyotp["secret"].as_str().unwrap().to_owned(),
+            strings(&pyotp["hotp_counter_0_19"]),
+            pyotp["totp_at"]["1111111109"].as_str().unwrap().to_owned(),
+        ),
+        (
+            "/ns/team-b",
+            rfc4226["secret_base32"].as_str().unwrap().to_owned(),
+            rfc_hotp,
+            rfc_totp,
+        ),
+    ];
     let server = Server::start(&[]);
+    for (path, secret, _, _) in &namespaces {
+        for keyword in ["Set Counter Based OTP", "Set Time Based OTP"] {
+            let answer = server.run_keyword(path, keyword, &[secret]).await;
+            assert_eq!(member(&answer, "status").as_deref(), Some("PASS"));
+        }
+    }
     let client = reqwest::Client::new();
-    let calls = (0..64).map(|i| {
+    let calls = (0..80).map(|i| {
+        let (path, _, hotp, totp) = &namespaces[i % 2];
         let client = client.clone();
-        let url = server.url(&format!("/ns/n{}", i % 4));
+        let url = server.url(path);
+        // Alternating HOTP and TOTP, over the counters both lists hold.
+        let (body, expected) = if i % 4 < 2 {
+            let counter = (i / 4) % 10;
+            let body = run_keyword_xml("Get Counter Based OTP", &[&counter.to_string()]);
+            (body, hotp[counter].clone())
+        } else {
+            let body = run_keyword_xml_kwargs("Get Time Based OTP", &[("at", "1111111109")]);
+            (body, totp.clone())
+        };
         async move {
-            post(
-                &client,
-                &url,
-                run_keyword_xml("Get Counter Based OTP", &["1", SECRET]),
-            )
-            .await
+            let answer = post(&client, &url, body).await;
+            assert_eq!(member(&answer, "return"), Some(expected), "{url}: {answer}");
+            String::new()
         }
     });
-    for answer in futures_join_all(calls).await {
-        assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
-    }
+    futures_join_all(calls).await;
+    // The default namespace was never given a secret.
+    let answer = server
+        .run_keyword("/RPC2", "Get Counter Based OTP", &["0"])
+        .await;
+    assert!(member(&answer, "error")
+        .unwrap()
+        .starts_with("HOTPNotSetError: "));
 }
 
 async fn futures_join_all<F: std::future::Future<Output = String> + Send + 'static>(
@@ -431,24 +516,87 @@ fn sigterm_lets_a_call_in_flight_finish() {
     assert!(!port_file.exists(), "the port file is removed on stop");
 }
 
+/// A keyword runs to the end even when its client hangs up mid-call (as
+/// Robot's Remote does at its timeout): `Use MFA Secret From Vault` reads a
+/// vault that answers only after the client is gone and the server has
+/// closed its connection, and the secret it sets is there afterwards. Were
+/// the keyword not run in its own task, closing the connection would drop
+/// it before the vault answered and the secret would never be set.
 #[test]
-fn clients_hanging_up_do_not_disturb_the_server() {
+fn a_keyword_whose_client_hung_up_still_completes() {
     let server = Server::start(&[]);
+    // The vault file becomes a FIFO: reading it waits for this test.
+    let vault = server._dir.path().join("secrets.json");
+    std::fs::remove_file(&vault).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(&vault)
+        .status()
+        .unwrap()
+        .success());
+
+    let body = run_keyword_xml("Use MFA Secret From Vault", &["mfa", "otp", "COUNTER"]);
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    write!(
+        stream,
+        "POST /ns/hung-up HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    // Opening the FIFO returns once the server opened it to read: the
+    // keyword is in flight, waiting for the vault.
+    let (opened, writer) = std::sync::mpsc::channel();
+    let fifo = vault.clone();
+    std::thread::spawn(move || {
+        let _ = opened.send(std::fs::OpenOptions::new().write(true).open(fifo));
+    });
+    let mut writer = writer
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("the keyword reads the vault")
+        .unwrap();
+    // The client hangs up; the server closes the connection without an answer.
+    stream.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer); // EOF or a reset: closed either way
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    // Only now does the vault answer.
+    writer
+        .write_all(json!({"mfa": {"otp": SECRET}}).to_string().as_bytes())
+        .unwrap();
+    drop(writer);
+
+    // The secret the abandoned call set is there (the write follows the
+    // vault read by microseconds; a bounded retry covers them).
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(server.run_keyword("/RPC2", "Set Counter Based OTP", &[SECRET]));
-    let body = run_keyword_xml("Get Counter Based OTP", &["0"]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let answer = loop {
+        let answer =
+            runtime.block_on(server.run_keyword("/ns/hung-up", "Get Counter Based OTP", &["0"]));
+        if member(&answer, "status").as_deref() == Some("PASS")
+            || std::time::Instant::now() > deadline
+        {
+            break answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(
+        member(&answer, "return").as_deref(),
+        Some(HOTP_0),
+        "the keyword was cancelled with its connection: {answer}"
+    );
+    // Clients that hang up right after sending do not disturb the server.
     for _ in 0..20 {
+        let body = run_keyword_xml("Get Counter Based OTP", &["1"]);
         let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         write!(
             stream,
-            "POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /ns/hung-up HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
-        // Gone before the answer, as Robot's Remote is when its timeout hits.
         stream.shutdown(std::net::Shutdown::Both).unwrap();
     }
-    let answer = runtime.block_on(server.run_keyword("/RPC2", "Get Counter Based OTP", &["1"]));
+    let answer =
+        runtime.block_on(server.run_keyword("/ns/hung-up", "Get Counter Based OTP", &["1"]));
     assert_eq!(
         member(&answer, "return").as_deref(),
         Some(HOTP_1),

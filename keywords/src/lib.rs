@@ -16,6 +16,7 @@ pub mod library;
 pub mod oauth;
 pub mod otp;
 pub mod state;
+pub mod stopping;
 pub mod value;
 pub mod vault;
 
@@ -32,6 +33,8 @@ pub struct Services {
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
+    /// Fires when the server stops: every wait ends then (see [`stopping`]).
+    pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
     /// argument is checked against it, and waits without one end by it.
     pub max_wait: std::time::Duration,
@@ -54,6 +57,7 @@ impl Services {
             namespaces,
             clock: Arc::new(clock::SystemClock),
             oauth: oauth::OAuth::new(oauth),
+            stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
     }
@@ -71,6 +75,12 @@ impl Services {
     /// The same services with another `--max-wait`.
     pub fn with_max_wait(mut self, max_wait: std::time::Duration) -> Services {
         self.max_wait = max_wait;
+        self
+    }
+
+    /// The same services, whose waits end when `stopping` fires.
+    pub fn with_stopping(mut self, stopping: stopping::Stopping) -> Services {
+        self.stopping = stopping;
         self
     }
 

@@ -380,6 +380,19 @@ pub struct Call {
     pub access: Access,
     pub services: Arc<Services>,
     pub output: Output,
+    /// When every wait of this call ends at the latest.
+    pub deadline: tokio::time::Instant,
+}
+
+impl Call {
+    /// Waits for `wait`, but no longer than the call's deadline and never
+    /// past the server's stop: a keyword waits only through this.
+    pub async fn wait<T>(
+        &self,
+        wait: impl std::future::Future<Output = T>,
+    ) -> Result<T, KeywordError> {
+        crate::stopping::bounded(&self.services.stopping, self.deadline, wait).await
+    }
 }
 
 impl Call {
@@ -492,6 +505,9 @@ impl Library {
                         access,
                         services: self.services.clone(),
                         output: output.clone(),
+                        deadline: tokio::time::Instant::now()
+                            + self.services.max_wait
+                            + crate::stopping::DEADLINE_MARGIN,
                     };
                     (keyword.handler)(call).await
                 }

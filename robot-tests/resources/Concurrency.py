@@ -4,6 +4,8 @@ import subprocess
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 
+from robot.api import logger
+
 
 def _oathtool_window(secret, count):
     """HOTP codes for counters 0..count-1 from oathtool's look-ahead window."""
@@ -17,8 +19,10 @@ def _oathtool_window(secret, count):
 def hammer_namespaces_in_parallel(base_url, calls_per_namespace=100, **secrets):
     """For each ``namespace=secret``, one thread sets the namespace's HOTP
     secret and then asks for ``calls_per_namespace`` codes, all threads at
-    once. Fails unless every code equals oathtool's for that namespace's
-    secret: one namespace's secret leaking into another shows up here.
+    once. Returns how many answers were PASS with the code oathtool gives
+    for that namespace's secret: one namespace's secret leaking into
+    another, a failed or a lost call makes it fall short. The first wrong
+    answers of each namespace are logged.
     """
     calls = int(calls_per_namespace)
     expected = {ns: _oathtool_window(secret, calls) for ns, secret in secrets.items()}
@@ -27,16 +31,18 @@ def hammer_namespaces_in_parallel(base_url, calls_per_namespace=100, **secrets):
         proxy = xmlrpc.client.ServerProxy(f"{base_url}/ns/{namespace}")
         result = proxy.run_keyword("Set Counter Based OTP", [secrets[namespace]])
         assert result["status"] == "PASS", result
-        mismatches = []
+        verified, wrong = 0, []
         for counter in range(calls):
             result = proxy.run_keyword("Get Counter Based OTP", [str(counter)])
-            if result.get("return") != expected[namespace][counter]:
-                mismatches.append((counter, result))
-        return namespace, mismatches
+            if result.get("status") == "PASS" and result.get("return") == expected[namespace][counter]:
+                verified += 1
+            else:
+                wrong.append((counter, result))
+        return namespace, verified, wrong
 
     with ThreadPoolExecutor(max_workers=len(secrets)) as pool:
         outcomes = list(pool.map(robot, secrets))
-    failures = {ns: m[:3] for ns, m in outcomes if m}
-    if failures:
-        raise AssertionError(f"wrong codes: {failures}")
-    return sum(calls for _ in outcomes)
+    for namespace, _, wrong in outcomes:
+        if wrong:
+            logger.warn(f"{namespace}: {len(wrong)} wrong answers, first: {wrong[:3]}")
+    return sum(verified for _, verified, _ in outcomes)

@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from html.parser import HTMLParser
 
+from PIL import Image
 from robot.api import logger
 
 CHROMIUM_FLAGS = [
@@ -70,6 +71,44 @@ def take_page_screenshot(url, path, width=1280, height=2400):
         if f.read(8) != b"\x89PNG\r\n\x1a\n":
             raise AssertionError(f"{path} is not a PNG")
     logger.info(f'<img src="{os.path.basename(path)}" width="640">', html=True)
+
+
+def screenshot_should_show_the_page(path, width, height, background, text, min_kb=50):
+    """Fails unless ``path`` is a valid PNG of ``width`` x ``height`` that
+    shows a rendered page: no colour covers most of it (a blank page or
+    Chromium's error page is over 99% white), and the page's own
+    ``background`` and ``text`` colours (``#rrggbb``) both show, so its
+    stylesheet applied and its text was drawn."""
+    size_kb = os.path.getsize(path) / 1024
+    if size_kb < int(min_kb):
+        raise AssertionError(f"{path} holds {size_kb:.0f} kB, less than {min_kb} kB")
+    with Image.open(path) as image:
+        image.verify()  # checks the chunks' CRCs and that the data is complete
+    with Image.open(path) as image:
+        if image.format != "PNG" or image.size != (int(width), int(height)):
+            raise AssertionError(f"{path} is a {image.format} of {image.size}, "
+                                 f"not a PNG of {(int(width), int(height))}")
+        pixels = image.convert("RGB")
+    total = pixels.width * pixels.height
+    counts = {color: n for n, color in pixels.getcolors(total)}
+    top_share, top_color = max((n / total, color) for color, n in counts.items())
+    if top_share > 0.9:
+        raise AssertionError(f"{path} is {top_share:.1%} {_hex(top_color)}: nothing rendered")
+    for name, hex_color in (("background", background), ("text", text)):
+        share = counts.get(_rgb(hex_color), 0) / total
+        if share < 0.001:
+            raise AssertionError(f"the page's {name} colour {hex_color} covers only "
+                                 f"{share:.3%} of {path}")
+    logger.info(f"{size_kb:.0f} kB, {len(counts)} colours, the most common "
+                f"{_hex(top_color)} on {top_share:.1%}")
+
+
+def _rgb(hex_color):
+    return tuple(int(hex_color.lstrip("#")[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def _hex(rgb):
+    return "#%02x%02x%02x" % rgb
 
 
 def _squash(text):

@@ -433,14 +433,22 @@ mod tests {
     }
 
     /// Runs Python's own `xmlrpc.client` (the module Robot's Remote uses).
+    /// Without python3 the test fails and says how to install it.
     fn python(script: &str, stdin: &str) -> String {
         use std::io::Write;
-        let mut child = std::process::Command::new("python3")
+        let mut child = match std::process::Command::new("python3")
             .args(["-c", script])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()
-            .expect("python3 runs");
+        {
+            Ok(child) => child,
+            Err(e) => panic!(
+                "python3 is needed to check the codec against Python's xmlrpc.client ({e}); \
+                 install it with: scripts/install-test-deps.sh \
+                 (or: apt-get install -y python3 python3-venv)"
+            ),
+        };
         child
             .stdin
             .take()
@@ -550,10 +558,33 @@ mod tests {
         );
     }
 
+    /// `levels` arrays nested in one parameter.
+    fn nested_arrays(levels: usize) -> String {
+        let deep =
+            "<value><array><data>".repeat(levels) + &"</data></array></value>".repeat(levels);
+        format!("<methodCall><methodName>x</methodName><params><param>{deep}</param></params></methodCall>")
+    }
+
     #[test]
     fn deep_nesting_is_refused() {
-        let deep = "<value><array><data>".repeat(500) + &"</data></array></value>".repeat(500);
-        let body = format!("<methodCall><methodName>x</methodName><params><param>{deep}</param></params></methodCall>");
-        assert!(decode_call(body.as_bytes()).is_err());
+        // Deeper than the element stack allows: refused while parsing.
+        assert_eq!(
+            decode_call(nested_arrays(500).as_bytes()),
+            Err(DecodeError("XML nested too deeply".into()))
+        );
+        // Parses, but holds more nested values than decoding allows.
+        assert_eq!(
+            decode_call(nested_arrays(MAX_DEPTH + 2).as_bytes()),
+            Err(DecodeError("values nested too deeply".into()))
+        );
+        // The deepest value decoding allows.
+        let mut value = Value::List(Vec::new());
+        for _ in 0..MAX_DEPTH {
+            value = Value::List(vec![value]);
+        }
+        assert_eq!(
+            decode_call(nested_arrays(MAX_DEPTH + 1).as_bytes()).map(|c| c.params),
+            Ok(vec![value])
+        );
     }
 }

@@ -142,7 +142,8 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
                 ));
             }
             if due > now {
-                tokio::time::sleep(Duration::from_secs_f64(due - now)).await;
+                call.wait(tokio::time::sleep(Duration::from_secs_f64(due - now)))
+                    .await?;
             }
         }
         let form = vec![

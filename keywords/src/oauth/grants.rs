@@ -165,8 +165,9 @@ pub async fn generate_url(call: Call) -> KeywordResult {
 }
 
 /// The code in a response URL, after the checks oauthlib makes, in its
-/// order: transport, state, error, code.
-fn code_from_response(
+/// order: transport, state, error, code. Public (through [`super`]) only so
+/// the fuzz target `fuzz/fuzz_targets/oauth_response_url.rs` can reach it.
+pub fn code_from_response(
     oauth: &OAuth,
     response_url: &str,
     state: &str,
@@ -223,18 +224,20 @@ async fn wait_for_callback(call: &Call, timeout: Duration) -> Result<String, Key
         .map(|a| a.state.clone())
         .ok_or_else(not_set)?;
     let seconds = timeout.as_secs_f64();
-    oauth.callbacks.wait(&state, timeout).await.ok_or_else(|| {
-        KeywordError::new(
-            "TimeoutError",
-            format!(
-                "No redirect reached {} within {seconds} s. Open the authorization URL in a \
+    call.wait(oauth.callbacks.wait(&state, timeout))
+        .await?
+        .ok_or_else(|| {
+            KeywordError::new(
+                "TimeoutError",
+                format!(
+                    "No redirect reached {} within {seconds} s. Open the authorization URL in a \
 browser, or pass response_url.",
-                oauth
-                    .callback_url()
-                    .unwrap_or("the server's /oauth/callback")
-            ),
-        )
-    })
+                    oauth
+                        .callback_url()
+                        .unwrap_or("the server's /oauth/callback")
+                ),
+            )
+        })
 }
 
 pub async fn wait_callback(call: Call) -> KeywordResult {

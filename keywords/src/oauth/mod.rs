@@ -29,6 +29,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub use callback::CallbackInbox;
+pub use grants::code_from_response;
 pub use session::Session;
 
 use crate::library::KeywordError;

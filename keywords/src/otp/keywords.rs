@@ -400,7 +400,8 @@ async fn code_valid_for(
         call.output.info(&format!(
             "The current code expires in {remaining:.1} s; waiting for the next one."
         ));
-        tokio::time::sleep(Duration::from_secs_f64(remaining)).await;
+        call.wait(tokio::time::sleep(Duration::from_secs_f64(remaining)))
+            .await?;
         now = call.services.clock.now();
         // Sleeps can end a hair early; never hand out the expiring code.
         if key.remaining(now) < min_validity as f64 {
@@ -456,7 +457,8 @@ already handed out.",
     let begins = step as f64 * period;
     let wait = begins - clock.now();
     if wait > 0.0 {
-        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        call.wait(tokio::time::sleep(Duration::from_secs_f64(wait)))
+            .await?;
     }
     Ok(key.code_at_counter(step))
 }

@@ -1,0 +1,504 @@
+//! The accept loop and each connection's life, served with hyper's HTTP/1
+//! connection directly (axum::serve has no header, idle or connection
+//! limits): a cap on open connections, a deadline for a request's headers,
+//! an idle deadline between requests and for WebSockets without a
+//! subscription, and a shutdown that lets calls in flight finish.
+//!
+//! A connection is *busy* while a request is being answered or a
+//! subscription is open (see [`Activity::busy`]); only a connection that
+//! is not busy is ever closed by a deadline or to make room.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use jsonrpsee::server::StopHandle;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::auth::ClientAddr;
+use crate::config::Limits;
+
+/// A client that has not finished its TLS handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// After the grace period the waits are told to end; their FAIL answers
+/// get this long to reach their clients before the process exits.
+const LAST_WORDS: Duration = Duration::from_millis(500);
+
+/// How long the accept loop pauses when the process is out of file
+/// descriptors (after closing an idle connection to free one).
+const FD_PAUSE: Duration = Duration::from_millis(20);
+
+/// What a connection's requests see of it (an extension on each request):
+/// the busy marker, and the handle that closes its WebSocket.
+#[derive(Clone)]
+pub struct Activity {
+    conn: Arc<Connection>,
+    /// Closes this connection's WebSocket (jsonrpsee), when it becomes one.
+    pub ws_stop: StopHandle,
+}
+
+impl Activity {
+    /// Marks the connection busy until the guard is dropped: held for each
+    /// request and each open subscription.
+    pub fn busy(&self) -> Busy {
+        self.conn.busy()
+    }
+}
+
+/// One connection's state, shared by its task, its reads and its requests.
+struct Connection {
+    id: u64,
+    epoch: Instant,
+    /// Requests being answered and subscriptions open.
+    busy: AtomicUsize,
+    /// Milliseconds since `epoch`: when it last stopped being busy.
+    idle_since: AtomicU64,
+    /// Milliseconds since `epoch` + 1 when the first byte of a request
+    /// head arrived, 0 when no request is being read.
+    head_started: AtomicU64,
+    /// A WebSocket now: reads are frames, not request heads.
+    upgraded: AtomicBool,
+    /// Wakes the connection's task to look at `evicted` and the server's
+    /// `closing` (one signal: its task polls it on every wake).
+    signal: Notify,
+    /// Told to close (to make room, or at the end of the grace period):
+    /// not to be picked again.
+    evicted: AtomicBool,
+}
+
+/// Marks a connection busy while alive.
+pub struct Busy(Arc<Connection>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        let conn = &self.0;
+        conn.idle_since.store(conn.now_ms(), Ordering::Relaxed);
+        conn.busy.fetch_sub(1, Ordering::Release);
+    }
+}
+
+impl Connection {
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    fn busy(self: &Arc<Self>) -> Busy {
+        self.busy.fetch_add(1, Ordering::Acquire);
+        self.head_started.store(0, Ordering::Relaxed);
+        Busy(self.clone())
+    }
+
+    fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire) > 0
+    }
+
+    /// When this connection is to be closed unless something happens; a
+    /// busy connection is looked at again an idle period later.
+    fn deadline(&self, limits: &Limits) -> Instant {
+        if self.is_busy() {
+            return Instant::now() + limits.idle_timeout;
+        }
+        let at = |ms: u64, after: Duration| self.epoch + Duration::from_millis(ms) + after;
+        match self.head_started.load(Ordering::Relaxed) {
+            0 => at(self.idle_since.load(Ordering::Relaxed), limits.idle_timeout),
+            started => at(started - 1, limits.header_read_timeout),
+        }
+    }
+
+    /// Tells the connection's task to close it.
+    fn close(&self) {
+        self.evicted.store(true, Ordering::Relaxed);
+        self.signal.notify_one();
+    }
+
+    /// Notes the first byte of a request head (not for WebSockets).
+    fn on_read(&self) {
+        if self.head_started.load(Ordering::Relaxed) == 0
+            && !self.is_busy()
+            && !self.upgraded.load(Ordering::Relaxed)
+        {
+            self.head_started
+                .store(self.now_ms() + 1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The connections open now, to find one to close when at the cap.
+struct Registry {
+    open: Mutex<HashMap<u64, Arc<Connection>>>,
+    next_id: AtomicU64,
+    epoch: Instant,
+}
+
+impl Registry {
+    fn open(self: &Arc<Self>) -> Registered {
+        let conn = Arc::new(Connection {
+            id: self.next_id.fetch_add(1, Ordering::Relaxed),
+            epoch: self.epoch,
+            busy: AtomicUsize::new(0),
+            idle_since: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
+            head_started: AtomicU64::new(0),
+            upgraded: AtomicBool::new(false),
+            signal: Notify::new(),
+            evicted: AtomicBool::new(false),
+        });
+        self.lock().insert(conn.id, conn.clone());
+        Registered {
+            conn,
+            registry: self.clone(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Tells the connection idle the longest to close; false when every
+    /// connection is busy.
+    fn evict_one(&self) -> bool {
+        let open = self.lock();
+        let victim = open
+            .values()
+            .filter(|c| !c.is_busy() && !c.evicted.load(Ordering::Relaxed))
+            .min_by_key(|c| c.idle_since.load(Ordering::Relaxed));
+        match victim {
+            Some(conn) => {
+                conn.close();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Tells every connection that is not busy to close: at the end of the
+    /// grace period, for clients holding half a request.
+    fn evict_idle(&self) {
+        for conn in self.lock().values().filter(|c| !c.is_busy()) {
+            conn.close();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Connection>>> {
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A connection in the registry; leaves it when dropped.
+struct Registered {
+    conn: Arc<Connection>,
+    registry: Arc<Registry>,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry.lock().remove(&self.conn.id);
+    }
+}
+
+/// The stream a connection reads and writes, noting when a request head
+/// begins so the header deadline can run.
+struct Watched<IO> {
+    io: IO,
+    conn: Arc<Connection>,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.conn.on_read();
+        }
+        polled
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// What every connection task shares.
+struct Shared {
+    app: Router,
+    limits: Limits,
+    tls: Option<TlsAcceptor>,
+    registry: Arc<Registry>,
+    /// Turns true when the server stops accepting; each connection is
+    /// signalled then.
+    closing: AtomicBool,
+}
+
+/// Serves `listener` until `stopped` resolves, then stops accepting, lets
+/// calls in flight finish for the grace period, calls `end_waits` and
+/// returns at most [`LAST_WORDS`] later, whatever the clients do.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    limits: Limits,
+    stopped: impl std::future::Future<Output = ()>,
+    end_waits: impl FnOnce(),
+) {
+    let shared = Arc::new(Shared {
+        app,
+        limits,
+        tls: tls.map(TlsAcceptor::from),
+        registry: Arc::new(Registry {
+            open: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }),
+        closing: AtomicBool::new(false),
+    });
+    let mut tasks = JoinSet::new();
+    tokio::pin!(stopped);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            Some(_) = tasks.join_next() => continue,
+            _ = &mut stopped => break,
+        };
+        match accepted {
+            Ok((stream, client)) => {
+                if shared.registry.len() >= shared.limits.max_connections
+                    && !shared.registry.evict_one()
+                {
+                    tracing::warn!(client = %client.ip(), max = shared.limits.max_connections, "connection refused: every connection is busy");
+                    drop(stream);
+                    continue;
+                }
+                let registered = shared.registry.open();
+                tasks.spawn(connection(shared.clone(), registered, stream, client));
+            }
+            Err(e) => {
+                // Out of file descriptors (or a client gone before accept):
+                // free one by closing the connection idle the longest.
+                tracing::warn!("cannot accept a connection: {e}");
+                shared.registry.evict_one();
+                tokio::time::sleep(FD_PAUSE).await;
+            }
+        }
+    }
+    drop(listener);
+    shared.closing.store(true, Ordering::Release);
+    for conn in shared.registry.lock().values() {
+        conn.signal.notify_one();
+    }
+    let finished = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(shared.limits.shutdown_grace, finished)
+        .await
+        .is_err()
+    {
+        tracing::info!(
+            open = tasks.len(),
+            "grace period over: ending waits, closing connections"
+        );
+        end_waits();
+        shared.registry.evict_idle();
+        let finished = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(LAST_WORDS, finished).await.is_err() {
+            for conn in shared.registry.lock().values() {
+                tracing::debug!(
+                    busy = conn.busy.load(Ordering::Relaxed),
+                    upgraded = conn.upgraded.load(Ordering::Relaxed),
+                    "connection still open at exit"
+                );
+            }
+            tasks.abort_all();
+        }
+    }
+}
+
+/// One connection, from TLS handshake to close.
+async fn connection(
+    shared: Arc<Shared>,
+    registered: Registered,
+    stream: TcpStream,
+    client: SocketAddr,
+) {
+    let _ = stream.set_nodelay(true);
+    let conn = registered.conn.clone();
+    match &shared.tls {
+        None => serve_http(&shared, conn, stream, client).await,
+        Some(acceptor) => {
+            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+            let tls = tokio::select! {
+                tls = handshake => tls,
+                _ = conn.signal.notified() => return,
+            };
+            match tls {
+                Ok(Ok(tls)) => serve_http(&shared, conn, tls, client).await,
+                Ok(Err(e)) => tracing::debug!(client = %client.ip(), "TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!(client = %client.ip(), "TLS handshake timed out"),
+            }
+        }
+    }
+    drop(registered);
+}
+
+/// When a connection's task looks at its deadlines next: at the deadline,
+/// or a quarter of the header timeout from now, whichever is sooner. Reads
+/// and requests never wake the task (that would cost on every call), so a
+/// request head begun since is noticed at most that much late.
+fn next_look(conn: &Connection, limits: &Limits) -> Instant {
+    conn.deadline(limits)
+        .min(Instant::now() + limits.header_read_timeout / 4)
+}
+
+/// HTTP/1.1 on one connection (and the WebSocket it may become), until
+/// the client leaves, a deadline passes, it is evicted or the server stops.
+async fn serve_http<IO>(shared: &Shared, conn: Arc<Connection>, io: IO, client: SocketAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (ws_stop, ws_handle) = jsonrpsee::server::stop_channel();
+    let activity = Activity {
+        conn: conn.clone(),
+        ws_stop,
+    };
+    let app = shared.app.clone();
+    let requests_conn = conn.clone();
+    let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(Body::new);
+        request
+            .extensions_mut()
+            .insert(ConnectInfo(ClientAddr(client)));
+        // Only JSON-RPC looks at it (WebSockets, subscriptions).
+        if request.uri().path() == "/jsonrpc" {
+            request.extensions_mut().insert(activity.clone());
+        }
+        let answer = app.clone().oneshot(request);
+        let conn = requests_conn.clone();
+        async move {
+            // Busy from the first poll: hyper takes a pipelined request
+            // before it has written the previous answer, and polls it only
+            // once that answer is out, which a client that stopped reading
+            // never lets happen.
+            let busy = conn.busy();
+            let response = answer.await;
+            if let Ok(r) = &response {
+                if r.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
+                    conn.upgraded.store(true, Ordering::Relaxed);
+                }
+            }
+            drop(busy);
+            response
+        }
+    });
+    let io = TokioIo::new(Watched {
+        io,
+        conn: conn.clone(),
+    });
+    let http = hyper::server::conn::http1::Builder::new()
+        // Our own deadlines below: hyper's would also close idle
+        // keep-alive connections after the header timeout.
+        .header_read_timeout(None)
+        .serve_connection(io, service)
+        .with_upgrades();
+    // Boxed so it can be dropped before the WebSocket phase: it holds a
+    // stop handle the WebSocket's end is awaited on.
+    let mut http = Box::pin(http);
+    let mut stopping = false;
+    loop {
+        let deadline = next_look(&conn, &shared.limits);
+        tokio::select! {
+            done = &mut http => {
+                if let Err(e) = done {
+                    tracing::debug!(client = %client.ip(), "connection ended: {e}");
+                }
+                break;
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                if conn.deadline(&shared.limits) <= Instant::now() {
+                    tracing::debug!(client = %client.ip(), "connection closed: header or idle deadline");
+                    return;
+                }
+            }
+            _ = conn.signal.notified() => {
+                if shared.closing.load(Ordering::Acquire) && !stopping {
+                    stopping = true;
+                    http.as_mut().graceful_shutdown();
+                }
+                if conn.evicted.load(Ordering::Relaxed) {
+                    // A request may have begun since it was picked: it is
+                    // answered, and the connection may be picked again.
+                    if conn.is_busy() && !stopping {
+                        conn.evicted.store(false, Ordering::Relaxed);
+                        continue;
+                    }
+                    tracing::debug!(client = %client.ip(), "connection closed to make room");
+                    return;
+                }
+            }
+        }
+    }
+    drop(http);
+    if !conn.upgraded.load(Ordering::Relaxed) {
+        return;
+    }
+    // A WebSocket now, served by jsonrpsee's own task: closed through its
+    // stop handle when idle, evicted or stopping.
+    loop {
+        let deadline = next_look(&conn, &shared.limits);
+        tokio::select! {
+            _ = ws_handle.clone().stopped() => return,
+            _ = tokio::time::sleep_until(deadline) => {
+                if conn.deadline(&shared.limits) <= Instant::now() {
+                    tracing::debug!(client = %client.ip(), "WebSocket closed: idle without a subscription");
+                    break;
+                }
+            }
+            _ = conn.signal.notified() => break,
+        }
+    }
+    let _ = ws_handle.stop();
+    // A client that does not read its close frame is left to the server's
+    // own end rather than held in the registry.
+    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws_handle.stopped()).await;
+}
