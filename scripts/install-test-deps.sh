@@ -3,6 +3,8 @@
 # - oathtool (Debian), the independent OTP reference;
 # - chromium (Debian), the headless browser that loads the keyword page;
 # - openssl (Debian), which makes the TLS suite's throw-away CA;
+# - redis-server and redis-cli (Debian redis-server, redis-tools), the real
+#   Redis the fleet suites share state through (plain, TLS and a cluster);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
 #   requests, websockets and prometheus-client, rebuilt only when
 #   robot-tests/requirements.txt changes;
@@ -16,6 +18,8 @@ missing=()
 for tool in oathtool openssl chromium; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   sudo=""
