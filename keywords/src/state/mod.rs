@@ -6,6 +6,16 @@
 //! `Set Time Based OTP` never changes robot B's codes. A namespace is made
 //! on first use, starting from the state the server was configured with.
 
+#[cfg(test)]
+pub(crate) mod conformance;
+pub mod memory;
+pub mod store;
+
+pub use memory::MemoryStore;
+pub use store::{
+    Admit, Change, CounterSet, Expect, Space, StateError, StateResult, StateStore, Versioned,
+};
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
