@@ -9,9 +9,11 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod memory;
+pub mod redis;
 pub mod store;
 
 pub use memory::MemoryStore;
+pub use redis::{RedisOptions, RedisStore};
 pub use store::{
     Admit, Change, CounterSet, Expect, Space, StateError, StateResult, StateStore, Versioned,
 };
