@@ -355,19 +355,29 @@ pub struct RedisStore {
     cluster: bool,
     shown: String,
     changes: broadcast::Sender<Change>,
-    feed: JoinHandle<()>,
+    feed: Feed,
+}
+
+/// The change feed's task, started by the first `subscribe` (so that
+/// subscriber sees the feed's first `Change::Any`) and ended with the store.
+struct Feed {
+    runtime: tokio::runtime::Handle,
+    clients: Vec<redis::Client>,
+    task: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Drop for RedisStore {
     fn drop(&mut self) {
-        self.feed.abort();
+        if let Some(task) = lock(&self.feed.task).take() {
+            task.abort();
+        }
     }
 }
 
 impl RedisStore {
     /// A store for `spec`. Connects lazily: a Redis that is down now makes
     /// calls fail until it is up, not the server's start. Must be called
-    /// inside a Tokio runtime (the change feed runs as a task).
+    /// inside a Tokio runtime (the change feed will run as a task on it).
     pub fn new(spec: &str, options: RedisOptions) -> StateResult<RedisStore> {
         let target = parse_target(spec)?;
         let prefix = options.prefix.unwrap_or_else(|| DEFAULT_PREFIX.to_owned());
@@ -420,28 +430,26 @@ impl RedisStore {
         };
         // Classic pub/sub reaches every node of a cluster: one node's
         // subscription hears the whole cluster's writes.
-        let feed_clients = target
-            .urls
-            .iter()
-            .map(|url| node_client(url))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(config_error)?;
-        let channel = format!("{prefix}:changes");
-        let changes = broadcast::channel(256).0;
-        let feed = tokio::spawn(follow_changes(
-            feed_clients,
-            channel.clone(),
-            changes.clone(),
-        ));
+        let feed = Feed {
+            runtime: tokio::runtime::Handle::try_current()
+                .map_err(|_| StateError::new("the Redis store needs a Tokio runtime"))?,
+            clients: target
+                .urls
+                .iter()
+                .map(|url| node_client(url))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(config_error)?,
+            task: Mutex::new(None),
+        };
         Ok(RedisStore {
             link,
             scripts: Scripts::new(),
+            channel: format!("{prefix}:changes"),
             prefix,
-            channel,
             addresses: target.addresses,
             cluster: target.cluster,
             shown: target.shown,
-            changes,
+            changes: broadcast::channel(256).0,
             feed,
         })
     }
@@ -732,7 +740,16 @@ impl StateStore for RedisStore {
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Change> {
-        self.changes.subscribe()
+        let receiver = self.changes.subscribe();
+        let mut task = lock(&self.feed.task);
+        if task.is_none() {
+            *task = Some(self.feed.runtime.spawn(follow_changes(
+                self.feed.clients.clone(),
+                self.channel.clone(),
+                self.changes.clone(),
+            )));
+        }
+        receiver
     }
 
     async fn ping(&self) -> StateResult<()> {
