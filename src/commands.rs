@@ -9,7 +9,6 @@ use rpa_mfa_keywords::library::ParamKind;
 use rpa_mfa_keywords::otp::{
     check_digits, check_period, parse_unix_time, Algorithm, Kind, Options, OtpKey,
 };
-use rpa_mfa_keywords::state::{Namespaces, OtpState};
 use rpa_mfa_keywords::{vault, Services};
 
 use crate::config;
@@ -183,12 +182,7 @@ pub async fn vault(args: VaultArgs) -> Result<(), String> {
 
 /// Prints the keywords the way libdoc would summarise them.
 pub fn keywords(args: KeywordsArgs) {
-    let services = Arc::new(Services {
-        vault: Arc::new(vault::EnvStore::new()),
-        namespaces: Namespaces::new(OtpState::default()),
-        clock: Arc::new(SystemClock),
-        oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
-    });
+    let services = Arc::new(Services::offline());
     let library = server::library(services, &StopSwitch::new(false));
     if args.json {
         let info = crate::jsonrpc::to_json(&remote::library_information(&library));

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rpa_mfa_keywords::otp::Kind;
+use rpa_mfa_keywords::state::spec::StateSpec;
 use serde::Deserialize;
 
 /// Declares [`Settings`] (every field optional, so a layer can leave it
@@ -94,6 +95,30 @@ settings! {
     /// import arguments vault_name and vault_key. [env: RPA_MFA_VAULT_SECRET]
     #[arg(long, value_name = "NAME:KEY")]
     secret: String = "RPA_MFA_VAULT_SECRET",
+
+    /// Where keyword state lives (namespaces' secrets, HOTP counters, used
+    /// codes): sqlite:PATH, or memory: for this process only. Default:
+    /// state.db in the user's data directory. [env: RPA_MFA_STATE]
+    #[arg(long, value_name = "SPEC")]
+    state: String = "RPA_MFA_STATE",
+
+    /// Vault secret NAME:KEY holding the state key that seals secrets at
+    /// rest: 32 random bytes in base64 (`openssl rand -base64 32`). Default
+    /// for sqlite: a key made on first start beside the file (state.key,
+    /// mode 0600). [env: RPA_MFA_STATE_KEY]
+    #[arg(long, value_name = "NAME:KEY")]
+    state_key: String = "RPA_MFA_STATE_KEY",
+
+    /// Prefix of every Redis key and of the change channel, so several
+    /// fleets can share one Redis [default: rpa-mfa].
+    /// [env: RPA_MFA_STATE_REDIS_PREFIX]
+    #[arg(long, value_name = "PREFIX")]
+    state_redis_prefix: String = "RPA_MFA_STATE_REDIS_PREFIX",
+
+    /// PEM CA certificates that rediss:// trusts instead of the system
+    /// roots. [env: RPA_MFA_STATE_REDIS_CA]
+    #[arg(long, value_name = "PATH")]
+    state_redis_ca: PathBuf = "RPA_MFA_STATE_REDIS_CA",
 
     /// Whether --secret is time based (TIME) or counter based (COUNTER)
     /// [default: TIME]. [env: RPA_MFA_MODE]
@@ -219,6 +244,8 @@ pub struct ServeConfig {
     pub port_file: Option<PathBuf>,
     pub vault: Option<String>,
     pub secret: Option<(String, String)>,
+    pub state: StateSpec,
+    pub state_key: Option<(String, String)>,
     pub mode: Kind,
     pub allow_stop: bool,
     pub auth: AuthConfig,
@@ -278,6 +305,16 @@ impl Settings {
     /// Fills in the defaults and checks the values.
     fn finish(self) -> Result<ServeConfig, String> {
         let secret = self.secret.as_deref().map(parse_secret_ref).transpose()?;
+        let state = StateSpec::parse(self.state.as_deref())
+            .map_err(|e| format!("--state: {e}"))?
+            .with_redis_settings(self.state_redis_prefix, self.state_redis_ca)
+            .map_err(|e| e.to_string())?;
+        let state_key = self
+            .state_key
+            .as_deref()
+            .map(parse_secret_ref)
+            .transpose()
+            .map_err(|e| format!("--state-key: {e}"))?;
         let mode = parse_mode(self.mode.as_deref().unwrap_or("TIME"))?;
         let tls = match (self.tls_cert, self.tls_key) {
             (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -319,6 +356,8 @@ impl Settings {
             port_file: self.port_file,
             vault: self.vault,
             secret,
+            state,
+            state_key,
             mode,
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
@@ -396,6 +435,44 @@ mod tests {
         assert_eq!(config.tls, None);
         assert_eq!(config.log_filter, "info");
         assert_eq!(config.log_format, LogFormat::Text);
+        assert!(matches!(&config.state, StateSpec::Sqlite(p) if p.ends_with("rpa-mfa/state.db")));
+        assert_eq!(config.state_key, None);
+    }
+
+    #[test]
+    fn state_settings_come_from_every_layer() {
+        let file = config_file("state = \"memory:\"\nstate_key = \"fleet:key\"\n");
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--config", path]).resolve(env(&[])).unwrap();
+        assert_eq!(config.state, StateSpec::Memory);
+        assert_eq!(config.state_key, Some(("fleet".into(), "key".into())));
+        let config = flags(&[])
+            .resolve(env(&[("RPA_MFA_STATE", "sqlite:/tmp/x.db")]))
+            .unwrap();
+        assert_eq!(config.state, StateSpec::Sqlite("/tmp/x.db".into()));
+        let err = flags(&["--state", "nosuch:x"])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.starts_with("--state: unknown state store"), "{err}");
+    }
+
+    #[test]
+    fn redis_settings_come_from_every_layer() {
+        let file =
+            config_file("state = \"redis://127.0.0.1:6390/0\"\nstate_redis_prefix = \"f\"\n");
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--config", path])
+            .resolve(env(&[("RPA_MFA_STATE_REDIS_CA", "/etc/ca.pem")]))
+            .unwrap();
+        let expected = StateSpec::parse(Some("redis://127.0.0.1:6390/0"))
+            .unwrap()
+            .with_redis_settings(Some("f".into()), Some("/etc/ca.pem".into()))
+            .unwrap();
+        assert_eq!(config.state, expected);
+        let err = flags(&["--state-redis-prefix", "f"])
+            .resolve(env(&[("RPA_MFA_STATE", "memory:")]))
+            .unwrap_err();
+        assert!(err.contains("are for a redis:// --state"), "{err}");
     }
 
     #[test]

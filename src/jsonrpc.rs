@@ -66,8 +66,11 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
                     Err(e) => return pending.reject(e).await,
                 };
                 let services = api.library().services();
-                let ns = services.namespaces.get(&namespace);
-                let feed = match TotpFeed::new(ns, services.clock.clone()) {
+                let feed = match services.namespaces.get(&namespace).await {
+                    Ok(ns) => TotpFeed::new(ns, services.clock.clone()).await,
+                    Err(e) => Err(e),
+                };
+                let feed = match feed {
                     Ok(feed) => feed,
                     Err(e) => {
                         let error = ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);

@@ -26,7 +26,7 @@ enum Command {
     ///
     /// Each setting comes from its flag, else its environment variable, else
     /// the --config file, else the default.
-    Serve(Settings),
+    Serve(Box<Settings>),
     /// Print a one-time password, like oathtool.
     Otp(OtpArgs),
     /// Read or write secrets in a vault.
@@ -49,7 +49,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), String> {
     let serve_config = match &cli.command {
         Command::Serve(settings) => {
-            let config = settings.clone().resolve(|name| std::env::var(name).ok())?;
+            let config = (**settings)
+                .clone()
+                .resolve(|name| std::env::var(name).ok())?;
             logging::init(&config.log_filter, config.log_format)?;
             Some(config)
         }

@@ -19,10 +19,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{middleware, Extension, Router};
 use jsonrpsee::server::{Methods, Server, StopHandle, TowerServiceBuilder};
-use rpa_mfa_keywords::clock::SystemClock;
-use rpa_mfa_keywords::oauth::{callback::Delivery, OAuth};
-use rpa_mfa_keywords::otp::{Kind, Options, OtpKey};
-use rpa_mfa_keywords::state::{valid_namespace_name, Namespaces, OtpState, DEFAULT_NAMESPACE};
+use rpa_mfa_keywords::oauth::callback::Delivery;
+use rpa_mfa_keywords::otp::record::OtpState;
+use rpa_mfa_keywords::otp::{Options, OtpKey};
+use rpa_mfa_keywords::state::{
+    self, valid_namespace_name, NamespaceLimits, Namespaces, DEFAULT_NAMESPACE,
+};
 use rpa_mfa_keywords::{vault, Library, Services};
 use tower::Service;
 
@@ -68,22 +70,21 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
             .get_value(name, key)
             .await
             .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
-        let otp = Arc::new(
-            OtpKey::parse(&value, args.mode, Options::default())
-                .map_err(|e| format!("--secret {name}:{key}: {e}"))?,
-        );
-        match args.mode {
-            Kind::Totp => initial.totp = Some(otp),
-            Kind::Hotp => initial.hotp = Some(otp),
-        }
+        let otp = OtpKey::parse(&value, args.mode, Options::default())
+            .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
+        initial = initial.with(Arc::new(otp));
     }
     tracing::info!(vault = vault.describe(), "secrets");
-    let services = Arc::new(Services {
-        vault,
-        namespaces: Namespaces::new(initial),
-        clock: Arc::new(SystemClock),
-        oauth: OAuth::new(args.oauth.clone()),
-    });
+    let key_ref = args
+        .state_key
+        .as_ref()
+        .map(|(name, key)| (name.as_str(), key.as_str()));
+    let (store, state_key) = state::spec::open(&args.state, key_ref, &*vault).await?;
+    tracing::info!(state = store.describe(), "state");
+    let mut limits = NamespaceLimits::default();
+    limits.exempt.extend(args.auth.pins.values().cloned());
+    let namespaces = Namespaces::new(store.clone(), state_key, limits).with_initial(&initial);
+    let services = Arc::new(Services::new(vault, namespaces, args.oauth.clone()));
     let auth = Auth::load(&args.auth, args.vault.as_deref())
         .await?
         .map(Arc::new);
@@ -104,6 +105,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         stop: stop.clone(),
         tls: tls.is_some(),
         auth: auth.is_some(),
+        state: store,
     };
     let app = router(api, services.clone(), rpc_stop, auth.clone(), health)
         .into_make_service_with_connect_info::<ClientAddr>();

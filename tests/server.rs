@@ -34,6 +34,8 @@ impl Server {
             .arg(format!("file:{}", vault.display()))
             .args(extra)
             .env("RPA_MFA_LOG", "info")
+            // Fresh state, never the user's state.db; --state in extra wins.
+            .env("RPA_MFA_STATE", "memory:")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -9,6 +9,7 @@
 //! [`Library::run`] calls and back.
 
 pub mod clock;
+pub mod error;
 pub mod library;
 pub mod oauth;
 pub mod otp;
@@ -18,15 +19,50 @@ pub mod vault;
 
 use std::sync::Arc;
 
-pub use library::{Call, Keyword, KeywordError, KeywordResult, Library, Outcome, Param};
+pub use error::{KeywordError, KeywordResult};
+pub use library::{Call, Keyword, Library, Outcome, Param};
 pub use value::{Type, Value};
 
-/// What every keyword call can reach besides its arguments.
+/// What every keyword call can reach besides its arguments. Built only by
+/// [`Services::new`], so a new service is added in one place.
 pub struct Services {
-    pub vault: Arc<dyn vault::SecretStore>,
+    pub(crate) vault: Arc<dyn vault::SecretStore>,
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
+}
+
+impl Services {
+    /// The services of a server: its vault, its state and its OAuth
+    /// settings, on the wall clock.
+    pub fn new(
+        vault: Arc<dyn vault::SecretStore>,
+        namespaces: state::Namespaces,
+        oauth: oauth::Settings,
+    ) -> Services {
+        Services {
+            vault,
+            namespaces,
+            clock: Arc::new(clock::SystemClock),
+            oauth: oauth::OAuth::new(oauth),
+        }
+    }
+
+    /// Services that touch nothing outside the process (environment
+    /// vault, state in memory), for listings and tests.
+    pub fn offline() -> Services {
+        Services::new(
+            Arc::new(vault::EnvStore::new()),
+            state::Namespaces::in_memory(),
+            oauth::Settings::default(),
+        )
+    }
+
+    /// The same services on another clock, for tests.
+    pub fn with_clock(mut self, clock: Arc<dyn clock::Clock>) -> Services {
+        self.clock = clock;
+        self
+    }
 }
 
 /// Every keyword this crate provides, in the order they are listed.

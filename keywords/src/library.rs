@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 
+pub use crate::error::{KeywordError, KeywordResult};
 use crate::state::Namespace;
 use crate::value::{Type, Value};
 use crate::Services;
@@ -93,53 +94,6 @@ impl Param {
     }
 }
 
-/// A failure as Robot shows it: `Name: message`, or the bare message for
-/// the generic names Robot leaves out.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct KeywordError {
-    pub name: &'static str,
-    pub message: String,
-}
-
-impl KeywordError {
-    pub fn new(name: &'static str, message: impl Into<String>) -> KeywordError {
-        KeywordError {
-            name,
-            message: message.into(),
-        }
-    }
-
-    /// An error shown without a name, like Robot shows `AssertionError`.
-    pub fn plain(message: impl Into<String>) -> KeywordError {
-        KeywordError::new("", message)
-    }
-
-    pub fn value_error(message: impl Into<String>) -> KeywordError {
-        KeywordError::new("ValueError", message)
-    }
-}
-
-/// Error texts are for people: control characters that crept in with user
-/// input are shown escaped (`\u{1}`), so every wire can carry the text.
-impl fmt::Display for KeywordError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.name.is_empty() {
-            write!(f, "{}: ", self.name)?;
-        }
-        for c in self.message.chars() {
-            if c.is_control() && c != '\n' && c != '\t' {
-                write!(f, "{}", c.escape_unicode())?;
-            } else {
-                write!(f, "{c}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for KeywordError {}
-
-pub type KeywordResult = Result<Value, KeywordError>;
 type Handler = Arc<dyn Fn(Call) -> BoxFuture<'static, KeywordResult> + Send + Sync>;
 
 /// One keyword: its declaration and the code behind it.
@@ -476,15 +430,18 @@ impl Library {
             ))),
             Some(keyword) => match keyword.bind(positional, named) {
                 Err(e) => Err(e),
-                Ok(args) => {
-                    let call = Call {
-                        args,
-                        ns: self.services.namespaces.get(namespace),
-                        services: self.services.clone(),
-                        output: output.clone(),
-                    };
-                    (keyword.handler)(call).await
-                }
+                Ok(args) => match self.services.namespaces.get(namespace).await {
+                    Err(e) => Err(e),
+                    Ok(ns) => {
+                        let call = Call {
+                            args,
+                            ns,
+                            services: self.services.clone(),
+                            output: output.clone(),
+                        };
+                        (keyword.handler)(call).await
+                    }
+                },
             },
         };
         Outcome {

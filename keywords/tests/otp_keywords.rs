@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use rpa_mfa_keywords::clock::{Clock, TokioClock};
-use rpa_mfa_keywords::state::{Namespaces, OtpState};
+use rpa_mfa_keywords::state::Namespaces;
 use rpa_mfa_keywords::vault::{self, SecretStore};
 use rpa_mfa_keywords::{Library, Services, Value};
 use serde_json::Value as Json;
@@ -15,12 +15,8 @@ fn vectors(name: &str) -> Json {
 }
 
 fn library_with(vault: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Library {
-    let services = Services {
-        vault,
-        namespaces: Namespaces::new(OtpState::default()),
-        clock,
-        oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
-    };
+    let services =
+        Services::new(vault, Namespaces::in_memory(), Default::default()).with_clock(clock);
     Library::new(rpa_mfa_keywords::keywords(), Arc::new(services))
 }
 

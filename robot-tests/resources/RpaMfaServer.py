@@ -28,6 +28,9 @@ class _Server:
         self.log_path = log_path
         full_env = dict(os.environ)
         full_env.setdefault("RPA_MFA_LOG", "debug")
+        # A fresh server each time, never the user's state.db; a suite that
+        # wants a store passes --state (flags beat the environment).
+        full_env.setdefault("RPA_MFA_STATE", "memory:")
         full_env.update(env)
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(

@@ -231,19 +231,10 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use rpa_mfa_keywords::clock::SystemClock;
-    use rpa_mfa_keywords::state::{Namespaces, OtpState};
-    use rpa_mfa_keywords::vault::EnvStore;
     use rpa_mfa_keywords::Services;
 
     fn library(keywords: Vec<Keyword>) -> Library {
-        let services = Services {
-            vault: Arc::new(EnvStore),
-            namespaces: Namespaces::new(OtpState::default()),
-            clock: Arc::new(SystemClock),
-            oauth: rpa_mfa_keywords::oauth::OAuth::new(Default::default()),
-        };
-        Library::new(keywords, Arc::new(services))
+        Library::new(keywords, Arc::new(Services::offline()))
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::error::{from_error_body, oauth_error, protocol_error};
 use super::grants::{extra_params, issuer, required};
 use super::http::ClientAuth;
 use super::redact_query;
-use super::session::DeviceLogin;
+use super::session::{DeviceLogin, Session};
 use crate::library::{Call, KeywordError, KeywordResult};
 use crate::value::Value;
 
@@ -74,9 +74,7 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
     if let Some(complete) = complete {
         result.push(("verification_uri_complete", Value::Str(complete)));
     }
-    let mut session = call.ns.oauth();
-    session.start_flow(client_id, issuer);
-    session.device = Some(DeviceLogin {
+    let device = DeviceLogin {
         client_id: client_id.to_owned(),
         client_secret: client_secret.map(str::to_owned),
         include_client_id,
@@ -84,7 +82,12 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
         interval,
         expires_at: now + expires_in,
         last_poll: None,
-    });
+    };
+    Session::edit(&call.ns, |session| {
+        session.start_flow(client_id, issuer);
+        session.device = Some(device.clone());
+    })
+    .await?;
     Ok(Value::dict(result))
 }
 
@@ -93,14 +96,14 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
 /// `slow_down` (RFC 8628 3.4-3.5). `timeout=0` polls once.
 pub async fn wait_device_login(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
-    let issuer = issuer(&call);
+    let issuer = issuer(&call).await?;
     let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
     let clock = &call.services.clock;
     let started = clock.now();
     let timeout = call.args.seconds("timeout");
     loop {
         let Some((client_id, secret, in_body, device_code, interval, expires_at, last_poll)) =
-            call.ns.oauth().device.as_ref().map(|d| {
+            Session::of(&call.ns).await?.device.as_ref().map(|d| {
                 (
                     d.client_id.clone(),
                     d.client_secret.clone(),
@@ -119,7 +122,7 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
         };
         let now = clock.now();
         if now >= expires_at {
-            call.ns.oauth().device = None;
+            Session::edit(&call.ns, |session| session.device = None).await?;
             return Err(oauth_error(
                 "expired_token",
                 Some("The device code expired before the login was approved."),
@@ -152,36 +155,38 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
         let result = oauth
             .token_request(&token_url, form, Some(auth), polled_at)
             .await;
-        let mut session = call.ns.oauth();
-        if let Some(device) = session.device.as_mut() {
-            device.last_poll = Some(polled_at);
+        let slow_down = matches!(&result, Err(e) if e.name == "SlowDownError");
+        let finished = match &result {
+            Ok(_) => true,
+            Err(e) => !slow_down && e.name != "AuthorizationPendingError",
+        };
+        let mut new_interval = None;
+        Session::edit(&call.ns, |session| {
+            if let Some(device) = session.device.as_mut() {
+                device.last_poll = Some(polled_at);
+                if slow_down {
+                    device.interval = interval + 5.0;
+                    new_interval = Some(device.interval);
+                }
+            }
+            if finished {
+                session.device = None;
+            }
+            if let Ok(token) = &result {
+                session.token = Some(token.clone());
+            }
+        })
+        .await?;
+        if let Some(interval) = new_interval {
+            call.output.info(&format!(
+                "The server asked to slow down (slow_down); polling every {interval} s now."
+            ));
         }
         match result {
-            Ok(token) => {
-                let value = token.to_value();
-                session.device = None;
-                session.token = Some(token);
-                return Ok(value);
-            }
-            Err(e) if e.name == "SlowDownError" => {
-                if let Some(device) = session.device.as_mut() {
-                    device.interval += 5.0;
-                    call.output.info(&format!(
-                        "The server asked to slow down (slow_down); polling every {} s now.",
-                        device.interval
-                    ));
-                }
-                if polling_once {
-                    return Err(e);
-                }
-            }
+            Ok(token) => return Ok(token.to_value()),
             Err(e) if e.name == "AuthorizationPendingError" && !polling_once => {}
-            Err(e) => {
-                if e.name != "AuthorizationPendingError" {
-                    session.device = None;
-                }
-                return Err(e);
-            }
+            Err(e) if slow_down && !polling_once => drop(e),
+            Err(e) => return Err(e),
         }
     }
 }

@@ -10,7 +10,7 @@ use url::Url;
 
 use super::error::{oauth_error, protocol_error};
 use super::http::ClientAuth;
-use super::session::Authorization;
+use super::session::{Authorization, Session};
 use super::token::Token;
 use super::{parse_url, redact_query, OAuth};
 use crate::library::{Args, Call, KeywordError, KeywordResult};
@@ -77,22 +77,25 @@ pub(super) fn client_auth<'a>(args: &'a Args, client_id: &'a str) -> ClientAuth<
 }
 
 /// The client a call names, else the one its session's flow used.
-pub(super) fn client_id(call: &Call) -> Result<String, KeywordError> {
-    call.args
-        .str("client_id")
-        .map(str::to_owned)
-        .or_else(|| call.ns.oauth().client_id.clone())
+pub(super) async fn client_id(call: &Call) -> Result<String, KeywordError> {
+    if let Some(id) = call.args.str("client_id") {
+        return Ok(id.to_owned());
+    }
+    Session::of(&call.ns)
+        .await?
+        .client_id
+        .clone()
         .ok_or_else(|| {
             KeywordError::value_error("client_id is required: no flow in this namespace named one.")
         })
 }
 
 /// The issuer a call names, else the one its session's flow used.
-pub(super) fn issuer(call: &Call) -> Option<String> {
-    call.args
-        .str("issuer")
-        .map(str::to_owned)
-        .or_else(|| call.ns.oauth().issuer.clone())
+pub(super) async fn issuer(call: &Call) -> Result<Option<String>, KeywordError> {
+    if let Some(issuer) = call.args.str("issuer") {
+        return Ok(Some(issuer.to_owned()));
+    }
+    Ok(Session::of(&call.ns).await?.issuer.clone())
 }
 
 pub async fn generate_url(call: Call) -> KeywordResult {
@@ -136,14 +139,17 @@ pub async fn generate_url(call: Call) -> KeywordResult {
         }
     }
     oauth.callbacks.expect(&state);
-    let mut session = call.ns.oauth();
-    session.start_flow(client_id, issuer);
-    session.authorization = Some(Authorization {
+    let authorization = Authorization {
         redirect_uri: redirect_uri.to_owned(),
         state,
-        pkce_verifier: pkce.map(|(_, verifier)| verifier),
+        pkce_verifier: pkce.map(|(_, verifier)| verifier.secret().clone()),
         nonce,
-    });
+    };
+    Session::edit(&call.ns, |session| {
+        session.start_flow(client_id, issuer);
+        session.authorization = Some(authorization.clone());
+    })
+    .await?;
     Ok(Value::Str(url.into()))
 }
 
@@ -192,9 +198,8 @@ fn code_from_response(
 /// Waits for the redirect of the session's flow at the server's callback.
 async fn wait_for_callback(call: &Call) -> Result<String, KeywordError> {
     let oauth = &call.services.oauth;
-    let state = call
-        .ns
-        .oauth()
+    let state = Session::of(&call.ns)
+        .await?
         .authorization
         .as_ref()
         .map(|a| a.state.clone())
@@ -224,16 +229,16 @@ pub async fn wait_callback(call: Call) -> KeywordResult {
 
 pub async fn get_token(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
-    let issuer = issuer(&call);
+    let issuer = issuer(&call).await?;
     let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
     let (client_id, state, redirect_uri, verifier) = {
-        let session = call.ns.oauth();
+        let session = Session::of(&call.ns).await?;
         let auth = session.authorization.as_ref().ok_or_else(not_set)?;
         (
             session.client_id.clone().ok_or_else(not_set)?,
             auth.state.clone(),
             auth.redirect_uri.clone(),
-            auth.pkce_verifier.as_ref().map(|v| v.secret().clone()),
+            auth.pkce_verifier.clone(),
         )
     };
     let response_url = match call.args.str("response_url") {
@@ -255,24 +260,23 @@ pub async fn get_token(call: Call) -> KeywordResult {
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
         .await?;
     let value = token.to_value();
-    call.ns.oauth().token = Some(token);
+    Session::edit(&call.ns, |session| session.token = Some(token.clone())).await?;
     Ok(value)
 }
 
 pub async fn refresh_token(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
-    let issuer = issuer(&call);
+    let issuer = issuer(&call).await?;
     let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
-    let client_id = client_id(&call)?;
-    let refresh = call
-        .args
-        .str("refresh_token")
-        .map(str::to_owned)
-        .or_else(|| {
-            let session = call.ns.oauth();
-            let token = session.token.as_ref()?;
-            token.refresh_token().map(str::to_owned)
-        });
+    let client_id = client_id(&call).await?;
+    let refresh = match call.args.str("refresh_token") {
+        Some(refresh) => Some(refresh.to_owned()),
+        None => Session::of(&call.ns)
+            .await?
+            .token
+            .as_ref()
+            .and_then(|t| t.refresh_token().map(str::to_owned)),
+    };
     let refresh = refresh.ok_or_else(|| {
         KeywordError::value_error(
             "refresh_token is required: no token with a refresh_token was received in this namespace.",
@@ -292,9 +296,11 @@ pub async fn refresh_token(call: Call) -> KeywordResult {
         .await?;
     token.keep_refresh_token(&refresh);
     let value = token.to_value();
-    let mut session = call.ns.oauth();
-    session.client_id.get_or_insert(client_id);
-    session.token = Some(token);
+    Session::edit(&call.ns, |session| {
+        session.client_id.get_or_insert_with(|| client_id.clone());
+        session.token = Some(token.clone());
+    })
+    .await?;
     Ok(value)
 }
 
@@ -319,9 +325,11 @@ pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
         .await?;
     let value = token.to_value();
-    let mut session = call.ns.oauth();
-    session.start_flow(client_id, issuer);
-    session.token = Some(token);
+    Session::edit(&call.ns, |session| {
+        session.start_flow(client_id, issuer);
+        session.token = Some(token.clone());
+    })
+    .await?;
     Ok(value)
 }
 

@@ -8,20 +8,18 @@
 //! (`/mfa/authenticators`, `/mfa/challenge`, grant type
 //! `http://auth0.com/oauth/grant-type/mfa-otp`).
 
-use std::time::Duration;
-
 use serde_json::{json, Value as Json};
 use url::Url;
 
 use super::error::{from_error_body, protocol_error};
 use super::grants::{extra_params, required};
 use super::http::ClientAuth;
+use super::session::Session;
 use super::token::Token;
 use super::{parse_url, redact_query};
 use crate::library::{Call, KeywordError, KeywordResult};
-use crate::otp::keywords::current_key;
+use crate::otp::keywords::{current_key, unique_code};
 use crate::otp::Kind;
-use crate::value::Value;
 
 const MFA_OTP_GRANT: &str = "http://auth0.com/oauth/grant-type/mfa-otp";
 
@@ -80,7 +78,7 @@ pub async fn password_with_mfa(call: Call) -> KeywordResult {
         // No MFA asked for: the password alone was enough (or failed).
         _ => {
             let token = Token::from_response(answer, redact_query(token_url.as_str()), now())?;
-            return Ok(finish(&call, client_id, token));
+            return finish(&call, client_id, token).await;
         }
     };
 
@@ -113,15 +111,17 @@ pub async fn password_with_mfa(call: Call) -> KeywordResult {
     ];
     let answer = oauth.http.post_form(&token_url, form, Some(auth())).await?;
     let token = Token::from_response(answer, redact_query(token_url.as_str()), now())?;
-    Ok(finish(&call, client_id, token))
+    finish(&call, client_id, token).await
 }
 
-fn finish(call: &Call, client_id: &str, token: Token) -> Value {
+async fn finish(call: &Call, client_id: &str, token: Token) -> KeywordResult {
     let value = token.to_value();
-    let mut session = call.ns.oauth();
-    session.start_flow(client_id, call.args.str("issuer"));
-    session.token = Some(token);
-    value
+    Session::edit(&call.ns, |session| {
+        session.start_flow(client_id, call.args.str("issuer"));
+        session.token = Some(token.clone());
+    })
+    .await?;
+    Ok(value)
 }
 
 /// The authenticator to challenge: the one named, else the first active
@@ -178,25 +178,11 @@ async fn pick_authenticator(
         })
 }
 
-/// The current code of the namespace's TOTP secret, but never the code
-/// this namespace last answered a challenge with: services refuse a code
-/// used twice, so a second login in the same period waits for the next.
+/// The current code of the namespace's TOTP secret, but never a code
+/// already handed out for it: services refuse a code used twice, so a
+/// second login in the same period (from any robot on any server sharing
+/// the store) waits for the next. The mark is `unique=True`'s.
 async fn fresh_code(call: &Call) -> Result<String, KeywordError> {
-    let key = current_key(&call.ns, Kind::Totp)?;
-    let clock = &call.services.clock;
-    let mut now = clock.now();
-    let step = |t: f64| t as u64 / key.period;
-    let last = call.ns.oauth().last_mfa_code.clone();
-    if let Some((last_step, last_code)) = last {
-        if step(now) == last_step && key.code_at_time(now as u64) == last_code {
-            let next = (last_step + 1) as f64 * key.period as f64;
-            call.output
-                .info("This period's code was already used for a login; waiting for the next one.");
-            tokio::time::sleep(Duration::from_secs_f64(next - now)).await;
-            now = clock.now().max(next);
-        }
-    }
-    let code = key.code_at_time(now as u64);
-    call.ns.oauth().last_mfa_code = Some((step(now), code.clone()));
-    Ok(code)
+    let key = current_key(&call.ns, Kind::Totp).await?;
+    unique_code(call, &key, 0.0).await
 }

@@ -9,7 +9,8 @@ use crate::library::KeywordError;
 use crate::value::Value;
 
 /// A token response. Its fields are secrets: it has no `Debug`.
-#[derive(Clone)]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct Token {
     fields: Map<String, Json>,
 }

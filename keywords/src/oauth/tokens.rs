@@ -7,6 +7,7 @@ use super::error::{from_error_body, protocol_error};
 use super::grants::{client_auth, client_id, issuer, required};
 use super::id_token::Expected;
 use super::redact_query;
+use super::session::Session;
 use crate::library::{Call, KeywordError, KeywordResult};
 use crate::otp::parse_at;
 use crate::value::Value;
@@ -14,7 +15,7 @@ use crate::value::Value;
 /// Token introspection (RFC 7662) and revocation (RFC 7009).
 pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
     let oauth = &call.services.oauth;
-    let issuer = issuer(&call);
+    let issuer = issuer(&call).await?;
     let (arg, field) = if revoke {
         ("revocation_url", "revocation_endpoint")
     } else {
@@ -25,9 +26,8 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
         .await?;
     let token = match call.args.str("token") {
         Some(t) => t.to_owned(),
-        None => call
-            .ns
-            .oauth()
+        None => Session::of(&call.ns)
+            .await?
             .token
             .as_ref()
             .map(|t| t.access_token().to_owned())
@@ -37,7 +37,7 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
                 )
             })?,
     };
-    let client_id = client_id(&call)?;
+    let client_id = client_id(&call).await?;
     let mut form = vec![("token".to_owned(), token)];
     if let Some(hint) = call.args.str("token_type_hint") {
         form.push(("token_type_hint".into(), hint.into()));
@@ -69,7 +69,7 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
 pub async fn validate_id_token(call: Call) -> KeywordResult {
     let oauth = &call.services.oauth;
     let (session_token, session_client, session_issuer, session_nonce) = {
-        let session = call.ns.oauth();
+        let session = Session::of(&call.ns).await?;
         (
             session
                 .token

@@ -4,10 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::record::OtpState;
 use super::{check_digits, check_period, parse_at, Algorithm, Kind, Options, OtpKey};
 use crate::library::{Args, Call, Keyword, KeywordError, Param};
-use crate::state::Namespace;
+use crate::state::{CounterSet, Namespace, Space};
 use crate::value::{Type, Value};
+
+/// The longest `unique=True` waits for a code no one was handed yet.
+const UNIQUE_MAX_WAIT: Duration = Duration::from_secs(300);
 
 const TOTP_NOT_SET: &str = "TOTP (Time-based One-Time Password) can be set during the library \
 initialization. With `Use MFA Secret From Vault` keyword or with `Set Time Based OTP` keyword.";
@@ -70,7 +74,7 @@ Example:
                     Some("COUNTER") => Kind::Hotp,
                     _ => Kind::Totp,
                 };
-                set_secret(&call.ns, kind, &value, options(&call.args)?)?;
+                set_secret(&call.ns, kind, &value, options(&call.args)?).await?;
                 Ok(Value::None)
             }),
         Keyword::new("Set Time Based OTP")
@@ -103,27 +107,106 @@ Example:
             )
             .handler(|call| async move {
                 let secret = call.args.str("otp_passcode").unwrap_or_default();
-                set_secret(&call.ns, Kind::Totp, secret, options(&call.args)?)?;
+                set_secret(&call.ns, Kind::Totp, secret, options(&call.args)?).await?;
                 Ok(Value::None)
             }),
         Keyword::new("Set Counter Based OTP")
             .param(Param::required("otp_passcode", Type::Str))
             .param(algorithm_param())
             .param(digits_param())
+            .param(Param::named(
+                "counter",
+                Type::optional(Type::BigInt),
+                Value::None,
+            ))
+            .param(Param::named("force", Type::Bool, false))
             .tags(&["otp"])
             .doc(
-                "Sets the `counter` based (HOTP) secret used by `Get Counter Based OTP`.
+                "Sets the `counter` based (HOTP) secret used by `Get Counter Based OTP` and \
+`Get Next Counter Based OTP`.
 
 Takes the same secrets as `Set Time Based OTP`, including \
 ``otpauth://hotp/...`` URIs, and the named-only ``algorithm`` and ``digits``.
 
+Beyond RPA.MFA, named-only:
+- ``counter``: the next `Get Next Counter Based OTP` returns the code of this \
+counter. The counter is kept per secret, store-wide, so it is refused below \
+the counter already reached (those codes were handed out) unless \
+``force=True``. Without it, a new secret starts at the counter of its \
+``otpauth://hotp`` URI, else at 0, and a known one keeps its counter.
+
 Example:
-| `Set Counter Based OTP`    JBSWY3DPEHPK3PXP",
+| `Set Counter Based OTP`    JBSWY3DPEHPK3PXP
+| `Set Counter Based OTP`    ${secret}    counter=42",
             )
             .handler(|call| async move {
                 let secret = call.args.str("otp_passcode").unwrap_or_default();
-                set_secret(&call.ns, Kind::Hotp, secret, options(&call.args)?)?;
+                let counter = counter_arg(&call.args, "counter")?;
+                let key = set_secret(&call.ns, Kind::Hotp, secret, options(&call.args)?).await?;
+                let store = call.ns.store();
+                let id = key.counter_id(call.ns.state_key());
+                let force = call.args.bool("force");
+                match (counter, key.uri_counter) {
+                    (Some(counter), _) => {
+                        if let CounterSet::Below { current } =
+                            store.set_counter(&id, counter, force).await?
+                        {
+                            return Err(KeywordError::value_error(format!(
+                                "counter {counter} is below this secret's counter {current}: \
+the codes in between were already handed out. Use force=True to go back."
+                            )));
+                        }
+                    }
+                    (None, Some(from_uri)) if store.peek_counter(&id).await?.is_none() => {
+                        store.set_counter(&id, from_uri, false).await?;
+                    }
+                    _ => {}
+                }
                 Ok(Value::None)
+            }),
+        Keyword::new("Get Next Counter Based OTP")
+            .param(Param::optional(
+                "otp_passcode",
+                Type::optional(Type::Str),
+                Value::None,
+            ))
+            .returns(Type::Str)
+            .tags(&["otp"])
+            .doc(
+                "Returns the code of the next `counter` of the HOTP secret and advances the \
+counter, atomically and store-wide.
+
+The counter belongs to the secret (with its ``algorithm`` and ``digits``), \
+not to the namespace or the server: every robot and every server sharing a \
+state store (see README, \"Running a fleet\") gets the next code, and no code \
+is ever handed out twice, also across restarts. A secret never seen before \
+returns the code of counter 0 first (or of its ``otpauth://hotp`` URI's \
+counter); `Set Counter Based OTP` with ``counter=N`` moves it.
+
+A non-empty ``otp_passcode`` first replaces the stored secret, as `Set Counter \
+Based OTP` would. Without one, a secret must have been set, else this fails \
+with ``HOTPNotSetError``.
+
+Example, on any number of robots behind one load balancer:
+| `Set Counter Based OTP`    ${shared_secret}
+| ${code} =    `Get Next Counter Based OTP`",
+            )
+            .handler(|call| async move {
+                let key = match call.args.str("otp_passcode") {
+                    Some(secret) => {
+                        set_secret(&call.ns, Kind::Hotp, secret, Options::default()).await?
+                    }
+                    None => current_key(&call.ns, Kind::Hotp).await?,
+                };
+                let store = call.ns.store();
+                let id = key.counter_id(call.ns.state_key());
+                if let Some(from_uri) = key.uri_counter {
+                    if store.peek_counter(&id).await?.is_none() {
+                        store.set_counter(&id, from_uri, false).await?;
+                    }
+                }
+                let counter = store.next_counter(&id).await?;
+                Ok(Value::Str(key.code_at_counter(counter)))
             }),
         Keyword::new("Get Time Based OTP")
             .param(Param::optional(
@@ -133,6 +216,7 @@ Example:
             ))
             .param(Param::named("min_validity", Type::Int, 0i64))
             .param(Param::named("at", Type::optional(Type::Str), Value::None))
+            .param(Param::named("unique", Type::Bool, false))
             .returns(Type::Str)
             .tags(&["otp"])
             .doc(
@@ -150,25 +234,40 @@ code instead, so a robot never types a code that dies in transit. Must be \
 less than the period.
 - ``at``: the code for another moment instead of now, as Unix seconds \
 (``1111111109``) or an ISO 8601 UTC time (``2020-01-01T00:00:00``).
+- ``unique``: ``True`` never returns a code of this secret that was already \
+handed out with ``unique=True`` (or answered to an MFA login), by any robot \
+on any server sharing the state store: when this period's code is taken, the \
+keyword waits for the next period (honouring ``min_validity``), up to 300 s. \
+For sites that refuse a code used once.
 
 Example:
 | ${code} =    `Get Time Based OTP`
 | ${code} =    `Get Time Based OTP`    min_validity=10
+| ${code} =    `Get Time Based OTP`    unique=True
 | ${code} =    `Get Time Based OTP`    at=2020-01-01T00:00:00",
             )
             .handler(|call| async move {
-                if let Some(secret) = call.args.str("otp_passcode") {
-                    set_secret(&call.ns, Kind::Totp, secret, Options::default())?;
-                }
-                let key = current_key(&call.ns, Kind::Totp)?;
+                let key = match call.args.str("otp_passcode") {
+                    Some(secret) => {
+                        set_secret(&call.ns, Kind::Totp, secret, Options::default()).await?
+                    }
+                    None => current_key(&call.ns, Kind::Totp).await?,
+                };
                 let min_validity = call.args.int("min_validity").unwrap_or(0);
+                let unique = call.args.bool("unique");
                 if let Some(at) = call.args.str("at") {
-                    if min_validity != 0 {
+                    if min_validity != 0 || unique {
                         return Err(KeywordError::value_error(
-                            "'at' and 'min_validity' cannot be used together.",
+                            "'at' cannot be used with 'min_validity' or 'unique'.",
                         ));
                     }
                     return Ok(Value::Str(key.code_at_time(parse_at(at)?)));
+                }
+                check_min_validity(&key, min_validity)?;
+                if unique {
+                    return unique_code(&call, &key, min_validity as f64)
+                        .await
+                        .map(Value::Str);
                 }
                 code_valid_for(&call, &key, min_validity).await
             }),
@@ -197,22 +296,13 @@ Example:
 | ${code} =    `Get Counter Based OTP`    18446744073709551615    ${secret}",
             )
             .handler(|call| async move {
-                let counter = match call.args.int("counter") {
-                    Some(c) if c < 0 => {
-                        return Err(KeywordError::value_error("input must be positive integer"))
+                let counter = counter_arg(&call.args, "counter")?.unwrap_or(0);
+                let key = match call.args.str("otp_passcode") {
+                    Some(secret) => {
+                        set_secret(&call.ns, Kind::Hotp, secret, Options::default()).await?
                     }
-                    Some(c) => u64::try_from(c).map_err(|_| {
-                        KeywordError::value_error(format!(
-                            "counter must be at most {}, got {c}.",
-                            u64::MAX
-                        ))
-                    })?,
-                    None => 0,
+                    None => current_key(&call.ns, Kind::Hotp).await?,
                 };
-                if let Some(secret) = call.args.str("otp_passcode") {
-                    set_secret(&call.ns, Kind::Hotp, secret, Options::default())?;
-                }
-                let key = current_key(&call.ns, Kind::Hotp)?;
                 Ok(Value::Str(key.code_at_counter(counter)))
             }),
     ]
@@ -227,20 +317,37 @@ fn options(args: &Args) -> Result<Options, KeywordError> {
     })
 }
 
-/// Parses and stores a secret; on any error the old one stays.
-fn set_secret(
+/// A counter argument: 0 to 2^64-1, with pyotp's message for negatives.
+fn counter_arg(args: &Args, name: &str) -> Result<Option<u64>, KeywordError> {
+    match args.int(name) {
+        Some(c) if c < 0 => Err(KeywordError::value_error("input must be positive integer")),
+        Some(c) => u64::try_from(c).map(Some).map_err(|_| {
+            KeywordError::value_error(format!("{name} must be at most {}, got {c}.", u64::MAX))
+        }),
+        None => Ok(None),
+    }
+}
+
+/// Parses and stores a secret; on any error the old one stays. Storing
+/// the secret that is already there writes nothing.
+async fn set_secret(
     ns: &Namespace,
     kind: Kind,
     secret: &str,
     options: Options,
-) -> Result<(), KeywordError> {
-    ns.set_key(kind, Arc::new(OtpKey::parse(secret, kind, options)?));
-    Ok(())
+) -> Result<Arc<OtpKey>, KeywordError> {
+    let key = Arc::new(OtpKey::parse(secret, kind, options)?);
+    ns.update(|state: &OtpState| match state.get(kind) {
+        Some(stored) if stored.same_as(&key) => None,
+        _ => Some(state.with(key.clone())),
+    })
+    .await?;
+    Ok(key)
 }
 
 /// The namespace's secret of `kind`, or RPA.MFA's "not set" error.
-pub(crate) fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, KeywordError> {
-    let otp = ns.otp();
+pub(crate) async fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, KeywordError> {
+    let otp = ns.read::<OtpState>().await?;
     match kind {
         Kind::Totp => otp
             .totp
@@ -253,6 +360,16 @@ pub(crate) fn current_key(ns: &Namespace, kind: Kind) -> Result<Arc<OtpKey>, Key
     }
 }
 
+fn check_min_validity(key: &OtpKey, min_validity: i128) -> Result<(), KeywordError> {
+    if min_validity < 0 || min_validity >= i128::from(key.period) {
+        return Err(KeywordError::value_error(format!(
+            "min_validity must be 0 to {} seconds (less than the period), got {min_validity}.",
+            key.period - 1
+        )));
+    }
+    Ok(())
+}
+
 /// The current code if it stays valid `min_validity` more seconds, else
 /// the next period's code, once that period has begun.
 async fn code_valid_for(
@@ -260,12 +377,6 @@ async fn code_valid_for(
     key: &OtpKey,
     min_validity: i128,
 ) -> Result<Value, KeywordError> {
-    if min_validity < 0 || min_validity >= i128::from(key.period) {
-        return Err(KeywordError::value_error(format!(
-            "min_validity must be 0 to {} seconds (less than the period), got {min_validity}.",
-            key.period - 1
-        )));
-    }
     let mut now = call.services.clock.now();
     let remaining = key.remaining(now);
     if remaining < min_validity as f64 {
@@ -280,4 +391,53 @@ async fn code_valid_for(
         }
     }
     Ok(Value::Str(key.code_at_time(now as u64)))
+}
+
+/// A code of `key` no one was handed before, store-wide: the first period
+/// from now whose code stays valid `min_validity` seconds and whose
+/// "handed out" mark this call sets first. Waits for that period to begin.
+pub(crate) async fn unique_code(
+    call: &Call,
+    key: &OtpKey,
+    min_validity: f64,
+) -> Result<String, KeywordError> {
+    let clock = &call.services.clock;
+    let started = clock.now();
+    let period = key.period as f64;
+    let mut step = (started / period).floor() as u64;
+    if key.remaining(started) < min_validity {
+        step += 1;
+    }
+    // The mark outlives its period a little, for servers whose clocks differ.
+    let ttl = Duration::from_secs(key.period.saturating_mul(2) + 5);
+    let store = call.ns.store();
+    let mut waited = false;
+    loop {
+        let begins = step as f64 * period;
+        if begins - started > UNIQUE_MAX_WAIT.as_secs_f64() {
+            return Err(KeywordError::new(
+                "TimeoutError",
+                format!(
+                    "Every code of this secret for the next {} s was already handed out.",
+                    UNIQUE_MAX_WAIT.as_secs()
+                ),
+            ));
+        }
+        let mark = key.step_id(call.ns.state_key(), step);
+        if store.set_if_absent(Space::Handed, &mark, b"1", ttl).await? {
+            break;
+        }
+        if !waited {
+            call.output
+                .info("This period's code was already handed out; waiting for the next one.");
+            waited = true;
+        }
+        step += 1;
+    }
+    let begins = step as f64 * period;
+    let wait = begins - clock.now();
+    if wait > 0.0 {
+        tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+    }
+    Ok(key.code_at_counter(step))
 }

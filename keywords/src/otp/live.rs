@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::watch;
+use tokio::sync::broadcast;
 
 use super::keywords::current_key;
 use super::{Kind, OtpKey};
 use crate::clock::Clock;
-use crate::state::Namespace;
+use crate::state::{Change, Namespace, Space};
 use crate::KeywordError;
 
 /// One code and the period it belongs to.
@@ -69,7 +69,11 @@ impl TotpTick {
 pub struct TotpFeed {
     ns: Arc<Namespace>,
     clock: Arc<dyn Clock>,
-    changes: watch::Receiver<()>,
+    /// The store's changes: a secret set through any server sharing the
+    /// store reaches this feed.
+    changes: broadcast::Receiver<Change>,
+    /// The key the last code came from.
+    key: Arc<OtpKey>,
     /// When the code sent last expires; None before the first.
     expires: Option<u64>,
 }
@@ -77,14 +81,14 @@ pub struct TotpFeed {
 impl TotpFeed {
     /// Starts a feed; fails with RPA.MFA's `TOTPNotSetError` when the
     /// namespace has no TOTP secret.
-    pub fn new(ns: Arc<Namespace>, clock: Arc<dyn Clock>) -> Result<TotpFeed, KeywordError> {
-        let mut changes = ns.watch_totp();
-        changes.mark_unchanged();
-        current_key(&ns, Kind::Totp)?;
+    pub async fn new(ns: Arc<Namespace>, clock: Arc<dyn Clock>) -> Result<TotpFeed, KeywordError> {
+        let changes = ns.subscribe();
+        let key = current_key(&ns, Kind::Totp).await?;
         Ok(TotpFeed {
             ns,
             clock,
             changes,
+            key,
             expires: None,
         })
     }
@@ -103,13 +107,20 @@ impl TotpFeed {
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
-                    _ = self.changes.changed() => break,
+                    _ = self.ns.changed(&mut self.changes, Space::Namespace) => {
+                        // Stores that cannot say what changed wake every
+                        // feed: only a new secret ends the wait.
+                        let key = current_key(&self.ns, Kind::Totp).await?;
+                        if !key.same_as(&self.key) {
+                            break;
+                        }
+                    }
                 }
             }
         }
         let now = self.clock.now();
-        let key = current_key(&self.ns, Kind::Totp)?;
-        let tick = TotpTick::at(&key, now);
+        self.key = current_key(&self.ns, Kind::Totp).await?;
+        let tick = TotpTick::at(&self.key, now);
         self.expires = Some(tick.period_end);
         Ok(tick)
     }
@@ -119,8 +130,9 @@ impl TotpFeed {
 mod tests {
     use super::*;
     use crate::clock::TokioClock;
+    use crate::otp::record::OtpState;
     use crate::otp::Options;
-    use crate::state::{Namespaces, OtpState};
+    use crate::state::Namespaces;
 
     // RFC 6238 Appendix B: the SHA1 and SHA256 seeds, 8 digits, 30 s.
     const SHA1_SEED: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -135,17 +147,23 @@ mod tests {
         Arc::new(OtpKey::parse(secret, Kind::Totp, options).unwrap())
     }
 
-    fn namespace() -> Arc<Namespace> {
-        Namespaces::new(OtpState::default()).get("dash")
+    async fn namespace() -> Arc<Namespace> {
+        Namespaces::in_memory().get("dash").await.unwrap()
+    }
+
+    async fn set(ns: &Namespace, key: Arc<OtpKey>) {
+        ns.update(|s: &OtpState| Some(s.with(key.clone())))
+            .await
+            .unwrap();
     }
 
     #[tokio::test(start_paused = true)]
     async fn codes_arrive_at_each_boundary() {
-        let ns = namespace();
-        ns.set_key(Kind::Totp, key(SHA1_SEED, "SHA1"));
+        let ns = namespace().await;
+        set(&ns, key(SHA1_SEED, "SHA1")).await;
         // 1111111109 and 1111111111 straddle a boundary at 1111111110.
         let clock = Arc::new(TokioClock::starting_at(1_111_111_100.5));
-        let mut feed = TotpFeed::new(ns, clock).unwrap();
+        let mut feed = TotpFeed::new(ns, clock).await.unwrap();
         let started = tokio::time::Instant::now();
 
         let first = feed.next().await.unwrap();
@@ -170,16 +188,16 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_new_secret_is_followed_at_once() {
-        let ns = namespace();
-        ns.set_key(Kind::Totp, key(SHA1_SEED, "SHA1"));
+        let ns = namespace().await;
+        set(&ns, key(SHA1_SEED, "SHA1")).await;
         let clock = Arc::new(TokioClock::starting_at(1_111_111_100.0));
-        let mut feed = TotpFeed::new(ns.clone(), clock).unwrap();
+        let mut feed = TotpFeed::new(ns.clone(), clock).await.unwrap();
         assert_eq!(feed.next().await.unwrap().code, "07081804");
 
         let started = tokio::time::Instant::now();
         let waiting = tokio::spawn(async move { feed.next().await });
         tokio::time::sleep(Duration::from_secs(2)).await;
-        ns.set_key(Kind::Totp, key(SHA256_SEED, "SHA256"));
+        set(&ns, key(SHA256_SEED, "SHA256")).await;
         let changed = waiting.await.unwrap().unwrap();
         // RFC 6238's SHA256 code for 1111111109, sent two seconds in.
         assert_eq!(changed.code, "68084774");
@@ -190,7 +208,7 @@ mod tests {
     #[tokio::test]
     async fn no_secret_is_rpa_mfas_error() {
         let clock = Arc::new(TokioClock::starting_at(0.0));
-        let err = TotpFeed::new(namespace(), clock).err().unwrap();
+        let err = TotpFeed::new(namespace().await, clock).await.err().unwrap();
         assert_eq!(err.name, "TOTPNotSetError");
     }
 

@@ -8,12 +8,14 @@
 
 pub mod keywords;
 pub mod live;
+pub mod record;
 
 use std::fmt;
 
 use data_encoding::{Encoding, Specification};
 use zeroize::Zeroizing;
 
+use crate::state::StateKey;
 use crate::value::DateTime;
 use crate::KeywordError;
 
@@ -94,6 +96,8 @@ pub struct OtpKey {
     pub period: u64,
     /// The counter an `otpauth://hotp` URI carried, if any.
     pub uri_counter: Option<u64>,
+    /// The decoded secret, kept to store it (sealed) and fingerprint it.
+    secret: Zeroizing<Vec<u8>>,
     engine: totp_rs::Totp,
 }
 
@@ -140,6 +144,25 @@ impl OtpKey {
             Kind::Totp => options.period.or(uri_options.period).unwrap_or(30),
         };
         check_period(period.into())?;
+        Ok(OtpKey::from_parts(
+            kind,
+            algorithm,
+            digits,
+            period,
+            uri_counter,
+            secret,
+        ))
+    }
+
+    /// A key from checked parts (as [`OtpKey::parse`] or the store has them).
+    pub(crate) fn from_parts(
+        kind: Kind,
+        algorithm: Algorithm,
+        digits: u8,
+        period: u64,
+        uri_counter: Option<u64>,
+        secret: Zeroizing<Vec<u8>>,
+    ) -> OtpKey {
         let engine = totp_rs::Builder::new()
             .with_algorithm(algorithm.engine())
             .with_digits(digits)
@@ -147,14 +170,53 @@ impl OtpKey {
             .with_skew(0)
             .with_secret(secret.to_vec())
             .build_noncompliant();
-        Ok(OtpKey {
+        OtpKey {
             kind,
             algorithm,
             digits,
             period,
             uri_counter,
+            secret,
             engine,
-        })
+        }
+    }
+
+    /// Whether both keys give the same codes (and carry the same URI counter).
+    pub fn same_as(&self, other: &OtpKey) -> bool {
+        self.kind == other.kind
+            && self.algorithm == other.algorithm
+            && self.digits == other.digits
+            && self.period == other.period
+            && self.uri_counter == other.uri_counter
+            && self.secret == other.secret
+    }
+
+    /// The store-wide name of this secret's HOTP counter: a keyed
+    /// fingerprint of the secret with what changes its codes.
+    pub fn counter_id(&self, key: &StateKey) -> String {
+        key.fingerprint(&[
+            b"hotp",
+            &self.secret,
+            self.algorithm.to_string().as_bytes(),
+            &[self.digits],
+        ])
+    }
+
+    /// The store-wide name of this secret's TOTP time step `step`, for
+    /// "this code was handed out" marks.
+    pub fn step_id(&self, key: &StateKey, step: u64) -> String {
+        let secret = key.fingerprint(&[
+            b"totp",
+            &self.secret,
+            self.algorithm.to_string().as_bytes(),
+            &[self.digits],
+            &self.period.to_be_bytes(),
+        ]);
+        format!("{secret}:{step}")
+    }
+
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.secret
     }
 
     /// The HOTP code for `counter` (or the TOTP code of time step `counter`).

@@ -1,114 +1,366 @@
-//! What keywords remember between calls (OTP secrets, OAuth sessions),
-//! kept per namespace.
+//! What keywords remember between calls (OTP settings, OAuth sessions,
+//! HOTP counters, used-code marks), kept in a [`StateStore`] so that it
+//! survives restarts and is shared by every server using the same store.
 //!
 //! RPA.MFA keeps one current secret per library instance. One server is
-//! shared by many robots, so each namespace gets its own state and robot A's
-//! `Set Time Based OTP` never changes robot B's codes. A namespace is made
-//! on first use, starting from the state the server was configured with.
+//! shared by many robots, so each namespace gets its own records and robot
+//! A's `Set Time Based OTP` never changes robot B's codes. A namespace is
+//! made on first use, starting from the state the server was configured
+//! with. Records are plain data, sealed under the state key before they
+//! reach the store, and decoded once into an in-process cache that is
+//! checked against the store's stamp on every call.
 
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod memory;
 pub mod redis;
+pub mod seal;
+pub mod spec;
+pub mod sqlite;
 pub mod store;
 
 pub use memory::MemoryStore;
 pub use redis::{RedisOptions, RedisStore};
+pub use seal::StateKey;
 pub use store::{
     Admit, Change, CounterSet, Expect, Space, StateError, StateResult, StateStore, Versioned,
 };
 
-use std::collections::HashMap;
+use std::any::Any;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+use zeroize::Zeroizing;
 
-use crate::oauth::Session;
-use crate::otp::{Kind, OtpKey};
+use crate::error::KeywordError;
 
 /// The default namespace, served at `/` and `/RPC2`.
 pub const DEFAULT_NAMESPACE: &str = "";
 
-/// The current OTP secrets of one namespace.
-#[derive(Clone, Default)]
-pub struct OtpState {
-    pub totp: Option<Arc<OtpKey>>,
-    pub hotp: Option<Arc<OtpKey>>,
+/// How often a server tells the store a namespace is still in use; idle
+/// expiry is counted in hours, so a minute's lag does not matter, and
+/// calls in between cost no write.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Attempts at a compare-and-swap update before giving up: only other
+/// writers of the very same record make one fail.
+const UPDATE_ATTEMPTS: usize = 16;
+
+/// A kind of per-namespace record: plain data in one [`Space`], turned into
+/// bytes (then sealed) and back.
+pub trait Record: Sized + Send + Sync + 'static {
+    const SPACE: Space;
+    /// The record from its bytes; an empty namespace has none and gets
+    /// `Default` (or the server's configured start).
+    fn from_bytes(bytes: &[u8]) -> Result<Self, KeywordError>;
+    fn to_bytes(&self) -> Zeroizing<Vec<u8>>;
 }
 
-/// One namespace's state.
+/// How many namespaces a store may hold and when an unused one goes.
+#[derive(Clone, Debug)]
+pub struct NamespaceLimits {
+    /// A namespace unused this long is removed with its records.
+    pub idle: Duration,
+    /// At most this many namespaces; the exempt ones do not count against it.
+    pub cap: usize,
+    /// Namespaces that never expire and pass the cap: the default one and
+    /// those users are pinned to.
+    pub exempt: HashSet<String>,
+}
+
+impl Default for NamespaceLimits {
+    fn default() -> NamespaceLimits {
+        NamespaceLimits {
+            idle: Duration::from_secs(24 * 3600),
+            cap: 10_000,
+            exempt: HashSet::from([DEFAULT_NAMESPACE.to_owned()]),
+        }
+    }
+}
+
+/// What every namespace of a server shares.
+struct Shared {
+    store: Arc<dyn StateStore>,
+    key: StateKey,
+    /// Records a namespace starts with (the server's `--secret`), as bytes.
+    initial: HashMap<Space, Zeroizing<Vec<u8>>>,
+}
+
+/// A decoded record and what it was decoded from.
+struct Cached {
+    /// The store's stamp when the record was last checked (None: check
+    /// again next time).
+    stamp: Option<u64>,
+    /// 0: no record in the store (the initial or default value).
+    version: u64,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+/// One namespace: a handle on its records in the store.
 pub struct Namespace {
-    pub name: String,
-    otp: Mutex<OtpState>,
-    oauth: Mutex<Session>,
-    /// Ticks whenever the TOTP secret is replaced, so live code feeds
-    /// switch to the new secret at once.
-    totp_changes: watch::Sender<()>,
+    name: String,
+    shared: Arc<Shared>,
+    cache: Mutex<HashMap<Space, Cached>>,
+    /// When the store was last told this namespace is used.
+    touched: Mutex<Option<Instant>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Namespace {
-    fn new(name: &str, otp: OtpState) -> Namespace {
-        Namespace {
-            name: name.to_owned(),
-            otp: Mutex::new(otp),
-            oauth: Mutex::new(Session::default()),
-            totp_changes: watch::channel(()).0,
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The store this namespace lives in, for the store-wide key spaces
+    /// (counters, used-code marks).
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.shared.store
+    }
+
+    /// The state key, to fingerprint secrets.
+    pub fn state_key(&self) -> &StateKey {
+        &self.shared.key
+    }
+
+    fn record_key(&self, space: Space) -> Vec<u8> {
+        format!("{}/{}", space.as_str(), self.name).into_bytes()
+    }
+
+    /// The namespace's record of type `R`, from the cache when the store
+    /// has not changed since, else from the store.
+    pub async fn read<R: Record>(&self) -> Result<Arc<R>, KeywordError> {
+        self.read_versioned::<R>().await.map(|(value, _)| value)
+    }
+
+    async fn read_versioned<R: Record>(&self) -> Result<(Arc<R>, u64), KeywordError> {
+        let store = &self.shared.store;
+        let stamp = store.stamp()?;
+        if stamp.is_some() {
+            if let Some(hit) = self.cached::<R>(|c| c.stamp == stamp) {
+                return Ok(hit);
+            }
         }
-    }
-
-    /// The OTP state, for reading; held only briefly and never across an await.
-    pub fn otp(&self) -> MutexGuard<'_, OtpState> {
-        self.otp.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// The OAuth session; held only briefly and never across an await.
-    pub fn oauth(&self) -> MutexGuard<'_, Session> {
-        self.oauth.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Replaces the current secret of one kind and tells whoever watches.
-    pub fn set_key(&self, kind: Kind, key: Arc<OtpKey>) {
-        let mut otp = self.otp();
-        match kind {
-            Kind::Totp => otp.totp = Some(key),
-            Kind::Hotp => otp.hotp = Some(key),
+        let stored = store.get(R::SPACE, &self.name).await?;
+        let version = stored.as_ref().map_or(0, |s| s.version);
+        if let Some(hit) = self.cached::<R>(|c| c.version == version) {
+            self.remember(R::SPACE, stamp, version, hit.0.clone());
+            return Ok(hit);
         }
-        drop(otp);
-        if kind == Kind::Totp {
-            self.totp_changes.send_replace(());
-        }
+        let value = Arc::new(match stored {
+            Some(stored) => {
+                let plain = self
+                    .shared
+                    .key
+                    .open(&self.record_key(R::SPACE), &stored.value)?;
+                R::from_bytes(&plain)?
+            }
+            None => match self.shared.initial.get(&R::SPACE) {
+                Some(bytes) => R::from_bytes(bytes)?,
+                None => R::from_bytes(&[])?,
+            },
+        });
+        self.remember(R::SPACE, stamp, version, value.clone());
+        Ok((value, version))
     }
 
-    /// Resolves on each later change of the TOTP secret.
-    pub fn watch_totp(&self) -> watch::Receiver<()> {
-        self.totp_changes.subscribe()
+    fn cached<R: Record>(&self, valid: impl Fn(&Cached) -> bool) -> Option<(Arc<R>, u64)> {
+        let cache = lock(&self.cache);
+        let entry = cache.get(&R::SPACE).filter(|c| valid(c))?;
+        let value = entry.value.clone().downcast::<R>().ok()?;
+        Some((value, entry.version))
+    }
+
+    fn remember<R: Record>(&self, space: Space, stamp: Option<u64>, version: u64, value: Arc<R>) {
+        lock(&self.cache).insert(
+            space,
+            Cached {
+                stamp,
+                version,
+                value,
+            },
+        );
+    }
+
+    /// Changes the record of type `R`: `change` gets the current record and
+    /// returns the new one, or None to leave it as it is (no write at all).
+    /// A concurrent writer makes it start over with the newer record.
+    pub async fn update<R: Record>(
+        &self,
+        mut change: impl FnMut(&R) -> Option<R>,
+    ) -> Result<Arc<R>, KeywordError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let (current, version) = self.read_versioned::<R>().await?;
+            let Some(new) = change(&current) else {
+                return Ok(current);
+            };
+            let sealed = self
+                .shared
+                .key
+                .seal(&self.record_key(R::SPACE), &new.to_bytes());
+            let expect = match version {
+                0 => Expect::Absent,
+                v => Expect::Version(v),
+            };
+            let written = self
+                .shared
+                .store
+                .put(R::SPACE, &self.name, &sealed, expect, None)
+                .await?;
+            if let Some(version) = written {
+                let new = Arc::new(new);
+                // The stamp moved with this write: check it next time.
+                self.remember(R::SPACE, None, version, new.clone());
+                return Ok(new);
+            }
+        }
+        Err(StateError::new(format!(
+            "the {} record of namespace '{}' kept changing under this update; try again",
+            R::SPACE.as_str(),
+            self.name
+        ))
+        .into())
+    }
+
+    /// Changes in the store, to pass to [`Namespace::changed`].
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.shared.store.subscribe()
+    }
+
+    /// Waits until a change that may concern this namespace's `space`
+    /// record arrives on `changes`. Missed changes count as one.
+    pub async fn changed(&self, changes: &mut broadcast::Receiver<Change>, space: Space) {
+        loop {
+            match changes.recv().await {
+                Ok(Change::Key(s, key)) if s == space && key == self.name => return,
+                Ok(Change::Any) | Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Ok(_) => {}
+                // The store is gone: nothing will change any more.
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
     }
 }
 
-/// All namespaces of a server.
+/// All namespaces of a server: handles on the store, opened on first use.
 pub struct Namespaces {
-    map: Mutex<HashMap<String, Arc<Namespace>>>,
-    initial: OtpState,
+    shared: Arc<Shared>,
+    limits: NamespaceLimits,
+    open: Mutex<HashMap<String, Arc<Namespace>>>,
 }
 
 impl Namespaces {
-    /// Namespaces that each start with `initial` (the server's `--secret`).
-    pub fn new(initial: OtpState) -> Namespaces {
+    pub fn new(store: Arc<dyn StateStore>, key: StateKey, limits: NamespaceLimits) -> Namespaces {
         Namespaces {
-            map: Mutex::new(HashMap::new()),
-            initial,
+            shared: Arc::new(Shared {
+                store,
+                key,
+                initial: HashMap::new(),
+            }),
+            limits,
+            open: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn get(&self, name: &str) -> Arc<Namespace> {
-        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(name.to_owned())
-            .or_insert_with(|| Arc::new(Namespace::new(name, self.initial.clone())))
-            .clone()
+    /// Throwaway namespaces in memory, for tests and listings.
+    pub fn in_memory() -> Namespaces {
+        Namespaces::new(
+            Arc::new(MemoryStore::new()),
+            StateKey::generate().0,
+            NamespaceLimits::default(),
+        )
     }
 
+    /// Every namespace without a record of `R`'s kind starts with `initial`.
+    pub fn with_initial<R: Record>(mut self, initial: &R) -> Namespaces {
+        let shared = Arc::get_mut(&mut self.shared).expect("set before any namespace opens");
+        shared.initial.insert(R::SPACE, initial.to_bytes());
+        self
+    }
+
+    pub fn store(&self) -> &Arc<dyn StateStore> {
+        &self.shared.store
+    }
+
+    /// The namespace `name`, made on first use unless the store already
+    /// holds as many namespaces as allowed. A store that does not answer
+    /// does not stop the call: keywords that need no state still work, and
+    /// those that do fail with the store's error.
+    pub async fn get(&self, name: &str) -> Result<Arc<Namespace>, KeywordError> {
+        let ns = {
+            let mut open = lock(&self.open);
+            if let Some(ns) = open.get(name) {
+                ns.clone()
+            } else {
+                let ns = Arc::new(Namespace {
+                    name: name.to_owned(),
+                    shared: self.shared.clone(),
+                    cache: Mutex::new(HashMap::new()),
+                    touched: Mutex::new(None),
+                });
+                open.insert(name.to_owned(), ns.clone());
+                ns
+            }
+        };
+        let now = Instant::now();
+        let due = lock(&ns.touched).is_none_or(|t| now.duration_since(t) >= TOUCH_EVERY);
+        if due {
+            self.touch(&ns, now).await?;
+        }
+        Ok(ns)
+    }
+
+    async fn touch(&self, ns: &Namespace, now: Instant) -> Result<(), KeywordError> {
+        let exempt = self.limits.exempt.contains(&ns.name);
+        let (idle, cap) = if exempt {
+            (None, None)
+        } else {
+            (Some(self.limits.idle), Some(self.limits.cap))
+        };
+        match self.shared.store.touch_namespace(&ns.name, idle, cap).await {
+            Ok(Admit::Full) => {
+                lock(&self.open).remove(&ns.name);
+                Err(KeywordError::plain(format!(
+                    "Namespace limit ({}) reached; '{}' not created.",
+                    self.limits.cap, ns.name
+                )))
+            }
+            Ok(admit) => {
+                if admit == Admit::Created {
+                    // It may have expired with its records: decode afresh.
+                    lock(&ns.cache).clear();
+                }
+                *lock(&ns.touched) = Some(now);
+                self.forget_idle(now);
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(store = self.shared.store.describe(), error = %e, "state store");
+                Ok(())
+            }
+        }
+    }
+
+    /// Drops handles on namespaces this server has not used for the idle
+    /// time, so the in-process map stays as small as the store's.
+    fn forget_idle(&self, now: Instant) {
+        let mut open = lock(&self.open);
+        if open.len() <= self.limits.cap {
+            return;
+        }
+        open.retain(|_, ns| {
+            lock(&ns.touched).is_none_or(|t| now.duration_since(t) < self.limits.idle)
+        });
+    }
+
+    /// How many namespaces this server has open.
     pub fn len(&self) -> usize {
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).len()
+        lock(&self.open).len()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -17,6 +17,8 @@
 //! manager (the cluster connection for a cluster) reconnects on its own,
 //! so calls succeed again as soon as Redis is back.
 
+use std::fmt;
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,6 +59,70 @@ pub struct RedisOptions {
     pub ca_pem: Option<Vec<u8>>,
 }
 
+/// A checked `--state redis://...` with its settings; Debug shows it
+/// without credentials.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisSpec {
+    url: String,
+    shown: String,
+    prefix: Option<String>,
+    ca: Option<PathBuf>,
+}
+
+impl fmt::Debug for RedisSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSpec")
+            .field("url", &self.shown)
+            .field("prefix", &self.prefix)
+            .field("ca", &self.ca)
+            .finish()
+    }
+}
+
+impl RedisSpec {
+    pub fn parse(spec: &str) -> StateResult<RedisSpec> {
+        Ok(RedisSpec {
+            shown: parse_target(spec)?.shown,
+            url: spec.to_owned(),
+            prefix: None,
+            ca: None,
+        })
+    }
+
+    /// `--state-redis-prefix` and `--state-redis-ca`.
+    pub fn with_settings(self, prefix: Option<String>, ca: Option<PathBuf>) -> RedisSpec {
+        RedisSpec { prefix, ca, ..self }
+    }
+
+    /// The store, reading the CA file now so that a bad one stops the
+    /// server's start.
+    pub fn open(&self) -> StateResult<RedisStore> {
+        let ca_pem = match &self.ca {
+            Some(path) => {
+                let fail = |why: String| {
+                    StateError::new(format!("--state-redis-ca {}: {why}", path.display()))
+                };
+                let pem = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+                if !pem
+                    .windows(CERTIFICATE_PEM.len())
+                    .any(|w| w == CERTIFICATE_PEM)
+                {
+                    return Err(fail("no PEM certificate in it".to_owned()));
+                }
+                Some(pem)
+            }
+            None => None,
+        };
+        let options = RedisOptions {
+            prefix: self.prefix.clone(),
+            ca_pem,
+        };
+        RedisStore::new(&self.url, options)
+    }
+}
+
+const CERTIFICATE_PEM: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
 /// A parsed spec: the nodes to connect to and how to show them.
 struct Target {
     /// `redis://...` URLs, one per node given (one unless a cluster).
@@ -88,7 +154,7 @@ fn scheme_of(spec: &str) -> Option<(bool, bool)> {
 
 fn parse_target(spec: &str) -> StateResult<Target> {
     let bad = |why: &str| {
-        StateError::new(format!("--state: {why}; expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+cluster://HOST:PORT,HOST:PORT"))
+        StateError::new(format!("{why}; expected redis://HOST:PORT/DB, rediss://HOST:PORT/DB or redis+cluster://HOST:PORT,HOST:PORT"))
     };
     let (cluster, tls) = scheme_of(spec).ok_or_else(|| bad("not a Redis URL"))?;
     let rest = &spec[spec.find("://").unwrap_or(0) + 3..];
