@@ -141,5 +141,6 @@ Stop The Fleet
 
 Namespace URLs
     [Arguments]    ${namespace}
-    RETURN    ${{[f"{u}/ns/{$namespace}" for u in ($A, $B, $C)]}}
+    VAR    @{urls}    ${A}/ns/${namespace}    ${B}/ns/${namespace}    ${C}/ns/${namespace}
+    RETURN    ${urls}
 

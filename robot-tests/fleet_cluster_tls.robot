@@ -59,10 +59,16 @@ Rediss Refuses A Redis Whose Certificate It Cannot Trust
 
 Bad Redis Settings Refuse To Start
     Rpa Mfa Server Should Fail To Start    --state    redis://127.0.0.1:6379/0
-    ...    --state-redis-prefix    bad{prefix}
-    ...    expected_error=--state-redis-prefix
+    ...    --state-redis-prefix    bad{prefix}    @{FLEET_STATE}
+    ...    expected_error=--state-redis-prefix: 1 to 100 characters without spaces
+    ${tls}=    Shared TLS Redis
     Rpa Mfa Server Should Fail To Start    --state    redis://127.0.0.1:6379/0
-    ...    --state-redis-ca    ${CURDIR}/fleet.robot    @{FLEET_STATE}
+    ...    --state-redis-ca    ${tls.ca}    @{FLEET_STATE}
     ...    expected_error=--state-redis-ca is for rediss://
+    Rpa Mfa Server Should Fail To Start    --state    ${tls.url}
+    ...    --state-redis-ca    ${CURDIR}/fleet.robot    @{FLEET_STATE}
+    ...    expected_error=--state-redis-ca ${CURDIR}/fleet.robot: no PEM certificate in it
+    Rpa Mfa Server Should Fail To Start    --state    memory:    --state-redis-prefix    x
+    ...    expected_error=--state-redis-prefix and --state-redis-ca are for a redis:// --state
     Rpa Mfa Server Should Fail To Start    --state    redis://127.0.0.1:6379/0
     ...    expected_error=--state-key
