@@ -13,7 +13,8 @@ FAIL fails the run. Prints a Markdown table on stdout.
     target/venv/bin/python bench/state.py        # after scripts/install-test-deps.sh
     DURATION=5s target/venv/bin/python bench/state.py
 
-Environment: DURATION (10s), WRK_THREADS (2), WRK_CONNECTIONS (8). Needs wrk
+Environment: DURATION (10s), WRK_THREADS (2), WRK_CONNECTIONS (8),
+RPA_MFA_BIN (a build to measure instead of a fresh release build). Needs wrk
 and redis-server (apt-get install wrk redis-server).
 """
 
@@ -32,7 +33,8 @@ from pathlib import Path
 import pyotp
 
 ROOT = Path(__file__).resolve().parents[1]
-BINARY = ROOT / "target" / "release" / "rpa-mfa"
+# RPA_MFA_BIN: another build to measure (no cargo build then).
+BINARY = Path(os.environ.get("RPA_MFA_BIN", ROOT / "target" / "release" / "rpa-mfa"))
 DURATION = os.environ.get("DURATION", "10s")
 THREADS = os.environ.get("WRK_THREADS", "2")
 CONNECTIONS = os.environ.get("WRK_CONNECTIONS", "8")
@@ -135,8 +137,10 @@ def wrk(url, keyword, tmp):
 
 
 def main():
-    log("cargo build --release")
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    if "RPA_MFA_BIN" not in os.environ:
+        log("cargo build --release")
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+    log(f"measuring {BINARY}")
     with tempfile.TemporaryDirectory(prefix="rpa-mfa-state-bench-") as tmp_name:
         tmp = Path(tmp_name)
         key = base64.b64encode(os.urandom(32)).decode()
