@@ -6,6 +6,8 @@
 # - chromium (Debian), the headless browser that loads the keyword page;
 # - openssl (Debian), which makes the TLS suite's throw-away CA;
 # - curl (Debian), which the README's examples use (scripts/readme-doctest.py);
+# - redis-server and redis-cli (Debian redis-server, redis-tools), the real
+#   Redis the fleet suites share state through (plain, TLS and a cluster);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
 #   requests, websockets, prometheus-client and Pillow, rebuilt only when
 #   robot-tests/requirements.txt changes;
@@ -27,6 +29,8 @@ command -v python3 >/dev/null || missing+=(python3)
 # Debian's python3 makes venvs only with python3-venv (ensurepip).
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null || missing+=(nodejs npm)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v redis-cli >/dev/null || missing+=(redis-tools)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   sudo=""

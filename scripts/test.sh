@@ -49,7 +49,11 @@ echo "== secret scan of server logs, final /metrics scrapes and output.xml"
 # common.resource). None may show up in what the server logged or exposed.
 # In output.xml passwords and tokens may show up nowhere, and OTP secrets
 # not in what rpa-mfa's keywords said (the suites pass them as test data).
-otp_secrets=(JBSWY3DPEHPK3PXP GEZDGNBVGY3TQOJQ)
+otp_secrets=(JBSWY3DPEHPK3PXP GEZDGNBVGY3TQOJQ
+  # fleet.robot and fleet_cluster_tls.robot (their servers seal them in Redis)
+  AIWWUL3H3ZSYFELHNSYGSYDHAUFUSKFJ RE5FSQNMW25Q3GGCMXYZAVQ2LZDLYJKS OIOYX27IGBXCC65QBRTTU3MHJ3GEIC3V
+  YSWLV64CYJU4CR55EP5TWXXTPT3CKTLB NP4L2C6MOJVUD46YKUAVC2CFJA3MA65Q YSYGE6EJFF5ACX5RXVWVOT7FXLUVFYK6
+  PEEJCB3QOWOOVQTEM3FSPQPMT6NOL4ZV 6N3TRQ3R3MXT3G6XCYPNZK2BGWZUMXDB)
 # The OAuth clients' secrets and the Auth0 double's password (robot-tests/
 # resources/OidcProvider.py, Auth0Double.py): the suites hold them as test
 # data, so like OTP secrets they are checked in what the server said.

@@ -125,6 +125,17 @@ settings! {
     #[arg(long, value_name = "NAME:KEY")]
     state_key: String = "RPA_MFA_STATE_KEY",
 
+    /// Prefix of every Redis key and of the change channel, so several
+    /// fleets can share one Redis [default: rpa-mfa].
+    /// [env: RPA_MFA_STATE_REDIS_PREFIX]
+    #[arg(long, value_name = "PREFIX")]
+    state_redis_prefix: String = "RPA_MFA_STATE_REDIS_PREFIX",
+
+    /// PEM CA certificates that rediss:// trusts instead of the system
+    /// roots. [env: RPA_MFA_STATE_REDIS_CA]
+    #[arg(long, value_name = "PATH")]
+    state_redis_ca: PathBuf = "RPA_MFA_STATE_REDIS_CA",
+
     /// Whether --secret is time based (TIME) or counter based (COUNTER)
     /// [default: TIME]. [env: RPA_MFA_MODE]
     #[arg(long, value_name = "TIME|COUNTER")]
@@ -578,7 +589,10 @@ impl Settings {
             .map(parse_secret_ref)
             .transpose()
             .map_err(|e| format!("--secret: {e}"))?;
-        let state = StateSpec::parse(self.state.as_deref()).map_err(|e| format!("--state: {e}"))?;
+        let state = StateSpec::parse(self.state.as_deref())
+            .map_err(|e| format!("--state: {e}"))?
+            .with_redis_settings(self.state_redis_prefix, self.state_redis_ca)
+            .map_err(|e| e.to_string())?;
         let state_key = self
             .state_key
             .as_deref()
@@ -932,6 +946,25 @@ mod tests {
             .resolve(env(&[]))
             .unwrap_err();
         assert!(err.starts_with("--state: unknown state store"), "{err}");
+    }
+
+    #[test]
+    fn redis_settings_come_from_every_layer() {
+        let file =
+            config_file("state = \"redis://127.0.0.1:6390/0\"\nstate_redis_prefix = \"f\"\n");
+        let path = file.path().to_str().unwrap();
+        let config = flags(&["--config", path])
+            .resolve(env(&[("RPA_MFA_STATE_REDIS_CA", "/etc/ca.pem")]))
+            .unwrap();
+        let expected = StateSpec::parse(Some("redis://127.0.0.1:6390/0"))
+            .unwrap()
+            .with_redis_settings(Some("f".into()), Some("/etc/ca.pem".into()))
+            .unwrap();
+        assert_eq!(config.state, expected);
+        let err = flags(&["--state-redis-prefix", "f"])
+            .resolve(env(&[("RPA_MFA_STATE", "memory:")]))
+            .unwrap_err();
+        assert!(err.contains("are for a redis:// --state"), "{err}");
     }
 
     #[test]

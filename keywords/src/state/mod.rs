@@ -13,12 +13,14 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod memory;
+pub mod redis;
 pub mod seal;
 pub mod spec;
 pub mod sqlite;
 pub mod store;
 
 pub use memory::MemoryStore;
+pub use redis::{RedisOptions, RedisStore};
 pub use seal::StateKey;
 pub use store::{
     Admit, Change, CounterSet, Expect, Space, StateError, StateResult, StateStore, Versioned,

@@ -5,9 +5,12 @@
 //! | none | `sqlite:` on `state.db` in the user's data directory |
 //! | `sqlite:PATH` | SQLite at PATH (`sqlite:` alone: the default file) |
 //! | `memory:` | this process only |
+//! | `redis://HOST:PORT/DB`, `rediss://...` | a Redis shared by a fleet (TLS with `rediss`) |
+//! | `redis+cluster://HOST:PORT,HOST:PORT` | a Redis Cluster, from some of its masters |
 //!
 //! The state key comes from the vault when `--state-key NAME:KEY` is
-//! given. Otherwise a SQLite store keeps one beside its file (`state.key`
+//! given; Redis needs it (every server of a fleet seals with the same
+//! key). Otherwise a SQLite store keeps one beside its file (`state.key`
 //! for `state.db`, mode 0600, made on first start), and `memory:` makes a
 //! throwaway one.
 
@@ -17,6 +20,7 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use super::redis::{is_redis_spec, RedisSpec};
 use super::sqlite::SqliteStore;
 use super::{MemoryStore, StateError, StateKey, StateStore};
 use crate::vault::SecretStore;
@@ -26,6 +30,7 @@ use crate::vault::SecretStore;
 pub enum StateSpec {
     Memory,
     Sqlite(PathBuf),
+    Redis(RedisSpec),
 }
 
 impl StateSpec {
@@ -39,10 +44,27 @@ impl StateSpec {
                 "" => Ok(StateSpec::Sqlite(default_path()?)),
                 path => Ok(StateSpec::Sqlite(PathBuf::from(path))),
             },
+            Some(s) if is_redis_spec(s) => Ok(StateSpec::Redis(RedisSpec::parse(s)?)),
             Some(other) => Err(StateError::new(format!(
-                "unknown state store '{}': use sqlite:PATH or memory:",
+                "unknown state store '{}': use sqlite:PATH, memory: or redis://HOST:PORT/DB",
                 other.split(['/', '@']).next().unwrap_or(other)
             ))),
+        }
+    }
+
+    /// Adds `--state-redis-prefix` and `--state-redis-ca`, which only a
+    /// Redis store takes.
+    pub fn with_redis_settings(
+        self,
+        prefix: Option<String>,
+        ca: Option<PathBuf>,
+    ) -> Result<StateSpec, StateError> {
+        match self {
+            StateSpec::Redis(redis) => Ok(StateSpec::Redis(redis.with_settings(prefix, ca))),
+            _ if prefix.is_some() || ca.is_some() => Err(StateError::new(
+                "--state-redis-prefix and --state-redis-ca are for a redis:// --state",
+            )),
+            other => Ok(other),
         }
     }
 }
@@ -87,6 +109,13 @@ pub async fn open(
                 None => key_beside(path).map_err(|e| e.to_string())?,
             };
             Ok((SqliteStore::new(path), key))
+        }
+        StateSpec::Redis(redis) => {
+            let key = key.ok_or(
+                "--state-key NAME:KEY is required with redis://: every server of a fleet \
+seals secrets with the same key, kept in the vault",
+            )?;
+            Ok((Arc::new(redis.open().map_err(|e| e.to_string())?), key))
         }
     }
 }
@@ -149,6 +178,32 @@ mod tests {
             .0;
         assert!(err.contains("unknown state store 'postgres:'"), "{err}");
         assert!(!err.contains("pw"));
+    }
+
+    #[test]
+    fn redis_specs_parse_and_keep_their_password_out_of_debug() {
+        let spec = StateSpec::parse(Some("rediss://:pw-Zq8@redis.internal:6380/1"))
+            .unwrap()
+            .with_redis_settings(Some("fleet".into()), None)
+            .unwrap();
+        let shown = format!("{spec:?}");
+        assert!(shown.contains("rediss://redis.internal:6380/1"), "{shown}");
+        assert!(
+            shown.contains("fleet") && !shown.contains("pw-Zq8"),
+            "{shown}"
+        );
+        let err = StateSpec::parse(Some("redis://:pw-Zq8@h:port/0"))
+            .unwrap_err()
+            .0;
+        assert!(
+            err.starts_with("a bad port;") && !err.contains("pw-Zq8"),
+            "{err}"
+        );
+        let err = StateSpec::Memory
+            .with_redis_settings(Some("fleet".into()), None)
+            .unwrap_err()
+            .0;
+        assert!(err.contains("are for a redis:// --state"), "{err}");
     }
 
     #[cfg(unix)]
