@@ -9,7 +9,7 @@
 # - redis-server and redis-cli (Debian redis-server, redis-tools), the real
 #   Redis the fleet suites share state through (plain, TLS and a cluster);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
-#   requests, websockets, prometheus-client and Pillow, rebuilt only when
+#   requests, websockets, prometheus-client, Pillow and redis, rebuilt only when
 #   robot-tests/requirements.txt changes;
 # - python3-venv (Debian), without which `python3 -m venv` fails on Debian;
 # - Node.js 20 or later for oidc-provider: when the system's `node` is older
