@@ -310,3 +310,39 @@ async fn the_namespace_cap_is_the_stores_and_exempts_the_default() {
     let code = run(&lib, "two", "Get Counter Based OTP", &["0"], &[]).await;
     assert_eq!(code.unwrap(), RFC_HOTP[0]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn unique_waits_no_longer_than_max_wait() {
+    // 10 s before the next 30 s period begins, with --max-wait 5.
+    let clock = Arc::new(TokioClock::starting_at(1_111_111_100.0));
+    let namespaces = Namespaces::new(
+        Arc::new(MemoryStore::new()),
+        StateKey::from_base64(STATE_KEY).unwrap(),
+        NamespaceLimits::default(),
+    );
+    let services = Services::new(
+        Arc::new(rpa_mfa_keywords::vault::EnvStore::new()),
+        namespaces,
+        Default::default(),
+    )
+    .with_clock(clock)
+    .with_max_wait(Duration::from_secs(5));
+    let lib = Library::new(rpa_mfa_keywords::keywords(), Arc::new(services));
+    run(&lib, "", "Set Time Based OTP", &[RFC_SECRET], &[])
+        .await
+        .unwrap();
+    let unique = [("unique", "True")];
+    run(&lib, "", "Get Time Based OTP", &[], &unique)
+        .await
+        .unwrap();
+    let started = tokio::time::Instant::now();
+    let err = run(&lib, "", "Get Time Based OTP", &[], &unique)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "TimeoutError: Every code of this secret until the server's --max-wait (5 s) was \
+already handed out."
+    );
+    assert_eq!(started.elapsed(), Duration::ZERO, "refused without waiting");
+}
