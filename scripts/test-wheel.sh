@@ -114,8 +114,10 @@ if pgrep -f "^$work/venv/bin/rpa-mfa serve" >/dev/null; then
   echo "a failed rpa_mfa.MFA import left its server running"; exit 1
 fi
 
-# A shared server from the venv's rpa-mfa, imported with Remote.
-exec 3< <(exec rpa-mfa serve --port 0 --port-file "$work/port" \
+# A shared server from the venv's rpa-mfa, imported with Remote; on a
+# fresh in-memory state store, as the suite expects a fresh run (the
+# default SQLite store would keep what an earlier run set).
+exec 3< <(exec rpa-mfa serve --port 0 --port-file "$work/port" --state memory: \
   --vault "file:$work/secrets.json" --secret mfa:otpsecret --mode TIME 2>"$root/$results/server-wheel-remote.log")
 server_pid=$!
 read -r -t 30 ready <&3
