@@ -355,7 +355,8 @@ fn callback_url(addr: SocketAddr, tls: bool) -> String {
 /// `GET /oauth/callback`: hands the redirect to the flow waiting for its
 /// `state` and tells the person in the browser what happened. It carries
 /// no credentials (a browser redirect), so it is open; it only accepts
-/// redirects for flows this server started. The page never repeats the
+/// redirects for flows this server started, or with a shared state store
+/// any server of its fleet. The page never repeats the
 /// code or an error text from the query.
 async fn oauth_callback(State(services): State<Arc<Services>>, request: Request) -> Response {
     let oauth = &services.oauth;
@@ -363,7 +364,7 @@ async fn oauth_callback(State(services): State<Arc<Services>>, request: Request)
         .callback_url()
         .unwrap_or("http://127.0.0.1/oauth/callback");
     let query = request.uri().query().unwrap_or_default();
-    let (status, message) = match oauth.callbacks.deliver(&format!("{base}?{query}")) {
+    let (status, message) = match oauth.callbacks.deliver(&format!("{base}?{query}")).await {
         Delivery::Accepted => (
             axum::http::StatusCode::OK,
             "The login is handed to the robot. You can close this window.",
@@ -371,6 +372,11 @@ async fn oauth_callback(State(services): State<Arc<Services>>, request: Request)
         Delivery::Unknown => (
             axum::http::StatusCode::BAD_REQUEST,
             "No login started by this server is waiting for this redirect.",
+        ),
+        Delivery::Unavailable => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "The server cannot reach its state store to hand the login over. Reload this \
+page in a moment.",
         ),
     };
     tracing::info!(accepted = status.is_success(), "oauth callback");

@@ -52,11 +52,17 @@ impl Services {
         namespaces: state::Namespaces,
         oauth: oauth::Settings,
     ) -> Services {
+        let mut oauth = oauth::OAuth::new(oauth);
+        // A redirect reaching any server of a fleet finds its flow.
+        oauth.callbacks = oauth::CallbackInbox::for_store(
+            namespaces.store().clone(),
+            namespaces.state_key().clone(),
+        );
         Services {
             vault,
             namespaces,
             clock: Arc::new(clock::SystemClock),
-            oauth: oauth::OAuth::new(oauth),
+            oauth,
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }

@@ -13,6 +13,7 @@
 
 mod cache;
 pub mod callback;
+mod callback_store;
 mod device;
 mod discovery;
 mod error;
@@ -62,7 +63,9 @@ impl Default for Settings {
 pub struct OAuth {
     http: Http,
     discovery: Discovery,
-    /// Redirects that arrived at `GET /oauth/callback`, by `state`.
+    /// Redirects that arrived at `GET /oauth/callback`, by `state`: in
+    /// process by default, through the shared store once
+    /// [`Services::new`](crate::Services::new) sets it.
     pub callbacks: CallbackInbox,
     insecure_transport: bool,
     /// `http://host:port/oauth/callback` once the server listens.
