@@ -20,7 +20,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::callback::{state_of, Delivery};
-use crate::state::{Change, Expect, Space, StateKey, StateResult, StateStore};
+use crate::state::{Change, Expect, Space, StateError, StateKey, StateResult, StateStore};
 
 /// How long a started flow waits for its redirect when nobody waits for
 /// it yet; a wait extends it to its own end.
@@ -29,6 +29,8 @@ const WAITING_TTL: Duration = Duration::from_secs(3600);
 const GRACE: Duration = Duration::from_secs(60);
 /// A waiter looks at the store at least this often, whatever it heard.
 const RECHECK: Duration = Duration::from_secs(5);
+/// Attempts at handing a redirect over while waits refresh its record.
+const ATTEMPTS: usize = 16;
 
 /// The first byte of a record: what stage the flow is at.
 const WAITING: u8 = 0;
@@ -88,29 +90,30 @@ impl StoreInbox {
             return Ok(Delivery::Unknown);
         };
         let key = self.record_key(&state);
-        let Some(record) = self.store.get(Space::Callback, &key).await? else {
-            return Ok(Delivery::Unknown);
-        };
-        if record.value.first() != Some(&WAITING) {
-            return Ok(Delivery::Unknown);
-        }
         let mut arrived = vec![ARRIVED];
         arrived.extend(self.key.seal(&Self::sealing_key(&key), url.as_bytes()));
-        let written = self
-            .store
-            .put(
-                Space::Callback,
-                &key,
-                &arrived,
-                Expect::Version(record.version),
-                Some(WAITING_TTL),
-            )
-            .await?;
-        // Another redirect for the same flow got there first.
-        Ok(match written {
-            Some(_) => Delivery::Accepted,
-            None => Delivery::Unknown,
-        })
+        for _ in 0..ATTEMPTS {
+            let Some(record) = self.store.get(Space::Callback, &key).await? else {
+                return Ok(Delivery::Unknown);
+            };
+            if record.value.first() != Some(&WAITING) {
+                // Another redirect for the same flow got there first.
+                return Ok(Delivery::Unknown);
+            }
+            let expect = Expect::Version(record.version);
+            let ttl = Some(WAITING_TTL);
+            let written = self
+                .store
+                .put(Space::Callback, &key, &arrived, expect, ttl)
+                .await?;
+            if written.is_some() {
+                return Ok(Delivery::Accepted);
+            }
+            // Changed meanwhile: a wait starting extends a waiting record.
+        }
+        Err(StateError::new(
+            "an OAuth flow's record kept changing under the redirect; try again",
+        ))
     }
 
     /// The redirect for `state`, waiting up to `timeout` for it from
@@ -299,6 +302,47 @@ mod tests {
             b.deliver("http://h/cb?state=never").await.unwrap(),
             Delivery::Unknown
         );
+    }
+
+    /// On paused time a waiter that missed the change would sleep to its
+    /// recheck 5 s away, past this test's 1 s bound; woken by the change it
+    /// answers without time passing.
+    #[tokio::test(start_paused = true)]
+    async fn the_delivery_wakes_the_waiter_at_once() {
+        let (a, b) = fleet(Arc::new(MemoryStore::new()));
+        a.expect("s1").await.unwrap();
+        let waiter = {
+            let a = a.clone();
+            tokio::spawn(async move { a.wait("s1", Duration::from_secs(60)).await })
+        };
+        // Let the waiter look once and go to sleep.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        let before = Instant::now();
+        assert_eq!(b.deliver(URL).await.unwrap(), Delivery::Accepted);
+        let got = tokio::time::timeout(Duration::from_secs(1), waiter)
+            .await
+            .expect("woken by the change, not by the recheck");
+        assert_eq!(got.unwrap().unwrap().as_deref(), Some(URL));
+        assert!(before.elapsed() < RECHECK);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn of_two_waits_for_one_flow_one_gets_the_redirect() {
+        let (a, b) = fleet(Arc::new(MemoryStore::new()));
+        a.expect("s1").await.unwrap();
+        let wait = |inbox: Arc<StoreInbox>| {
+            tokio::spawn(async move { inbox.wait("s1", Duration::from_secs(10)).await })
+        };
+        let (first, second) = (wait(a.clone()), wait(b.clone()));
+        tokio::task::yield_now().await;
+        assert_eq!(b.deliver(URL).await.unwrap(), Delivery::Accepted);
+        let got = [
+            first.await.unwrap().unwrap(),
+            second.await.unwrap().unwrap(),
+        ];
+        assert_eq!(got.iter().flatten().count(), 1, "{got:?}");
     }
 
     #[tokio::test(start_paused = true)]
