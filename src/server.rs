@@ -364,7 +364,7 @@ async fn oauth_callback(State(services): State<Arc<Services>>, request: Request)
         .callback_url()
         .unwrap_or("http://127.0.0.1/oauth/callback");
     let query = request.uri().query().unwrap_or_default();
-    let (status, message) = match oauth.callbacks.deliver(&format!("{base}?{query}")).await {
+    let (status, message) = match oauth.deliver_redirect(&format!("{base}?{query}")).await {
         Delivery::Accepted => (
             axum::http::StatusCode::OK,
             "The login is handed to the robot. You can close this window.",

@@ -37,7 +37,7 @@ pub struct Services {
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
     /// argument is checked against it, and waits without one end by it.
-    pub max_wait: std::time::Duration,
+    pub(crate) max_wait: std::time::Duration,
 }
 
 /// `--max-wait`'s default: 15 minutes, longer than any login a person

@@ -21,44 +21,50 @@ use crate::state::{StateKey, StateResult, StateStore};
 const MAX_PENDING: usize = 1024;
 
 /// Where redirects wait for their flow: this process, or the shared store.
-pub enum CallbackInbox {
+#[derive(Default)]
+pub struct CallbackInbox {
+    route: Route,
+}
+
+enum Route {
     Local(LocalInbox),
     Store(StoreInbox),
 }
 
-impl Default for CallbackInbox {
-    fn default() -> CallbackInbox {
-        CallbackInbox::Local(LocalInbox::default())
+impl Default for Route {
+    fn default() -> Route {
+        Route::Local(LocalInbox::default())
     }
 }
 
 impl CallbackInbox {
     /// Through `store` when other processes share it, else in process.
     pub fn for_store(store: Arc<dyn StateStore>, key: StateKey) -> CallbackInbox {
-        if store.is_shared() {
-            CallbackInbox::Store(StoreInbox::new(store, key))
+        let route = if store.is_shared() {
+            Route::Store(StoreInbox::new(store, key))
         } else {
-            CallbackInbox::default()
-        }
+            Route::default()
+        };
+        CallbackInbox { route }
     }
 
     /// A flow with `state` started; its redirect will be kept for it (one
     /// that already arrived stays).
     pub async fn expect(&self, state: &str) -> StateResult<()> {
-        match self {
-            CallbackInbox::Local(inbox) => {
+        match &self.route {
+            Route::Local(inbox) => {
                 inbox.expect(state);
                 Ok(())
             }
-            CallbackInbox::Store(inbox) => inbox.expect(state).await,
+            Route::Store(inbox) => inbox.expect(state).await,
         }
     }
 
     /// A redirect arrived at this server's callback with this full URL.
     pub async fn deliver(&self, url: &str) -> Delivery {
-        match self {
-            CallbackInbox::Local(inbox) => inbox.deliver(url),
-            CallbackInbox::Store(inbox) => inbox.deliver(url).await.unwrap_or_else(|e| {
+        match &self.route {
+            Route::Local(inbox) => inbox.deliver(url),
+            Route::Store(inbox) => inbox.deliver(url).await.unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "oauth callback: the state store");
                 Delivery::Unavailable
             }),
@@ -67,9 +73,9 @@ impl CallbackInbox {
 
     /// The redirect for `state`, waiting up to `timeout` for it.
     pub async fn wait(&self, state: &str, timeout: Duration) -> StateResult<Option<String>> {
-        match self {
-            CallbackInbox::Local(inbox) => Ok(inbox.wait(state, timeout).await),
-            CallbackInbox::Store(inbox) => inbox.wait(state, timeout).await,
+        match &self.route {
+            Route::Local(inbox) => Ok(inbox.wait(state, timeout).await),
+            Route::Store(inbox) => inbox.wait(state, timeout).await,
         }
     }
 }
@@ -84,6 +90,7 @@ pub(super) fn state_of(url: &str) -> Option<String> {
 }
 
 /// The in-process inbox: flows waiting in this process, by `state`.
+/// Public for the fuzz target `fuzz/fuzz_targets/oauth_response_url.rs`.
 #[derive(Default)]
 pub struct LocalInbox {
     inbox: Mutex<Inbox>,
@@ -159,8 +166,9 @@ impl LocalInbox {
         }
     }
 
-    /// Whether a flow with `state` is expected (for tests and metrics).
-    pub fn is_expected(&self, state: &str) -> bool {
+    /// Whether a flow with `state` is expected.
+    #[cfg(test)]
+    fn is_expected(&self, state: &str) -> bool {
         self.lock().expected.contains_key(state)
     }
 
