@@ -45,6 +45,25 @@ SQLite: A Redirect That Lands Before The Wait Is Kept Sealed And Taken Once
     Sqlite Files Should Not Contain    ${DB}    ${code}    ${state}
     A Takes It Once    ${SA}    sqlite-early    ${response}
 
+Redis Down: The Callback Answers 503 And The Wait Fails Clearly
+    [Tags]    redis
+    ${redis}=    Start Redis    callback-outage
+    ${port}=    Start Rpa Mfa Server    --state    ${redis.url}    @{FLEET_STATE}
+    ...    alias=oauth-outage
+    VAR    ${url}    http://127.0.0.1:${port}
+    Import Library    Remote    ${url}/ns/outage    timeout=10s    AS    Outage
+    ${auth}=    Outage.Generate OAuth URL    issuer=${OIDC.issuer}    client_id=${OIDC.pkce_id}
+    ...    redirect_uri=${url}/oauth/callback    scope=openid
+    ${response}=    Follow Login Redirects    ${auth}
+    Stop Redis    callback-outage
+    # The browser is told to try again (not that the login is unknown)...
+    ${status}=    Open Callback    ${response}
+    Should Be Equal As Integers    ${status}    503
+    # ...and the robot's wait names the store.
+    Run Keyword And Expect Error    StateError: Redis at 127.0.0.1:${redis.port} is unreachable*
+    ...    Outage.Wait For OAuth Callback    timeout=5
+    [Teardown]    Stop Rpa Mfa Server    oauth-outage
+
 A Stranger's Redirect Is Refused By Every Server
     FOR    ${server}    IN    ${A}    ${B}    ${SA}    ${SB}
         ${status}=    Open Callback    ${server}/oauth/callback?code=x&state=forged
