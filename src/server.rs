@@ -371,7 +371,7 @@ async fn oauth_callback(State(services): State<Arc<Services>>, request: Request)
         ),
         Delivery::Unknown => (
             axum::http::StatusCode::BAD_REQUEST,
-            "No login started by this server is waiting for this redirect.",
+            "No login started by this server (or its fleet) is waiting for this redirect.",
         ),
         Delivery::Unavailable => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
