@@ -7,6 +7,8 @@
 
 mod env;
 mod file;
+mod reference;
+mod registry;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,6 +20,8 @@ use zeroize::Zeroizing;
 
 pub use env::EnvStore;
 pub use file::FileStore;
+pub use reference::{BadSecretRef, SecretRef};
+pub use registry::Vaults;
 
 use crate::KeywordError;
 
@@ -34,6 +38,11 @@ pub enum VaultError {
     ReadOnly(&'static str),
     #[error("VaultError: unknown vault spec '{0}'; use file:PATH or env:")]
     UnknownSpec(String),
+    #[error("VaultError: no vault named '{0}' is configured; add --vault {0}=SPEC")]
+    UnknownVault(String),
+    /// A check-and-set write found another value than the one expected.
+    #[error("VaultError: secret '{0}' changed since it was read; not overwritten")]
+    Conflict(String),
 }
 
 impl From<VaultError> for KeywordError {
@@ -90,6 +99,30 @@ pub trait SecretStore: Send + Sync {
 
     /// Stores one value, creating the secret if needed.
     async fn set(&self, name: &str, key: &str, value: &str) -> Result<(), VaultError>;
+
+    /// Check-and-set: stores `new` under `key` only if the value there is
+    /// still `expected` (`None`: absent), else `VaultError::Conflict`. Used
+    /// to write back a rotated refresh token without losing a concurrent
+    /// writer's. Backends that can do this atomically (KV v2's `cas`, the
+    /// file store under its lock) override it; this default is a plain
+    /// read-then-write, which is all a backend without versions offers.
+    async fn replace(
+        &self,
+        name: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: &str,
+    ) -> Result<(), VaultError> {
+        let current = match self.get(name).await {
+            Ok(secret) => secret.value(key).ok(),
+            Err(VaultError::UndefinedSecret(_)) => None,
+            Err(e) => return Err(e),
+        };
+        if current.as_deref().map(String::as_str) != expected {
+            return Err(VaultError::Conflict(name.to_owned()));
+        }
+        self.set(name, key, new).await
+    }
 
     /// The names of all secrets.
     async fn list(&self) -> Result<Vec<String>, VaultError>;
