@@ -18,6 +18,7 @@
 # rpa-mfa's default state (SQLite in the user's data directory) goes to a
 # temporary directory; `--state memory:` among the flags picks memory.
 set -euo pipefail
+shopt -s inherit_errexit # a failed run inside $(...) stops the script
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 protocol=${1:-xmlrpc}
 shift || true
@@ -68,6 +69,7 @@ trap 'rm -rf "$tmp"' EXIT
 run() {
   local n=$1 out="$tmp/cg.$1" port_file="$tmp/port.$1" server client=$protocol
   echo '{"mfa": {"otp": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}}' > "$tmp/secrets.json"
+  rm -f "$port_file" # a repeat must not read the last run's port
   if [ "$protocol" = ceiling ]; then
     server=("$CEILING" "$port_file")
     client=xmlrpc

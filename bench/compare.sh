@@ -163,7 +163,8 @@ measure() {
     run_child "$TMP/out" "$PY" "$BENCH/startup.py" "$STARTS" "$port_file" "$BENCH/run_keyword.xml" -- "${cmd[@]}" ||
         { cat "$TMP/out" >&2; die "$name: start-up measurement failed"; }
     R[start,$name]=$(sed -n 's/^BENCH startup_ms=\([0-9.]*\) .*/\1/p' "$TMP/out")
-    [[ -n ${R[start,$name]} ]] || { cat "$TMP/out" >&2; die "$name: no start-up figure"; }
+    R[start_least,$name]=$(sed -n 's/^BENCH .* least_ms=\([0-9.]*\) .*/\1/p' "$TMP/out")
+    [[ -n ${R[start,$name]} && -n ${R[start_least,$name]} ]] || { cat "$TMP/out" >&2; die "$name: no start-up figure"; }
 
     start_server "$port_file" "$log_file" "${cmd[@]}"
     local pid=$SERVER_PID
@@ -230,6 +231,7 @@ for load in "${LOADS[@]}"; do
     row "socket errors + timeouts, $c connection(s)" - "c${c}_errors"
 done
 row "start-up to the first answer (ms, median of $STARTS)" - start
+row "start-up to the first answer (ms, least of $STARTS)" - start_least
 row "RSS after start (MiB)" mib rss0
 row "peak RSS, VmHWM (MiB)" mib hwm
 row "sequential xmlrpc.client calls/s (new connection each)" - cps
@@ -281,4 +283,4 @@ target "calls/s at 8 connections / the ceiling's" "$(awk -v a="${R[c8_rps,memory
 target "calls/s at 8 connections / RPA.MFA's" "$(awk -v a="${R[c8_rps,memory]}" -v b="${R[c8_rps,peer]}" 'BEGIN { printf "%.1f", a / b }')" ">=" 10
 target "p99 at 8 connections (ms)" "$(ms "${R[c8_p99_us,memory]}")" "<" 1
 target "peak RSS under load (MiB)" "$(mib "${R[hwm,memory]}")" "<=" 16
-target "start-up to the first answer with a local (file) vault (ms)" "${R[start,memory]}" "<=" 10
+target "start-up to the first answer with a local (file) vault (ms, median)" "${R[start,memory]}" "<=" 10

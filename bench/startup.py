@@ -6,7 +6,8 @@ Starts CMD (a server that writes its port to PORT_FILE) STARTS times. Each
 time it polls, from the moment it spawns CMD, until one POST of BODY_FILE
 (the XML-RPC run_keyword call) to /RPC2 answers 200 with a PASS; that time
 is the start-up. Then it stops the server (SIGTERM, SIGKILL after 10 s).
-Prints "BENCH startup_ms=MEDIAN all=T1,T2,..." in milliseconds.
+Prints "BENCH startup_ms=MEDIAN least_ms=LEAST all=T1,T2,..." in
+milliseconds: on a busy machine the least is the steadier figure.
 Everything is imported before the clock starts, so only the server counts.
 """
 
@@ -85,7 +86,8 @@ def main(argv):
     with open(body_file, "rb") as f:
         body = f.read()
     times = [start_once(cmd, port_file, body) for _ in range(starts)]
-    print("BENCH startup_ms=%.1f all=%s" % (statistics.median(times), ",".join("%.1f" % t for t in times)))
+    print("BENCH startup_ms=%.1f least_ms=%.1f all=%s"
+          % (statistics.median(times), min(times), ",".join("%.1f" % t for t in times)))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@
 //! a free port and writes the port to PORT_FILE once listening, as
 //! `rpa-mfa serve --port 0 --port-file` does. It keeps connections alive,
 //! serves HTTP/1.1 on tokio's multi-threaded runtime (as rpa-mfa does) and
-//! returns from `main` on SIGTERM, so callgrind writes its counts as it
-//! does for rpa-mfa.
+//! on SIGTERM removes the port file and returns from `main`, so callgrind
+//! writes its counts as it does for rpa-mfa.
 
 use std::convert::Infallible;
 
@@ -61,7 +61,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok((stream, _)) => stream,
                 Err(_) => continue, // e.g. out of file descriptors: serve the rest
             },
-            _ = terminate.recv() => return Ok(()),
+            _ = terminate.recv() => {
+                // As rpa-mfa does: a port file names a listening server.
+                let _ = std::fs::remove_file(port_file);
+                return Ok(());
+            }
         };
         let _ = stream.set_nodelay(true);
         tokio::spawn(async move {
