@@ -46,7 +46,7 @@ if [ "$protocol" = all ]; then
   )
   echo "$lines"
   echo
-  echo "| server (serve ${extra[*]}) | Get Time Based OTP | Get Counter Based OTP |"
+  echo "| server (serve ${extra[*]:-with its defaults}) | Get Time Based OTP | Get Counter Based OTP |"
   echo "|---|---|---|"
   figure() { grep "^$1: .* of $2;" <<<"$lines" | awk '{ printf "%.1fk", $2 / 1000 }'; }
   echo "| ceiling (canned answer) | $(figure ceiling 'Get Time Based OTP') | |"

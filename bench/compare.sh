@@ -209,7 +209,7 @@ measure peer yes "$PY" "$BENCH/mfa_remote.py" @PORT_FILE@ "$HOST"
 # --- report -----------------------------------------------------------------
 
 SERVERS=(ceiling memory sqlite peer)
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 rows=() # "label|ceiling|memory|sqlite|peer"
 row() {
@@ -243,7 +243,7 @@ echo "versions: $("$RPA_MFA" --version) ($RPA_MFA), $("$PY" -c 'import sys, robo
 echo
 printf '%s\n' "${rows[@]}" | awk -F'|' '
     # value / reference, as a plain ratio
-    function ratio(x, y) { return (y > 0) ? sprintf("%.2f", x / y) : "-" }
+    function ratio(x, y) { return (y > 0) ? sprintf("%.3g", x / y) : "-" }
     BEGIN {
         n = 1
         split("metric|ceiling|rpa-mfa memory:|rpa-mfa SQLite|RPA.MFA|memory:/ceiling|memory:/RPA.MFA|SQLite/ceiling|SQLite/RPA.MFA", head, "|")
