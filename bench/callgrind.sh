@@ -14,7 +14,9 @@
 #                    and Get Counter Based OTP, and a Markdown table of them
 # Environment: KEYWORD (totp: 'Get Time Based OTP' | hotp: 'Get Counter
 # Based OTP'), CALLS (2000), WARM (200), REPEAT (3), RPA_MFA_BIN (a built
-# binary to measure; else target/release/rpa-mfa, built here).
+# binary to measure; else target/release/rpa-mfa, built here), KEEP (a
+# directory: the callgrind files are copied there, for
+# `callgrind_annotate --inclusive=yes`).
 # rpa-mfa's default state (SQLite in the user's data directory) goes to a
 # temporary directory; `--state memory:` among the flags picks memory.
 set -euo pipefail
@@ -85,6 +87,7 @@ run() {
   python3 bench/keepalive_client.py "$client" "$(cat "$port_file")" "$n" "$KEYWORD"
   kill -TERM "$pid"
   wait "$pid" || true
+  if [ -n "${KEEP:-}" ]; then cp "$out" "$KEEP/callgrind.out.$protocol.$KEYWORD.$n"; fi
   local total
   total=$(grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}')
   [ -n "$total" ] || { cat "$tmp/server.$n.log" >&2; echo "no instruction count in $out" >&2; exit 1; }
