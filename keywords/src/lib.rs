@@ -12,6 +12,7 @@
 pub mod access;
 pub mod clock;
 pub mod error;
+pub mod http_clients;
 pub mod library;
 pub mod oauth;
 pub mod otp;
