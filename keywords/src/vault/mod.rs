@@ -7,6 +7,7 @@
 
 mod env;
 mod file;
+pub mod keywords;
 pub mod kv2;
 mod reference;
 mod registry;
@@ -22,7 +23,7 @@ use zeroize::Zeroizing;
 pub use env::EnvStore;
 pub use file::FileStore;
 pub use kv2::Kv2Store;
-pub use reference::{BadSecretRef, SecretRef};
+pub use reference::{split_vault, BadSecretRef, SecretRef};
 pub use registry::Vaults;
 
 use crate::KeywordError;
