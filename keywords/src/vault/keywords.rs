@@ -102,13 +102,15 @@ Example:
                         Value::Int(i) => i.to_string(),
                         Value::Float(x) => x.to_string(),
                         Value::Bool(b) => if *b { "True" } else { "False" }.to_owned(),
-                        other => return Err(KeywordError::new(
-                            "TypeError",
-                            format!(
+                        other => {
+                            return Err(KeywordError::new(
+                                "TypeError",
+                                format!(
                                 "value of key '{key}' must be a string, number or boolean, not {}",
                                 other.type_name()
                             ),
-                        )),
+                            ))
+                        }
                     };
                     texts.push((key.as_str(), zeroize::Zeroizing::new(text)));
                 }

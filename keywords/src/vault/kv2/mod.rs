@@ -28,8 +28,10 @@ use self::login::Credentials;
 pub use self::spec::{Kv2Spec, Login};
 use super::{Secret, SecretStore, VaultError};
 
-/// How often `set` reads again after losing a check-and-set race.
-const CAS_ATTEMPTS: usize = 8;
+/// How often `set` writes before giving up on a secret that other writers
+/// keep changing; each lost race waits a little longer, with jitter, so
+/// a crowd of writers spreads out instead of colliding again.
+const CAS_ATTEMPTS: u32 = 32;
 
 pub struct Kv2Store {
     api: Api,
@@ -167,7 +169,10 @@ impl Kv2Store {
     /// Merges `values` into the secret, reading again after each lost
     /// check-and-set race.
     async fn merge(&self, name: &str, values: &[(&str, &str)]) -> Result<(), VaultError> {
-        for _ in 0..CAS_ATTEMPTS {
+        for attempt in 0..CAS_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
             let Read { mut data, version } = self.read(name).await?;
             for (key, value) in values {
                 data.insert((*key).to_owned(), Zeroizing::new((*value).to_owned()));
@@ -178,6 +183,17 @@ impl Kv2Store {
         }
         Err(VaultError::Conflict(name.to_owned()))
     }
+}
+
+/// Up to `attempt` × 5 ms, at most 100 ms, jittered by the clock's
+/// nanoseconds (no randomness needed: the writers only need to differ).
+fn backoff(attempt: u32) -> std::time::Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let ceiling = (attempt * 5).min(100);
+    std::time::Duration::from_millis(u64::from(nanos % (ceiling + 1)))
 }
 
 #[async_trait]
