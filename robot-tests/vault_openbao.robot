@@ -209,7 +209,7 @@ Start OpenBao And The Server
     Put Secrets Into OpenBao
     Put Openbao Secret    users    alice=${ALICE_PASSWORD}    bot7=${BOT_PASSWORD}
     Put Openbao Secret    fleet    key=${STATE_KEY}
-    Set Environment Variable    VAULT_TOKEN    ${BAO_TOKEN}
+    Export Vault Token    ${BAO_TOKEN}
     Create File    ${TEMPDIR}/rpa-mfa-openbao-default.json    {"local": {"otpsecret": "${SHORT_SECRET}"}}
     ${port}=    Start Rpa Mfa Server
     ...    --vault    file:${TEMPDIR}/rpa-mfa-openbao-default.json
@@ -226,7 +226,7 @@ Put Secrets Into OpenBao
 Stop Everything
     Stop All Rpa Mfa Servers
     Stop All Openbao Servers
-    Remove Environment Variable    VAULT_TOKEN
+    Remove Vault Token
 
 Log Should Show
     [Documentation]    Fails unless the server log ``${log}`` holds ``${line}`` exactly ``${times}`` times.

@@ -738,15 +738,21 @@ impl Settings {
             .transpose()
             .map_err(|e| format!("--state-key: {e}"))?;
         let vaults = vault_configs(&self.vault, &self.vault_tables, &self.vault_allow)?;
-        for reference in secret.iter().chain(&state_key) {
-            check_vault_named(&vaults, reference.vault.as_deref())?;
+        let references = [("--secret", &secret), ("--state-key", &state_key)];
+        for (flag, reference) in references {
+            if let Some(reference) = reference {
+                check_vault_named(&vaults, reference.vault.as_deref())
+                    .map_err(|e| format!("{flag}: {e}"))?;
+            }
         }
-        for name in [&self.users_secret, &self.tokens_secret]
-            .into_iter()
-            .flatten()
-        {
-            if self.auth_vault.is_none() {
-                check_vault_named(&vaults, rpa_mfa_keywords::vault::split_vault(name).0)?;
+        let auth_secrets = [
+            ("--users-secret", &self.users_secret),
+            ("--tokens-secret", &self.tokens_secret),
+        ];
+        for (flag, name) in auth_secrets {
+            if let (Some(name), None) = (name, &self.auth_vault) {
+                check_vault_named(&vaults, rpa_mfa_keywords::vault::split_vault(name).0)
+                    .map_err(|e| format!("{flag}: {e}"))?;
             }
         }
         let mode = parse_mode(self.mode.as_deref().unwrap_or("TIME"))

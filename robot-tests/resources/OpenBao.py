@@ -156,6 +156,14 @@ class OpenBao:
         logger.info(f"OpenBao '{alias}' at {server.url} (log {server.log_path})")
         return server.url
 
+    def export_vault_token(self, token):
+        """Sets VAULT_TOKEN for the servers started next, without logging it
+        (OperatingSystem's Set Environment Variable logs the value)."""
+        os.environ["VAULT_TOKEN"] = token
+
+    def remove_vault_token(self):
+        os.environ.pop("VAULT_TOKEN", None)
+
     def openbao_port(self, alias="bao"):
         return self._server(alias).port
 
