@@ -17,14 +17,9 @@ use crate::remote;
 use crate::server;
 use crate::stop::StopSwitch;
 
+/// `--vault [NAME=]SPEC`, repeatable, as for `serve`.
 #[derive(clap::Args)]
-pub struct OtpArgs {
-    /// Base32 secret or otpauth:// URI; `-` reads it from standard input
-    /// (keeps it out of the process list).
-    secret: Option<String>,
-    /// Take the secret from a vault instead: [VAULT/]NAME:KEY.
-    #[arg(long = "from-vault", value_name = "[VAULT/]NAME:KEY", value_parser = config::parse_secret_ref, conflicts_with = "secret")]
-    from_vault: Option<SecretRef>,
+pub struct VaultFlags {
     /// The vaults, as for `serve --vault` ([NAME=]SPEC, repeatable).
     #[arg(
         long,
@@ -33,6 +28,18 @@ pub struct OtpArgs {
         value_name = "[NAME=]SPEC"
     )]
     vault: Vec<String>,
+}
+
+#[derive(clap::Args)]
+pub struct OtpArgs {
+    /// Base32 secret or otpauth:// URI; `-` reads it from standard input
+    /// (keeps it out of the process list).
+    secret: Option<String>,
+    /// Take the secret from a vault instead: [VAULT/]NAME:KEY.
+    #[arg(long = "from-vault", value_name = "[VAULT/]NAME:KEY", value_parser = config::parse_secret_ref, conflicts_with = "secret")]
+    from_vault: Option<SecretRef>,
+    #[command(flatten)]
+    vaults: VaultFlags,
     /// Print the HOTP code for this counter instead of a TOTP code.
     #[arg(long)]
     counter: Option<u64>,
@@ -52,15 +59,9 @@ pub struct OtpArgs {
 
 #[derive(clap::Args)]
 pub struct VaultArgs {
-    /// The vaults, as for `serve --vault` ([NAME=]SPEC, repeatable); a
-    /// secret NAME of the actions may be VAULT/NAME.
-    #[arg(
-        long,
-        env = "RPA_MFA_VAULT",
-        value_delimiter = ',',
-        value_name = "[NAME=]SPEC"
-    )]
-    vault: Vec<String>,
+    /// A secret NAME of the actions may be VAULT/NAME.
+    #[command(flatten)]
+    vaults: VaultFlags,
     #[command(subcommand)]
     action: VaultAction,
 }
@@ -101,7 +102,7 @@ pub async fn otp(args: OtpArgs) -> Result<(), String> {
         }
         (Some(s), _) => zeroize::Zeroizing::new(s.clone()),
         (None, Some(reference)) => {
-            let (vaults, _) = crate::vaults::open_unchecked(&args.vault)?;
+            let (vaults, _) = crate::vaults::open_unchecked(&args.vaults.vault)?;
             vaults.value(reference).await.map_err(|e| e.to_string())?
         }
         (None, None) => return Err("give a SECRET (or -) or --from-vault [VAULT/]NAME:KEY".into()),
@@ -155,7 +156,7 @@ pub async fn otp(args: OtpArgs) -> Result<(), String> {
 
 /// `rpa-mfa vault`: lists, reads or writes secrets.
 pub async fn vault(args: VaultArgs) -> Result<(), String> {
-    let (vaults, default_named) = crate::vaults::open_unchecked(&args.vault)?;
+    let (vaults, default_named) = crate::vaults::open_unchecked(&args.vaults.vault)?;
     let store = |path: &str| -> Result<(Arc<dyn vault::SecretStore>, String), String> {
         let (vault, name) = vault::split_vault(path);
         let store = vaults.get(vault).map_err(|e| e.to_string())?;

@@ -17,7 +17,6 @@ output directory, which scripts/test.sh scans every log and output.xml for.
 import os
 import re
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,8 @@ from pathlib import Path
 
 import requests
 from robot.api import logger
-from robot.libraries.BuiltIn import BuiltIn
+
+from RedisServers import _free_port, _output_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_WITHIN = 15  # seconds a dev server may take to answer /sys/health
@@ -33,19 +33,6 @@ READY_WITHIN = 15  # seconds a dev server may take to answer /sys/health
 
 def _bao():
     return os.environ.get("RPA_MFA_BAO") or str(ROOT / "target" / "openbao" / "bin" / "bao")
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _output_dir():
-    try:
-        return Path(BuiltIn().get_variable_value("${OUTPUT DIR}"))
-    except Exception:
-        return Path(tempfile.gettempdir())
 
 
 def _remember_credential(value):
