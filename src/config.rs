@@ -496,14 +496,26 @@ fn vault_configs(
     let mut default = vaults.remove(DEFAULT_VAULT).unwrap_or_default();
     default.name = DEFAULT_VAULT.to_owned();
     for who in allow {
-        let named = who.split_once('=').filter(|(v, _)| vaults.contains_key(*v));
-        match named {
-            Some((vault, who)) if !who.is_empty() => vaults
-                .get_mut(vault)
-                .map(|v| v.allow.push(who.to_owned()))
-                .unwrap_or_default(),
-            Some(_) => return Err(format!("--vault-allow: expected VAULT=WHO, got '{who}'")),
-            None => default.allow.push(who.clone()),
+        // A VAULT= prefix must name a configured vault: a typo must not
+        // quietly become a user of the default vault.
+        if let Some((vault, _)) = who.split_once('=') {
+            if is_vault_name(vault) && vault != DEFAULT_VAULT && !vaults.contains_key(vault) {
+                return Err(format!(
+                    "--vault-allow {who}: no vault named '{vault}' is configured; add --vault {vault}=SPEC"
+                ));
+            }
+        }
+        let named = who
+            .split_once('=')
+            .filter(|(v, _)| *v == DEFAULT_VAULT || vaults.contains_key(*v));
+        let (vault, listed) = match named {
+            Some((_, "")) => return Err(format!("--vault-allow: expected VAULT=WHO, got '{who}'")),
+            Some((vault, listed)) => (vault, listed),
+            None => (DEFAULT_VAULT, who.as_str()),
+        };
+        match vaults.get_mut(vault) {
+            Some(named) => named.allow.push(listed.to_owned()),
+            None => default.allow.push(listed.to_owned()),
         }
     }
     Ok(std::iter::once(default)
@@ -1105,6 +1117,8 @@ mod tests {
             "alice",
             "--vault-allow",
             "bao=ci",
+            "--vault-allow",
+            "default=qa",
             "--users-secret",
             "bao/users",
         ])
@@ -1113,7 +1127,7 @@ mod tests {
         let names: Vec<&str> = config.vaults.iter().map(|v| v.name.as_str()).collect();
         assert_eq!(names, ["default", "bao"], "the default first");
         assert_eq!(config.vaults[0].spec.as_deref(), Some("file:/s.json"));
-        assert_eq!(config.vaults[0].allow, ["alice"]);
+        assert_eq!(config.vaults[0].allow, ["alice", "qa"]);
         let bao = config.vault("bao").unwrap();
         assert_eq!(
             bao.spec.as_deref(),
@@ -1168,6 +1182,10 @@ mod tests {
             ),
             (&["--state-key", "kv/fleet:key"], "no vault named 'kv'"),
             (&["--users-secret", "bao/users"], "no vault named 'bao'"),
+            (
+                &["--tokens-secret", "t", "--vault-allow", "bao=ci"],
+                "--vault-allow bao=ci: no vault named 'bao'",
+            ),
         ];
         for (args, expected) in cases {
             let err = flags(args).resolve(env(&[])).unwrap_err();

@@ -329,4 +329,39 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "KeyError: 'Undefined secret: other'");
     }
+
+    #[tokio::test]
+    async fn vault_checks_the_named_vaults_allow_list_and_reserved_secrets() {
+        let namespaces = Namespaces::in_memory();
+        let policy = Arc::new(
+            Policy::default()
+                .allow(ResourceKind::Vault, "bao", vec!["alice".into()])
+                .reserve_secret("fleet"),
+        );
+        let vaults = Vaults::single(Arc::new(crate::vault::EnvStore::new()))
+            .with("bao", Arc::new(crate::vault::EnvStore::new()));
+        let alice = who("alice", None);
+        let access = Access::open(&namespaces, &policy, Some(&alice), "")
+            .await
+            .unwrap();
+        assert!(access.vault(&vaults, Some("bao"), "mfa").is_ok());
+        assert!(access.vault(&vaults, None, "mfa").is_ok());
+        let err = access.vault(&vaults, Some("bao"), "fleet").err().unwrap();
+        assert!(err.to_string().contains("Secret 'fleet' holds"), "{err}");
+        let err = access.vault(&vaults, Some("kv"), "mfa").err().unwrap();
+        assert!(err.to_string().contains("no vault named 'kv'"), "{err}");
+        let dash = who("dash", None);
+        let access = Access::open(&namespaces, &policy, Some(&dash), "")
+            .await
+            .unwrap();
+        let err = access.vault(&vaults, Some("bao"), "mfa").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "PermissionError: User 'dash' may not use vault 'bao'."
+        );
+        assert!(
+            access.vault(&vaults, None, "mfa").is_ok(),
+            "no list: unpinned may"
+        );
+    }
 }
