@@ -29,7 +29,7 @@ use rpa_mfa_keywords::otp::record::OtpState;
 use rpa_mfa_keywords::otp::{Options, OtpKey};
 use rpa_mfa_keywords::state::{self, valid_namespace_name, Namespaces, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
-use rpa_mfa_keywords::{vault, Library, Services};
+use rpa_mfa_keywords::{Library, Services};
 use tokio::time::error::Elapsed;
 use tower::Service;
 
@@ -92,36 +92,35 @@ pub fn library(services: Arc<Services>, stop: &StopSwitch) -> Arc<Library> {
 
 /// Runs the server until SIGINT, SIGTERM or an allowed remote stop.
 pub async fn serve(args: ServeConfig) -> Result<(), String> {
-    let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
-    vault.check().await.map_err(|e| format!("--vault: {e}"))?;
+    let vaults = crate::vaults::open(&args.vaults).await?;
     let mut initial = OtpState::default();
-    if let Some((name, key)) = &args.secret {
-        let value = vault
-            .get_value(name, key)
+    if let Some(reference) = &args.secret {
+        let value = vaults
+            .value(reference)
             .await
-            .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
+            .map_err(|e| format!("--secret {reference}: {e}"))?;
         let otp = OtpKey::parse(&value, args.mode, Options::default())
-            .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
+            .map_err(|e| format!("--secret {reference}: {e}"))?;
         initial = initial.with(Arc::new(otp));
     }
-    tracing::info!(vault = vault.describe(), "secrets");
+    let key_vault = vaults
+        .get(args.state_key.as_ref().and_then(|r| r.vault.as_deref()))
+        .map_err(|e| format!("--state-key: {e}"))?;
     let key_ref = args
         .state_key
         .as_ref()
-        .map(|(name, key)| (name.as_str(), key.as_str()));
-    let (store, state_key) = state::spec::open(&args.state, key_ref, &*vault).await?;
+        .map(|r| (r.name.as_str(), r.key.as_str()));
+    let (store, state_key) = state::spec::open(&args.state, key_ref, &**key_vault).await?;
     tracing::info!(state = store.describe(), "state");
     let namespaces =
         Namespaces::new(store.clone(), state_key, args.namespaces.clone()).with_initial(&initial);
+    let auth = Auth::load(&args.auth, &vaults).await?.map(Arc::new);
     let (end_waits, stopping) = Stopping::channel();
     let services = Arc::new(
-        Services::new(vault, namespaces, args.oauth.clone())
+        Services::new(vaults, namespaces, args.oauth.clone())
             .with_max_wait(args.max_wait)
             .with_stopping(stopping),
     );
-    let auth = Auth::load(&args.auth, args.vault.as_deref())
-        .await?
-        .map(Arc::new);
     let tls = args
         .tls
         .as_ref()

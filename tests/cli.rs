@@ -201,7 +201,7 @@ fn bad_settings_stop_serve_and_name_their_source() {
         (
             &["--secret", "mfa"],
             &[],
-            "rpa-mfa: --secret: expected NAME:KEY",
+            "rpa-mfa: --secret: expected a secret reference NAME:KEY or VAULT/NAME:KEY",
         ),
         (
             &["--log", "foo bar"],

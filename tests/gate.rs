@@ -287,7 +287,7 @@ async fn the_servers_own_credentials_are_out_of_every_keywords_reach() {
             answer["result"]["error"],
             format!(
                 "PermissionError: Secret '{secret}' holds the server's own credentials; \
-                 no keyword may read it."
+                 no keyword may read or write it."
             ),
             "{answer}"
         );

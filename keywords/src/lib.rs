@@ -12,6 +12,7 @@
 pub mod access;
 pub mod clock;
 pub mod error;
+pub mod http_clients;
 pub mod library;
 pub mod oauth;
 pub mod otp;
@@ -29,7 +30,9 @@ pub use value::{Type, Value};
 /// What every keyword call can reach besides its arguments. Built only by
 /// [`Services::new`], so a new service is added in one place.
 pub struct Services {
-    pub(crate) vault: Arc<dyn vault::SecretStore>,
+    /// Every configured vault; keywords reach them through
+    /// [`access::Access::vault`], which checks the caller's allow list.
+    pub(crate) vaults: vault::Vaults,
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
@@ -45,10 +48,10 @@ pub struct Services {
 pub const DEFAULT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(900);
 
 impl Services {
-    /// The services of a server: its vault, its state and its OAuth
-    /// settings, on the wall clock.
+    /// The services of a server: its vaults (one store is the default
+    /// vault alone), its state and its OAuth settings, on the wall clock.
     pub fn new(
-        vault: Arc<dyn vault::SecretStore>,
+        vaults: impl Into<vault::Vaults>,
         namespaces: state::Namespaces,
         oauth: oauth::Settings,
     ) -> Services {
@@ -59,7 +62,7 @@ impl Services {
             namespaces.state_key().clone(),
         );
         Services {
-            vault,
+            vaults: vaults.into(),
             namespaces,
             clock: Arc::new(clock::SystemClock),
             oauth,
@@ -76,6 +79,12 @@ impl Services {
             state::Namespaces::in_memory(),
             oauth::Settings::default(),
         )
+    }
+
+    /// The configured vaults. Code acting for a keyword goes through
+    /// [`access::Access::vault`] instead, which checks the allow lists.
+    pub fn vaults(&self) -> &vault::Vaults {
+        &self.vaults
     }
 
     /// The same services with another `--max-wait`.
@@ -101,5 +110,6 @@ impl Services {
 pub fn keywords() -> Vec<Keyword> {
     let mut all = otp::keywords::all();
     all.extend(oauth::keywords::all());
+    all.extend(vault::keywords::all());
     all
 }
