@@ -7,6 +7,7 @@
 
 mod env;
 mod file;
+mod keyring;
 mod reference;
 mod registry;
 
@@ -20,6 +21,7 @@ use zeroize::Zeroizing;
 
 pub use env::EnvStore;
 pub use file::FileStore;
+pub use keyring::KeyringStore;
 pub use reference::{BadSecretRef, SecretRef};
 pub use registry::Vaults;
 
@@ -36,7 +38,7 @@ pub enum VaultError {
     Backend(String),
     #[error("VaultError: the {0} vault is read-only")]
     ReadOnly(&'static str),
-    #[error("VaultError: unknown vault spec '{0}'; use file:PATH or env:")]
+    #[error("VaultError: unknown vault spec '{0}'; use file:PATH, env: or keyring:[SERVICE]")]
     UnknownSpec(String),
     #[error("VaultError: no vault named '{0}' is configured; add --vault {0}=SPEC")]
     UnknownVault(String),
@@ -154,6 +156,12 @@ pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
             } else {
                 Ok(Arc::new(FileStore::named(PathBuf::from(path))))
             }
+        }
+        Some(s) if s == "keyring:" || s == "keyring" => {
+            Ok(Arc::new(KeyringStore::new(keyring::DEFAULT_SERVICE)?))
+        }
+        Some(s) if s.starts_with("keyring:") => {
+            Ok(Arc::new(KeyringStore::new(&s["keyring:".len()..])?))
         }
         Some(other) => Err(VaultError::UnknownSpec(other.to_owned())),
     }
