@@ -10,6 +10,7 @@ mod file;
 mod keyring;
 mod reference;
 mod registry;
+mod robocorp;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +25,7 @@ pub use file::FileStore;
 pub use keyring::KeyringStore;
 pub use reference::{BadSecretRef, SecretRef};
 pub use registry::Vaults;
+pub use robocorp::RobocorpStore;
 
 use crate::KeywordError;
 
@@ -38,7 +40,9 @@ pub enum VaultError {
     Backend(String),
     #[error("VaultError: the {0} vault is read-only")]
     ReadOnly(&'static str),
-    #[error("VaultError: unknown vault spec '{0}'; use file:PATH, env: or keyring:[SERVICE]")]
+    #[error(
+        "VaultError: unknown vault spec '{0}'; use file:PATH, env:, keyring:[SERVICE] or robocorp:"
+    )]
     UnknownSpec(String),
     #[error("VaultError: no vault named '{0}' is configured; add --vault {0}=SPEC")]
     UnknownVault(String),
@@ -163,6 +167,7 @@ pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
         Some(s) if s.starts_with("keyring:") => {
             Ok(Arc::new(KeyringStore::new(&s["keyring:".len()..])?))
         }
+        Some("robocorp:" | "robocorp") => Ok(Arc::new(RobocorpStore::from_env()?)),
         Some(other) => Err(VaultError::UnknownSpec(other.to_owned())),
     }
 }
