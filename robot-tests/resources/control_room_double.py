@@ -30,23 +30,22 @@ double listening at URL`` and on SIGTERM ``control room double stopped``.
 Needs the ``cryptography`` package (the rpaframework peer venv has it).
 """
 
-import argparse
 import base64
 import binascii
 import hashlib
 import json
 import os
-import signal
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from peer_serve import serve
 
 SCHEME = "robocloud-vault-transit-v2"
 OAEP = padding.OAEP(mgf=padding.MGF1(algorithm=hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -206,32 +205,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--port-file")
-    args = parser.parse_args()
-
     Handler.vault = Vault(os.environ)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    port = server.server_address[1]
-    url = f"http://127.0.0.1:{port}"
-    if args.port_file:
-        tmp = Path(f"{args.port_file}.tmp")
-        tmp.write_text(f"{port}\n")
-        tmp.replace(args.port_file)
-
-    def stop(*_):
-        threading.Thread(target=server.shutdown).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"control room double listening at {url}", flush=True)
-    server.serve_forever()
-    server.server_close()
-    if args.port_file:
-        Path(args.port_file).unlink(missing_ok=True)
-    print("control room double stopped", flush=True)
+    serve("control room double", Handler, __doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

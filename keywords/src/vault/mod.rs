@@ -92,6 +92,23 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// A secret's keys and values from a JSON object, as Robocorp's clients
+/// read one: strings as they are, other values (numbers, booleans) as
+/// their JSON text.
+fn values_from_json(
+    map: serde_json::Map<String, serde_json::Value>,
+) -> BTreeMap<String, Zeroizing<String>> {
+    map.into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (key, Zeroizing::new(text))
+        })
+        .collect()
+}
+
 /// A place secrets are kept.
 #[async_trait]
 pub trait SecretStore: Send + Sync {

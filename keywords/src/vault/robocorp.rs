@@ -342,16 +342,7 @@ fn decrypt(
     );
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&plaintext)
         .map_err(|_| bad("the decrypted value is not a JSON object"))?;
-    Ok(map
-        .into_iter()
-        .map(|(key, value)| {
-            let text = match value {
-                serde_json::Value::String(s) => s,
-                other => other.to_string(),
-            };
-            (key, Zeroizing::new(text))
-        })
-        .collect())
+    Ok(super::values_from_json(map))
 }
 
 /// A write's payload: `plaintext` under a fresh AES key wrapped for `server`.
@@ -438,7 +429,7 @@ mod tests {
     use rsa::pkcs8::DecodePrivateKey;
 
     /// An answer Python's `cryptography` sealed the way Control Room seals
-    /// a read (the script is in docs/vaults.md), with its client key.
+    /// a read (tests/fixtures/make_robocorp_read.py), with its client key.
     fn fixture() -> (PrivateKey, serde_json::Value) {
         let fixture: serde_json::Value =
             serde_json::from_str(include_str!("../../tests/fixtures/robocorp_read.json")).unwrap();
