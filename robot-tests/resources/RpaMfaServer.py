@@ -134,3 +134,17 @@ class RpaMfaServer:
         if result.returncode != 0:
             raise AssertionError(f"rpa-mfa {args[0]} failed: {result.stderr}")
         return result.stdout.strip()
+
+    def rpa_mfa_should_fail(self, *args, expected_error, stdin=None, **env):
+        """Runs the rpa-mfa command line with ``env`` added to its
+        environment, checks that it exits non-zero with ``expected_error``
+        in its error output, and returns that output."""
+        result = subprocess.run(
+            [_binary(), *args], input=stdin, capture_output=True, text=True, timeout=30,
+            env=dict(os.environ, **env),
+        )
+        if result.returncode == 0:
+            raise AssertionError(f"rpa-mfa {args[0]} succeeded")
+        if expected_error not in result.stderr:
+            raise AssertionError(f"{expected_error!r} not in {result.stderr!r}")
+        return result.stderr

@@ -32,22 +32,21 @@ AUTH0_DOUBLE_CLIENT_SECRET, AUTH0_DOUBLE_MFA_TOKEN_TTL (seconds, default
 makes every mfa_token issued so far expired.
 """
 
-import argparse
 import base64
 import hashlib
 import hmac
 import json
 import os
 import secrets
-import signal
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
 import pyotp
+
+from peer_serve import serve
 
 PASSWORD_GRANTS = {"password", "http://auth0.com/oauth/grant-type/password-realm"}
 MFA_OTP_GRANT = "http://auth0.com/oauth/grant-type/mfa-otp"
@@ -274,33 +273,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--port-file")
-    args = parser.parse_args()
-
     Handler.tenant = Tenant(os.environ)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    server.daemon_threads = True
-    port = server.server_address[1]
-    url = f"http://127.0.0.1:{port}"
-    Handler.tenant.issuer = url
-    if args.port_file:
-        tmp = Path(f"{args.port_file}.tmp")
-        tmp.write_text(f"{port}\n")
-        tmp.replace(args.port_file)
 
-    def stop(*_):
-        threading.Thread(target=server.shutdown).start()
+    def issue_at(url):
+        Handler.tenant.issuer = url
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"auth0 double listening at {url}", flush=True)
-    server.serve_forever()
-    server.server_close()
-    if args.port_file:
-        Path(args.port_file).unlink(missing_ok=True)
-    print("auth0 double stopped", flush=True)
+    serve("auth0 double", Handler, __doc__.splitlines()[0], on_url=issue_at)
 
 
 if __name__ == "__main__":

@@ -132,17 +132,7 @@ impl FileStore {
             let serde_json::Value::Object(values) = secret else {
                 return Err(self.error(format!("secret '{name}' must map keys to values")));
             };
-            let values = values
-                .into_iter()
-                .map(|(key, value)| {
-                    let text = match value {
-                        serde_json::Value::String(s) => s,
-                        other => other.to_string(),
-                    };
-                    (key, Zeroizing::new(text))
-                })
-                .collect();
-            doc.insert(name, values);
+            doc.insert(name, super::values_from_json(values));
         }
         Ok(doc)
     }

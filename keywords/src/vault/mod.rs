@@ -8,9 +8,11 @@
 mod env;
 mod file;
 pub mod keywords;
+mod keyring;
 pub mod kv2;
 mod reference;
 mod registry;
+mod robocorp;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -22,9 +24,11 @@ use zeroize::Zeroizing;
 
 pub use env::EnvStore;
 pub use file::FileStore;
+pub use keyring::KeyringStore;
 pub use kv2::Kv2Store;
 pub use reference::{split_vault, BadSecretRef, SecretRef};
 pub use registry::Vaults;
+pub use robocorp::RobocorpStore;
 
 use crate::KeywordError;
 
@@ -43,7 +47,9 @@ pub enum VaultError {
     Unavailable(String),
     #[error("VaultError: the {0} vault is read-only")]
     ReadOnly(&'static str),
-    #[error("VaultError: unknown vault spec '{0}'; use file:PATH, env: or vault+http(s)://HOST:PORT/MOUNT")]
+    #[error(
+        "VaultError: unknown vault spec '{0}'; use file:PATH, env:, vault+http(s)://HOST:PORT/MOUNT, keyring:[SERVICE] or robocorp:"
+    )]
     UnknownSpec(String),
     #[error("VaultError: no vault named '{0}' is configured; add --vault {0}=SPEC")]
     UnknownVault(String),
@@ -91,6 +97,23 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.0.keys()).finish()
     }
+}
+
+/// A secret's keys and values from a JSON object, as Robocorp's clients
+/// read one: strings as they are, other values (numbers, booleans) as
+/// their JSON text.
+fn values_from_json(
+    map: serde_json::Map<String, serde_json::Value>,
+) -> BTreeMap<String, Zeroizing<String>> {
+    map.into_iter()
+        .map(|(key, value)| {
+            let text = match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (key, Zeroizing::new(text))
+        })
+        .collect()
 }
 
 /// A place secrets are kept.
@@ -173,6 +196,13 @@ pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
             }
         }
         Some(s) if s.starts_with("vault+") => Ok(Arc::new(Kv2Store::open(s)?)),
+        Some(s) if s == "keyring:" || s == "keyring" => {
+            Ok(Arc::new(KeyringStore::new(keyring::DEFAULT_SERVICE)?))
+        }
+        Some(s) if s.starts_with("keyring:") => {
+            Ok(Arc::new(KeyringStore::new(&s["keyring:".len()..])?))
+        }
+        Some("robocorp:" | "robocorp") => Ok(Arc::new(RobocorpStore::from_env()?)),
         Some(other) => Err(VaultError::UnknownSpec(other.to_owned())),
     }
 }
