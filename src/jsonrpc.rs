@@ -9,9 +9,12 @@
 //! Over WebSocket, `subscribe_totp` pushes a namespace's TOTP code as each
 //! period begins (notification method `totp`) until `unsubscribe_totp`.
 
+pub mod http;
+pub mod values;
+
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use base64::Engine;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use jsonrpsee::{RpcModule, SubscriptionSink};
 use rpa_mfa_keywords::otp::live::TotpFeed;
@@ -19,6 +22,8 @@ use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
+
+use self::values::Params;
 
 use crate::auth::Identity;
 use crate::listen::Activity;
@@ -36,6 +41,8 @@ pub const UNSUBSCRIBE_TOTP: &str = "unsubscribe_totp";
 const LIBRARY_ERROR: i32 = -32000;
 
 /// All remote methods and the live TOTP subscription as a jsonrpsee module.
+/// Over plain HTTP, calls to [`METHODS`] skip it ([`http::answer`]) and
+/// reach the same [`call`].
 pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
     let mut module = RpcModule::from_arc(api);
     for &method in METHODS {
@@ -43,17 +50,10 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             .register_async_method(method, move |params, api, extensions| async move {
                 // A WebSocket with a call running is not idle.
                 let _busy = extensions.get::<Activity>().map(Activity::busy);
-                let (namespace, values) = bind_params(method, parse(&params)?)?;
                 // The HTTP request's extensions: the auth layer's identity.
-                let caller = Caller {
-                    protocol: Protocol::JsonRpc,
-                    namespace: &namespace,
-                    identity: extensions.get::<Identity>(),
-                };
-                api.call(caller, method, values)
-                    .await
-                    .map(|v| to_json(&v))
-                    .map_err(|f| error_object(&f))
+                let identity = extensions.get::<Identity>();
+                let params = params.as_str().unwrap_or("null");
+                call(&api, method, params, identity).await.map(Answer)
             })
             .expect("method names are unique");
     }
@@ -170,24 +170,61 @@ fn error_object(fault: &Fault) -> ErrorObjectOwned {
 /// but serde cannot read (a number such as `1e999`) are refused with what
 /// serde said, rather than read as absent.
 fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned> {
-    serde_json::from_str(params.as_str().unwrap_or("null"))
-        .map_err(|e| invalid(format!("params are not valid JSON: {e}.")))
+    serde_json::from_str(params.as_str().unwrap_or("null")).map_err(not_json)
 }
 
-/// Turns JSON-RPC params into the namespace and positional values: the
-/// one step between a request's `params` and [`RemoteApi::call`]. Public
-/// so the fuzz target (`fuzz/fuzz_targets/jsonrpc_params.rs`) can reach it.
-pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
-    match raw {
-        Json::Null => Ok((DEFAULT_NAMESPACE.to_owned(), Vec::new())),
-        Json::Array(items) => Ok((
-            DEFAULT_NAMESPACE.to_owned(),
-            items.iter().map(Value::from_json).collect(),
-        )),
-        Json::Object(mut map) => {
+fn not_json(e: serde_json::Error) -> ErrorObjectOwned {
+    invalid(format!("params are not valid JSON: {e}."))
+}
+
+/// One call of a remote method with JSON-RPC params (their text, `null`
+/// when absent), through the gate, counted and logged by
+/// [`RemoteApi::call`]: what jsonrpsee's methods and the plain HTTP path
+/// both run.
+pub async fn call(
+    api: &RemoteApi,
+    method: &'static str,
+    params: &str,
+    identity: Option<&Identity>,
+) -> Result<Value, ErrorObjectOwned> {
+    let (namespace, values) = bind_params(method, params)?;
+    let caller = Caller {
+        protocol: Protocol::JsonRpc,
+        namespace: &namespace,
+        identity,
+    };
+    api.call(caller, method, values)
+        .await
+        .map_err(|f| error_object(&f))
+}
+
+/// A method's result, written as JSON straight from the value.
+#[derive(Clone)]
+pub struct Answer(pub Value);
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        values::Wire(&self.0).serialize(s)
+    }
+}
+
+/// Turns JSON-RPC params (their text) into the namespace and positional
+/// values: the one step between a request's `params` and
+/// [`RemoteApi::call`]. Read straight into values, without a JSON tree.
+/// Public so the fuzz target (`fuzz/fuzz_targets/jsonrpc_params.rs`) can
+/// reach it.
+pub fn bind_params(
+    method: &str,
+    params: &str,
+) -> Result<(Cow<'static, str>, Vec<Value>), ErrorObjectOwned> {
+    let default = || Cow::Borrowed(DEFAULT_NAMESPACE);
+    match serde_json::from_str(params).map_err(not_json)? {
+        Params::Null => Ok((default(), Vec::new())),
+        Params::Positional(items) => Ok((default(), items)),
+        Params::Named(mut map) => {
             let namespace = match map.remove("namespace") {
-                None | Some(Json::Null) => DEFAULT_NAMESPACE.to_owned(),
-                Some(Json::String(ns)) if valid_namespace_name(&ns) => ns,
+                None | Some(Value::None) => default(),
+                Some(Value::Str(ns)) if valid_namespace_name(&ns) => Cow::Owned(ns),
                 Some(_) => {
                     return Err(invalid(
                         "'namespace' must be a string of 1 to 200 printable characters.".into(),
@@ -201,7 +238,7 @@ pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), Erro
             let mut values = Vec::new();
             for (i, name) in names.iter().enumerate() {
                 match map.remove(*name) {
-                    Some(v) => values.push(Value::from_json(&v)),
+                    Some(v) => values.push(v),
                     // `args` may be left out when `kwargs` is given.
                     None if *name == "args" && map.contains_key("kwargs") => {
                         values.push(Value::List(Vec::new()))
@@ -214,29 +251,14 @@ pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), Erro
             }
             Ok((namespace, values))
         }
-        _ => Err(invalid("params must be an array or an object.".into())),
+        Params::Other => Err(invalid("params must be an array or an object.".into())),
     }
 }
 
 /// A value to JSON. JSON has no bytes or dates: bytes go as base64 text,
 /// dates as ISO 8601 text, integers beyond 64 bits as decimal text.
 pub fn to_json(value: &Value) -> Json {
-    match value {
-        Value::None => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(i) => i64::try_from(*i)
-            .map(Json::from)
-            .or_else(|_| u64::try_from(*i).map(Json::from))
-            .unwrap_or_else(|_| Json::String(i.to_string())),
-        Value::Float(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
-        Value::Str(s) => Json::String(s.clone()),
-        Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        Value::DateTime(d) => Json::String(d.to_string()),
-        Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Dict(map) => {
-            Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
-        }
-    }
+    serde_json::to_value(values::Wire(value)).unwrap_or(Json::Null)
 }
 
 #[cfg(test)]
@@ -246,11 +268,8 @@ mod tests {
 
     #[test]
     fn positional_params_are_xmlrpcs() {
-        let (ns, values) = bind_params(
-            "run_keyword",
-            json!(["Get Time Based OTP", ["x"], {"a": 1}]),
-        )
-        .unwrap();
+        let (ns, values) =
+            bind_params("run_keyword", r#"["Get Time Based OTP", ["x"], {"a": 1}]"#).unwrap();
         assert_eq!(ns, DEFAULT_NAMESPACE);
         assert_eq!(
             values,
@@ -266,7 +285,7 @@ mod tests {
     fn named_params_with_namespace() {
         let (ns, values) = bind_params(
             "run_keyword",
-            json!({"name": "K", "kwargs": {"counter": 5}, "namespace": "bot-a"}),
+            r#"{"name": "K", "kwargs": {"counter": 5}, "namespace": "bot-a"}"#,
         )
         .unwrap();
         assert_eq!(ns, "bot-a");
@@ -278,9 +297,11 @@ mod tests {
                 Value::dict([("counter", Value::Int(5))])
             ]
         );
-        assert!(bind_params("run_keyword", json!({"name": "K", "bogus": 1})).is_err());
-        assert!(bind_params("run_keyword", json!({"args": []})).is_err());
-        assert!(bind_params("run_keyword", json!({"name": "K", "namespace": 5})).is_err());
+        assert!(bind_params("run_keyword", r#"{"name": "K", "bogus": 1}"#).is_err());
+        assert!(bind_params("run_keyword", r#"{"args": []}"#).is_err());
+        assert!(bind_params("run_keyword", r#"{"name": "K", "namespace": 5}"#).is_err());
+        assert!(bind_params("run_keyword", r#""K""#).is_err());
+        assert!(bind_params("run_keyword", "[1e999]").is_err());
     }
 
     #[test]
