@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use jsonrpsee::{RpcModule, SubscriptionSink};
-use rpa_mfa_keywords::otp::live::TotpFeed;
+use rpa_mfa_keywords::otp::live::{LiveCodes, TotpFeed};
 use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
@@ -44,6 +44,8 @@ const LIBRARY_ERROR: i32 = -32000;
 /// Over plain HTTP, calls to [`METHODS`] skip it ([`http::answer`]) and
 /// reach the same [`call`].
 pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
+    // One timer per secret and period for every subscription.
+    let live = LiveCodes::new(api.gate().services().clock.clone());
     let mut module = RpcModule::from_arc(api);
     for &method in METHODS {
         module
@@ -62,35 +64,38 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             SUBSCRIBE_TOTP,
             TOTP_NOTIFICATION,
             UNSUBSCRIBE_TOTP,
-            |params, pending, api, extensions| async move {
-                let namespace = match parse(&params).and_then(subscription_namespace) {
-                    Ok(namespace) => namespace,
-                    Err(e) => return pending.reject(e).await,
-                };
-                // The subscription passes the same gate as every call.
-                let identity = extensions.get::<Identity>();
-                let gate = api.gate();
-                let access = match gate
-                    .admit(Protocol::JsonRpc, identity, &namespace, SUBSCRIBE_TOTP)
-                    .await
-                {
-                    Ok(access) => access,
-                    Err(fault) => return pending.reject(error_object(&fault)).await,
-                };
-                let clock = gate.services().clock.clone();
-                let feed = match TotpFeed::new(access.namespace().clone(), clock).await {
-                    Ok(feed) => feed,
-                    Err(e) => {
-                        let error = ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
-                        return pending.reject(error).await;
+            move |params, pending, api, extensions| {
+                let live = live.clone();
+                async move {
+                    let namespace = match parse(&params).and_then(subscription_namespace) {
+                        Ok(namespace) => namespace,
+                        Err(e) => return pending.reject(e).await,
+                    };
+                    // The subscription passes the same gate as every call.
+                    let identity = extensions.get::<Identity>();
+                    let gate = api.gate();
+                    let access = match gate
+                        .admit(Protocol::JsonRpc, identity, &namespace, SUBSCRIBE_TOTP)
+                        .await
+                    {
+                        Ok(access) => access,
+                        Err(fault) => return pending.reject(error_object(&fault)).await,
+                    };
+                    let feed = match TotpFeed::new(access.namespace().clone(), &live).await {
+                        Ok(feed) => feed,
+                        Err(e) => {
+                            let error =
+                                ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
+                            return pending.reject(error).await;
+                        }
+                    };
+                    if let Ok(sink) = pending.accept().await {
+                        // An open subscription keeps its WebSocket from being
+                        // closed as idle; server pings keep it alive instead.
+                        let _busy = extensions.get::<Activity>().map(Activity::busy);
+                        let stopping = gate.services().stopping.clone();
+                        push_totp_codes(feed, sink, &namespace, stopping).await;
                     }
-                };
-                if let Ok(sink) = pending.accept().await {
-                    // An open subscription keeps its WebSocket from being
-                    // closed as idle; server pings keep it alive instead.
-                    let _busy = extensions.get::<Activity>().map(Activity::busy);
-                    let stopping = gate.services().stopping.clone();
-                    push_totp_codes(feed, sink, &namespace, stopping).await;
                 }
             },
         )
@@ -114,7 +119,7 @@ async fn push_totp_codes(
             _ = stopping.stopped() => break,
         };
         let Ok(tick) = tick else { break };
-        let Ok(message) = serde_json::value::to_raw_value(&tick) else {
+        let Ok(message) = serde_json::value::to_raw_value(&*tick) else {
             break;
         };
         if sink.send(message).await.is_err() {
