@@ -35,6 +35,9 @@ async fn direct_answers_are_jsonrpsees_byte_for_byte() {
     let server = Spawn::serve().start();
     let calls = [
         r#"{"jsonrpc":"2.0","id":1,"method":"get_keyword_names"}"#.to_owned(),
+        // Escapes (in the id: direct; in the method: jsonrpsee), unknown members.
+        r#"{"jsonrpc":"2.0","id":"\u0041\n","method":"get_keyword_names","x":[1]}"#.to_owned(),
+        r#"{"jsonrpc":"2.0","id":"\u0041","method":"get_keyword_name\u0073"}"#.to_owned(),
         r#"{"jsonrpc":"2.0","id":"a \"quoted\" id","method":"get_keyword_names","params":[]}"#
             .to_owned(),
         r#"{"jsonrpc":"2.0","id":null,"method":"get_keyword_documentation","params":["__intro__"]}"#
@@ -64,10 +67,10 @@ async fn direct_answers_are_jsonrpsees_byte_for_byte() {
         assert_eq!(format!("[{direct}]"), batch, "{call}");
     }
     // The codes themselves, from RFC 4226 (not from the server).
-    let (_, _, answer) = post(server.port, &calls[4]).await;
+    let (_, _, answer) = post(server.port, &calls[6]).await;
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(answer["result"]["return"], RFC4226_HOTP_1, "{answer}");
-    let (_, _, answer) = post(server.port, &calls[5]).await;
+    let (_, _, answer) = post(server.port, &calls[7]).await;
     let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
     assert_eq!(answer["result"]["return"], RFC4226_HOTP_1, "{answer}");
 }
@@ -98,6 +101,14 @@ async fn everything_else_is_still_jsonrpsees() {
         // An id that is not a string, integer or null: our own -32600.
         (
             r#"{"jsonrpc":"2.0","id":[1],"method":"get_keyword_names"}"#,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":-1,"method":"get_keyword_names"}"#,
+            -32600,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"get_keyword_names"}"#,
             -32600,
         ),
     ];

@@ -1,8 +1,9 @@
 //! JSON-RPC over plain HTTP without building jsonrpsee's tower service for
 //! each request: the common request (one call of a remote method) is read
-//! with jsonrpsee's own request type, borrowing from the body, run through
-//! [`super::call`] (the gate, metrics and log line of every call) and
-//! written with jsonrpsee's own response type.
+//! borrowing from the body, as jsonrpsee's request type reads it but
+//! without its untagged `id` (which buffers the value and builds an error
+//! per variant tried), run through [`super::call`] (the gate, metrics and
+//! log line of every call) and written with jsonrpsee's own response type.
 //!
 //! Everything else — batches, notifications and invalid ids, unparsable or
 //! invalid requests, unknown methods, the subscription methods — is left
@@ -12,7 +13,10 @@
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use jsonrpsee::types::{Request, Response as RpcResponse, ResponsePayload};
+use jsonrpsee::types::{Id, Response as RpcResponse, ResponsePayload};
+use serde::de::{Deserializer, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{call, Answer};
 use crate::auth::Identity;
@@ -34,18 +38,76 @@ pub async fn answer(
     if method != Method::POST || !jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE)) {
         return None;
     }
-    let request: Request<'_> = serde_json::from_slice(body).ok()?;
+    let request: Call<'_> = serde_json::from_slice(body).ok()?;
+    if request.jsonrpc != "2.0" {
+        return None;
+    }
     let method = *METHODS.iter().find(|m| **m == request.method)?;
-    let params = request.params.as_deref().map_or("null", |p| p.get());
+    let params = request.params.map_or("null", RawValue::get);
     let payload = match call(api, method, params, identity).await {
         Ok(value) => ResponsePayload::success(Answer(value)),
         Err(error) => ResponsePayload::error(error),
     };
     Some(
-        match serde_json::to_vec(&RpcResponse::new(payload, request.id)) {
+        match serde_json::to_vec(&RpcResponse::new(payload, request.id.0)) {
             Ok(text) => ([(CONTENT_TYPE, JSON)], text).into_response(),
             // Not reached: every value has a JSON form and every key is text.
             Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         },
     )
+}
+
+/// One JSON-RPC request object. What jsonrpsee's request type accepts
+/// and this does not (escapes in the version or method name) goes to
+/// jsonrpsee.
+#[derive(Deserialize)]
+struct Call<'a> {
+    #[serde(borrow)]
+    jsonrpc: &'a str,
+    #[serde(borrow)]
+    id: CallId<'a>,
+    #[serde(borrow)]
+    method: &'a str,
+    #[serde(borrow, default)]
+    params: Option<&'a RawValue>,
+}
+
+/// The ids jsonrpsee takes: null, a non-negative integer or a string.
+struct CallId<'a>(Id<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for CallId<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CallId<'a>, D::Error> {
+        d.deserialize_any(IdVisitor(std::marker::PhantomData))
+            .map(CallId)
+    }
+}
+
+struct IdVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for IdVisitor<'a> {
+    type Value = Id<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("null, a non-negative integer or a string")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Id<'a>, E> {
+        Ok(Id::Null)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Id<'a>, E> {
+        Ok(Id::Number(n))
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Id<'a>, E> {
+        Ok(Id::Str(s.into()))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Id<'a>, E> {
+        Ok(Id::Str(s.to_owned().into()))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Id<'a>, E> {
+        Err(E::custom("a negative id"))
+    }
 }
