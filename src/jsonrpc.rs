@@ -23,7 +23,7 @@ use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
-use self::values::Params;
+pub use self::values::Params;
 
 use crate::auth::Identity;
 use crate::listen::Activity;
@@ -184,15 +184,26 @@ fn not_json(e: serde_json::Error) -> ErrorObjectOwned {
 
 /// One call of a remote method with JSON-RPC params (their text, `null`
 /// when absent), through the gate, counted and logged by
-/// [`RemoteApi::call`]: what jsonrpsee's methods and the plain HTTP path
-/// both run.
+/// [`RemoteApi::call`]: what jsonrpsee's methods run.
 pub async fn call(
     api: &RemoteApi,
     method: &'static str,
     params: &str,
     identity: Option<&Identity>,
 ) -> Result<Value, ErrorObjectOwned> {
-    let (namespace, values) = bind_params(method, params)?;
+    let params = serde_json::from_str(params).map_err(not_json)?;
+    call_with(api, method, params, identity).await
+}
+
+/// [`call`] with params already read (the plain HTTP path reads them with
+/// the request).
+pub async fn call_with(
+    api: &RemoteApi,
+    method: &'static str,
+    params: Params,
+    identity: Option<&Identity>,
+) -> Result<Value, ErrorObjectOwned> {
+    let (namespace, values) = bind(method, params)?;
     let caller = Caller {
         protocol: Protocol::JsonRpc,
         namespace: &namespace,
@@ -222,8 +233,13 @@ pub fn bind_params(
     method: &str,
     params: &str,
 ) -> Result<(Cow<'static, str>, Vec<Value>), ErrorObjectOwned> {
+    bind(method, serde_json::from_str(params).map_err(not_json)?)
+}
+
+/// [`bind_params`] on params already read.
+fn bind(method: &str, params: Params) -> Result<(Cow<'static, str>, Vec<Value>), ErrorObjectOwned> {
     let default = || Cow::Borrowed(DEFAULT_NAMESPACE);
-    match serde_json::from_str(params).map_err(not_json)? {
+    match params {
         Params::Null => Ok((default(), Vec::new())),
         Params::Positional(items) => Ok((default(), items)),
         Params::Named(mut map) => {

@@ -16,9 +16,8 @@ use axum::response::{IntoResponse, Response};
 use jsonrpsee::types::{Id, Response as RpcResponse, ResponsePayload};
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
-use super::{call, Answer};
+use super::{call_with, Answer, Params};
 use crate::auth::Identity;
 use crate::remote::{RemoteApi, METHODS};
 
@@ -43,8 +42,8 @@ pub async fn answer(
         return None;
     }
     let method = *METHODS.iter().find(|m| **m == request.method)?;
-    let params = request.params.map_or("null", RawValue::get);
-    let payload = match call(api, method, params, identity).await {
+    let params = request.params.unwrap_or(Params::Null);
+    let payload = match call_with(api, method, params, identity).await {
         Ok(value) => ResponsePayload::success(Answer(value)),
         Err(error) => ResponsePayload::error(error),
     };
@@ -57,9 +56,10 @@ pub async fn answer(
     )
 }
 
-/// One JSON-RPC request object. What jsonrpsee's request type accepts
-/// and this does not (escapes in the version or method name) goes to
-/// jsonrpsee.
+/// One JSON-RPC request object, its params read into values at once
+/// (not scanned twice). What jsonrpsee's request type accepts and this
+/// does not (escapes in the version or method name, params serde cannot
+/// read) goes to jsonrpsee, which answers as it always did.
 #[derive(Deserialize)]
 struct Call<'a> {
     #[serde(borrow)]
@@ -68,8 +68,8 @@ struct Call<'a> {
     id: CallId<'a>,
     #[serde(borrow)]
     method: &'a str,
-    #[serde(borrow, default)]
-    params: Option<&'a RawValue>,
+    #[serde(default)]
+    params: Option<Params>,
 }
 
 /// The ids jsonrpsee takes: null, a non-negative integer or a string.
