@@ -7,7 +7,9 @@
 # prints (Ir(second) - Ir(first)) / CALLS: start-up, shutdown and first-call
 # costs cancel out.
 #
-# Usage: bench/callgrind.sh [xmlrpc|jsonrpc] [extra serve flags...]
+# Usage: bench/callgrind.sh [xmlrpc|jsonrpc|ws] [extra serve flags...]
+# (ws: JSON-RPC calls over one WebSocket, with the Robot venv's Python,
+# target/venv, which has the websockets package)
 # Environment: CALLS (2000), WARM (200), REPEAT (3), BIN (target/release/rpa-mfa).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,6 +20,8 @@ CALLS=${CALLS:-2000}
 WARM=${WARM:-200}
 REPEAT=${REPEAT:-3}
 BIN=${BIN:-target/release/rpa-mfa}
+python=python3
+if [ "$protocol" = ws ]; then python=target/venv/bin/python; fi
 command -v valgrind >/dev/null || { echo "valgrind is needed: apt-get install -y valgrind" >&2; exit 1; }
 [ -x "$BIN" ] || cargo build --release --locked >&2
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rpa-mfa-callgrind.XXXXXX")
@@ -33,7 +37,7 @@ run() {
     local pid=$!
     for _ in $(seq 600); do [ -s "$port_file" ] && break; sleep 0.1; done
     [ -s "$port_file" ] || { cat "$tmp/server.$n.log" >&2; exit 1; }
-    python3 bench/keepalive_client.py "$protocol" "$(cat "$port_file")" "$n"
+    "$python" bench/keepalive_client.py "$protocol" "$(cat "$port_file")" "$n"
     kill -TERM "$pid"
     wait "$pid" || true
     grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'

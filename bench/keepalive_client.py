@@ -1,7 +1,9 @@
 """N keep-alive calls of run_keyword('Get Time Based OTP', [secret]) over
-one HTTP/1.1 connection, XML-RPC or JSON-RPC; each answer is checked to
-PASS. Used by bench/callgrind.sh: the server's instructions are what
-counts, so the client only needs to be correct and sequential."""
+one HTTP/1.1 connection, XML-RPC or JSON-RPC, or over one WebSocket
+(JSON-RPC, protocol "ws": needs the `websockets` package of the Robot
+venv); each answer is checked to PASS. Used by bench/callgrind.sh: the
+server's instructions are what counts, so the client only needs to be
+correct and sequential."""
 import http.client
 import json
 import sys
@@ -15,7 +17,22 @@ XML = (
 ).encode()
 
 
+def over_websocket(port: int, calls: int) -> None:
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{port}/jsonrpc", open_timeout=60) as ws:
+        for i in range(calls):
+            ws.send(json.dumps({"jsonrpc": "2.0", "id": i, "method": "run_keyword",
+                                "params": ["Get Time Based OTP", [SECRET], {}]}))
+            answer = ws.recv(timeout=120)
+            if '"PASS"' not in answer:
+                sys.exit(f"call failed: {answer[:200]!r}")
+
+
 def main(protocol: str, port: int, calls: int) -> None:
+    if protocol == "ws":
+        over_websocket(port, calls)
+        return
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     if protocol == "xmlrpc":
         path, body, ctype = "/RPC2", XML, "text/xml"
