@@ -7,8 +7,10 @@
 # prints (Ir(second) - Ir(first)) / CALLS: start-up, shutdown and first-call
 # costs cancel out.
 #
-# Usage: bench/callgrind.sh [xmlrpc|jsonrpc|ceiling|all] [extra serve flags...]
+# Usage: bench/callgrind.sh [xmlrpc|jsonrpc|ws|ceiling|all] [extra serve flags...]
 #   xmlrpc, jsonrpc  rpa-mfa answering run_keyword over that protocol
+#   ws               JSON-RPC calls over one WebSocket (the client runs on the
+#                    Robot venv's Python, which has `websockets`)
 #   ceiling          bench/ceiling answering its canned XML-RPC response
 #   all              the ceiling, then both protocols with Get Time Based OTP
 #                    and Get Counter Based OTP, and a Markdown table of them
@@ -43,7 +45,7 @@ if [ "$protocol" = all ]; then
     set -e
     "$0" ceiling
     for kw in totp hotp; do
-      for p in xmlrpc jsonrpc; do KEYWORD=$kw "$0" "$p" "${extra[@]}"; done
+      for p in xmlrpc jsonrpc ws; do KEYWORD=$kw "$0" "$p" "${extra[@]}"; done
     done
   )
   echo "$lines"
@@ -52,17 +54,19 @@ if [ "$protocol" = all ]; then
   echo "|---|---|---|"
   figure() { grep "^$1: .* of $2;" <<<"$lines" | awk '{ printf "%.1fk", $2 / 1000 }'; }
   echo "| ceiling (canned answer) | $(figure ceiling 'Get Time Based OTP') | |"
-  for p in xmlrpc jsonrpc; do
+  for p in xmlrpc jsonrpc ws; do
     echo "| rpa-mfa $p | $(figure "$p" 'Get Time Based OTP') | $(figure "$p" 'Get Counter Based OTP') |"
   done
   exit 0
 fi
 case $protocol in
-  xmlrpc | jsonrpc | ceiling) ;;
-  *) echo "usage: bench/callgrind.sh [xmlrpc|jsonrpc|ceiling|all] [serve flags...]" >&2; exit 2 ;;
+  xmlrpc | jsonrpc | ws | ceiling) ;;
+  *) echo "usage: bench/callgrind.sh [xmlrpc|jsonrpc|ws|ceiling|all] [serve flags...]" >&2; exit 2 ;;
 esac
 
 command -v valgrind >/dev/null || scripts/install-bench-deps.sh
+python=python3
+if [ "$protocol" = ws ]; then python=target/venv/bin/python; fi
 bench/build.sh
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/rpa-mfa-callgrind.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -84,7 +88,7 @@ run() {
   local pid=$!
   for _ in $(seq 600); do [ -s "$port_file" ] && break; sleep 0.1; done
   [ -s "$port_file" ] || { cat "$tmp/server.$n.log" >&2; exit 1; }
-  python3 bench/keepalive_client.py "$client" "$(cat "$port_file")" "$n" "$KEYWORD"
+  "$python" bench/keepalive_client.py "$client" "$(cat "$port_file")" "$n" "$KEYWORD"
   kill -TERM "$pid"
   wait "$pid" || true
   if [ -n "${KEEP:-}" ]; then cp "$out" "$KEEP/callgrind.out.$protocol.$KEYWORD.$n"; fi

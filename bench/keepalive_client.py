@@ -1,9 +1,10 @@
 """N keep-alive calls of one keyword over one HTTP/1.1 connection, XML-RPC
-or JSON-RPC; each answer is checked to PASS. Used by bench/callgrind.sh:
+or JSON-RPC, or over one WebSocket (JSON-RPC, protocol "ws": needs the
+`websockets` package of the Robot venv); each answer is checked to PASS. Used by bench/callgrind.sh:
 the server's instructions are what counts, so the client only needs to be
 correct and sequential.
 
-Usage: keepalive_client.py xmlrpc|jsonrpc PORT N [totp|hotp]
+Usage: keepalive_client.py xmlrpc|jsonrpc|ws PORT N [totp|hotp]
 
 totp (the default) calls run_keyword('Get Time Based OTP', [secret]).
 hotp first sets the secret with 'Set Counter Based OTP' (once, so it is
@@ -43,7 +44,27 @@ SET_HOTP = ("Set Counter Based OTP", xml_string(SECRET), SECRET)
 HOTP = ("Get Counter Based OTP", f"<value><int>{COUNTER}</int></value>", COUNTER)
 
 
+def over_websocket(port: int, calls: int, keyword: str) -> None:
+    from websockets.sync.client import connect
+
+    def call(i: int, k) -> None:
+        ws.send(json_call(k[0], k[2]).replace(b'"id": 1', f'"id": {i}'.encode()))
+        answer = ws.recv(timeout=120)
+        if '"PASS"' not in answer:
+            sys.exit(f"call failed: {answer[:200]!r}")
+
+    with connect(f"ws://127.0.0.1:{port}/jsonrpc", open_timeout=60) as ws:
+        if keyword == "hotp":
+            call(0, SET_HOTP)
+        k = HOTP if keyword == "hotp" else TOTP
+        for i in range(calls):
+            call(i + 1, k)
+
+
 def main(protocol: str, port: int, calls: int, keyword: str) -> None:
+    if protocol == "ws":
+        over_websocket(port, calls, keyword)
+        return
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     if protocol == "xmlrpc":
         path, ctype, encode = "/RPC2", "text/xml", lambda k: xml_call(k[0], k[1])
@@ -65,7 +86,7 @@ def main(protocol: str, port: int, calls: int, keyword: str) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ("xmlrpc", "jsonrpc"):
+    if len(sys.argv) not in (4, 5) or sys.argv[1] not in ("xmlrpc", "jsonrpc", "ws"):
         sys.exit(__doc__)
     keyword = sys.argv[4] if len(sys.argv) == 5 else "totp"
     if keyword not in ("totp", "hotp"):

@@ -9,16 +9,21 @@
 //! Over WebSocket, `subscribe_totp` pushes a namespace's TOTP code as each
 //! period begins (notification method `totp`) until `unsubscribe_totp`.
 
+pub mod http;
+pub mod values;
+
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use base64::Engine;
 use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
 use jsonrpsee::{RpcModule, SubscriptionSink};
-use rpa_mfa_keywords::otp::live::TotpFeed;
+use rpa_mfa_keywords::otp::live::{LiveCodes, TotpFeed};
 use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
+
+pub use self::values::Params;
 
 use crate::auth::Identity;
 use crate::listen::Activity;
@@ -36,24 +41,21 @@ pub const UNSUBSCRIBE_TOTP: &str = "unsubscribe_totp";
 const LIBRARY_ERROR: i32 = -32000;
 
 /// All remote methods and the live TOTP subscription as a jsonrpsee module.
+/// Over plain HTTP, calls to [`METHODS`] skip it ([`http::answer`]) and
+/// reach the same [`call`].
 pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
+    // One timer per secret and period for every subscription.
+    let live = LiveCodes::new(api.gate().services().clock.clone());
     let mut module = RpcModule::from_arc(api);
     for &method in METHODS {
         module
             .register_async_method(method, move |params, api, extensions| async move {
                 // A WebSocket with a call running is not idle.
                 let _busy = extensions.get::<Activity>().map(Activity::busy);
-                let (namespace, values) = bind_params(method, parse(&params)?)?;
                 // The HTTP request's extensions: the auth layer's identity.
-                let caller = Caller {
-                    protocol: Protocol::JsonRpc,
-                    namespace: &namespace,
-                    identity: extensions.get::<Identity>(),
-                };
-                api.call(caller, method, values)
-                    .await
-                    .map(|v| to_json(&v))
-                    .map_err(|f| error_object(&f))
+                let identity = extensions.get::<Identity>();
+                let params = params.as_str().unwrap_or("null");
+                call(&api, method, params, identity).await.map(Answer)
             })
             .expect("method names are unique");
     }
@@ -62,35 +64,38 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             SUBSCRIBE_TOTP,
             TOTP_NOTIFICATION,
             UNSUBSCRIBE_TOTP,
-            |params, pending, api, extensions| async move {
-                let namespace = match parse(&params).and_then(subscription_namespace) {
-                    Ok(namespace) => namespace,
-                    Err(e) => return pending.reject(e).await,
-                };
-                // The subscription passes the same gate as every call.
-                let identity = extensions.get::<Identity>();
-                let gate = api.gate();
-                let access = match gate
-                    .admit(Protocol::JsonRpc, identity, &namespace, SUBSCRIBE_TOTP)
-                    .await
-                {
-                    Ok(access) => access,
-                    Err(fault) => return pending.reject(error_object(&fault)).await,
-                };
-                let clock = gate.services().clock.clone();
-                let feed = match TotpFeed::new(access.namespace().clone(), clock).await {
-                    Ok(feed) => feed,
-                    Err(e) => {
-                        let error = ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
-                        return pending.reject(error).await;
+            move |params, pending, api, extensions| {
+                let live = live.clone();
+                async move {
+                    let namespace = match parse(&params).and_then(subscription_namespace) {
+                        Ok(namespace) => namespace,
+                        Err(e) => return pending.reject(e).await,
+                    };
+                    // The subscription passes the same gate as every call.
+                    let identity = extensions.get::<Identity>();
+                    let gate = api.gate();
+                    let access = match gate
+                        .admit(Protocol::JsonRpc, identity, &namespace, SUBSCRIBE_TOTP)
+                        .await
+                    {
+                        Ok(access) => access,
+                        Err(fault) => return pending.reject(error_object(&fault)).await,
+                    };
+                    let feed = match TotpFeed::new(access.namespace().clone(), &live).await {
+                        Ok(feed) => feed,
+                        Err(e) => {
+                            let error =
+                                ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
+                            return pending.reject(error).await;
+                        }
+                    };
+                    if let Ok(sink) = pending.accept().await {
+                        // An open subscription keeps its WebSocket from being
+                        // closed as idle; server pings keep it alive instead.
+                        let _busy = extensions.get::<Activity>().map(Activity::busy);
+                        let stopping = gate.services().stopping.clone();
+                        push_totp_codes(feed, sink, &namespace, stopping).await;
                     }
-                };
-                if let Ok(sink) = pending.accept().await {
-                    // An open subscription keeps its WebSocket from being
-                    // closed as idle; server pings keep it alive instead.
-                    let _busy = extensions.get::<Activity>().map(Activity::busy);
-                    let stopping = gate.services().stopping.clone();
-                    push_totp_codes(feed, sink, &namespace, stopping).await;
                 }
             },
         )
@@ -114,7 +119,7 @@ async fn push_totp_codes(
             _ = stopping.stopped() => break,
         };
         let Ok(tick) = tick else { break };
-        let Ok(message) = serde_json::value::to_raw_value(&tick) else {
+        let Ok(message) = serde_json::value::to_raw_value(&*tick) else {
             break;
         };
         if sink.send(message).await.is_err() {
@@ -170,24 +175,77 @@ fn error_object(fault: &Fault) -> ErrorObjectOwned {
 /// but serde cannot read (a number such as `1e999`) are refused with what
 /// serde said, rather than read as absent.
 fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned> {
-    serde_json::from_str(params.as_str().unwrap_or("null"))
-        .map_err(|e| invalid(format!("params are not valid JSON: {e}.")))
+    serde_json::from_str(params.as_str().unwrap_or("null")).map_err(not_json)
 }
 
-/// Turns JSON-RPC params into the namespace and positional values: the
-/// one step between a request's `params` and [`RemoteApi::call`]. Public
-/// so the fuzz target (`fuzz/fuzz_targets/jsonrpc_params.rs`) can reach it.
-pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), ErrorObjectOwned> {
-    match raw {
-        Json::Null => Ok((DEFAULT_NAMESPACE.to_owned(), Vec::new())),
-        Json::Array(items) => Ok((
-            DEFAULT_NAMESPACE.to_owned(),
-            items.iter().map(Value::from_json).collect(),
-        )),
-        Json::Object(mut map) => {
+fn not_json(e: serde_json::Error) -> ErrorObjectOwned {
+    invalid(format!("params are not valid JSON: {e}."))
+}
+
+/// One call of a remote method with JSON-RPC params (their text, `null`
+/// when absent), through the gate, counted and logged by
+/// [`RemoteApi::call`]: what jsonrpsee's methods run.
+pub async fn call(
+    api: &RemoteApi,
+    method: &'static str,
+    params: &str,
+    identity: Option<&Identity>,
+) -> Result<Value, ErrorObjectOwned> {
+    let params = serde_json::from_str(params).map_err(not_json)?;
+    call_with(api, method, params, identity).await
+}
+
+/// [`call`] with params already read (the plain HTTP path reads them with
+/// the request).
+pub async fn call_with(
+    api: &RemoteApi,
+    method: &'static str,
+    params: Params,
+    identity: Option<&Identity>,
+) -> Result<Value, ErrorObjectOwned> {
+    let (namespace, values) = bind(method, params)?;
+    let caller = Caller {
+        protocol: Protocol::JsonRpc,
+        namespace: &namespace,
+        identity,
+    };
+    api.call(caller, method, values)
+        .await
+        .map_err(|f| error_object(&f))
+}
+
+/// A method's result, written as JSON straight from the value.
+#[derive(Clone)]
+pub struct Answer(pub Value);
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        values::Wire(&self.0).serialize(s)
+    }
+}
+
+/// Turns JSON-RPC params (their text) into the namespace and positional
+/// values: the one step between a request's `params` and
+/// [`RemoteApi::call`]. Read straight into values, without a JSON tree.
+/// Public so the fuzz target (`fuzz/fuzz_targets/jsonrpc_params.rs`) can
+/// reach it.
+pub fn bind_params(
+    method: &str,
+    params: &str,
+) -> Result<(Cow<'static, str>, Vec<Value>), ErrorObjectOwned> {
+    bind(method, serde_json::from_str(params).map_err(not_json)?)
+}
+
+/// [`bind_params`] on params already read.
+fn bind(method: &str, params: Params) -> Result<(Cow<'static, str>, Vec<Value>), ErrorObjectOwned> {
+    let default = || Cow::Borrowed(DEFAULT_NAMESPACE);
+    match params {
+        Params::Null => Ok((default(), Vec::new())),
+        Params::Positional(items) => Ok((default(), items)),
+        Params::Named(mut map) => {
             let namespace = match map.remove("namespace") {
-                None | Some(Json::Null) => DEFAULT_NAMESPACE.to_owned(),
-                Some(Json::String(ns)) if valid_namespace_name(&ns) => ns,
+                None | Some(Value::None) => default(),
+                Some(Value::Str(ns)) if valid_namespace_name(&ns) => Cow::Owned(ns),
                 Some(_) => {
                     return Err(invalid(
                         "'namespace' must be a string of 1 to 200 printable characters.".into(),
@@ -201,7 +259,7 @@ pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), Erro
             let mut values = Vec::new();
             for (i, name) in names.iter().enumerate() {
                 match map.remove(*name) {
-                    Some(v) => values.push(Value::from_json(&v)),
+                    Some(v) => values.push(v),
                     // `args` may be left out when `kwargs` is given.
                     None if *name == "args" && map.contains_key("kwargs") => {
                         values.push(Value::List(Vec::new()))
@@ -214,29 +272,14 @@ pub fn bind_params(method: &str, raw: Json) -> Result<(String, Vec<Value>), Erro
             }
             Ok((namespace, values))
         }
-        _ => Err(invalid("params must be an array or an object.".into())),
+        Params::Other => Err(invalid("params must be an array or an object.".into())),
     }
 }
 
 /// A value to JSON. JSON has no bytes or dates: bytes go as base64 text,
 /// dates as ISO 8601 text, integers beyond 64 bits as decimal text.
 pub fn to_json(value: &Value) -> Json {
-    match value {
-        Value::None => Json::Null,
-        Value::Bool(b) => Json::Bool(*b),
-        Value::Int(i) => i64::try_from(*i)
-            .map(Json::from)
-            .or_else(|_| u64::try_from(*i).map(Json::from))
-            .unwrap_or_else(|_| Json::String(i.to_string())),
-        Value::Float(x) => serde_json::Number::from_f64(*x).map_or(Json::Null, Json::Number),
-        Value::Str(s) => Json::String(s.clone()),
-        Value::Bytes(b) => Json::String(base64::engine::general_purpose::STANDARD.encode(b)),
-        Value::DateTime(d) => Json::String(d.to_string()),
-        Value::List(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Dict(map) => {
-            Json::Object(map.iter().map(|(k, v)| (k.clone(), to_json(v))).collect())
-        }
-    }
+    serde_json::to_value(values::Wire(value)).unwrap_or(Json::Null)
 }
 
 #[cfg(test)]
@@ -246,11 +289,8 @@ mod tests {
 
     #[test]
     fn positional_params_are_xmlrpcs() {
-        let (ns, values) = bind_params(
-            "run_keyword",
-            json!(["Get Time Based OTP", ["x"], {"a": 1}]),
-        )
-        .unwrap();
+        let (ns, values) =
+            bind_params("run_keyword", r#"["Get Time Based OTP", ["x"], {"a": 1}]"#).unwrap();
         assert_eq!(ns, DEFAULT_NAMESPACE);
         assert_eq!(
             values,
@@ -266,7 +306,7 @@ mod tests {
     fn named_params_with_namespace() {
         let (ns, values) = bind_params(
             "run_keyword",
-            json!({"name": "K", "kwargs": {"counter": 5}, "namespace": "bot-a"}),
+            r#"{"name": "K", "kwargs": {"counter": 5}, "namespace": "bot-a"}"#,
         )
         .unwrap();
         assert_eq!(ns, "bot-a");
@@ -278,9 +318,11 @@ mod tests {
                 Value::dict([("counter", Value::Int(5))])
             ]
         );
-        assert!(bind_params("run_keyword", json!({"name": "K", "bogus": 1})).is_err());
-        assert!(bind_params("run_keyword", json!({"args": []})).is_err());
-        assert!(bind_params("run_keyword", json!({"name": "K", "namespace": 5})).is_err());
+        assert!(bind_params("run_keyword", r#"{"name": "K", "bogus": 1}"#).is_err());
+        assert!(bind_params("run_keyword", r#"{"args": []}"#).is_err());
+        assert!(bind_params("run_keyword", r#"{"name": "K", "namespace": 5}"#).is_err());
+        assert!(bind_params("run_keyword", r#""K""#).is_err());
+        assert!(bind_params("run_keyword", "[1e999]").is_err());
     }
 
     #[test]

@@ -584,7 +584,8 @@ fn xml(body: String) -> Response {
 
 /// `/jsonrpc`: a WebSocket goes to the WebSocket service (capped, closed
 /// with its connection); an HTTP call has its body read here, within the
-/// one body limit, and goes to the HTTP service.
+/// one body limit, and is answered directly when it is one call of a
+/// remote method (the hot path), by the HTTP service otherwise.
 async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
     let rpc = &app.rest.rpc;
     let stop = match request.extensions().get::<Activity>() {
@@ -601,6 +602,12 @@ async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
             Ok(body) => body,
             Err(refused) => return json_refusal(refused),
         };
+        let identity = parts.extensions.get::<Identity>();
+        let direct =
+            crate::jsonrpc::http::answer(&app.api, identity, &parts.method, &parts.headers, &body);
+        if let Some(answer) = direct.await {
+            return answer;
+        }
         service = rpc.http.clone().build(rpc.methods.clone(), stop);
         Request::from_parts(parts, Body::from(body))
     };

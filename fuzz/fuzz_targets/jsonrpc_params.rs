@@ -11,11 +11,19 @@ use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(params) = serde_json::from_slice::<Json>(data) else {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    // What the server reads straight into values must be what serde_json
+    // reads as a tree: text it refuses is refused by binding too.
+    let Ok(params) = serde_json::from_str::<Json>(text) else {
+        for method in METHODS {
+            assert!(bind_params(method, text).is_err());
+        }
         return;
     };
     for method in METHODS {
-        let Ok((namespace, values)) = bind_params(method, params.clone()) else {
+        let Ok((namespace, values)) = bind_params(method, text) else {
             continue;
         };
         // The default namespace, or a name a namespace may have.
@@ -24,6 +32,7 @@ fuzz_target!(|data: &[u8]| {
             // Positional params are XML-RPC's, value for value.
             assert_eq!(values.len(), items.len());
             for (value, item) in values.iter().zip(items) {
+                assert_eq!(*value, Value::from_json(item));
                 assert_eq!(&to_json(value), item);
             }
         }

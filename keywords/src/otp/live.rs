@@ -3,16 +3,21 @@
 //!
 //! [`TotpFeed`] yields the current code at once, then the next one at
 //! every period boundary, and at once again whenever the namespace's
-//! secret is replaced. Time comes from the [`Clock`] seam and waits from
-//! tokio's timer, so a test on tokio's paused clock sees boundaries pass
-//! instantly and exactly.
+//! secret is replaced. The boundaries come from [`LiveCodes`]: one timer
+//! per secret and period, which computes each code once and hands it to
+//! every feed of that secret, however many there are. Time comes from the
+//! [`Clock`] seam and waits from tokio's timer, so a test on tokio's
+//! paused clock sees boundaries pass instantly and exactly.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use super::keywords::current_key;
 use super::{Kind, OtpKey};
@@ -65,39 +70,76 @@ impl TotpTick {
     }
 }
 
-/// A namespace's TOTP codes as they change.
-pub struct TotpFeed {
-    ns: Arc<Namespace>,
+/// The codes of one secret, as its timer publishes them.
+type Codes = watch::Sender<Arc<TotpTick>>;
+
+/// Timers by a hash of what makes the codes (collisions are told apart
+/// with [`OtpKey::same_as`]): a secret's bytes are not kept again as a key.
+type Timers = HashMap<u64, Vec<(Arc<OtpKey>, Arc<Codes>)>>;
+
+/// One server's live-code timers: one task per secret and period while
+/// any feed follows it, none otherwise.
+pub struct LiveCodes {
     clock: Arc<dyn Clock>,
-    /// The store's changes: a secret set through any server sharing the
-    /// store reaches this feed.
-    changes: broadcast::Receiver<Change>,
-    /// The key the last code came from.
-    key: Arc<OtpKey>,
-    /// When the code sent last expires; None before the first.
-    expires: Option<u64>,
+    timers: Mutex<Timers>,
+    hasher: RandomState,
+    /// Codes computed by the timers, for tests and benchmarks.
+    computed: AtomicU64,
 }
 
-impl TotpFeed {
-    /// Starts a feed; fails with RPA.MFA's `TOTPNotSetError` when the
-    /// namespace has no TOTP secret.
-    pub async fn new(ns: Arc<Namespace>, clock: Arc<dyn Clock>) -> Result<TotpFeed, KeywordError> {
-        let changes = ns.subscribe();
-        let key = current_key(&ns, Kind::Totp).await?;
-        Ok(TotpFeed {
-            ns,
+impl LiveCodes {
+    pub fn new(clock: Arc<dyn Clock>) -> Arc<LiveCodes> {
+        Arc::new(LiveCodes {
             clock,
-            changes,
-            key,
-            expires: None,
+            timers: Mutex::new(HashMap::new()),
+            hasher: RandomState::new(),
+            computed: AtomicU64::new(0),
         })
     }
 
-    /// The current code the first time; then waits for the next period
-    /// boundary or a new secret, whichever comes first, and returns the
-    /// code valid from then.
-    pub async fn next(&mut self) -> Result<TotpTick, KeywordError> {
-        if let Some(expires) = self.expires {
+    /// Timers running now: one per secret and period followed.
+    pub fn timers(&self) -> usize {
+        self.lock().values().map(Vec::len).sum()
+    }
+
+    /// Codes the timers have computed so far (each once per period).
+    pub fn codes_computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Timers> {
+        self.timers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn slot(&self, key: &OtpKey) -> u64 {
+        // Kind and algorithm are left to `same_as`.
+        self.hasher
+            .hash_one((key.digits, key.period, &key.secret[..]))
+    }
+
+    /// Follows `key`'s codes, starting its timer if none runs yet.
+    fn follow(self: &Arc<Self>, key: &Arc<OtpKey>) -> watch::Receiver<Arc<TotpTick>> {
+        let slot = self.slot(key);
+        // Subscribing under the lock: a timer leaving (no feed left)
+        // checks under it too, so a new feed never joins a timer that ends.
+        let mut timers = self.lock();
+        let entries = timers.entry(slot).or_default();
+        if let Some((_, codes)) = entries.iter().find(|(k, _)| k.same_as(key)) {
+            return codes.subscribe();
+        }
+        let first = Arc::new(TotpTick::at(key, self.clock.now()));
+        let codes = Arc::new(watch::Sender::new(first));
+        let follower = codes.subscribe();
+        entries.push((key.clone(), codes.clone()));
+        tokio::spawn(self.clone().run_timer(slot, key.clone(), codes));
+        follower
+    }
+
+    /// One secret's timer: at each period boundary computes the code once
+    /// and publishes it; ends when no feed follows it any more.
+    async fn run_timer(self: Arc<Self>, slot: u64, key: Arc<OtpKey>, codes: Arc<Codes>) {
+        loop {
+            let expires = codes.borrow().period_end;
             // Loops because a timer may fire a hair before the wall clock
             // reaches the boundary; a code is never sent before its period.
             loop {
@@ -107,21 +149,104 @@ impl TotpFeed {
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
+                    _ = codes.closed() => {
+                        if self.leave(slot, &codes) {
+                            return;
+                        }
+                    }
+                }
+            }
+            let tick = TotpTick::at(&key, self.clock.now());
+            self.computed.fetch_add(1, Ordering::Relaxed);
+            codes.send_replace(Arc::new(tick));
+        }
+    }
+
+    /// Removes a timer no feed follows; false when one joined meanwhile.
+    fn leave(&self, slot: u64, codes: &Arc<Codes>) -> bool {
+        let mut timers = self.lock();
+        if codes.receiver_count() > 0 {
+            return false;
+        }
+        if let Some(entries) = timers.get_mut(&slot) {
+            entries.retain(|(_, c)| !Arc::ptr_eq(c, codes));
+            if entries.is_empty() {
+                timers.remove(&slot);
+            }
+        }
+        true
+    }
+}
+
+/// A namespace's TOTP codes as they change.
+pub struct TotpFeed {
+    ns: Arc<Namespace>,
+    live: Arc<LiveCodes>,
+    /// The store's changes: a secret set through any server sharing the
+    /// store reaches this feed.
+    changes: broadcast::Receiver<Change>,
+    /// The key the last code came from.
+    key: Arc<OtpKey>,
+    /// Its timer's codes.
+    codes: watch::Receiver<Arc<TotpTick>>,
+    /// The start of the period of the code sent last; None before the first.
+    sent: Option<u64>,
+}
+
+impl TotpFeed {
+    /// Starts a feed; fails with RPA.MFA's `TOTPNotSetError` when the
+    /// namespace has no TOTP secret.
+    pub async fn new(ns: Arc<Namespace>, live: &Arc<LiveCodes>) -> Result<TotpFeed, KeywordError> {
+        let changes = ns.subscribe();
+        let key = current_key(&ns, Kind::Totp).await?;
+        let codes = live.follow(&key);
+        Ok(TotpFeed {
+            ns,
+            live: live.clone(),
+            changes,
+            key,
+            codes,
+            sent: None,
+        })
+    }
+
+    /// The current code the first time; then waits for the next period
+    /// boundary or a new secret, whichever comes first, and returns the
+    /// code valid from then.
+    pub async fn next(&mut self) -> Result<Arc<TotpTick>, KeywordError> {
+        if let Some(sent) = self.sent {
+            loop {
+                tokio::select! {
+                    changed = self.codes.changed() => {
+                        if changed.is_err() {
+                            // Not reached: a timer runs while followed.
+                            self.codes = self.live.follow(&self.key);
+                            continue;
+                        }
+                        let tick = self.codes.borrow_and_update().clone();
+                        if tick.period_start > sent {
+                            self.sent = Some(tick.period_start);
+                            return Ok(tick);
+                        }
+                    }
                     _ = self.ns.changed(&mut self.changes, Space::Namespace) => {
                         // Stores that cannot say what changed wake every
                         // feed: only a new secret ends the wait.
                         let key = current_key(&self.ns, Kind::Totp).await?;
                         if !key.same_as(&self.key) {
+                            self.codes = self.live.follow(&key);
+                            self.key = key;
                             break;
                         }
                     }
                 }
             }
         }
-        let now = self.clock.now();
-        self.key = current_key(&self.ns, Kind::Totp).await?;
-        let tick = TotpTick::at(&self.key, now);
-        self.expires = Some(tick.period_end);
+        // The first code, or the first of a new secret: as of now, with
+        // its own countdown. The timer's copy of this period is skipped.
+        self.codes.borrow_and_update();
+        let tick = Arc::new(TotpTick::at(&self.key, self.live.clock.now()));
+        self.sent = Some(tick.period_start);
         Ok(tick)
     }
 }
@@ -163,7 +288,7 @@ mod tests {
         set(&ns, key(SHA1_SEED, "SHA1")).await;
         // 1111111109 and 1111111111 straddle a boundary at 1111111110.
         let clock = Arc::new(TokioClock::starting_at(1_111_111_100.5));
-        let mut feed = TotpFeed::new(ns, clock).await.unwrap();
+        let mut feed = TotpFeed::new(ns, &LiveCodes::new(clock)).await.unwrap();
         let started = tokio::time::Instant::now();
 
         let first = feed.next().await.unwrap();
@@ -191,7 +316,9 @@ mod tests {
         let ns = namespace().await;
         set(&ns, key(SHA1_SEED, "SHA1")).await;
         let clock = Arc::new(TokioClock::starting_at(1_111_111_100.0));
-        let mut feed = TotpFeed::new(ns.clone(), clock).await.unwrap();
+        let mut feed = TotpFeed::new(ns.clone(), &LiveCodes::new(clock))
+            .await
+            .unwrap();
         assert_eq!(feed.next().await.unwrap().code, "07081804");
 
         let started = tokio::time::Instant::now();
@@ -208,8 +335,41 @@ mod tests {
     #[tokio::test]
     async fn no_secret_is_rpa_mfas_error() {
         let clock = Arc::new(TokioClock::starting_at(0.0));
-        let err = TotpFeed::new(namespace().await, clock).await.err().unwrap();
+        let err = TotpFeed::new(namespace().await, &LiveCodes::new(clock))
+            .await
+            .err()
+            .unwrap();
         assert_eq!(err.name, "TOTPNotSetError");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_timer_per_secret_computes_each_code_once() {
+        let clock = Arc::new(TokioClock::starting_at(1_111_111_100.0));
+        let live = LiveCodes::new(clock);
+        let namespaces = Namespaces::in_memory();
+        let mut feeds = Vec::new();
+        // 50 namespaces on one secret, 50 on another.
+        for i in 0..100 {
+            let ns = namespaces.get(&format!("dash-{i}")).await.unwrap();
+            let seed = if i % 2 == 0 { SHA1_SEED } else { SHA256_SEED };
+            set(&ns, key(seed, "SHA1")).await;
+            let mut feed = TotpFeed::new(ns, &live).await.unwrap();
+            feed.next().await.unwrap();
+            feeds.push(feed);
+        }
+        assert_eq!(live.timers(), 2);
+        let started = tokio::time::Instant::now();
+        for feed in &mut feeds {
+            let tick = feed.next().await.unwrap();
+            assert_eq!(tick.period_start, 1_111_111_110);
+        }
+        assert_eq!(started.elapsed(), Duration::from_secs(10));
+        // One code per secret for the boundary, for all 100 feeds.
+        assert_eq!(live.codes_computed(), 2);
+        drop(feeds);
+        // A timer nobody follows ends by the next boundary.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(live.timers(), 0);
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! JSON-RPC over plain HTTP without building jsonrpsee's tower service for
+//! each request: the common request (one call of a remote method) is read
+//! borrowing from the body, as jsonrpsee's request type reads it but
+//! without its untagged `id` (which buffers the value and builds an error
+//! per variant tried), run through [`super::call`] (the gate, metrics and
+//! log line of every call) and written with jsonrpsee's own response type.
+//!
+//! Everything else — batches, notifications and invalid ids, unparsable or
+//! invalid requests, unknown methods, the subscription methods — is left
+//! to jsonrpsee ([`answer`] returns `None`), so those answers stay exactly
+//! jsonrpsee's.
+
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use jsonrpsee::types::{Id, Response as RpcResponse, ResponsePayload};
+use serde::de::{Deserializer, Visitor};
+use serde::Deserialize;
+
+use super::{call_with, Answer, Params};
+use crate::auth::Identity;
+use crate::remote::{RemoteApi, METHODS};
+
+/// jsonrpsee's content type for its answers.
+const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+
+/// The answer to one HTTP JSON-RPC request, or `None` when it is not a
+/// single call of a remote method with a JSON content type (jsonrpsee
+/// answers those).
+pub async fn answer(
+    api: &RemoteApi,
+    identity: Option<&Identity>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    if method != Method::POST || !jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE)) {
+        return None;
+    }
+    let request: Call<'_> = serde_json::from_slice(body).ok()?;
+    if request.jsonrpc != "2.0" {
+        return None;
+    }
+    let method = *METHODS.iter().find(|m| **m == request.method)?;
+    let params = request.params.unwrap_or(Params::Null);
+    let payload = match call_with(api, method, params, identity).await {
+        Ok(value) => ResponsePayload::success(Answer(value)),
+        Err(error) => ResponsePayload::error(error),
+    };
+    Some(
+        match serde_json::to_vec(&RpcResponse::new(payload, request.id.0)) {
+            Ok(text) => ([(CONTENT_TYPE, JSON)], text).into_response(),
+            // Not reached: every value has a JSON form and every key is text.
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    )
+}
+
+/// One JSON-RPC request object, its params read into values at once
+/// (not scanned twice). What jsonrpsee's request type accepts and this
+/// does not (escapes in the version or method name, params serde cannot
+/// read) goes to jsonrpsee, which answers as it always did.
+#[derive(Deserialize)]
+struct Call<'a> {
+    #[serde(borrow)]
+    jsonrpc: &'a str,
+    #[serde(borrow)]
+    id: CallId<'a>,
+    #[serde(borrow)]
+    method: &'a str,
+    #[serde(default)]
+    params: Option<Params>,
+}
+
+/// The ids jsonrpsee takes: null, a non-negative integer or a string.
+struct CallId<'a>(Id<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for CallId<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CallId<'a>, D::Error> {
+        d.deserialize_any(IdVisitor(std::marker::PhantomData))
+            .map(CallId)
+    }
+}
+
+struct IdVisitor<'a>(std::marker::PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for IdVisitor<'a> {
+    type Value = Id<'a>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("null, a non-negative integer or a string")
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Id<'a>, E> {
+        Ok(Id::Null)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Id<'a>, E> {
+        Ok(Id::Number(n))
+    }
+
+    fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Id<'a>, E> {
+        Ok(Id::Str(s.into()))
+    }
+
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Id<'a>, E> {
+        Ok(Id::Str(s.to_owned().into()))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Id<'a>, E> {
+        Err(E::custom("a negative id"))
+    }
+}
