@@ -2,14 +2,21 @@
 //! library, against the RFC 6238 / RFC 4226 vectors (copied from the
 //! shared vectors, not computed here).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
+use async_trait::async_trait;
 use rpa_mfa_keywords::access::{Access, Policy};
 use rpa_mfa_keywords::clock::TokioClock;
-use rpa_mfa_keywords::state::Namespaces;
+use rpa_mfa_keywords::state::{
+    Admit, Change, CounterSet, Expect, MemoryStore, NamespaceLimits, Namespaces, Space, StateKey,
+    StateResult, StateStore, Versioned,
+};
 use rpa_mfa_keywords::vault;
 use rpa_mfa_keywords::{Library, Services, Value};
 use serde_json::Value as Json;
+use tokio::sync::{broadcast, Barrier};
 
 fn vectors() -> Json {
     let path = format!(
@@ -264,4 +271,110 @@ async fn bad_input_is_refused_by_name_without_echo() {
     );
     let err = run(&lib, "Get Time Based OTP", &[], &[]).await.unwrap_err();
     assert!(err.starts_with("TOTPNotSetError"), "{err}");
+}
+
+/// The memory store, except that the first two reads of a counter wait
+/// for each other: two servers that both read the expected counter before
+/// either moves it, the race the replay mark settles.
+struct RacingReads {
+    inner: MemoryStore,
+    gate: Barrier,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl StateStore for RacingReads {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    async fn get(&self, space: Space, key: &str) -> StateResult<Option<Versioned>> {
+        self.inner.get(space, key).await
+    }
+    async fn put(
+        &self,
+        space: Space,
+        key: &str,
+        value: &[u8],
+        expect: Expect,
+        ttl: Option<Duration>,
+    ) -> StateResult<Option<u64>> {
+        self.inner.put(space, key, value, expect, ttl).await
+    }
+    async fn delete(&self, space: Space, key: &str) -> StateResult<bool> {
+        self.inner.delete(space, key).await
+    }
+    async fn next_counter(&self, key: &str) -> StateResult<u64> {
+        self.inner.next_counter(key).await
+    }
+    async fn peek_counter(&self, key: &str) -> StateResult<Option<u64>> {
+        let value = self.inner.peek_counter(key).await;
+        if self.armed.load(Ordering::SeqCst) {
+            self.gate.wait().await;
+        }
+        value
+    }
+    async fn set_counter(&self, key: &str, value: u64, force: bool) -> StateResult<CounterSet> {
+        self.inner.set_counter(key, value, force).await
+    }
+    async fn lock(&self, name: &str, owner: &str, ttl: Duration) -> StateResult<bool> {
+        self.inner.lock(name, owner, ttl).await
+    }
+    async fn unlock(&self, name: &str, owner: &str) -> StateResult<bool> {
+        self.inner.unlock(name, owner).await
+    }
+    async fn touch_namespace(
+        &self,
+        name: &str,
+        idle: Option<Duration>,
+        cap: Option<usize>,
+    ) -> StateResult<Admit> {
+        self.inner.touch_namespace(name, idle, cap).await
+    }
+    async fn namespace_count(&self) -> StateResult<usize> {
+        self.inner.namespace_count().await
+    }
+    fn stamp(&self) -> StateResult<Option<u64>> {
+        self.inner.stamp()
+    }
+    fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.inner.subscribe()
+    }
+    async fn ping(&self) -> StateResult<()> {
+        self.inner.ping().await
+    }
+}
+
+#[tokio::test]
+async fn two_hotp_checks_racing_on_one_counter_accept_once() {
+    let hotp = &vectors()["hotp_rfc4226"];
+    let secret = hotp["secret_base32"].as_str().unwrap();
+    let code = hotp["vectors"][2]["otp_6"].as_str().unwrap();
+    let store = Arc::new(RacingReads {
+        inner: MemoryStore::new(),
+        gate: Barrier::new(2),
+        armed: AtomicBool::new(false),
+    });
+    let namespaces = Namespaces::new(
+        store.clone(),
+        StateKey::generate().0,
+        NamespaceLimits::default(),
+    );
+    let services = Services::new(
+        Arc::new(vault::EnvStore::new()),
+        namespaces,
+        Default::default(),
+    );
+    let lib = Library::new(rpa_mfa_keywords::keywords(), Arc::new(services));
+    run(&lib, "Set Counter Based OTP", &[secret], &[])
+        .await
+        .unwrap();
+    store.armed.store(true, Ordering::SeqCst);
+    let codes = [code];
+    let (a, b) = tokio::join!(
+        run(&lib, "Verify Counter Based OTP", &codes, &[]),
+        run(&lib, "Verify Counter Based OTP", &codes, &[]),
+    );
+    let (accepted, refused) = if a.is_ok() { (a, b) } else { (b, a) };
+    assert_eq!(accepted, ACCEPTED);
+    assert_refused(refused, "already used");
 }
