@@ -229,7 +229,7 @@ class PrivacyIdea:
 
     def shared_privacyidea(self):
         """Starts privacyIDEA on first use (once per run) with the PUSH
-        enrollment policy set, and returns ``url`` and ``admin_token``."""
+        enrollment policy set, and returns its ``url``."""
         if self._server is None:
             started = time.monotonic()
             _make_template()
@@ -242,7 +242,13 @@ class PrivacyIdea:
                 "push_firebase_configuration=poll only, "
                 f"push_registration_url={server.url}/ttype/push, push_ssl_verify=0, push_ttl=10"))
             logger.info(f"privacyIDEA set up in {time.monotonic() - started:.1f} s")
-        return DotDict(url=self._server.url, admin_token=self._admin_token)
+        return DotDict(url=self._server.url)
+
+    def privacyidea_admin_token(self):
+        """The admin JWT (``Authorization:`` header value) of the shared
+        privacyIDEA, for the calls only an admin may make."""
+        self.shared_privacyidea()
+        return self._admin_token
 
     def _post(self, path, auth=True, **data):
         headers = {"Authorization": self._admin_token} if auth else {}
