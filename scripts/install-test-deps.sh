@@ -11,6 +11,9 @@
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
 #   requests, websockets, prometheus-client, Pillow and redis, rebuilt only when
 #   robot-tests/requirements.txt changes;
+# - privacyIDEA 3.14, the real MFA server the privacyIDEA suites check
+#   against, in its own venv under target/privacyidea-venv (its pins clash
+#   with the Robot venv's), installed only when missing;
 # - python3-venv (Debian), without which `python3 -m venv` fails on Debian;
 # - Node.js 20 or later for oidc-provider: when the system's `node` is older
 #   (Debian 12 ships 18) or missing, the npm registry's `node` package is
@@ -74,6 +77,16 @@ if ! "$peer_venv/bin/python" -c 'import RPA.MFA, RPA.Robocorp.Vault' 2>/dev/null
     rpaframework==33.0.2 rpaframework-core==13.0.3
   "$peer_venv/bin/pip" install -q --disable-pip-version-check robotframework==7.5 pyotp==2.12.0 \
     requests-oauthlib pyyaml cryptography tenacity jsonpath-ng packaging 2>&1 | grep -v "requires\|pip's" || true
+fi
+
+pi_venv=target/privacyidea-venv
+pi_version=privacyidea==3.14
+if [ "$(cat "$pi_venv/.installed" 2>/dev/null)" != "$pi_version" ]; then
+  echo "== creating $pi_venv"
+  rm -rf "$pi_venv"
+  python3 -m venv "$pi_venv"
+  "$pi_venv/bin/pip" install -q --disable-pip-version-check "$pi_version"
+  echo "$pi_version" > "$pi_venv/.installed"
 fi
 
 # Node.js 20 or later: the system's, else the npm registry's `node` package

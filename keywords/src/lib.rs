@@ -109,6 +109,7 @@ impl Services {
 /// Every keyword this crate provides, in the order they are listed.
 pub fn keywords() -> Vec<Keyword> {
     let mut all = otp::keywords::all();
+    all.extend(otp::verify::all());
     all.extend(oauth::keywords::all());
     all.extend(vault::keywords::all());
     all

@@ -20,7 +20,7 @@ const OTP_MODE: Type = Type::Enum {
     members: &["TIME", "COUNTER"],
 };
 
-fn algorithm_param() -> Param {
+pub(crate) fn algorithm_param() -> Param {
     Param::named(
         "algorithm",
         Type::optional(Type::Literal(Algorithm::NAMES)),
@@ -28,11 +28,11 @@ fn algorithm_param() -> Param {
     )
 }
 
-fn digits_param() -> Param {
+pub(crate) fn digits_param() -> Param {
     Param::named("digits", Type::optional(Type::Int), Value::None)
 }
 
-fn period_param() -> Param {
+pub(crate) fn period_param() -> Param {
     Param::named("period", Type::optional(Type::Int), Value::None)
 }
 
@@ -324,7 +324,7 @@ Example:
 }
 
 /// The named-only `algorithm`, `digits` and `period` of a call.
-fn options(args: &Args) -> Result<Options, KeywordError> {
+pub(crate) fn options(args: &Args) -> Result<Options, KeywordError> {
     Ok(Options {
         algorithm: args.str("algorithm").and_then(Algorithm::parse),
         digits: args.int("digits").map(check_digits).transpose()?,

@@ -9,6 +9,7 @@
 pub mod keywords;
 pub mod live;
 pub mod record;
+pub mod verify;
 
 use std::fmt;
 
@@ -196,6 +197,18 @@ impl OtpKey {
     pub fn counter_id(&self, key: &StateKey) -> String {
         key.fingerprint(&[
             b"hotp",
+            &self.secret,
+            self.algorithm.to_string().as_bytes(),
+            &[self.digits],
+        ])
+    }
+
+    /// The store-wide name of the counter `Verify Counter Based OTP`
+    /// expects next for this secret: apart from `counter_id`, which hands
+    /// codes out, so one secret can play both sides.
+    pub fn verify_counter_id(&self, key: &StateKey) -> String {
+        key.fingerprint(&[
+            b"hotp-verify",
             &self.secret,
             self.algorithm.to_string().as_bytes(),
             &[self.digits],

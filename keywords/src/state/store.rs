@@ -24,7 +24,7 @@ pub enum Space {
     Counter,
     /// "This TOTP code was handed out" marks (`unique=True`, MFA logins).
     Handed,
-    /// Replay marks of received codes (a later issue).
+    /// "This code was accepted" marks of `Verify ... OTP` (otp/verify.rs).
     Replay,
     /// Messages already consumed from an inbox (a later issue).
     Consumed,
