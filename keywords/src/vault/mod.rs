@@ -7,8 +7,8 @@
 
 mod env;
 mod file;
-pub mod keywords;
 mod keyring;
+pub mod keywords;
 pub mod kv2;
 mod reference;
 mod registry;
