@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
 use rpa_mfa_keywords::state::spec::StateSpec;
 use rpa_mfa_keywords::state::NamespaceLimits;
@@ -24,6 +25,7 @@ use serde::Deserialize;
 macro_rules! settings {
     (
         lists { $( $(#[$lattr:meta])* $list:ident = $lenv:literal, )* }
+        tables { $( $(#[$tattr:meta])* $table:ident : $tty:ty, )* }
         $( $(#[$attr:meta])* $field:ident : $ty:ty = $env:literal, )*
     ) => {
         /// One layer of settings: what the flags, the environment or the
@@ -33,6 +35,7 @@ macro_rules! settings {
         pub struct Settings {
             $( $(#[$attr])* pub $field: Option<$ty>, )*
             $( $(#[$lattr])* #[serde(default)] pub $list: Vec<String>, )*
+            $( $(#[$tattr])* #[arg(skip)] #[serde(default)] pub $table: $tty, )*
         }
 
         impl Settings {
@@ -52,6 +55,7 @@ macro_rules! settings {
                     $( $list: get($lenv)
                         .map(|v| v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(String::from).collect())
                         .unwrap_or_default(), )*
+                    $( $table: Default::default(), )*
                 })
             }
 
@@ -60,6 +64,7 @@ macro_rules! settings {
                 Settings {
                     $( $field: self.$field.or(lower.$field), )*
                     $( $list: if self.$list.is_empty() { lower.$list } else { self.$list }, )*
+                    $( $table: if self.$table.is_empty() { lower.$table } else { self.$table }, )*
                 }
             }
         }
@@ -78,6 +83,12 @@ settings! {
         /// pinned. [env: RPA_MFA_VAULT_ALLOW=NAME,NAME]
         #[arg(long, value_name = "USER|NAMESPACE")]
         vault_allow = "RPA_MFA_VAULT_ALLOW",
+    }
+
+    // Tables only a config file can hold: no flag, no variable.
+    tables {
+        /// Auth profiles, `[profiles.NAME]` (docs/profiles.md).
+        profiles: BTreeMap<String, ProfileConfig>,
     }
 
     /// TOML config file; its keys are the flag names with `_` for `-`.
@@ -365,6 +376,8 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
     /// Who may read the vault with keywords; empty: every unpinned user.
     pub vault_allow: Vec<String>,
+    /// The auth profiles, checked.
+    pub profiles: Vec<Profile>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
@@ -635,6 +648,19 @@ impl Settings {
         if !self.vault_allow.is_empty() && !auth.enabled() {
             return Err("--vault-allow needs --users-secret or --tokens-secret".into());
         }
+        let profiles = self
+            .profiles
+            .iter()
+            .map(|(name, config)| Profile::from_config(name, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(p) = profiles.iter().find(|p| !p.allow.is_empty()) {
+            if !auth.enabled() {
+                return Err(format!(
+                    "profile '{}': allow needs --users-secret or --tokens-secret",
+                    p.name
+                ));
+            }
+        }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
         let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
@@ -663,6 +689,7 @@ impl Settings {
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
             vault_allow: self.vault_allow,
+            profiles,
             insecure: self.insecure.unwrap_or(false),
             tls,
             log_filter,
@@ -1278,6 +1305,36 @@ mod tests {
         assert_eq!(config.namespaces.max_count, 10_000);
         assert!(config.namespaces.exempt.contains("ci"));
         assert_eq!(config.vault_allow, ["alice", "ci"]);
+    }
+
+    #[test]
+    fn profiles_come_from_the_config_file_and_are_checked() {
+        let file = config_file(
+            "[profiles.crm]\ngrant = \"client_credentials\"\nissuer = \"https://idp.example\"\n\
+client_id = \"robot\"\nclient_secret = \"crm:secret\"\nscopes = [\"api:read\"]\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap();
+        assert_eq!(config.profiles.len(), 1);
+        assert_eq!(config.profiles[0].name, "crm");
+        assert_eq!(config.profiles[0].scope.as_deref(), Some("api:read"));
+        let bad = config_file("[profiles.crm]\ngrant = \"implicit\"\nclient_id = \"x\"\n");
+        let err = flags(&["--config", bad.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("profile 'crm': unknown grant 'implicit'"),
+            "{err}"
+        );
+        let allow = config_file(
+            "[profiles.crm]\ngrant = \"client_credentials\"\ntoken_url = \"https://idp.example/t\"\n\
+client_id = \"robot\"\nallow = [\"alice\"]\n",
+        );
+        let err = flags(&["--config", allow.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(err.contains("allow needs --users-secret"), "{err}");
     }
 
     #[test]

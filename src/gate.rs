@@ -103,6 +103,9 @@ pub fn policy(config: &ServeConfig) -> Policy {
             config.vault_allow.clone(),
         );
     }
+    for profile in config.profiles.iter().filter(|p| !p.allow.is_empty()) {
+        policy = policy.allow(ResourceKind::Profile, &profile.name, profile.allow.clone());
+    }
     let own = [&config.auth.users_secret, &config.auth.tokens_secret];
     for secret in own.into_iter().flatten() {
         policy = policy.reserve_secret(secret);

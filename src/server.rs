@@ -25,10 +25,12 @@ use jsonrpsee::server::{
     Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
 use rpa_mfa_keywords::oauth::callback::Delivery;
+use rpa_mfa_keywords::oauth::profile::Profiles;
 use rpa_mfa_keywords::otp::record::OtpState;
 use rpa_mfa_keywords::otp::{Options, OtpKey};
 use rpa_mfa_keywords::state::{self, valid_namespace_name, Namespaces, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
+use rpa_mfa_keywords::vault::Vaults;
 use rpa_mfa_keywords::{vault, Library, Services};
 use tokio::time::error::Elapsed;
 use tower::Service;
@@ -114,8 +116,11 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let namespaces =
         Namespaces::new(store.clone(), state_key, args.namespaces.clone()).with_initial(&initial);
     let (end_waits, stopping) = Stopping::channel();
+    let profiles = Profiles::new(args.profiles.iter().cloned());
+    profiles.check(&Vaults::single(vault.clone()))?;
     let services = Arc::new(
         Services::new(vault, namespaces, args.oauth.clone())
+            .with_profiles(profiles)
             .with_max_wait(args.max_wait)
             .with_stopping(stopping),
     );

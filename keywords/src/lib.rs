@@ -33,6 +33,8 @@ pub struct Services {
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
+    /// The auth profiles of the config file (`[profiles.NAME]`).
+    pub profiles: oauth::profile::Profiles,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
@@ -57,6 +59,7 @@ impl Services {
             namespaces,
             clock: Arc::new(clock::SystemClock),
             oauth: oauth::OAuth::new(oauth),
+            profiles: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -70,6 +73,18 @@ impl Services {
             state::Namespaces::in_memory(),
             oauth::Settings::default(),
         )
+    }
+
+    /// The configured vaults by name. Today only the default one; the
+    /// named vaults (`--vault NAME=SPEC`) plug in here.
+    pub fn vaults(&self) -> vault::Vaults {
+        vault::Vaults::single(self.vault.clone())
+    }
+
+    /// The same services with these auth profiles.
+    pub fn with_profiles(mut self, profiles: oauth::profile::Profiles) -> Services {
+        self.profiles = profiles;
+        self
     }
 
     /// The same services with another `--max-wait`.
@@ -95,5 +110,6 @@ impl Services {
 pub fn keywords() -> Vec<Keyword> {
     let mut all = otp::keywords::all();
     all.extend(oauth::keywords::all());
+    all.extend(oauth::profile::keywords::all());
     all
 }

@@ -248,11 +248,12 @@ Example:
             .handler(mfa::password_with_mfa),
         Keyword::new("Start OAuth Device Login")
             .param(endpoint("device_authorization_url"))
-            .param(Param::named_required("client_id", Type::Str))
+            .param(text("client_id"))
             .param(text("client_secret"))
             .param(text("scope"))
             .param(include_client_id(false))
             .param(issuer())
+            .param(text("profile"))
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
             .tags(&["oauth"])
@@ -261,9 +262,16 @@ Example:
 to approve it: ``user_code``, ``verification_uri``, \
 ``verification_uri_complete`` (when the server sends it), ``expires_in`` and \
 ``interval``. The device code stays in this namespace's session for `Wait \
-For OAuth Device Login`.
+For OAuth Device Login`. ``client_id`` is required unless ``profile`` is given.
+
+With ``profile=NAME`` (an auth profile with ``grant = \"device_code\"``) the \
+profile's client, endpoints and scopes are used and the login belongs to the \
+profile, not the namespace: once the person approved it, `Get Access Token` \
+(on any server sharing the state store) finishes it and refreshes from then \
+on; it never waits for the person itself.
 
 Example:
+| ${login} =    `Start OAuth Device Login`    profile=mailbox
 | ${login} =    `Start OAuth Device Login`    issuer=${issuer}
 | ...    client_id=${id}    client_secret=${secret}    scope=openid offline_access
 | Log    Open ${login}[verification_uri] and enter ${login}[user_code]",

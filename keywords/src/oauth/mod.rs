@@ -13,6 +13,7 @@
 
 mod cache;
 pub mod callback;
+pub mod client;
 mod device;
 mod discovery;
 mod error;
@@ -21,6 +22,7 @@ mod http;
 mod id_token;
 pub mod keywords;
 mod mfa;
+pub mod profile;
 mod session;
 mod token;
 mod tokens;

@@ -1,0 +1,299 @@
+//! A profile's token in the state store, and single flight: however many
+//! callers on however many servers sharing the store ask at once, one
+//! takes the store's lease and makes the one token request; the others
+//! wait for the token it stores (told by the store's change feed,
+//! bounded by the call's wait limit) and hand out that same token.
+//!
+//! The record is sealed under the state key (the token and its refresh
+//! token are secrets) at a key that is a keyed fingerprint of the
+//! profile's client, so a profile whose client or scopes change starts
+//! afresh, and the key says nothing without the state key.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+
+use super::config::Profile;
+use super::fetch::fetch;
+use crate::library::{Call, KeywordError};
+use crate::oauth::token::Token;
+use crate::state::{Change, Expect, Space, StateKey, StateStore};
+
+/// A waiter looks at the store again this often even when no change
+/// arrives: a Redis change feed subscribed a moment too late misses the
+/// one message it waits for.
+const RECHECK: Duration = Duration::from_millis(500);
+
+/// How much longer than one HTTP call the lease lasts: if its holder dies
+/// the lease expires and another caller takes over.
+const LEASE_MARGIN: Duration = Duration::from_secs(10);
+
+/// Attempts at a compare-and-swap change of the record.
+const UPDATE_ATTEMPTS: usize = 8;
+
+/// A device login started for a profile and not yet approved.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct PendingDevice {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub expires_at: f64,
+}
+
+/// What the store keeps for a profile. No `Debug`: it holds tokens.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Cached {
+    pub token: Option<Token>,
+    /// Set by `Invalidate Access Token`: hand it out no more (its refresh
+    /// token stays usable).
+    #[serde(default)]
+    pub invalid: bool,
+    #[serde(default)]
+    pub device: Option<PendingDevice>,
+}
+
+impl Cached {
+    pub fn new(token: Token) -> Cached {
+        Cached {
+            token: Some(token),
+            invalid: false,
+            device: None,
+        }
+    }
+
+    /// The token, if it stays valid for `gap` after `now`. One without
+    /// `expires_in` is valid until invalidated.
+    pub fn valid_token(&self, gap: Duration, now: f64) -> Option<&Token> {
+        let token = self.token.as_ref().filter(|_| !self.invalid)?;
+        match token.expires_at() {
+            Some(at) if at - now < gap.as_secs_f64() => None,
+            _ => Some(token),
+        }
+    }
+
+    /// How long the store keeps the record: for good while it holds a
+    /// refresh token (or a device login), else until the token expires.
+    fn ttl(&self, now: f64) -> Option<Duration> {
+        let token = self.token.as_ref()?;
+        if token.refresh_token().is_some() || self.device.is_some() {
+            return None;
+        }
+        token
+            .expires_at()
+            .map(|at| Duration::from_secs_f64((at - now).max(1.0)))
+    }
+}
+
+/// Where a profile's record and lease live in the store.
+pub struct Slot<'a> {
+    store: &'a dyn StateStore,
+    state_key: &'a StateKey,
+    /// The record's key in [`Space::Token`] (a fingerprint).
+    key: String,
+    /// The lease's name in [`Space::Lock`].
+    lease: String,
+}
+
+impl<'a> Slot<'a> {
+    pub fn new(call: &'a Call, profile: &Profile) -> Slot<'a> {
+        let state_key = call.ns.state_key();
+        let parts: [&[u8]; 9] = [
+            b"auth profile v1",
+            profile.name.as_bytes(),
+            profile.grant.as_str().as_bytes(),
+            profile.client_id.as_bytes(),
+            profile.issuer.as_deref().unwrap_or_default().as_bytes(),
+            profile.token_url.as_deref().unwrap_or_default().as_bytes(),
+            profile.scope.as_deref().unwrap_or_default().as_bytes(),
+            profile.audience.as_deref().unwrap_or_default().as_bytes(),
+            profile.resource.as_deref().unwrap_or_default().as_bytes(),
+        ];
+        let key = state_key.fingerprint(&parts);
+        Slot {
+            store: call.ns.store().as_ref(),
+            state_key,
+            lease: format!("profile/{key}"),
+            key,
+        }
+    }
+
+    fn record_key(&self) -> Vec<u8> {
+        format!("{}/{}", Space::Token.as_str(), self.key).into_bytes()
+    }
+
+    /// The record and its version, if any.
+    pub async fn read(&self) -> Result<Option<(Cached, u64)>, KeywordError> {
+        let Some(stored) = self.store.get(Space::Token, &self.key).await? else {
+            return Ok(None);
+        };
+        let plain = self.state_key.open(&self.record_key(), &stored.value)?;
+        let cached = serde_json::from_slice(&plain).map_err(|_| {
+            KeywordError::new(
+                "StateError",
+                "A stored profile token could not be read; it was written by another version.",
+            )
+        })?;
+        Ok(Some((cached, stored.version)))
+    }
+
+    /// Writes the record if the store still holds `expect`; false if not.
+    async fn write(&self, cached: &Cached, expect: Expect, now: f64) -> Result<bool, KeywordError> {
+        let plain =
+            zeroize::Zeroizing::new(serde_json::to_vec(cached).expect("a token record serialises"));
+        let sealed = self.state_key.seal(&self.record_key(), &plain);
+        Ok(self
+            .store
+            .put(Space::Token, &self.key, &sealed, expect, cached.ttl(now))
+            .await?
+            .is_some())
+    }
+
+    /// Changes the record with `change` (None: leave it), retrying when
+    /// another writer got there first.
+    pub async fn update(
+        &self,
+        now: f64,
+        mut change: impl FnMut(Option<Cached>) -> Option<Cached>,
+    ) -> Result<(), KeywordError> {
+        for _ in 0..UPDATE_ATTEMPTS {
+            let (current, expect) = match self.read().await? {
+                Some((cached, version)) => (Some(cached), Expect::Version(version)),
+                None => (None, Expect::Absent),
+            };
+            let Some(new) = change(current) else {
+                return Ok(());
+            };
+            if self.write(&new, expect, now).await? {
+                return Ok(());
+            }
+        }
+        Err(KeywordError::new(
+            "StateError",
+            "The profile's token record kept changing under this update; try again.",
+        ))
+    }
+
+    /// Whether `change` may concern this slot.
+    fn concerns(&self, change: &Change) -> bool {
+        match change {
+            Change::Key(Space::Token, key) => *key == self.key,
+            Change::Key(Space::Lock, name) => *name == self.lease,
+            Change::Key(..) => false,
+            Change::Any => true,
+        }
+    }
+
+    /// Waits until the record or the lease may have changed, or [`RECHECK`].
+    async fn changed(&self, changes: &mut broadcast::Receiver<Change>) {
+        let heard = async {
+            loop {
+                match changes.recv().await {
+                    Ok(change) if self.concerns(&change) => return,
+                    Ok(_) => {}
+                    Err(broadcast::error::RecvError::Lagged(_)) => return,
+                    Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+                }
+            }
+        };
+        let _ = tokio::time::timeout(RECHECK, heard).await;
+    }
+}
+
+/// A token valid for the profile's gap: the stored one, else the one
+/// request made by whoever holds the lease. Bounded by the call's wait.
+pub async fn valid_token(call: &Call, profile: &Profile) -> Result<Token, KeywordError> {
+    call.wait(single_flight(call, profile)).await?
+}
+
+async fn single_flight(call: &Call, profile: &Profile) -> Result<Token, KeywordError> {
+    let slot = Slot::new(call, profile);
+    let clock = &call.services.clock;
+    let lease_ttl = call.services.oauth.http.timeout() * 2 + LEASE_MARGIN;
+    let owner = oauth2::CsrfToken::new_random_len(16).secret().clone();
+    // Subscribed before the first look, so no change after it is missed.
+    let mut changes = slot.store.subscribe();
+    loop {
+        let stored = slot.read().await?;
+        if let Some(token) = stored
+            .as_ref()
+            .and_then(|(c, _)| c.valid_token(profile.expiry_gap, clock.now()))
+        {
+            return Ok(token.clone());
+        }
+        if slot.store.lock(&slot.lease, &owner, lease_ttl).await? {
+            let result = holder(call, profile, &slot).await;
+            if let Err(e) = slot.store.unlock(&slot.lease, &owner).await {
+                tracing::warn!(profile = %profile.name, error = %e, "token lease release");
+            }
+            return result;
+        }
+        slot.changed(&mut changes).await;
+    }
+}
+
+/// The lease holder's work: look once more (another holder may have just
+/// stored a token), else fetch and store.
+async fn holder(call: &Call, profile: &Profile, slot: &Slot<'_>) -> Result<Token, KeywordError> {
+    let clock = &call.services.clock;
+    let (previous, expect) = match slot.read().await? {
+        Some((cached, version)) => {
+            if let Some(token) = cached.valid_token(profile.expiry_gap, clock.now()) {
+                return Ok(token.clone());
+            }
+            (Some(cached), Expect::Version(version))
+        }
+        None => (None, Expect::Absent),
+    };
+    let fresh = fetch(call, profile, previous.as_ref()).await?;
+    let token = fresh.token.clone().expect("a fetched record holds a token");
+    if !slot.write(&fresh, expect, clock.now()).await? {
+        // Someone wrote meanwhile (an invalidation, a device login): the
+        // token in hand is new, so it wins.
+        slot.write(&fresh, Expect::Any, clock.now()).await?;
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oauth::http::JsonResponse;
+    use serde_json::json;
+
+    fn token(body: serde_json::Value, now: f64) -> Token {
+        let answer = JsonResponse {
+            status: 200,
+            body,
+            max_age: None,
+        };
+        Token::from_response(answer, "t", now).unwrap()
+    }
+
+    #[test]
+    fn a_token_is_handed_out_while_it_lasts_the_gap() {
+        let gap = Duration::from_secs(60);
+        let cached = Cached::new(token(
+            json!({"access_token": "a", "expires_in": 100}),
+            1000.0,
+        ));
+        assert!(cached.valid_token(gap, 1000.0).is_some());
+        assert!(cached.valid_token(gap, 1040.0).is_some(), "60 s left");
+        assert!(
+            cached.valid_token(gap, 1040.5).is_none(),
+            "less than the gap left"
+        );
+        assert_eq!(cached.ttl(1000.0), Some(Duration::from_secs(100)));
+        let mut invalid = cached.clone();
+        invalid.invalid = true;
+        assert!(invalid.valid_token(gap, 1000.0).is_none());
+        // No expiry said: valid until invalidated, kept for good when it
+        // can be refreshed.
+        let forever = Cached::new(token(
+            json!({"access_token": "a", "refresh_token": "r"}),
+            0.0,
+        ));
+        assert!(forever.valid_token(gap, 1e12).is_some());
+        assert_eq!(forever.ttl(0.0), None);
+    }
+}
