@@ -1,0 +1,258 @@
+*** Settings ***
+Documentation     Auth profiles end to end against the real oidc-provider: tokens
+...               fetched only when needed and kept sealed in the state store,
+...               private_key_jwt with keys from the vault, rotated refresh tokens
+...               written back to the vault, a device login approved once, and the
+...               profile's allow list. Token requests are counted by the provider.
+...               The vault is ``${PROFILE_VAULT}`` (a file vault; another spec can
+...               be given with ``--variable PROFILE_VAULT_SPEC:...``).
+Resource          resources/common.resource
+Library           Collections
+Library           OperatingSystem
+Library           resources/Ops.py
+Library           resources/OidcProvider.py
+Library           resources/OAuthHttp.py
+Library           resources/Profiles.py
+Suite Setup       Start Providers And Server
+Suite Teardown    Stop Everything
+Test Tags         oauth    profiles
+
+
+*** Variables ***
+${COPY_URL_CALLBACK}     http://127.0.0.1:1/callback
+${API_KEY}               api-key-Zr4mQ8vTn2
+${PROFILE_VAULT_SPEC}    ${EMPTY}
+
+
+*** Test Cases ***
+A Token Is Fetched Once And Handed Out Until It Nears Expiry
+    ${before}=    Token Requests Of Client    ${OIDC.basic_id}
+    ${first}=    Get Access Token    cc
+    ${again}=    Get Access Token    cc
+    Should Be Equal    ${first}    ${again}
+    ${after}=    Token Requests Of Client    ${OIDC.basic_id}
+    Should Be Equal As Integers    ${after}    ${before + 1}
+    # The provider knows it as a live token for its API.
+    ${info}=    Introspect As Basic Client    ${first}
+    Should Be True    ${info}[active]
+    Should Be Equal    ${info}[client_id]    ${OIDC.basic_id}
+    Remember Profile Secret    ${first}
+
+Fifty Concurrent Callers Make One Token Request
+    Invalidate Access Token    cc
+    ${before}=    Token Requests Of Client    ${OIDC.basic_id}
+    VAR    @{urls}    ${ALICE_URL}
+    ${distinct}=    Get Access Tokens At Once    ${urls}    cc    calls=50
+    Should Be Equal As Integers    ${distinct}    1
+    ${after}=    Token Requests Of Client    ${OIDC.basic_id}
+    Should Be Equal As Integers    ${after}    ${before + 1}
+
+Invalidate Forces A New Request
+    ${old}=    Get Access Token    cc
+    ${before}=    Token Requests Of Client    ${OIDC.basic_id}
+    Invalidate Access Token    cc
+    ${new}=    Get Access Token    cc
+    Should Not Be Equal    ${new}    ${old}
+    ${after}=    Token Requests Of Client    ${OIDC.basic_id}
+    Should Be Equal As Integers    ${after}    ${before + 1}
+    Remember Profile Secret    ${old}    ${new}
+
+A Restarted Server Reuses The Cached Token Without A Request
+    ${token}=    Get Access Token    cc
+    ${before}=    Token Requests Of Client    ${OIDC.basic_id}
+    Stop Rpa Mfa Server    alias=profiles
+    Start The Server    alias=restarted
+    ${after_restart}=    Get Access Token    cc
+    Should Be Equal    ${after_restart}    ${token}
+    ${after}=    Token Requests Of Client    ${OIDC.basic_id}
+    Should Be Equal As Integers    ${after}    ${before}
+
+Private Key JWT Logs In With An RSA And An EC Key From The Vault
+    ${before}=    Token Requests Of Client    rpa-jwt
+    ${rsa}=    Get Access Token    jwt-rsa
+    ${ec}=    Get Access Token    jwt-ec
+    Should Not Be Equal    ${rsa}    ${ec}
+    ${after}=    Token Requests Of Client    rpa-jwt
+    Should Be Equal As Integers    ${after}    ${before + 2}
+    ${info}=    Introspect As Basic Client    ${ec}
+    Should Be True    ${info}[active]
+    Should Be Equal    ${info}[client_id]    rpa-jwt
+    Remember Profile Secret    ${rsa}    ${ec}
+
+Authorization Headers Call An API As RequestsLibrary Would
+    ${headers}=    Get Authorization Headers    crm
+    Should Be Equal    ${headers}[X-Api-Key]    ${API_KEY}
+    Should Start With    ${headers}[Authorization]    Bearer${SPACE}
+    ${status}    ${body}=    Http Get With Headers    ${OIDC.issuer}/me    ${headers}
+    Should Be Equal As Integers    ${status}    200
+    Should Be Equal    ${body}[sub]    robot
+
+A Rotated Refresh Token Is Written Back To The Vault
+    ${r0}=    Vault File Value    ${VAULT}    crm    refresh
+    Invalidate Access Token    crm
+    ${first}=    Get Access Token    crm
+    ${r1}=    Vault File Value    ${VAULT}    crm    refresh
+    Should Not Be Equal    ${r1}    ${r0}
+    # The next refresh starts from the rotated one and rotates again.
+    Invalidate Access Token    crm
+    ${second}=    Get Access Token    crm
+    Should Not Be Equal    ${second}    ${first}
+    ${r2}=    Vault File Value    ${VAULT}    crm    refresh
+    Should Not Be Equal    ${r2}    ${r1}
+    # The provider retired the first one: it was really rotated. (Reusing
+    # it makes oidc-provider revoke the whole grant, so this comes last.)
+    Run Keyword And Expect Error    InvalidGrantError: (invalid_grant) *
+    ...    Refresh OAuth Token    ${OIDC.issuer}/token    client_id=${OIDC.basic_id}
+    ...    client_secret=${OIDC.basic_secret}    refresh_token=${r0}    include_client_id=False
+    Remember Profile Secret    ${first}    ${second}
+
+A Device Login Is Approved Once, Then Refreshed When The Token Expires
+    Run Keyword And Expect Error    OAuth2NotSetError: Profile 'device' has no valid grant*
+    ...    Get Access Token    device
+    ${login}=    Start OAuth Device Login    profile=device
+    # Never waits for the person: it says where to go.
+    Run Keyword And Expect Error
+    ...    AuthorizationPendingError: (authorization_pending) The device login of profile 'device' is not approved yet: open ${login}[verification_uri] and enter the code ${login}[user_code].
+    ...    Get Access Token    device
+    Approve Device Login    ${login}[verification_uri_complete]
+    ${first}=    Get Access Token    device
+    ${before}=    Token Requests Of Client    ${SHORT.basic_id}    alias=short
+    # The short provider's tokens live 3 s and the profile's gap is 1 s.
+    Sleep    2.5 s    reason=the access token nears its expiry
+    ${second}=    Get Access Token    device
+    Should Not Be Equal    ${second}    ${first}
+    ${after}=    Token Requests Of Client    ${SHORT.basic_id}    alias=short
+    Should Be Equal As Integers    ${after}    ${before + 1}
+    Remember Profile Secret    ${first}    ${second}
+
+A Provider's Refusal Is Named Without The Secret
+    Run Keyword And Expect Error    InvalidClientError: (invalid_client) *
+    ...    Get Access Token    wrong-secret
+    Run Keyword And Expect Error    ValueError: No auth profile 'nope'; the server has: *
+    ...    Get Access Token    nope
+
+A Pinned User Is Refused A Profile Outside Its Allow List
+    Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${PORT}/ns/bot-7    AS    Bot7
+    Run Keyword And Expect Error    PermissionError: User 'bot7' may not use auth profile 'cc'.
+    ...    Bot7.Get Access Token    cc
+    Run Keyword And Expect Error    PermissionError: User 'bot7' may not use auth profile 'cc'.
+    ...    Bot7.Invalidate Access Token    cc
+    ${token}=    Bot7.Get Access Token    bots
+    Should Not Be Empty    ${token}
+
+
+*** Keywords ***
+Start Providers And Server
+    ${dir}=    New Temp Dir
+    VAR    ${DIR}    ${dir}    scope=SUITE
+    VAR    ${VAULT}    ${dir}/vault.json    scope=SUITE
+    Write Vault File    ${VAULT}    rpa-users    alice=${ALICE_PASSWORD}    bot7=${BOT_PASSWORD}
+    Write Vault File    ${VAULT}    api    key=${API_KEY}
+    ${rsa}=    Write Client Key Pair    ${dir}    rsa-1    rsa    ${VAULT}    jwt    rsa
+    ${ec}=    Write Client Key Pair    ${dir}    ec-1    ec    ${VAULT}    jwt    ec
+    VAR    @{keys}    ${rsa}    ${ec}
+    ${oidc}=    Start OIDC Provider    rotate_refresh_token=True    jwt_client_keys=${keys}
+    VAR    ${OIDC}    ${oidc}    scope=SUITE
+    ${short}=    Start OIDC Provider    alias=short    access_token_ttl=3
+    VAR    ${SHORT}    ${short}    scope=SUITE
+    Write Vault File    ${VAULT}    oauth    basic=${OIDC.basic_secret}    wrong=not-the-secret-4711
+    Write Profiles Config
+    Start The Server    alias=profiles
+    Get A Refresh Token Into The Vault
+
+Write Profiles Config
+    ${spec}=    Set Variable If    $PROFILE_VAULT_SPEC    ${PROFILE_VAULT_SPEC}    file:${VAULT}
+    VAR    ${VAULT_SPEC}    ${spec}    scope=SUITE
+    ${config}=    Catenate    SEPARATOR=\n
+    ...    [profiles.cc]
+    ...    grant = "client_credentials"
+    ...    issuer = "${OIDC.issuer}"
+    ...    client_id = "${OIDC.basic_id}"
+    ...    client_secret = "oauth:basic"
+    ...    scopes = ["api:read"]
+    ...    allow = ["alice"]
+    ...    ${EMPTY}
+    ...    [profiles.bots]
+    ...    grant = "client_credentials"
+    ...    token_url = "${OIDC.issuer}/token"
+    ...    client_id = "${OIDC.basic_id}"
+    ...    client_secret = "oauth:basic"
+    ...    client_auth = "client_secret_post"
+    ...    scopes = ["api:write"]
+    ...    allow = ["alice", "bot-7"]
+    ...    ${EMPTY}
+    ...    [profiles.wrong-secret]
+    ...    grant = "client_credentials"
+    ...    issuer = "${OIDC.issuer}"
+    ...    client_id = "${OIDC.basic_id}"
+    ...    client_secret = "oauth:wrong"
+    ...    ${EMPTY}
+    ...    [profiles.jwt-rsa]
+    ...    grant = "client_credentials"
+    ...    issuer = "${OIDC.issuer}"
+    ...    client_id = "rpa-jwt"
+    ...    private_key = "jwt:rsa"
+    ...    key_id = "rsa-1"
+    ...    scopes = ["api:read"]
+    ...    ${EMPTY}
+    ...    [profiles.jwt-ec]
+    ...    grant = "client_credentials"
+    ...    issuer = "${OIDC.issuer}"
+    ...    client_id = "rpa-jwt"
+    ...    private_key = "jwt:ec"
+    ...    key_id = "ec-1"
+    ...    signing_alg = "ES256"
+    ...    scopes = ["api:read"]
+    ...    ${EMPTY}
+    ...    [profiles.crm]
+    ...    grant = "refresh_token"
+    ...    issuer = "${OIDC.issuer}"
+    ...    client_id = "${OIDC.basic_id}"
+    ...    client_secret = "oauth:basic"
+    ...    refresh_token = "crm:refresh"
+    ...    rotates_refresh_token = true
+    ...    api_key = "api:key"
+    ...    ${EMPTY}
+    ...    [profiles.device]
+    ...    grant = "device_code"
+    ...    issuer = "${SHORT.issuer}"
+    ...    client_id = "${SHORT.basic_id}"
+    ...    client_secret = "oauth:basic"
+    ...    scopes = ["openid", "offline_access"]
+    ...    expiry_gap = 1
+    Create File    ${DIR}/profiles.toml    ${config}
+
+Start The Server
+    [Arguments]    ${alias}
+    ${port}=    Start Rpa Mfa Server    --config    ${DIR}/profiles.toml    --vault    ${VAULT_SPEC}
+    ...    --state    sqlite:${DIR}/state.db    --users-secret    rpa-users    --pin    bot7\=bot-7
+    ...    alias=${alias}
+    VAR    ${PORT}    ${port}    scope=SUITE
+    VAR    ${ALICE_URL}    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}/RPC2    scope=SUITE
+    # Keywords without a prefix go to this server, as alice.
+    Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}    AS    ${alias}
+    Set Library Search Order    ${alias}
+
+Get A Refresh Token Into The Vault
+    [Documentation]    One authorization-code login (the provider's login
+    ...    completes on its own) gives the refresh token profile ``crm`` starts from.
+    ${url}=    Generate OAuth URL    ${OIDC.issuer}/auth    client_id=${OIDC.basic_id}
+    ...    redirect_uri=${COPY_URL_CALLBACK}    scope=openid offline_access    prompt=consent
+    ${response}=    Follow Login Redirects    ${url}
+    ${token}=    Get OAuth Token    ${OIDC.issuer}/token    client_secret=${OIDC.basic_secret}
+    ...    response_url=${response}
+    Write Vault File    ${VAULT}    crm    refresh=${token}[refresh_token]
+    Remember Profile Secret    ${token}[access_token]    ${token}[refresh_token]
+
+Introspect As Basic Client
+    [Arguments]    ${token}
+    ${info}=    Introspect OAuth Token    ${OIDC.issuer}/token/introspection
+    ...    token=${token}    client_id=${OIDC.basic_id}    client_secret=${OIDC.basic_secret}
+    RETURN    ${info}
+
+Stop Everything
+    Run Keyword And Ignore Error    Save Metrics    http://127.0.0.1:${PORT}/metrics
+    ...    ${OUTPUT DIR}/metrics-profiles.txt    user=alice    password=${ALICE_PASSWORD}
+    Stop All Rpa Mfa Servers
+    Stop All OIDC Providers
+    Remove Directory    ${DIR}    recursive=True
