@@ -1,12 +1,15 @@
 """Scans Robot's output.xml for secrets.
 
 Usage: scan-output.py OUTPUT_XML KEYWORDS_JSON --anywhere S... --served S...
+                      [--served-file FILE]
 
 ``--anywhere`` strings (passwords, tokens) may appear nowhere in the file.
 ``--served`` strings (OTP secrets) may not appear in what the server said:
 the messages and status texts of the keywords run on rpa-mfa (names from
 ``rpa-mfa keywords --json``). They may appear elsewhere, because the
 suites pass them to keywords as test data and Robot records arguments.
+``--served-file`` adds the lines of FILE to ``--served`` (the tokens the
+auth profile suites saw, which only exist at run time).
 Prints each finding and exits 1 if there is any.
 """
 
@@ -37,7 +40,11 @@ def main():
     parser.add_argument("keywords")
     parser.add_argument("--anywhere", nargs="*", default=[])
     parser.add_argument("--served", nargs="*", default=[])
+    parser.add_argument("--served-file")
     args = parser.parse_args()
+    if args.served_file and Path(args.served_file).exists():
+        lines = Path(args.served_file).read_text().splitlines()
+        args.served += [line for line in lines if line.strip()]
 
     raw = Path(args.output).read_text()
     found = [f"{args.output}: contains {s[:4]}..." for s in args.anywhere if s in raw]

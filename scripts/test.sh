@@ -36,9 +36,11 @@ RPA_MFA_BIN="$PWD/target/debug/rpa-mfa" target/venv/bin/robot \
   --consolecolors off --consolemarkers off robot-tests/ || robot_status=$?
 # Robot repeats a Remote URL, credentials included, in its own import
 # errors; keywords tagged hides-credentials assert those errors, and their
-# content is dropped from the kept output.xml, log and report.
+# content is dropped from the kept output.xml, log and report. So is the
+# `${x} = ...` line Robot logs for a keyword whose job is to return a
+# secret (rpa-mfa tags those returns-secret: Get Access Token, ...).
 target/venv/bin/rebot --outputdir "$results" --output output.xml \
-  --removekeywords tag:hides-credentials --consolecolors off \
+  --removekeywords tag:hides-credentials --removekeywords tag:returns-secret --consolecolors off \
   "$results/raw-output.xml" >/dev/null || true
 rm -f "$results/raw-output.xml"
 
@@ -58,7 +60,9 @@ otp_secrets=(JBSWY3DPEHPK3PXP GEZDGNBVGY3TQOJQ
 # resources/OidcProvider.py, Auth0Double.py): the suites hold them as test
 # data, so like OTP secrets they are checked in what the server said.
 oauth_secrets=(rpa-basic-secret rpa-post-secret rpa-pkce-secret rpa-mfa-auth0-secret
-  robot-password not-the-secret-4711)
+  robot-password not-the-secret-4711
+  # profiles.robot's API key (its tokens are listed in profile-secrets.txt)
+  api-key-Zr4mQ8vTn2)
 credentials=(alice-pw-Q7vX2kRm bot7-pw-Lp4wZc9T wrong-pw-Hs8dN3qY dash-token-Vb6yTj1Rk0 env-pw-Mc5rFx8Wq)
 # Basic credentials as they travel: base64 of user:password.
 basic=()
@@ -75,11 +79,17 @@ done
 for code in 755224 287082 359152 969429 338314 254676 287922 162583 399871 520489; do
   if grep -l -E "[\"'> ]$code[\"'< ]" "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 done
+# Nor a token of the auth profile suites: each one they saw is listed in
+# profile-secrets.txt (robot-tests/resources/Profiles.py).
+profile_secrets="$results/profile-secrets.txt"
+touch "$profile_secrets"
+if [ -s "$profile_secrets" ] && grep -l -F -f "$profile_secrets" "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 # Nor a JWT (ID or access token): base64url of '{"' starts every one.
 if grep -l -E 'eyJ[A-Za-z0-9_-]{8,}\.' "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 target/debug/rpa-mfa keywords --json > "$results/keywords.json"
 target/venv/bin/python scripts/scan-output.py "$results/output.xml" "$results/keywords.json" \
-  --anywhere "${credentials[@]}" "${basic[@]}" --served "${otp_secrets[@]}" "${oauth_secrets[@]}" || leaks=1
+  --anywhere "${credentials[@]}" "${basic[@]}" --served "${otp_secrets[@]}" "${oauth_secrets[@]}" \
+  --served-file "$profile_secrets" || leaks=1
 logs=$(ls "$results"/server-*.log | wc -l)
 scrapes=$(ls "$results"/metrics-*.txt | wc -l)
 if [ "$leaks" -ne 0 ]; then

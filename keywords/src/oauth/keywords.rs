@@ -76,7 +76,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Exchanges the code of the flow `Generate OAuth URL` started for a token and \
 returns the token dict.
@@ -117,7 +117,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Gets a new access token with a refresh token and returns the token dict.
 
@@ -177,7 +177,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Gets a token for the client itself (RFC 6749 4.4): no user, no browser.
 
@@ -200,7 +200,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Gets a token with the user's name and password (resource-owner password \
 grant, RFC 6749 4.3), for providers that still allow it.
@@ -224,7 +224,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth", "otp"])
+            .tags(&["oauth", "otp", "returns-secret"])
             .doc(
                 "Logs in with a password and answers the MFA challenge with this namespace's \
 TOTP secret: Auth0's resource-owner password flow with MFA, unattended.
@@ -286,7 +286,7 @@ Example:
             ))
             .param(issuer())
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Waits until the device login started by `Start OAuth Device Login` is \
 approved and returns the token dict.
