@@ -41,7 +41,7 @@ Example:
             .returns(Type::Dict)
             .tags(&["oauth", "profile", "returns-secret"])
             .doc(
-                "Returns HTTP headers for a call with auth profile ``profile``'s token: \
+                "Returns HTTP headers for a call with the token of auth profile ``profile``: \
 ``Authorization: Bearer <token>``, plus ``X-Api-Key`` when the profile has an \
 ``api_key``. The token is the one `Get Access Token` returns.
 
@@ -56,7 +56,7 @@ Example:
             .param(profile_param())
             .tags(&["oauth", "profile"])
             .doc(
-                "Forgets auth profile ``profile``'s current access token, for every server \
+                "Forgets the current access token of auth profile ``profile``, for every server \
 sharing the state store: the next `Get Access Token` fetches (or refreshes) a \
 new one. Call it after an API answered 401 to the token. A refresh token is \
 kept.
