@@ -141,6 +141,24 @@ A Pinned User Is Refused A Profile Outside Its Allow List
     Should Not Be Empty    ${token}
 
 
+Profiles Are Checked At Start-Up
+    [Documentation]    A rotating refresh token in a read-only vault, an unknown
+    ...    grant, a missing field, a bad reference and an unknown vault each stop
+    ...    the server with a message naming the profile and what is wrong.
+    Start Should Fail With Profile
+    ...    grant = "refresh_token"\nissuer = "${OIDC.issuer}"\nclient_id = "c"\nrefresh_token = "crm:refresh"\nrotates_refresh_token = true
+    ...    profile 'p': its provider rotates refresh tokens (rotates_refresh_token = true), but refresh_token 'crm:refresh' lives in the read-only vault env:
+    ...    vault=env:
+    Start Should Fail With Profile    grant = "implicit"\nissuer = "${OIDC.issuer}"\nclient_id = "c"
+    ...    profile 'p': unknown grant 'implicit'; use client_credentials, refresh_token, password or device_code
+    Start Should Fail With Profile    grant = "password"\nissuer = "${OIDC.issuer}"\nclient_id = "c"\nusername = "u:name"
+    ...    profile 'p': grant password needs password (a vault reference NAME:KEY)
+    Start Should Fail With Profile    grant = "client_credentials"\nissuer = "${OIDC.issuer}"\nclient_id = "c"\nclient_secret = "no-key"
+    ...    profile 'p': client_secret: expected a secret reference NAME:KEY or VAULT/NAME:KEY (e.g. mfa:otpsecret), not 'no-key'
+    Start Should Fail With Profile    grant = "client_credentials"\nissuer = "${OIDC.issuer}"\nclient_id = "c"\nclient_secret = "bao/oauth:basic"
+    ...    profile 'p': client_secret 'bao/oauth:basic': VaultError: no vault named 'bao' is configured; add --vault bao=SPEC
+
+
 *** Keywords ***
 Start Providers And Server
     ${dir}=    New Temp Dir
@@ -249,6 +267,13 @@ Introspect As Basic Client
     ${info}=    Introspect OAuth Token    ${OIDC.issuer}/token/introspection
     ...    token=${token}    client_id=${OIDC.basic_id}    client_secret=${OIDC.basic_secret}
     RETURN    ${info}
+
+Start Should Fail With Profile
+    [Arguments]    ${body}    ${expected}    ${vault}=file:${VAULT}
+    ${text}=    Evaluate    "[profiles.p]\\n" + $body.replace("\\\\n", "\\n")
+    Create File    ${DIR}/bad.toml    ${text}
+    Rpa Mfa Server Should Fail To Start    --config    ${DIR}/bad.toml    --vault    ${vault}
+    ...    --state    memory:    expected_error=${expected}
 
 Stop Everything
     Run Keyword And Ignore Error    Save Metrics    http://127.0.0.1:${PORT}/metrics

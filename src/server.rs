@@ -96,6 +96,8 @@ pub fn library(services: Arc<Services>, stop: &StopSwitch) -> Arc<Library> {
 pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
     vault.check().await.map_err(|e| format!("--vault: {e}"))?;
+    let profiles = Profiles::new(args.profiles.iter().cloned());
+    profiles.check(&Vaults::single(vault.clone()))?;
     let mut initial = OtpState::default();
     if let Some((name, key)) = &args.secret {
         let value = vault
@@ -116,8 +118,6 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let namespaces =
         Namespaces::new(store.clone(), state_key, args.namespaces.clone()).with_initial(&initial);
     let (end_waits, stopping) = Stopping::channel();
-    let profiles = Profiles::new(args.profiles.iter().cloned());
-    profiles.check(&Vaults::single(vault.clone()))?;
     let services = Arc::new(
         Services::new(vault, namespaces, args.oauth.clone())
             .with_profiles(profiles)
