@@ -125,9 +125,19 @@ A Device Login Is Approved Once, Then Refreshed When The Token Expires
     Should Be Equal As Integers    ${after}    ${before + 1}
     Remember Profile Secret    ${first}    ${second}
 
-A Provider's Refusal Is Named Without The Secret
+A Provider's Refusal Is Named Without The Secret And Shared By Concurrent Callers
     Run Keyword And Expect Error    InvalidClientError: (invalid_client) *
     ...    Get Access Token    wrong-secret
+    # The refusal is the answer for a few seconds: twenty robots asking at
+    # once get it from one request. Invalidate lets the next call try again.
+    Invalidate Access Token    wrong-secret
+    ${before}=    Token Requests Of Client    ${OIDC.basic_id}
+    VAR    @{urls}    ${ALICE_URL}
+    ${errors}=    Get Access Token Failures At Once    ${urls}    wrong-secret    calls=20
+    Length Should Be    ${errors}    1
+    Should Start With    ${errors}[0]    InvalidClientError: (invalid_client)
+    ${after}=    Token Requests Of Client    ${OIDC.basic_id}
+    Should Be Equal As Integers    ${after}    ${before + 1}
     Run Keyword And Expect Error    ValueError: No auth profile 'nope'; the server has: *
     ...    Get Access Token    nope
 

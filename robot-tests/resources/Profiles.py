@@ -105,6 +105,24 @@ class Profiles:
                     f"{time.monotonic() - began:.2f} s")
         return len(set(tokens))
 
+    def get_access_token_failures_at_once(self, urls, profile, calls=20):
+        """Like ``Get Access Tokens At Once``, for a profile whose token
+        request fails: returns the distinct failure messages (every call
+        must fail)."""
+        calls = int(calls)
+        start = threading.Barrier(calls, timeout=CALL_TIMEOUT)
+
+        def robot(i):
+            start.wait()
+            try:
+                _run(urls[i % len(urls)], "Get Access Token", [profile])
+            except AssertionError as e:
+                return str(e)
+            raise AssertionError("a call got a token")
+
+        with ThreadPoolExecutor(max_workers=calls) as pool:
+            return sorted(set(pool.map(robot, range(calls))))
+
     def http_get_with_headers(self, url, headers):
         """GET ``url`` with ``headers`` as RequestsLibrary's ``GET url
         headers=${headers}`` sends them; returns the status and the JSON body."""

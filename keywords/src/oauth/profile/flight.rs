@@ -29,6 +29,11 @@ const RECHECK: Duration = Duration::from_millis(500);
 /// the lease expires and another caller takes over.
 const LEASE_MARGIN: Duration = Duration::from_secs(10);
 
+/// How long a failed token request is the answer for every caller of the
+/// profile: fifty robots asking a provider that refuses the client make
+/// one request, not fifty, and a provider that is down is not hammered.
+const FAILURE_HOLD: Duration = Duration::from_secs(5);
+
 /// Attempts at a compare-and-swap change of the record.
 const UPDATE_ATTEMPTS: usize = 8;
 
@@ -41,6 +46,67 @@ pub struct PendingDevice {
     pub expires_at: f64,
 }
 
+/// The last token request's failure, as its caller saw it (the texts
+/// never hold a secret).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Failure {
+    name: String,
+    message: String,
+    at: f64,
+}
+
+impl Failure {
+    /// Failures that say "not yet" rather than "no": a device login
+    /// waiting for its person is asked again at the next call.
+    fn of(error: &KeywordError, at: f64) -> Option<Failure> {
+        let waiting = matches!(
+            error.name,
+            "AuthorizationPendingError" | "SlowDownError" | "OAuth2NotSetError"
+        );
+        (!waiting).then(|| Failure {
+            name: error.name.to_owned(),
+            message: error.message.clone(),
+            at,
+        })
+    }
+
+    fn to_error(&self) -> KeywordError {
+        KeywordError::new(error_name(&self.name), self.message.clone())
+    }
+}
+
+/// The `&'static` name of a stored error's name; one not known here
+/// reads as `OAuth2Error`.
+fn error_name(name: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "InvalidClientIdError",
+        "InvalidClientError",
+        "InvalidGrantError",
+        "UnauthorizedClientError",
+        "UnsupportedGrantTypeError",
+        "InvalidScopeError",
+        "AccessDeniedError",
+        "ServerError",
+        "TemporarilyUnavailableError",
+        "InvalidTokenError",
+        "ExpiredTokenError",
+        "CustomOAuth2Error",
+        "InsecureTransportError",
+        "ConnectionError",
+        "TimeoutError",
+        "SSLError",
+        "KeyError",
+        "VaultError",
+        "ValueError",
+        "StateError",
+    ];
+    KNOWN
+        .iter()
+        .find(|known| **known == name)
+        .copied()
+        .unwrap_or("OAuth2Error")
+}
+
 /// What the store keeps for a profile. No `Debug`: it holds tokens.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Cached {
@@ -51,6 +117,8 @@ pub struct Cached {
     pub invalid: bool,
     #[serde(default)]
     pub device: Option<PendingDevice>,
+    #[serde(default)]
+    pub failure: Option<Failure>,
 }
 
 impl Cached {
@@ -59,7 +127,16 @@ impl Cached {
             token: Some(token),
             invalid: false,
             device: None,
+            failure: None,
         }
+    }
+
+    /// The failure of a token request made less than [`FAILURE_HOLD`] ago.
+    fn recent_failure(&self, now: f64) -> Option<KeywordError> {
+        self.failure
+            .as_ref()
+            .filter(|f| now - f.at < FAILURE_HOLD.as_secs_f64())
+            .map(Failure::to_error)
     }
 
     /// The token, if it stays valid for `gap` after `now`. One without
@@ -75,8 +152,13 @@ impl Cached {
     /// How long the store keeps the record: for good while it holds a
     /// refresh token (or a device login), else until the token expires.
     fn ttl(&self, now: f64) -> Option<Duration> {
-        let token = self.token.as_ref()?;
-        if token.refresh_token().is_some() || self.device.is_some() {
+        if self.device.is_some() {
+            return None;
+        }
+        let Some(token) = self.token.as_ref() else {
+            return Some(FAILURE_HOLD);
+        };
+        if token.refresh_token().is_some() {
             return None;
         }
         token
@@ -215,11 +297,13 @@ async fn single_flight(call: &Call, profile: &Profile) -> Result<Token, KeywordE
     let mut changes = slot.store.subscribe();
     loop {
         let stored = slot.read().await?;
-        if let Some(token) = stored
-            .as_ref()
-            .and_then(|(c, _)| c.valid_token(profile.expiry_gap, clock.now()))
-        {
-            return Ok(token.clone());
+        if let Some((cached, _)) = &stored {
+            if let Some(token) = cached.valid_token(profile.expiry_gap, clock.now()) {
+                return Ok(token.clone());
+            }
+            if let Some(error) = cached.recent_failure(clock.now()) {
+                return Err(error);
+            }
         }
         if slot.store.lock(&slot.lease, &owner, lease_ttl).await? {
             let result = holder(call, profile, &slot).await;
@@ -241,11 +325,28 @@ async fn holder(call: &Call, profile: &Profile, slot: &Slot<'_>) -> Result<Token
             if let Some(token) = cached.valid_token(profile.expiry_gap, clock.now()) {
                 return Ok(token.clone());
             }
+            if let Some(error) = cached.recent_failure(clock.now()) {
+                return Err(error);
+            }
             (Some(cached), Expect::Version(version))
         }
         None => (None, Expect::Absent),
     };
-    let fresh = fetch(call, profile, previous.as_ref()).await?;
+    let fresh = match fetch(call, profile, previous.as_ref()).await {
+        Ok(fresh) => fresh,
+        Err(error) => {
+            if let Some(failure) = Failure::of(&error, clock.now()) {
+                // The others waiting for this request get its answer.
+                slot.update(clock.now(), |current| {
+                    let mut cached = current.unwrap_or_default();
+                    cached.failure = Some(failure.clone());
+                    Some(cached)
+                })
+                .await?;
+            }
+            return Err(error);
+        }
+    };
     let token = fresh.token.clone().expect("a fetched record holds a token");
     if !slot.write(&fresh, expect, clock.now()).await? {
         // Someone wrote meanwhile (an invalidation, a device login): the

@@ -92,8 +92,13 @@ async fn invalidate(call: Call) -> KeywordResult {
     let profile = call.services.profiles.for_call(&call, required(&call)?)?;
     let slot = Slot::new(&call, &profile);
     slot.update(call.services.clock.now(), |current| {
-        let mut cached = current.filter(|c| c.token.is_some() && !c.invalid)?;
-        cached.invalid = true;
+        let mut cached = current?;
+        let live = cached.token.is_some() && !cached.invalid;
+        if !live && cached.failure.is_none() {
+            return None;
+        }
+        cached.invalid = cached.token.is_some();
+        cached.failure = None;
         Some(cached)
     })
     .await?;
@@ -131,9 +136,8 @@ pub(crate) async fn start_device_login(call: &Call, name: &str) -> KeywordResult
     };
     slot.update(call.services.clock.now(), |_| {
         Some(Cached {
-            token: None,
-            invalid: false,
             device: Some(pending.clone()),
+            ..Cached::default()
         })
     })
     .await?;
