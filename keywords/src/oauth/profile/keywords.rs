@@ -22,8 +22,9 @@ least the profile's ``expiry_gap`` (60 s by default).
 The token is fetched or refreshed only when needed: it is kept sealed in the \
 state store, so a restarted server, and every server sharing a Redis store, \
 reuse it. However many robots and servers ask at once, one token request is \
-made; the others wait for it (up to the server's ``--max-wait``). A rotated \
-refresh token is written back to the vault it came from.
+made; the others wait for it (up to the server's ``--max-wait``), and a failed \
+request is every caller's answer for 5 s. A rotated refresh token is written \
+back to the vault it came from.
 
 A ``device_code`` profile never waits for a person: until `Start OAuth Device \
 Login` ``profile=`` was approved it fails with the URL to visit. Errors read as \
@@ -59,7 +60,7 @@ Example:
                 "Forgets the current access token of auth profile ``profile``, for every server \
 sharing the state store: the next `Get Access Token` fetches (or refreshes) a \
 new one. Call it after an API answered 401 to the token. A refresh token is \
-kept.
+kept; a failure kept from the last request is forgotten.
 
 Example:
 | IF    ${resp.status_code} == 401    `Invalidate Access Token`    crm-api",
