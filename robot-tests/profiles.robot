@@ -41,8 +41,9 @@ A Token Is Fetched Once And Handed Out Until It Nears Expiry
 Fifty Concurrent Callers Make One Token Request
     Invalidate Access Token    cc
     ${before}=    Token Requests Of Client    ${OIDC.basic_id}
-    VAR    @{urls}    ${ALICE_URL}
+    VAR    @{urls}    ${SERVER_URL}
     ${distinct}=    Get Access Tokens At Once    ${urls}    cc    calls=50
+    ...    user=alice    password=${ALICE_PASSWORD}
     Should Be Equal As Integers    ${distinct}    1
     ${after}=    Token Requests Of Client    ${OIDC.basic_id}
     Should Be Equal As Integers    ${after}    ${before + 1}
@@ -132,8 +133,9 @@ A Provider's Refusal Is Named Without The Secret And Shared By Concurrent Caller
     # once get it from one request. Invalidate lets the next call try again.
     Invalidate Access Token    wrong-secret
     ${before}=    Token Requests Of Client    ${OIDC.basic_id}
-    VAR    @{urls}    ${ALICE_URL}
+    VAR    @{urls}    ${SERVER_URL}
     ${errors}=    Get Access Token Failures At Once    ${urls}    wrong-secret    calls=20
+    ...    user=alice    password=${ALICE_PASSWORD}
     Length Should Be    ${errors}    1
     Should Start With    ${errors}[0]    InvalidClientError: (invalid_client)
     ${after}=    Token Requests Of Client    ${OIDC.basic_id}
@@ -256,7 +258,7 @@ Start The Server
     ...    --state    sqlite:${DIR}/state.db    --users-secret    rpa-users    --pin    bot7\=bot-7
     ...    alias=${alias}
     VAR    ${PORT}    ${port}    scope=SUITE
-    VAR    ${ALICE_URL}    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}/RPC2    scope=SUITE
+    VAR    ${SERVER_URL}    http://127.0.0.1:${port}/RPC2    scope=SUITE
     # Keywords without a prefix go to this server, as alice.
     Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}    AS    ${alias}
     Set Library Search Order    ${alias}

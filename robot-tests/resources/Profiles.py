@@ -15,6 +15,7 @@ import time
 import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import quote
 
 import requests
 from robot.api import logger
@@ -41,6 +42,15 @@ class _TimeoutTransport(xmlrpc.client.Transport):
         connection = super().make_connection(host)
         connection.timeout = CALL_TIMEOUT
         return connection
+
+
+def _with_credentials(url, user, password):
+    """``url`` with HTTP Basic credentials in it, built here so that no
+    Robot variable (whose value Robot logs) ever holds them."""
+    if not user:
+        return url
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{rest}"
 
 
 def _run(url, keyword, args):
@@ -85,12 +95,14 @@ class Profiles:
         """Adds ``values`` to the secrets the output scan looks for."""
         _remember(*values)
 
-    def get_access_tokens_at_once(self, urls, profile, calls=50):
+    def get_access_tokens_at_once(self, urls, profile, calls=50, user=None, password=None):
         """``calls`` robots call ``Get Access Token    profile`` at the same
         moment (one thread each, released together), call i on
-        ``urls[i % len(urls)]``. Fails on any failure; returns how many
-        different tokens they got. Bounded: every call times out."""
+        ``urls[i % len(urls)]``, as ``user`` when given. Fails on any
+        failure; returns how many different tokens they got. Bounded:
+        every call times out."""
         calls = int(calls)
+        urls = [_with_credentials(u, user, password) for u in urls]
         start = threading.Barrier(calls, timeout=CALL_TIMEOUT)
 
         def robot(i):
@@ -105,11 +117,13 @@ class Profiles:
                     f"{time.monotonic() - began:.2f} s")
         return len(set(tokens))
 
-    def get_access_token_failures_at_once(self, urls, profile, calls=20):
+    def get_access_token_failures_at_once(self, urls, profile, calls=20, user=None,
+                                          password=None):
         """Like ``Get Access Tokens At Once``, for a profile whose token
         request fails: returns the distinct failure messages (every call
         must fail)."""
         calls = int(calls)
+        urls = [_with_credentials(u, user, password) for u in urls]
         start = threading.Barrier(calls, timeout=CALL_TIMEOUT)
 
         def robot(i):

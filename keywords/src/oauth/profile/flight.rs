@@ -9,6 +9,7 @@
 //! profile's client, so a profile whose client or scopes change starts
 //! afresh, and the key says nothing without the state key.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,7 @@ use tokio::sync::broadcast;
 
 use super::config::Profile;
 use super::fetch::fetch;
-use crate::library::{Call, KeywordError};
+use crate::library::{Args, Call, KeywordError};
 use crate::oauth::token::Token;
 use crate::state::{Change, Expect, Space, StateKey, StateStore};
 
@@ -284,14 +285,16 @@ impl<'a> Slot<'a> {
 
 /// A token valid for the profile's gap: the stored one, else the one
 /// request made by whoever holds the lease. Bounded by the call's wait.
-pub async fn valid_token(call: &Call, profile: &Profile) -> Result<Token, KeywordError> {
+pub async fn valid_token(call: &Call, profile: &Arc<Profile>) -> Result<Token, KeywordError> {
     call.wait(single_flight(call, profile)).await?
 }
 
-async fn single_flight(call: &Call, profile: &Profile) -> Result<Token, KeywordError> {
+async fn single_flight(call: &Call, profile: &Arc<Profile>) -> Result<Token, KeywordError> {
     let slot = Slot::new(call, profile);
     let clock = &call.services.clock;
-    let lease_ttl = call.services.oauth.http.timeout() * 2 + LEASE_MARGIN;
+    // A holder makes up to three HTTP calls (discovery, a refresh with the
+    // stored token, one with the vault's).
+    let lease_ttl = call.services.oauth.http.timeout() * 3 + LEASE_MARGIN;
     let owner = oauth2::CsrfToken::new_random_len(16).secret().clone();
     // Subscribed before the first look, so no change after it is missed.
     let mut changes = slot.store.subscribe();
@@ -306,14 +309,39 @@ async fn single_flight(call: &Call, profile: &Profile) -> Result<Token, KeywordE
             }
         }
         if slot.store.lock(&slot.lease, &owner, lease_ttl).await? {
-            let result = holder(call, profile, &slot).await;
-            if let Err(e) = slot.store.unlock(&slot.lease, &owner).await {
-                tracing::warn!(profile = %profile.name, error = %e, "token lease release");
-            }
-            return result;
+            return hold(call, profile.clone(), owner).await;
         }
         slot.changed(&mut changes).await;
     }
+}
+
+/// Runs the holder's work in a task of its own and releases the lease:
+/// a caller that hangs up (Robot's Remote `timeout=`) must not cancel a
+/// request half-way, which would lose a rotated refresh token and leave
+/// the lease held until it expires.
+async fn hold(call: &Call, profile: Arc<Profile>, owner: String) -> Result<Token, KeywordError> {
+    let own = Call {
+        args: Args::default(),
+        ns: call.ns.clone(),
+        access: call.access.clone(),
+        services: call.services.clone(),
+        output: call.output.clone(),
+        deadline: call.deadline,
+    };
+    let task = tokio::spawn(async move {
+        let slot = Slot::new(&own, &profile);
+        let result = holder(&own, &profile, &slot).await;
+        if let Err(e) = slot.store.unlock(&slot.lease, &owner).await {
+            tracing::warn!(profile = %profile.name, error = %e, "token lease release");
+        }
+        result
+    });
+    task.await.map_err(|_| {
+        KeywordError::new(
+            "StateError",
+            "The token request stopped before it finished (the server is stopping).",
+        )
+    })?
 }
 
 /// The lease holder's work: look once more (another holder may have just
