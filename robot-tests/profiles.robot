@@ -13,6 +13,7 @@ Library           resources/Ops.py
 Library           resources/OidcProvider.py
 Library           resources/OAuthHttp.py
 Library           resources/Profiles.py
+Library           resources/Auth0Double.py
 Suite Setup       Start Providers And Server
 Suite Teardown    Stop Everything
 Test Tags         oauth    profiles
@@ -126,6 +127,15 @@ A Device Login Is Approved Once, Then Refreshed When The Token Expires
     Should Be Equal As Integers    ${after}    ${before + 1}
     Remember Profile Secret    ${first}    ${second}
 
+A Password Profile Logs In With The User's Credentials From The Vault
+    [Documentation]    oidc-provider has no password grant: the Auth0 double does.
+    ${first}=    Get Access Token    password
+    ${again}=    Get Access Token    password
+    Should Be Equal    ${first}    ${again}
+    Run Keyword And Expect Error    InvalidGrantError: (invalid_grant) Wrong email or password.
+    ...    Get Access Token    wrong-password
+    Remember Profile Secret    ${first}
+
 A Provider's Refusal Is Named Without The Secret And Shared By Concurrent Callers
     Run Keyword And Expect Error    InvalidClientError: (invalid_client) *
     ...    Get Access Token    wrong-secret
@@ -186,6 +196,10 @@ Start Providers And Server
     ${short}=    Start OIDC Provider    alias=short    access_token_ttl=3
     VAR    ${SHORT}    ${short}    scope=SUITE
     Write Vault File    ${VAULT}    oauth    basic=${OIDC.basic_secret}    wrong=not-the-secret-4711
+    ${auth0}=    Start Auth0 Double    totp_secret=${EMPTY}
+    VAR    ${AUTH0}    ${auth0}    scope=SUITE
+    Write Vault File    ${VAULT}    auth0    user=${AUTH0.username}    password=${AUTH0.password}
+    ...    client=${AUTH0.client_secret}    wrong=not-the-secret-4711
     Write Profiles Config
     Start The Server    alias=profiles
     Get A Refresh Token Into The Vault
@@ -243,6 +257,24 @@ Write Profiles Config
     ...    rotates_refresh_token = true
     ...    api_key = "api:key"
     ...    ${EMPTY}
+    ...    [profiles.password]
+    ...    grant = "password"
+    ...    token_url = "${AUTH0.token_url}"
+    ...    client_id = "${AUTH0.client_id}"
+    ...    client_secret = "auth0:client"
+    ...    client_auth = "client_secret_post"
+    ...    username = "auth0:user"
+    ...    password = "auth0:password"
+    ...    audience = "https://api.example.test"
+    ...    ${EMPTY}
+    ...    [profiles.wrong-password]
+    ...    grant = "password"
+    ...    token_url = "${AUTH0.token_url}"
+    ...    client_id = "${AUTH0.client_id}"
+    ...    client_secret = "auth0:client"
+    ...    username = "auth0:user"
+    ...    password = "auth0:wrong"
+    ...    ${EMPTY}
     ...    [profiles.device]
     ...    grant = "device_code"
     ...    issuer = "${SHORT.issuer}"
@@ -292,4 +324,5 @@ Stop Everything
     ...    ${OUTPUT DIR}/metrics-profiles.txt    user=alice    password=${ALICE_PASSWORD}
     Stop All Rpa Mfa Servers
     Stop All OIDC Providers
+    Stop All Auth0 Doubles
     Remove Directory    ${DIR}    recursive=True
