@@ -9,7 +9,8 @@
 //! profile's client, so a profile whose client or scopes change starts
 //! afresh, and the key says nothing without the state key.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -168,9 +169,34 @@ impl Cached {
     }
 }
 
+/// Decoded records by key, with the store's stamp they were read at: a
+/// token handed out again costs no read, unsealing or parsing while the
+/// store (SQLite, memory) says nothing changed. Redis has no stamp and is
+/// read every time. One entry per configured profile.
+#[derive(Default)]
+pub struct Memo(Mutex<HashMap<String, Memoed>>);
+
+/// A decoded record: the stamp it was read at, its version, the record.
+type Memoed = (u64, u64, Arc<Cached>);
+
+impl Memo {
+    fn get(&self, key: &str, stamp: u64) -> Option<(Arc<Cached>, u64)> {
+        let memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        memo.get(key)
+            .filter(|(s, _, _)| *s == stamp)
+            .map(|(_, version, cached)| (cached.clone(), *version))
+    }
+
+    fn put(&self, key: &str, stamp: u64, version: u64, cached: Arc<Cached>) {
+        let mut memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        memo.insert(key.to_owned(), (stamp, version, cached));
+    }
+}
+
 /// Where a profile's record and lease live in the store.
 pub struct Slot<'a> {
     store: &'a dyn StateStore,
+    memo: &'a Memo,
     state_key: &'a StateKey,
     /// The record's key in [`Space::Token`] (a fingerprint).
     key: String,
@@ -195,6 +221,7 @@ impl<'a> Slot<'a> {
         let key = state_key.fingerprint(&parts);
         Slot {
             store: call.ns.store().as_ref(),
+            memo: call.services.profiles.memo(),
             state_key,
             lease: format!("profile/{key}"),
             key,
@@ -206,17 +233,28 @@ impl<'a> Slot<'a> {
     }
 
     /// The record and its version, if any.
-    pub async fn read(&self) -> Result<Option<(Cached, u64)>, KeywordError> {
+    pub async fn read(&self) -> Result<Option<(Arc<Cached>, u64)>, KeywordError> {
+        // Taken before the read: a write in between makes the next call
+        // read again, never keep a stale record.
+        let stamp = self.store.stamp()?;
+        if let Some(hit) = stamp.and_then(|s| self.memo.get(&self.key, s)) {
+            return Ok(Some(hit));
+        }
         let Some(stored) = self.store.get(Space::Token, &self.key).await? else {
             return Ok(None);
         };
         let plain = self.state_key.open(&self.record_key(), &stored.value)?;
-        let cached = serde_json::from_slice(&plain).map_err(|_| {
+        let cached: Cached = serde_json::from_slice(&plain).map_err(|_| {
             KeywordError::new(
                 "StateError",
                 "A stored profile token could not be read; it was written by another version.",
             )
         })?;
+        let cached = Arc::new(cached);
+        if let Some(stamp) = stamp {
+            self.memo
+                .put(&self.key, stamp, stored.version, cached.clone());
+        }
         Ok(Some((cached, stored.version)))
     }
 
@@ -241,7 +279,7 @@ impl<'a> Slot<'a> {
     ) -> Result<(), KeywordError> {
         for _ in 0..UPDATE_ATTEMPTS {
             let (current, expect) = match self.read().await? {
-                Some((cached, version)) => (Some(cached), Expect::Version(version)),
+                Some((cached, version)) => (Some((*cached).clone()), Expect::Version(version)),
                 None => (None, Expect::Absent),
             };
             let Some(new) = change(current) else {
@@ -360,7 +398,7 @@ async fn holder(call: &Call, profile: &Profile, slot: &Slot<'_>) -> Result<Token
         }
         None => (None, Expect::Absent),
     };
-    let fresh = match fetch(call, profile, previous.as_ref()).await {
+    let fresh = match fetch(call, profile, previous.as_deref()).await {
         Ok(fresh) => fresh,
         Err(error) => {
             if let Some(failure) = Failure::of(&error, clock.now()) {

@@ -25,6 +25,7 @@ use crate::vault::Vaults;
 #[derive(Clone, Default)]
 pub struct Profiles {
     by_name: Arc<BTreeMap<String, Arc<Profile>>>,
+    memo: Arc<flight::Memo>,
 }
 
 impl Profiles {
@@ -36,7 +37,13 @@ impl Profiles {
                     .map(|p| (p.name.clone(), Arc::new(p)))
                     .collect(),
             ),
+            memo: Default::default(),
         }
+    }
+
+    /// The profiles' decoded token records.
+    fn memo(&self) -> &flight::Memo {
+        &self.memo
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Profile>> {
