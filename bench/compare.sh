@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# Benchmarks rpa-mfa against rpaframework's RPA.MFA served by robotremoteserver
-# and prints the figures side by side. See bench/README.md.
+# Measures, in one run and on one machine, the ceiling (a bare hyper server
+# answering a canned response), rpa-mfa on `--state memory:`, rpa-mfa on its
+# SQLite default and rpaframework's RPA.MFA on robotremoteserver, all
+# answering XML-RPC run_keyword('Get Time Based OTP', [secret]); prints one
+# table side by side with the ratios and the issue-13 targets. See
+# bench/README.md.
 #
-# Environment: DURATION (wrk run, default 10s), CALLS (sequential client
-# calls, default 2000), WRK_THREADS (2), WRK_CONNECTIONS (8), STARTS (start-up
-# measurements per server, median reported, default 3), PYTHON (python3).
+# Environment: DURATION (each wrk run, default 10s), CALLS (sequential client
+# calls, 2000), STARTS (start-ups per server, median reported, 5),
+# RPA_MFA_BIN (a binary to measure instead of building target/release/rpa-mfa).
 set -euo pipefail
-export LC_ALL=C # EPOCHREALTIME and printf use '.' as the decimal point
+export LC_ALL=C # printf and awk use '.' as the decimal point
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 BENCH=$ROOT/bench
-VENV=$ROOT/target/bench-venv
-PY=$VENV/bin/python
-RPA_MFA=$ROOT/target/release/rpa-mfa
+PY=$ROOT/target/bench-venv/bin/python
+CEILING=$ROOT/target/ceiling/release/rpa-mfa-ceiling
+RPA_MFA=${RPA_MFA_BIN:-$ROOT/target/release/rpa-mfa}
 HOST=127.0.0.1
 DURATION=${DURATION:-10s}
 CALLS=${CALLS:-2000}
-WRK_THREADS=${WRK_THREADS:-2}
-WRK_CONNECTIONS=${WRK_CONNECTIONS:-8}
-STARTS=${STARTS:-3}
-PYTHON=${PYTHON:-python3}
+STARTS=${STARTS:-5}
 READY_TIMEOUT_S=60 # how long a server may take to answer on its port
+# wrk runs: "connections threads" (one wrk thread per connection up to 2 CPUs)
+LOADS=("1 1" "8 2")
 
 log() { echo "compare.sh: $*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -32,7 +35,7 @@ die() { log "error: $*"; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/rpa-mfa-bench.XXXXXX")
 PIDS=()  # servers still running
-CHILD="" # the client (wrk, client.py) or build running now
+CHILD="" # the client (wrk, a Python helper) or build running now
 
 # run_child OUT_FILE CMD...: runs CMD with its output in OUT_FILE, in the
 # background so that a signal reaches the traps at once and cleanup can stop it.
@@ -91,189 +94,193 @@ trap 'exit 143' TERM
 
 # --- prerequisites ----------------------------------------------------------
 
-apt_install() {
-    [[ $(id -u) == 0 ]] || die "$* is missing; install it (apt-get install $*) or run as root"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y "$@" >"$TMP/apt.log" 2>&1 ||
-        { apt-get update >>"$TMP/apt.log" 2>&1 && apt-get install -y "$@" >>"$TMP/apt.log" 2>&1; } ||
-        { cat "$TMP/apt.log" >&2; die "apt-get install $* failed"; }
-}
-
-if ! command -v wrk >/dev/null; then
-    log "installing wrk"
-    apt_install wrk
-fi
-
-log "building (cargo build --release)"
-run_child "$TMP/build.log" cargo build --release || { cat "$TMP/build.log" >&2; die "cargo build --release failed"; }
+log "installing what is missing (scripts/install-bench-deps.sh)"
+run_child "$TMP/deps.log" "$ROOT/scripts/install-bench-deps.sh" || { cat "$TMP/deps.log" >&2; die "install-bench-deps.sh failed"; }
+log "building in release mode (bench/build.sh)"
+run_child "$TMP/build.log" "$BENCH/build.sh" || { cat "$TMP/build.log" >&2; die "bench/build.sh failed"; }
 [[ -x $RPA_MFA ]] || die "$RPA_MFA was not built"
-
-peer_ready() { [[ -x $PY ]] && "$PY" -c 'import RPA.MFA, robotremoteserver, pyotp' 2>/dev/null; }
-if ! peer_ready; then
-    log "setting up the peer's venv in $VENV"
-    rm -rf "$VENV"
-    if ! "$PYTHON" -m venv "$VENV" >"$TMP/venv.log" 2>&1; then
-        log "python3 -m venv failed; installing python3-venv"
-        rm -rf "$VENV"
-        apt_install python3-venv
-        "$PYTHON" -m venv "$VENV" || die "cannot create $VENV"
-    fi
-    # rpaframework without its (large) dependencies; pip's warnings about
-    # those it leaves out go to the log, shown only if something fails.
-    "$VENV/bin/pip" install --no-deps rpaframework==33.0.2 rpaframework-core==13.0.3 >"$TMP/pip.log" 2>&1 ||
-        { cat "$TMP/pip.log" >&2; die "pip install rpaframework failed"; }
-    "$VENV/bin/pip" install robotframework==7.5 robotremoteserver pyotp==2.12.0 requests-oauthlib \
-        pyyaml cryptography tenacity jsonpath-ng packaging >>"$TMP/pip.log" 2>&1 ||
-        { cat "$TMP/pip.log" >&2; die "pip install of the peer's dependencies failed"; }
-    peer_ready || { "$PY" -c 'import RPA.MFA' || true; die "RPA.MFA does not import in $VENV"; }
-fi
+[[ -x $CEILING ]] || die "$CEILING was not built"
 
 # --- one server -------------------------------------------------------------
 
-# start_server PORT_FILE LOG CMD...: spawns CMD, waits until the port file holds
-# a port that accepts a TCP connection. Sets SERVER_PID, SERVER_PORT and
-# START_US (microseconds from spawn to the first accepted connect).
+# start_server PORT_FILE LOG CMD...: spawns CMD and waits until the port file
+# names a port that accepts a TCP connection. Sets SERVER_PID and SERVER_PORT.
 start_server() {
-    local port_file=$1 log_file=$2 port="" t0 t1 i
+    local port_file=$1 log_file=$2 port="" i
     shift 2
     rm -f "$port_file"
-    t0=$EPOCHREALTIME
     "$@" >"$log_file" 2>&1 &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
-    for ((i = 0; i < READY_TIMEOUT_S * 500; i++)); do # ~2 ms per round
+    for ((i = 0; i < READY_TIMEOUT_S * 100; i++)); do
         if [[ -z $port && -s $port_file ]]; then
             read -r port <"$port_file" || true
             [[ $port =~ ^[0-9]+$ ]] || port=""
         fi
         if [[ -n $port ]] && { exec 3<>"/dev/tcp/$HOST/$port"; } 2>/dev/null; then
-            t1=$EPOCHREALTIME
             exec 3>&-
             SERVER_PORT=$port
-            START_US=$((${t1/./} - ${t0/./}))
             return 0
         fi
-        if ! alive "$SERVER_PID"; then
-            cat "$log_file" >&2
-            die "server exited before answering: $*"
-        fi
-        sleep 0.002
+        alive "$SERVER_PID" || { cat "$log_file" >&2; die "server exited before answering: $*"; }
+        sleep 0.01
     done
     cat "$log_file" >&2
     die "server did not answer within ${READY_TIMEOUT_S}s: $*"
 }
 
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+proc_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 
 declare -A R # R[key,server] = value
 
-# measure SERVER_NAME CMD... (CMD may contain @PORT_FILE@)
-measure() {
-    local name=$1 port_file="$TMP/$1.port" log_file="$TMP/$1.log" starts=() run url out line
-    shift
-    local cmd=("${@//@PORT_FILE@/$port_file}")
-
-    for ((run = 1; run <= STARTS; run++)); do
-        start_server "$port_file" "$log_file" "${cmd[@]}"
-        starts+=("$START_US")
-        ((run == STARTS)) || stop_pid "$SERVER_PID"
-    done
-    R[start,$name]=$(printf '%s\n' "${starts[@]}" | sort -n |
-        awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m / 1000 }')
-    local pid=$SERVER_PID
-    url="http://$HOST:$SERVER_PORT/RPC2"
-    log "$name: pid $pid at $url, start-up ${R[start,$name]} ms (median of $STARTS)"
-
-    run_child "$TMP/out" "$PY" "$BENCH/client.py" check "$url" "$BENCH/run_keyword.xml" ||
-        { cat "$TMP/out" >&2; die "$name: sanity check failed"; }
-    R[code,$name]=$(<"$TMP/out")
-    log "$name: sanity check passed (code ${R[code,$name]})"
-    R[rss0,$name]=$(rss_kib "$pid")
-
-    log "$name: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION"
-    run_child "$TMP/out" wrk -t"$WRK_THREADS" -c"$WRK_CONNECTIONS" -d"$DURATION" --timeout 5s \
+# wrk_run NAME URL CONNECTIONS THREADS: one wrk run; its figures go to
+# R[c<CONNECTIONS>_<key>,NAME].
+wrk_run() {
+    local name=$1 url=$2 c=$3 t=$4 out line kv k v
+    log "$name: wrk -t$t -c$c -d$DURATION"
+    run_child "$TMP/out" wrk -t"$t" -c"$c" -d"$DURATION" --timeout 5s --latency \
         -s "$BENCH/run_keyword.lua" "$url" -- "$BENCH/run_keyword.xml" ||
         { cat "$TMP/out" >&2; die "$name: wrk failed"; }
     out=$(<"$TMP/out")
     line=$(grep '^BENCH ' <<<"$out") || { echo "$out" >&2; die "$name: no result line from wrk"; }
-    local kv k v
     for kv in ${line#BENCH }; do
         k=${kv%%=*} v=${kv#*=}
-        R[wrk_$k,$name]=$v
+        R[c${c}_$k,$name]=$v
     done
-    (("${R[wrk_requests,$name]}" > 0)) || { echo "$out" >&2; die "$name: wrk completed no request"; }
-    (("${R[wrk_err_status,$name]}" == 0)) || { echo "$out" >&2; die "$name: ${R[wrk_err_status,$name]} non-2xx answers under wrk"; }
-    R[wrk_errors,$name]=$((${R[wrk_err_connect,$name]} + ${R[wrk_err_read,$name]} + ${R[wrk_err_write,$name]} + ${R[wrk_err_timeout,$name]}))
-    alive "$pid" || die "$name: server died under wrk"
+    ((${R[c${c}_requests,$name]} > 0)) || { echo "$out" >&2; die "$name: wrk completed no request"; }
+    ((${R[c${c}_err_status,$name]} == 0)) || { echo "$out" >&2; die "$name: ${R[c${c}_err_status,$name]} non-2xx answers under wrk"; }
+    R[c${c}_errors,$name]=$((${R[c${c}_err_connect,$name]} + ${R[c${c}_err_read,$name]} + ${R[c${c}_err_write,$name]} + ${R[c${c}_err_timeout,$name]}))
+}
+
+# measure NAME CHECK(yes|no) CMD... (CMD may contain @PORT_FILE@). CHECK says
+# whether the codes are real (pyotp checks them); the ceiling's are canned.
+measure() {
+    local name=$1 check=$2 port_file="$TMP/$1.port" log_file="$TMP/$1.log" url out load
+    shift 2
+    local cmd=("${@//@PORT_FILE@/$port_file}")
+
+    log "$name: $STARTS start-ups to the first answer"
+    run_child "$TMP/out" "$PY" "$BENCH/startup.py" "$STARTS" "$port_file" "$BENCH/run_keyword.xml" -- "${cmd[@]}" ||
+        { cat "$TMP/out" >&2; die "$name: start-up measurement failed"; }
+    R[start,$name]=$(sed -n 's/^BENCH startup_ms=\([0-9.]*\) .*/\1/p' "$TMP/out")
+    R[start_least,$name]=$(sed -n 's/^BENCH .* least_ms=\([0-9.]*\) .*/\1/p' "$TMP/out")
+    [[ -n ${R[start,$name]} && -n ${R[start_least,$name]} ]] || { cat "$TMP/out" >&2; die "$name: no start-up figure"; }
+
+    start_server "$port_file" "$log_file" "${cmd[@]}"
+    local pid=$SERVER_PID
+    url="http://$HOST:$SERVER_PORT/RPC2"
+    log "$name: pid $pid at $url, start-up ${R[start,$name]} ms (median of $STARTS)"
+    if [[ $check == yes ]]; then
+        run_child "$TMP/out" "$PY" "$BENCH/client.py" check "$url" "$BENCH/run_keyword.xml" ||
+            { cat "$TMP/out" >&2; die "$name: sanity check failed"; }
+        log "$name: sanity check passed (code $(<"$TMP/out"))"
+    fi
+    R[rss0,$name]=$(proc_kib "$pid" VmRSS)
+
+    for load in "${LOADS[@]}"; do
+        # shellcheck disable=SC2086 # "connections threads"
+        wrk_run "$name" "$url" $load
+        alive "$pid" || die "$name: server died under wrk"
+    done
 
     log "$name: $CALLS sequential xmlrpc.client calls"
     run_child "$TMP/out" "$PY" "$BENCH/client.py" calls "$url" "$CALLS" ||
         { cat "$TMP/out" >&2; die "$name: sequential client failed"; }
-    out=$(<"$TMP/out")
-    R[cps,$name]=$(sed -n 's/.* cps=\([0-9.]*\).*/\1/p' <<<"$out")
-    [[ -n ${R[cps,$name]} ]] || die "$name: no result from the sequential client: $out"
+    R[cps,$name]=$(sed -n 's/.* cps=\([0-9.]*\).*/\1/p' "$TMP/out")
+    [[ -n ${R[cps,$name]} ]] || die "$name: no result from the sequential client: $(<"$TMP/out")"
 
-    run_child "$TMP/out" "$PY" "$BENCH/client.py" check "$url" "$BENCH/run_keyword.xml" ||
-        { cat "$TMP/out" >&2; die "$name: sanity check after the load failed"; }
-    R[rss1,$name]=$(rss_kib "$pid")
+    if [[ $check == yes ]]; then
+        run_child "$TMP/out" "$PY" "$BENCH/client.py" check "$url" "$BENCH/run_keyword.xml" ||
+            { cat "$TMP/out" >&2; die "$name: sanity check after the load failed"; }
+    fi
+    R[hwm,$name]=$(proc_kib "$pid" VmHWM)
     stop_pid "$pid"
 }
 
-echo "{}" > "$TMP/vault.json"   # a named vault file must exist
-measure rpa-mfa "$RPA_MFA" serve --host "$HOST" --port 0 --port-file @PORT_FILE@ --vault "file:$TMP/vault.json"
-measure peer "$PY" "$BENCH/mfa_remote.py" @PORT_FILE@ "$HOST"
+echo "{}" >"$TMP/vault.json" # a local vault (a named vault file must exist)
+serve=("$RPA_MFA" serve --host "$HOST" --port 0 --port-file @PORT_FILE@ --vault "file:$TMP/vault.json")
+measure ceiling no "$CEILING" @PORT_FILE@ "$HOST"
+measure memory yes "${serve[@]}" --state memory:
+# The SQLite default (state.db in the user's data directory), in a temporary
+# one; the first start-up creates it, the others open it.
+measure sqlite yes env XDG_DATA_HOME="$TMP/data" "${serve[@]}"
+measure peer yes "$PY" "$BENCH/mfa_remote.py" @PORT_FILE@ "$HOST"
 
 # --- report -----------------------------------------------------------------
 
-A=rpa-mfa B=peer
-# row LABEL VALUE_A VALUE_B BETTER(high|low|-)
-rows=()
-row() { rows+=("$1|$2|$3|$4"); }
-ms() { awk -v us="$1" 'BEGIN { printf "%.2f", us / 1000 }'; }
+SERVERS=(ceiling memory sqlite peer)
+ms() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-row "start-up until the port answers (ms, median of $STARTS)" "${R[start,$A]}" "${R[start,$B]}" low
-row "wrk requests/s" "${R[wrk_rps,$A]}" "${R[wrk_rps,$B]}" high
-row "wrk latency avg (ms)" "$(ms "${R[wrk_avg_us,$A]}")" "$(ms "${R[wrk_avg_us,$B]}")" low
-row "wrk latency p50 (ms)" "$(ms "${R[wrk_p50_us,$A]}")" "$(ms "${R[wrk_p50_us,$B]}")" low
-row "wrk latency p99 (ms)" "$(ms "${R[wrk_p99_us,$A]}")" "$(ms "${R[wrk_p99_us,$B]}")" low
-row "wrk latency max (ms)" "$(ms "${R[wrk_max_us,$A]}")" "$(ms "${R[wrk_max_us,$B]}")" low
-row "wrk requests done" "${R[wrk_requests,$A]}" "${R[wrk_requests,$B]}" -
-row "wrk socket errors + timeouts" "${R[wrk_errors,$A]}" "${R[wrk_errors,$B]}" -
-row "sequential xmlrpc.client calls/s" "${R[cps,$A]}" "${R[cps,$B]}" high
-row "RSS idle, after start (MiB)" "$(mib "${R[rss0,$A]}")" "$(mib "${R[rss0,$B]}")" low
-row "RSS after the load (MiB)" "$(mib "${R[rss1,$A]}")" "$(mib "${R[rss1,$B]}")" low
+rows=() # "label|ceiling|memory|sqlite|peer"
+row() {
+    local label=$1 fmt=$2 key=$3 s line=$1
+    for s in "${SERVERS[@]}"; do
+        case $fmt in
+            ms) line+="|$(ms "${R[$key,$s]}")" ;;
+            mib) line+="|$(mib "${R[$key,$s]}")" ;;
+            *) line+="|${R[$key,$s]}" ;;
+        esac
+    done
+    rows+=("$line")
+}
+for load in "${LOADS[@]}"; do
+    c=${load%% *}
+    row "calls/s, $c connection(s)" - "c${c}_rps"
+    row "p50 latency, $c connection(s) (ms)" ms "c${c}_p50_us"
+    row "p99 latency, $c connection(s) (ms)" ms "c${c}_p99_us"
+    row "socket errors + timeouts, $c connection(s)" - "c${c}_errors"
+done
+row "start-up to the first answer (ms, median of $STARTS)" - start
+row "start-up to the first answer (ms, least of $STARTS)" - start_least
+row "RSS after start (MiB)" mib rss0
+row "peak RSS, VmHWM (MiB)" mib hwm
+row "sequential xmlrpc.client calls/s (new connection each)" - cps
 
 echo
-echo "rpa-mfa vs RPA.MFA (rpaframework 33.0.2 via robotremoteserver), XML-RPC run_keyword 'Get Time Based OTP' on /RPC2"
-echo "machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -sr)"
-echo "versions: $("$RPA_MFA" --version), $("$PY" -c 'import sys, robotremoteserver as r; from robot.version import VERSION; print("Python %s, Robot Framework %s, robotremoteserver %s" % (sys.version.split()[0], VERSION, r.__version__))')"
-echo "load: wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$DURATION; $CALLS sequential calls, one connection each"
+echo "XML-RPC run_keyword('Get Time Based OTP', [secret]) on /RPC2; wrk -d$DURATION with run_keyword.lua at 1 connection (1 thread) and 8 (2 threads)"
+echo "machine: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -sr), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "versions: $("$RPA_MFA" --version) ($RPA_MFA), $("$PY" -c 'import sys, robotremoteserver as r; from robot.version import VERSION; print("RPA.MFA: rpaframework 33.0.2, Python %s, Robot Framework %s, robotremoteserver %s" % (sys.version.split()[0], VERSION, r.__version__))')"
 echo
-printf '%s\n' "${rows[@]}" | awk -F'|' -v a="rpa-mfa" -v b="RPA.MFA (robotremoteserver)" '
-    function ratio(x, y, better) {
-        if (better == "high" && y > 0) return sprintf("%.1fx", x / y)
-        if (better == "low" && x > 0) return sprintf("%.1fx", y / x)
-        return "-"
+printf '%s\n' "${rows[@]}" | awk -F'|' '
+    # value / reference, as a plain ratio
+    function ratio(x, y) { return (y > 0) ? sprintf("%.3g", x / y) : "-" }
+    BEGIN {
+        n = 1
+        split("metric|ceiling|rpa-mfa memory:|rpa-mfa SQLite|RPA.MFA|memory:/ceiling|memory:/RPA.MFA|SQLite/ceiling|SQLite/RPA.MFA", head, "|")
+        for (j = 1; j <= 9; j++) cell[1, j] = head[j]
     }
     {
-        n++; label[n] = $1; va[n] = $2; vb[n] = $3; r[n] = ratio($2 + 0, $3 + 0, $4)
+        n++
+        for (j = 1; j <= 5; j++) cell[n, j] = $j
+        cell[n, 6] = ratio($3, $2); cell[n, 7] = ratio($3, $5)
+        cell[n, 8] = ratio($4, $2); cell[n, 9] = ratio($4, $5)
     }
     END {
-        h1 = "metric"; h4 = "ratio"
-        w1 = length(h1); w2 = length(a); w3 = length(b); w4 = length(h4)
+        for (i = 1; i <= n; i++) for (j = 1; j <= 9; j++) if (length(cell[i, j]) > w[j]) w[j] = length(cell[i, j])
         for (i = 1; i <= n; i++) {
-            if (length(label[i]) > w1) w1 = length(label[i])
-            if (length(va[i]) > w2) w2 = length(va[i])
-            if (length(vb[i]) > w3) w3 = length(vb[i])
-            if (length(r[i]) > w4) w4 = length(r[i])
+            line = "|"
+            for (j = 1; j <= 9; j++) line = line sprintf((j == 1) ? " %-" w[j] "s |" : " %" w[j] "s |", cell[i, j])
+            print line
+            if (i == 1) {
+                line = "|"
+                for (j = 1; j <= 9; j++) { dashes = sprintf("%" w[j] + 2 "s", ""); gsub(/ /, "-", dashes); line = line dashes "|" }
+                print line
+            }
         }
-        fmt = "%-" w1 "s | %" w2 "s | %" w3 "s | %" w4 "s\n"
-        printf fmt, h1, a, b, h4
-        line = sprintf(fmt, "", "", "", ""); gsub(/[^|\n]/, "-", line); gsub(/\|/, "+", line)
-        printf "%s", line
-        for (i = 1; i <= n; i++) printf fmt, label[i], va[i], vb[i], r[i]
     }'
 echo
-echo "ratio: how many times better rpa-mfa is (its throughput / the peer's; the peer's time or memory / its)."
-echo "Note: wrk, the Python client and the server under test share the same $(nproc) CPUs of this machine,"
-echo "so the figures compare the two servers here; they are not either server's capacity on its own."
+echo "Ratios are rpa-mfa's figure divided by the other's (calls/s: higher is better; latency, time, memory: lower is better)."
+echo "wrk, the Python clients and the server share the same $(nproc) CPUs: the figures compare the servers on this machine."
+echo
+# target LABEL VALUE OP LIMIT
+target() {
+    local verdict
+    verdict=$(awk -v v="$2" -v l="$4" -v op="$3" 'BEGIN { ok = (op == ">=") ? v >= l : (op == "<") ? v < l : v <= l; print ok ? "met" : "MISSED" }')
+    printf -- '- %s: %s (%s %s)\n' "$1" "$verdict" "$2" "$3 $4"
+}
+echo "Issue 13's targets, rpa-mfa on memory: (the SQLite default is in the table beside it):"
+target "calls/s at 8 connections / the ceiling's" "$(awk -v a="${R[c8_rps,memory]}" -v b="${R[c8_rps,ceiling]}" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.75
+target "calls/s at 8 connections / RPA.MFA's" "$(awk -v a="${R[c8_rps,memory]}" -v b="${R[c8_rps,peer]}" 'BEGIN { printf "%.1f", a / b }')" ">=" 10
+target "p99 at 8 connections (ms)" "$(ms "${R[c8_p99_us,memory]}")" "<" 1
+target "peak RSS under load (MiB)" "$(mib "${R[hwm,memory]}")" "<=" 16
+target "start-up to the first answer with a local (file) vault (ms, median)" "${R[start,memory]}" "<=" 10

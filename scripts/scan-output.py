@@ -8,6 +8,9 @@ Usage: scan-output.py OUTPUT_XML KEYWORDS_JSON --anywhere S... --served S...
 the messages and status texts of the keywords run on rpa-mfa (names from
 ``rpa-mfa keywords --json``). They may appear elsewhere, because the
 suites pass them to keywords as test data and Robot records arguments.
+Keywords tagged ``returns-secret`` (Get Secret) must have kept no message
+at all: Robot's ``${x} = value`` line is their return value, and
+scripts/test.sh removes it (``rebot --removekeywords tag:returns-secret``).
 ``--served-file`` adds the lines of FILE to ``--served`` (the tokens the
 auth profile suites saw, which only exist at run time).
 Prints each finding and exits 1 if there is any.
@@ -21,12 +24,22 @@ from pathlib import Path
 from robot.api import ExecutionResult, ResultVisitor
 
 
+RETURNS_SECRET = "returns-secret"
+# What rebot leaves in a keyword whose content it removed.
+REMOVED_NOTE = "Content removed using the --remove-keywords option."
+
+
 class ServedTexts(ResultVisitor):
     def __init__(self, names):
         self.names = names
         self.texts = []
+        self.kept_secret_lines = []
 
     def start_keyword(self, kw):
+        if RETURNS_SECRET in kw.tags:
+            for item in kw.body:
+                if getattr(item, "type", None) == "MESSAGE" and item.message != REMOVED_NOTE:
+                    self.kept_secret_lines.append(kw.name)
         if kw.name in self.names:
             self.texts.append((kw.name, kw.message or ""))
             for item in kw.body:
@@ -56,6 +69,8 @@ def main():
         for s in args.served + args.anywhere:
             if s in text:
                 found.append(f"{args.output}: '{name}' said {s[:4]}...")
+    for name in visitor.kept_secret_lines:
+        found.append(f"{args.output}: '{name}' (tagged {RETURNS_SECRET}) kept a logged line")
     for line in found:
         print(line)
     print(f"output.xml: {len(visitor.texts)} texts of rpa-mfa keywords scanned")

@@ -36,9 +36,11 @@ RPA_MFA_BIN="$PWD/target/debug/rpa-mfa" target/venv/bin/robot \
   --consolecolors off --consolemarkers off robot-tests/ || robot_status=$?
 # Robot repeats a Remote URL, credentials included, in its own import
 # errors; keywords tagged hides-credentials assert those errors, and their
-# content is dropped from the kept output.xml, log and report. So is the
-# `${x} = ...` line Robot logs for a keyword whose job is to return a
-# secret (rpa-mfa tags those returns-secret: Get Access Token, ...).
+# content is dropped from the kept output.xml, log and report. Robot also
+# logs `${x} = value` for what a keyword returns: rpa-mfa tags the keywords
+# whose return value is a secret (Get Secret, Get Access Token, Get
+# Authorization Headers, the OAuth token keywords) returns-secret, and
+# those lines go too.
 target/venv/bin/rebot --outputdir "$results" --output output.xml \
   --removekeywords tag:hides-credentials --removekeywords tag:returns-secret --consolecolors off \
   "$results/raw-output.xml" >/dev/null || true
@@ -63,7 +65,13 @@ oauth_secrets=(rpa-basic-secret rpa-post-secret rpa-pkce-secret rpa-mfa-auth0-se
   robot-password not-the-secret-4711
   # profiles.robot's API key (its tokens are listed in profile-secrets.txt)
   api-key-Zr4mQ8vTn2)
-credentials=(alice-pw-Q7vX2kRm bot7-pw-Lp4wZc9T wrong-pw-Hs8dN3qY dash-token-Vb6yTj1Rk0 env-pw-Mc5rFx8Wq)
+credentials=(alice-pw-Q7vX2kRm bot7-pw-Lp4wZc9T wrong-pw-Hs8dN3qY dash-token-Vb6yTj1Rk0 env-pw-Mc5rFx8Wq
+  # vault_openbao.robot: OpenBao's root token, a wrong one, and every token
+  # and AppRole secret id resources/OpenBao.py made (it lists them).
+  bao-root-Zx8Qm2Lp5Wn bao-wrong-Hk3Rt7Vy1Q)
+if [ -f "$results/openbao-credentials.txt" ]; then
+  while read -r made; do [ -n "$made" ] && credentials+=("$made"); done < "$results/openbao-credentials.txt"
+fi
 # Basic credentials as they travel: base64 of user:password.
 basic=()
 for pair in alice:alice-pw-Q7vX2kRm bot7:bot7-pw-Lp4wZc9T alice:wrong-pw-Hs8dN3qY envy:env-pw-Mc5rFx8Wq; do

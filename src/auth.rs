@@ -25,7 +25,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 pub use rpa_mfa_keywords::access::Identity;
-use rpa_mfa_keywords::vault::{self, SecretStore};
+use rpa_mfa_keywords::vault::{self, SecretStore, Vaults};
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
 
@@ -65,16 +65,31 @@ pub struct Auth {
 impl Auth {
     /// Reads the credentials the config names; `None` when authentication
     /// is off. An unreadable or empty secret stops the start-up.
-    pub async fn load(config: &AuthConfig, vault: Option<&str>) -> Result<Option<Auth>, String> {
+    /// Each secret is `[VAULT/]NAME` in `vaults`, or a plain NAME in the
+    /// vault `--auth-vault` names.
+    pub async fn load(config: &AuthConfig, vaults: &Vaults) -> Result<Option<Auth>, String> {
         if !config.enabled() {
             return Ok(None);
         }
-        let spec = config.vault.as_deref().or(vault);
-        let store = vault::open(spec).map_err(|e| format!("auth vault: {e}"))?;
-        let passwords = read_entries(&*store, config.users_secret.as_deref(), "users").await?;
-        let tokens = read_entries(&*store, config.tokens_secret.as_deref(), "tokens").await?;
+        let own = match config.vault.as_deref() {
+            Some(spec) => Some(vault::open(Some(spec)).map_err(|e| format!("auth vault: {e}"))?),
+            None => None,
+        };
+        let passwords = read_secret(
+            vaults,
+            own.as_ref(),
+            config.users_secret.as_deref(),
+            "users",
+        )
+        .await?;
+        let tokens = read_secret(
+            vaults,
+            own.as_ref(),
+            config.tokens_secret.as_deref(),
+            "tokens",
+        )
+        .await?;
         tracing::info!(
-            vault = store.describe(),
             users = passwords.len(),
             tokens = tokens.len(),
             pinned = config.pins.len(),
@@ -212,14 +227,35 @@ fn split_basic(decoded: &str) -> (&str, &str) {
     decoded.split_once(':').unwrap_or((decoded, ""))
 }
 
-async fn read_entries(
-    store: &dyn SecretStore,
+/// The users in `secret` (`[VAULT/]NAME`, or a NAME in `own`, the
+/// `--auth-vault`); none when it is not set.
+async fn read_secret(
+    vaults: &Vaults,
+    own: Option<&Arc<dyn SecretStore>>,
     secret: Option<&str>,
     what: &str,
 ) -> Result<Vec<Entry>, String> {
-    let Some(name) = secret else {
+    let Some(secret) = secret else {
         return Ok(Vec::new());
     };
+    let (store, name) = match own {
+        Some(store) => (store, secret),
+        None => {
+            let (vault, name) = vault::split_vault(secret);
+            let store = vaults
+                .get(vault)
+                .map_err(|e| format!("{what} secret '{secret}': {e}"))?;
+            (store, name)
+        }
+    };
+    read_entries(&**store, name, what).await
+}
+
+async fn read_entries(
+    store: &dyn SecretStore,
+    name: &str,
+    what: &str,
+) -> Result<Vec<Entry>, String> {
     let stored = store
         .get(name)
         .await

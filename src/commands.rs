@@ -9,6 +9,7 @@ use rpa_mfa_keywords::library::ParamKind;
 use rpa_mfa_keywords::otp::{
     check_digits, check_period, parse_unix_time, Algorithm, Kind, Options, OtpKey,
 };
+use rpa_mfa_keywords::vault::SecretRef;
 use rpa_mfa_keywords::{vault, Services};
 
 use crate::config;
@@ -16,17 +17,29 @@ use crate::remote;
 use crate::server;
 use crate::stop::StopSwitch;
 
+/// `--vault [NAME=]SPEC`, repeatable, as for `serve`.
+#[derive(clap::Args)]
+pub struct VaultFlags {
+    /// The vaults, as for `serve --vault` ([NAME=]SPEC, repeatable).
+    #[arg(
+        long,
+        env = "RPA_MFA_VAULT",
+        value_delimiter = ',',
+        value_name = "[NAME=]SPEC"
+    )]
+    vault: Vec<String>,
+}
+
 #[derive(clap::Args)]
 pub struct OtpArgs {
     /// Base32 secret or otpauth:// URI; `-` reads it from standard input
     /// (keeps it out of the process list).
     secret: Option<String>,
-    /// Take the secret from the vault instead: NAME:KEY.
-    #[arg(long = "from-vault", value_name = "NAME:KEY", value_parser = config::parse_secret_ref, conflicts_with = "secret")]
-    from_vault: Option<(String, String)>,
-    /// The vault for --from-vault (as for `serve --vault`).
-    #[arg(long, env = "RPA_MFA_VAULT")]
-    vault: Option<String>,
+    /// Take the secret from a vault instead: [VAULT/]NAME:KEY.
+    #[arg(long = "from-vault", value_name = "[VAULT/]NAME:KEY", value_parser = config::parse_secret_ref, conflicts_with = "secret")]
+    from_vault: Option<SecretRef>,
+    #[command(flatten)]
+    vaults: VaultFlags,
     /// Print the HOTP code for this counter instead of a TOTP code.
     #[arg(long)]
     counter: Option<u64>,
@@ -46,17 +59,17 @@ pub struct OtpArgs {
 
 #[derive(clap::Args)]
 pub struct VaultArgs {
-    /// The vault (as for `serve --vault`).
-    #[arg(long, env = "RPA_MFA_VAULT")]
-    vault: Option<String>,
+    /// A secret NAME of the actions may be VAULT/NAME.
+    #[command(flatten)]
+    vaults: VaultFlags,
     #[command(subcommand)]
     action: VaultAction,
 }
 
 #[derive(Subcommand)]
 pub enum VaultAction {
-    /// List the secret names.
-    List,
+    /// List the secret names (of the vault named VAULT, else the default).
+    List { vault: Option<String> },
     /// Print a value, or a secret's key names when KEY is left out.
     Get { name: String, key: Option<String> },
     /// Store the value read from standard input under NAME, KEY.
@@ -88,14 +101,11 @@ pub async fn otp(args: OtpArgs) -> Result<(), String> {
             zeroize::Zeroizing::new(s.trim().to_owned())
         }
         (Some(s), _) => zeroize::Zeroizing::new(s.clone()),
-        (None, Some((name, key))) => {
-            let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
-            vault
-                .get_value(name, key)
-                .await
-                .map_err(|e| e.to_string())?
+        (None, Some(reference)) => {
+            let (vaults, _) = crate::vaults::open_unchecked(&args.vaults.vault)?;
+            vaults.value(reference).await.map_err(|e| e.to_string())?
         }
-        (None, None) => return Err("give a SECRET (or -) or --from-vault NAME:KEY".into()),
+        (None, None) => return Err("give a SECRET (or -) or --from-vault [VAULT/]NAME:KEY".into()),
     };
     let options = Options {
         algorithm: match &args.algorithm {
@@ -146,9 +156,15 @@ pub async fn otp(args: OtpArgs) -> Result<(), String> {
 
 /// `rpa-mfa vault`: lists, reads or writes secrets.
 pub async fn vault(args: VaultArgs) -> Result<(), String> {
-    let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
+    let (vaults, default_named) = crate::vaults::open_unchecked(&args.vaults.vault)?;
+    let store = |path: &str| -> Result<(Arc<dyn vault::SecretStore>, String), String> {
+        let (vault, name) = vault::split_vault(path);
+        let store = vaults.get(vault).map_err(|e| e.to_string())?;
+        Ok((store.clone(), name.to_owned()))
+    };
     match args.action {
-        VaultAction::List => {
+        VaultAction::List { vault: name } => {
+            let vault = vaults.get(name.as_deref()).map_err(|e| e.to_string())?;
             for name in vault.list().await.map_err(|e| e.to_string())? {
                 println!("{name}");
             }
@@ -157,6 +173,7 @@ pub async fn vault(args: VaultArgs) -> Result<(), String> {
             name,
             key: Some(key),
         } => {
+            let (vault, name) = store(&name)?;
             println!(
                 "{}",
                 vault
@@ -167,6 +184,7 @@ pub async fn vault(args: VaultArgs) -> Result<(), String> {
             );
         }
         VaultAction::Get { name, key: None } => {
+            let (vault, name) = store(&name)?;
             for key in vault.get(&name).await.map_err(|e| e.to_string())?.keys() {
                 println!("{key}");
             }
@@ -187,7 +205,9 @@ pub async fn vault(args: VaultArgs) -> Result<(), String> {
                      pass the value on stdin, or --allow-empty to store an empty one"
                 ));
             }
-            if args.vault.is_none() {
+            let writes_default = vault::split_vault(&name).0.is_none();
+            let (vault, name) = store(&name)?;
+            if !default_named && writes_default {
                 eprintln!(
                     "no --vault given: writing the default vault, {}",
                     vault.describe()

@@ -12,10 +12,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
+use rpa_mfa_keywords::access::DEFAULT_VAULT;
 use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
 use rpa_mfa_keywords::state::spec::StateSpec;
 use rpa_mfa_keywords::state::NamespaceLimits;
+use rpa_mfa_keywords::vault::SecretRef;
 use serde::Deserialize;
 
 /// Declares [`Settings`] (every field optional, so a layer can leave it
@@ -78,16 +80,30 @@ settings! {
         #[arg(long, value_name = "USER=NAMESPACE")]
         pin = "RPA_MFA_PIN",
 
-        /// Only these users, and users pinned to these namespaces, may read
-        /// the vault with keywords. Repeatable. Default: every user not
-        /// pinned. [env: RPA_MFA_VAULT_ALLOW=NAME,NAME]
-        #[arg(long, value_name = "USER|NAMESPACE")]
+        /// Where secrets come from: SPEC is the default vault, NAME=SPEC a
+        /// named one (keywords' vault=NAME, references NAME/SECRET:KEY).
+        /// SPEC: file:PATH (JSON or YAML FileSecrets), env:, or
+        /// vault+http(s)://HOST:PORT/MOUNT (HashiCorp Vault / OpenBao KV v2).
+        /// Repeatable. Default: RPA_SECRET_FILE, else secrets.json in the
+        /// user's data directory. [env: RPA_MFA_VAULT=SPEC,NAME=SPEC]
+        #[arg(long, value_name = "[NAME=]SPEC")]
+        #[serde(deserialize_with = "one_or_many")]
+        vault = "RPA_MFA_VAULT",
+
+        /// Only these users, and users pinned to these namespaces, may use
+        /// the default vault with keywords; VAULT=WHO lists them for a named
+        /// vault. Repeatable. Default: every user not pinned.
+        /// [env: RPA_MFA_VAULT_ALLOW=WHO,VAULT=WHO]
+        #[arg(long, value_name = "[VAULT=]USER|NAMESPACE")]
         vault_allow = "RPA_MFA_VAULT_ALLOW",
     }
 
-    // Tables only a config file can hold: no flag, no variable.
     tables {
-        /// Auth profiles, `[profiles.NAME]` (docs/profiles.md).
+        /// Config file only: `[vaults.NAME]` tables with `spec` and `allow`,
+        /// the same as `vault = "NAME=SPEC"` plus `vault_allow`.
+        #[serde(rename = "vaults")]
+        vault_tables: BTreeMap<String, VaultTable>,
+        /// Config file only: auth profiles, `[profiles.NAME]` (docs/profiles.md).
         profiles: BTreeMap<String, ProfileConfig>,
     }
 
@@ -112,15 +128,10 @@ settings! {
     #[arg(long, value_name = "PATH")]
     port_file: PathBuf = "RPA_MFA_PORT_FILE",
 
-    /// Where secrets come from: file:PATH (JSON or YAML FileSecrets) or env:.
-    /// Default: RPA_SECRET_FILE, else secrets.json in the user's data directory.
-    /// [env: RPA_MFA_VAULT]
-    #[arg(long, value_name = "SPEC")]
-    vault: String = "RPA_MFA_VAULT",
-
-    /// Vault secret NAME:KEY every namespace starts with, like RPA.MFA's
-    /// import arguments vault_name and vault_key. [env: RPA_MFA_VAULT_SECRET]
-    #[arg(long, value_name = "NAME:KEY")]
+    /// Vault secret [VAULT/]NAME:KEY every namespace starts with, like
+    /// RPA.MFA's import arguments vault_name and vault_key.
+    /// [env: RPA_MFA_VAULT_SECRET]
+    #[arg(long, value_name = "[VAULT/]NAME:KEY")]
     secret: String = "RPA_MFA_VAULT_SECRET",
 
     /// Where keyword state lives (namespaces' secrets, HOTP counters, used
@@ -129,11 +140,11 @@ settings! {
     #[arg(long, value_name = "SPEC")]
     state: String = "RPA_MFA_STATE",
 
-    /// Vault secret NAME:KEY holding the state key that seals secrets at
-    /// rest: 32 random bytes in base64 (`openssl rand -base64 32`). Default
-    /// for sqlite: a key made on first start beside the file (state.key,
-    /// mode 0600). [env: RPA_MFA_STATE_KEY]
-    #[arg(long, value_name = "NAME:KEY")]
+    /// Vault secret [VAULT/]NAME:KEY holding the state key that seals
+    /// secrets at rest: 32 random bytes in base64 (`openssl rand -base64
+    /// 32`). Default for sqlite: a key made on first start beside the file
+    /// (state.key, mode 0600). [env: RPA_MFA_STATE_KEY]
+    #[arg(long, value_name = "[VAULT/]NAME:KEY")]
     state_key: String = "RPA_MFA_STATE_KEY",
 
     /// Prefix of every Redis key and of the change channel, so several
@@ -157,17 +168,18 @@ settings! {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
     allow_stop: bool = "RPA_MFA_ALLOW_STOP",
 
-    /// Vault secret whose keys are user names and values their passwords,
-    /// for HTTP Basic authentication. [env: RPA_MFA_USERS_SECRET]
-    #[arg(long, value_name = "NAME")]
+    /// Vault secret [VAULT/]NAME whose keys are user names and values their
+    /// passwords, for HTTP Basic authentication. [env: RPA_MFA_USERS_SECRET]
+    #[arg(long, value_name = "[VAULT/]NAME")]
     users_secret: String = "RPA_MFA_USERS_SECRET",
 
-    /// Vault secret whose keys are user names and values their bearer
-    /// tokens. [env: RPA_MFA_TOKENS_SECRET]
-    #[arg(long, value_name = "NAME")]
+    /// Vault secret [VAULT/]NAME whose keys are user names and values their
+    /// bearer tokens. [env: RPA_MFA_TOKENS_SECRET]
+    #[arg(long, value_name = "[VAULT/]NAME")]
     tokens_secret: String = "RPA_MFA_TOKENS_SECRET",
 
-    /// Vault holding --users-secret and --tokens-secret [default: --vault].
+    /// A vault SPEC of its own for --users-secret and --tokens-secret
+    /// [default: the vault their VAULT/ names, else the default vault].
     /// [env: RPA_MFA_AUTH_VAULT]
     #[arg(long, value_name = "SPEC")]
     auth_vault: String = "RPA_MFA_AUTH_VAULT",
@@ -367,15 +379,14 @@ pub struct ServeConfig {
     pub host: String,
     pub port: u16,
     pub port_file: Option<PathBuf>,
-    pub vault: Option<String>,
-    pub secret: Option<(String, String)>,
+    /// Every vault, the default (named `default`) first.
+    pub vaults: Vec<VaultConfig>,
+    pub secret: Option<SecretRef>,
     pub state: StateSpec,
-    pub state_key: Option<(String, String)>,
+    pub state_key: Option<SecretRef>,
     pub mode: Kind,
     pub allow_stop: bool,
     pub auth: AuthConfig,
-    /// Who may read the vault with keywords; empty: every unpinned user.
-    pub vault_allow: Vec<String>,
     /// The auth profiles, checked.
     pub profiles: Vec<Profile>,
     pub insecure: bool,
@@ -388,6 +399,133 @@ pub struct ServeConfig {
     /// Idle expiry and cap of namespaces.
     pub namespaces: NamespaceLimits,
     pub limits: Limits,
+}
+
+impl ServeConfig {
+    /// The vault configured as `name` (`default`: the unnamed one).
+    pub fn vault(&self, name: &str) -> Option<&VaultConfig> {
+        self.vaults.iter().find(|v| v.name == name)
+    }
+}
+
+/// One vault: its name, its spec and who may use it with keywords.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct VaultConfig {
+    pub name: String,
+    /// `None`: the embedded default (only for the default vault).
+    pub spec: Option<String>,
+    /// Users and pinned namespaces; empty: every unpinned user.
+    pub allow: Vec<String>,
+}
+
+/// A `[vaults.NAME]` table of the config file.
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct VaultTable {
+    pub spec: Option<String>,
+    #[serde(default)]
+    pub allow: Vec<String>,
+}
+
+/// A config file key that takes a string or a list of strings.
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    })
+}
+
+/// `NAME=SPEC` (a named vault) or `SPEC` (the default one). A name is
+/// letters, digits, `-` and `_`, so a spec's own `=` (in a query or a
+/// path) is never taken for one.
+pub fn parse_vault(text: &str) -> Result<(String, String), String> {
+    let text = text.trim();
+    let named = text.split_once('=').filter(|(name, _)| is_vault_name(name));
+    let (name, spec) = named.unwrap_or((DEFAULT_VAULT, text));
+    if spec.trim().is_empty() {
+        return Err(format!("expected [NAME=]SPEC, got '{text}'"));
+    }
+    Ok((name.to_owned(), spec.trim().to_owned()))
+}
+
+fn is_vault_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// Every vault the `vault` list, the `[vaults.NAME]` tables and
+/// `vault_allow` describe, the default first. A list entry's spec wins
+/// over a table's; allow lists add up.
+fn vault_configs(
+    list: &[String],
+    tables: &BTreeMap<String, VaultTable>,
+    allow: &[String],
+) -> Result<Vec<VaultConfig>, String> {
+    let mut vaults: BTreeMap<String, VaultConfig> = BTreeMap::new();
+    for (name, table) in tables {
+        if !is_vault_name(name) {
+            return Err(format!(
+                "[vaults.{name}]: a vault name is letters, digits, '-' and '_'"
+            ));
+        }
+        if table.spec.is_none() && name != DEFAULT_VAULT {
+            return Err(format!("[vaults.{name}]: needs spec = \"...\""));
+        }
+        vaults.insert(
+            name.clone(),
+            VaultConfig {
+                name: name.clone(),
+                spec: table.spec.clone(),
+                allow: table.allow.clone(),
+            },
+        );
+    }
+    let mut from_list = std::collections::BTreeSet::new();
+    for entry in list {
+        let (name, spec) = parse_vault(entry).map_err(|e| format!("--vault: {e}"))?;
+        if !from_list.insert(name.clone()) {
+            return Err(format!("--vault: the vault '{name}' is given twice"));
+        }
+        let vault = vaults.entry(name.clone()).or_default();
+        vault.name = name;
+        vault.spec = Some(spec);
+    }
+    let mut default = vaults.remove(DEFAULT_VAULT).unwrap_or_default();
+    default.name = DEFAULT_VAULT.to_owned();
+    for who in allow {
+        // A VAULT= prefix must name a configured vault: a typo must not
+        // quietly become a user of the default vault.
+        if let Some((vault, _)) = who.split_once('=') {
+            if is_vault_name(vault) && vault != DEFAULT_VAULT && !vaults.contains_key(vault) {
+                return Err(format!(
+                    "--vault-allow {who}: no vault named '{vault}' is configured; add --vault {vault}=SPEC"
+                ));
+            }
+        }
+        let named = who
+            .split_once('=')
+            .filter(|(v, _)| *v == DEFAULT_VAULT || vaults.contains_key(*v));
+        let (vault, listed) = match named {
+            Some((_, "")) => return Err(format!("--vault-allow: expected VAULT=WHO, got '{who}'")),
+            Some((vault, listed)) => (vault, listed),
+            None => (DEFAULT_VAULT, who.as_str()),
+        };
+        match vaults.get_mut(vault) {
+            Some(named) => named.allow.push(listed.to_owned()),
+            None => default.allow.push(listed.to_owned()),
+        }
+    }
+    Ok(std::iter::once(default)
+        .chain(vaults.into_values())
+        .collect())
 }
 
 /// Deadlines and caps on what clients may hold (see `crate::listen`).
@@ -584,8 +722,12 @@ impl Settings {
             .pin
             .iter()
             .map(|v| ("pin", Some(parse_pin(v).map(drop))));
+        let vaults = self
+            .vault
+            .iter()
+            .map(|v| ("vault", Some(parse_vault(v).map(drop))));
         // Each reason quotes the value it refuses.
-        for (field, result) in single.into_iter().chain(pins) {
+        for (field, result) in single.into_iter().chain(pins).chain(vaults) {
             if let Some(Err(why)) = result {
                 return Err(format!("{}: {why}", source.name(field)));
             }
@@ -612,6 +754,24 @@ impl Settings {
             .map(parse_secret_ref)
             .transpose()
             .map_err(|e| format!("--state-key: {e}"))?;
+        let vaults = vault_configs(&self.vault, &self.vault_tables, &self.vault_allow)?;
+        let references = [("--secret", &secret), ("--state-key", &state_key)];
+        for (flag, reference) in references {
+            if let Some(reference) = reference {
+                check_vault_named(&vaults, reference.vault.as_deref())
+                    .map_err(|e| format!("{flag}: {e}"))?;
+            }
+        }
+        let auth_secrets = [
+            ("--users-secret", &self.users_secret),
+            ("--tokens-secret", &self.tokens_secret),
+        ];
+        for (flag, name) in auth_secrets {
+            if let (Some(name), None) = (name, &self.auth_vault) {
+                check_vault_named(&vaults, rpa_mfa_keywords::vault::split_vault(name).0)
+                    .map_err(|e| format!("{flag}: {e}"))?;
+            }
+        }
         let mode = parse_mode(self.mode.as_deref().unwrap_or("TIME"))
             .map_err(|e| format!("--mode: {e}"))?;
         let tls = match (self.tls_cert, self.tls_key) {
@@ -645,8 +805,11 @@ impl Settings {
         }
         // Without authentication every caller is anonymous: no list could
         // name them, and a list would only look like protection.
-        if !self.vault_allow.is_empty() && !auth.enabled() {
-            return Err("--vault-allow needs --users-secret or --tokens-secret".into());
+        if vaults.iter().any(|v| !v.allow.is_empty()) && !auth.enabled() {
+            return Err(
+                "--vault-allow (or a vault's allow list) needs --users-secret or --tokens-secret"
+                    .into(),
+            );
         }
         let profiles = self
             .profiles
@@ -681,14 +844,13 @@ impl Settings {
             host: self.host.unwrap_or_else(|| "127.0.0.1".into()),
             port: self.port.unwrap_or(8270),
             port_file: self.port_file,
-            vault: self.vault,
+            vaults,
             secret,
             state,
             state_key,
             mode,
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
-            vault_allow: self.vault_allow,
             profiles,
             insecure: self.insecure.unwrap_or(false),
             tls,
@@ -857,13 +1019,18 @@ fn login_limits(
     })
 }
 
-/// `NAME:KEY` as in `--secret mfa:otpsecret`.
-pub fn parse_secret_ref(s: &str) -> Result<(String, String), String> {
-    match s.split_once(':') {
-        Some((name, key)) if !name.is_empty() && !key.is_empty() => {
-            Ok((name.to_owned(), key.to_owned()))
-        }
-        _ => Err(format!("expected NAME:KEY, e.g. mfa:otpsecret, not '{s}'")),
+/// `[VAULT/]NAME:KEY` as in `--secret mfa:otpsecret` (see [`SecretRef`]).
+pub fn parse_secret_ref(s: &str) -> Result<SecretRef, String> {
+    s.parse::<SecretRef>().map_err(|e| e.to_string())
+}
+
+/// Fails unless `vault` (None: the default) is configured.
+fn check_vault_named(vaults: &[VaultConfig], vault: Option<&str>) -> Result<(), String> {
+    match vault {
+        Some(name) if !vaults.iter().any(|v| v.name == name) => Err(format!(
+            "no vault named '{name}' is configured; add --vault {name}=SPEC"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -921,7 +1088,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(matches!(&config.state, StateSpec::Sqlite(p) if p.ends_with("rpa-mfa/state.db")));
         assert_eq!(config.state_key, None);
-        assert!(config.vault_allow.is_empty());
+        assert!(config.vault(DEFAULT_VAULT).unwrap().allow.is_empty());
         let login = config.auth.login;
         assert_eq!(login.max_failures, 5);
         assert_eq!(login.window, std::time::Duration::from_secs(60));
@@ -941,7 +1108,7 @@ mod tests {
                 ("RPA_MFA_LOGIN_MAX_USERS", "4"),
             ]))
             .unwrap();
-        assert_eq!(config.vault_allow, ["alice", "ci"]);
+        assert_eq!(config.vault(DEFAULT_VAULT).unwrap().allow, ["alice", "ci"]);
         assert_eq!(config.auth.login.max_failures, 7);
         assert_eq!(config.auth.login.max_users, 4, "env over file");
         assert_eq!(config.auth.login.window, std::time::Duration::from_secs(30));
@@ -952,10 +1119,107 @@ mod tests {
             ]))
             .unwrap();
         assert_eq!(
-            config.vault_allow,
+            config.vault(DEFAULT_VAULT).unwrap().allow,
             ["bob", "qa"],
             "flags replace the lists below"
         );
+    }
+
+    #[test]
+    fn named_vaults_from_flags_env_and_config_tables() {
+        let config = flags(&[
+            "--vault",
+            "file:/s.json",
+            "--vault",
+            "bao=vault+http://127.0.0.1:8200/secret?namespace=a=b",
+            "--vault-allow",
+            "alice",
+            "--vault-allow",
+            "bao=ci",
+            "--vault-allow",
+            "default=qa",
+            "--users-secret",
+            "bao/users",
+        ])
+        .resolve(env(&[]))
+        .unwrap();
+        let names: Vec<&str> = config.vaults.iter().map(|v| v.name.as_str()).collect();
+        assert_eq!(names, ["default", "bao"], "the default first");
+        assert_eq!(config.vaults[0].spec.as_deref(), Some("file:/s.json"));
+        assert_eq!(config.vaults[0].allow, ["alice", "qa"]);
+        let bao = config.vault("bao").unwrap();
+        assert_eq!(
+            bao.spec.as_deref(),
+            Some("vault+http://127.0.0.1:8200/secret?namespace=a=b"),
+            "only a leading NAME= names a vault"
+        );
+        assert_eq!(bao.allow, ["ci"]);
+
+        let config = flags(&[])
+            .resolve(env(&[("RPA_MFA_VAULT", "env:,bao=vault+http://h:1/kv")]))
+            .unwrap();
+        assert_eq!(config.vaults[0].spec.as_deref(), Some("env:"));
+        assert_eq!(
+            config.vault("bao").unwrap().spec.as_deref(),
+            Some("vault+http://h:1/kv")
+        );
+
+        let file = config_file(
+            "vault = \"file:/x.yaml\"\ntokens_secret = \"tokens\"\n\
+             [vaults.bao]\nspec = \"vault+https://bao:8200/secret\"\nallow = [\"teamA\"]\n\
+             [vaults.default]\nallow = [\"alice\"]\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(env(&[]))
+            .unwrap();
+        assert_eq!(config.vaults[0].spec.as_deref(), Some("file:/x.yaml"));
+        assert_eq!(config.vaults[0].allow, ["alice"]);
+        assert_eq!(config.vault("bao").unwrap().allow, ["teamA"]);
+        let file = config_file("vault = [\"env:\", \"k=file:/k.json\"]\n");
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(env(&[]))
+            .unwrap();
+        assert_eq!(
+            config.vault("k").unwrap().spec.as_deref(),
+            Some("file:/k.json")
+        );
+        assert!(config.vault("default").unwrap().allow.is_empty());
+        assert_eq!(config.vaults.len(), 2);
+    }
+
+    #[test]
+    fn vault_mistakes_are_named() {
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["--vault", "env:", "--vault", "file:x"],
+                "the vault 'default' is given twice",
+            ),
+            (&["--vault", "bao="], "expected [NAME=]SPEC"),
+            (
+                &["--secret", "bao/mfa:otp"],
+                "no vault named 'bao' is configured; add --vault bao=SPEC",
+            ),
+            (&["--state-key", "kv/fleet:key"], "no vault named 'kv'"),
+            (&["--users-secret", "bao/users"], "no vault named 'bao'"),
+            (
+                &["--tokens-secret", "t", "--vault-allow", "bao=ci"],
+                "--vault-allow bao=ci: no vault named 'bao'",
+            ),
+        ];
+        for (args, expected) in cases {
+            let err = flags(args).resolve(env(&[])).unwrap_err();
+            assert!(err.contains(expected), "{args:?}: {err}");
+        }
+        let file = config_file("[vaults.bao]\nallow = [\"x\"]\n");
+        let err = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.contains("[vaults.bao]: needs spec"), "{err}");
+        let file = config_file("[vaults.bao]\nspec = \"env:\"\nallowed = []\n");
+        let err = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(env(&[]))
+            .unwrap_err();
+        assert!(err.contains("unknown field `allowed`"), "{err}");
     }
 
     #[test]
@@ -964,7 +1228,7 @@ mod tests {
         let path = file.path().to_str().unwrap();
         let config = flags(&["--config", path]).resolve(env(&[])).unwrap();
         assert_eq!(config.state, StateSpec::Memory);
-        assert_eq!(config.state_key, Some(("fleet".into(), "key".into())));
+        assert_eq!(config.state_key, Some("fleet:key".parse().unwrap()));
         let config = flags(&[])
             .resolve(env(&[("RPA_MFA_STATE", "sqlite:/tmp/x.db")]))
             .unwrap();
@@ -1119,7 +1383,10 @@ mod tests {
         let err = flags(&["--vault-allow", "ci"])
             .resolve(env(&[]))
             .unwrap_err();
-        assert!(err.contains("--vault-allow needs --users-secret"), "{err}");
+        assert!(
+            err.contains("--vault-allow (or a vault's allow list) needs --users-secret"),
+            "{err}"
+        );
         for (flag, value) in [
             ("--login-window", "0"),
             ("--login-window", "NaN"),
@@ -1156,12 +1423,12 @@ mod tests {
             (
                 flags(&["--secret", "mfa"]),
                 vec![],
-                "--secret: expected NAME:KEY, e.g. mfa:otpsecret, not 'mfa'".into(),
+                "--secret: expected a secret reference NAME:KEY or VAULT/NAME:KEY (e.g. mfa:otpsecret), not 'mfa'".into(),
             ),
             (
                 flags(&[]),
                 vec![("RPA_MFA_VAULT_SECRET", "mfa")],
-                "RPA_MFA_VAULT_SECRET: expected NAME:KEY".into(),
+                "RPA_MFA_VAULT_SECRET: expected a secret reference NAME:KEY".into(),
             ),
             (
                 flags(&["--log", "foo bar"]),
@@ -1304,7 +1571,7 @@ mod tests {
         assert_eq!(config.max_wait, Duration::from_secs(900));
         assert_eq!(config.namespaces.max_count, 10_000);
         assert!(config.namespaces.exempt.contains("ci"));
-        assert_eq!(config.vault_allow, ["alice", "ci"]);
+        assert_eq!(config.vault(DEFAULT_VAULT).unwrap().allow, ["alice", "ci"]);
     }
 
     #[test]

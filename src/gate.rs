@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use rpa_mfa_keywords::access::{Access, Identity, Policy, Refusal, ResourceKind, DEFAULT_VAULT};
+use rpa_mfa_keywords::access::{Access, Identity, Policy, Refusal, ResourceKind};
 use rpa_mfa_keywords::library::shown_name;
 use rpa_mfa_keywords::Services;
 
@@ -90,25 +90,24 @@ impl Gate {
     }
 }
 
-/// The access policy a server's settings describe: the vault's allow list
-/// (`--vault-allow`), and the secrets holding the server's own credentials
-/// (`--users-secret`, `--tokens-secret`) out of every keyword's reach,
-/// whichever vault keywords read.
+/// The access policy a server's settings describe: each vault's allow
+/// list (`--vault-allow`, `[vaults.NAME] allow`), and the secrets holding
+/// the server's own credentials (`--users-secret`, `--tokens-secret`,
+/// `--state-key`) out of every keyword's reach, in every vault.
 pub fn policy(config: &ServeConfig) -> Policy {
     let mut policy = Policy::default();
-    if !config.vault_allow.is_empty() {
-        policy = policy.allow(
-            ResourceKind::Vault,
-            DEFAULT_VAULT,
-            config.vault_allow.clone(),
-        );
+    for vault in config.vaults.iter().filter(|v| !v.allow.is_empty()) {
+        policy = policy.allow(ResourceKind::Vault, &vault.name, vault.allow.clone());
     }
     for profile in config.profiles.iter().filter(|p| !p.allow.is_empty()) {
         policy = policy.allow(ResourceKind::Profile, &profile.name, profile.allow.clone());
     }
     let own = [&config.auth.users_secret, &config.auth.tokens_secret];
     for secret in own.into_iter().flatten() {
-        policy = policy.reserve_secret(secret);
+        policy = policy.reserve_secret(rpa_mfa_keywords::vault::split_vault(secret).1);
+    }
+    if let Some(state_key) = &config.state_key {
+        policy = policy.reserve_secret(&state_key.name);
     }
     policy
 }

@@ -9,7 +9,8 @@
 //! [`auth`], [`gate`] (the authorization gate every entry point passes),
 //! [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
 //! (`/health`, `/metrics`), [`page`] (the keyword page), [`stop`] and
-//! [`commands`] (the `otp`, `vault` and `keywords` subcommands).
+//! [`commands`] (the `otp`, `vault` and `keywords` subcommands), and
+//! [`vaults`] (opening the configured vaults).
 
 pub mod auth;
 pub mod commands;
@@ -25,3 +26,4 @@ pub mod remote;
 pub mod server;
 pub mod stop;
 pub mod tls;
+pub mod vaults;

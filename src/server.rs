@@ -30,8 +30,7 @@ use rpa_mfa_keywords::otp::record::OtpState;
 use rpa_mfa_keywords::otp::{Options, OtpKey};
 use rpa_mfa_keywords::state::{self, valid_namespace_name, Namespaces, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
-use rpa_mfa_keywords::vault::Vaults;
-use rpa_mfa_keywords::{vault, Library, Services};
+use rpa_mfa_keywords::{Library, Services};
 use tokio::time::error::Elapsed;
 use tower::Service;
 
@@ -94,39 +93,38 @@ pub fn library(services: Arc<Services>, stop: &StopSwitch) -> Arc<Library> {
 
 /// Runs the server until SIGINT, SIGTERM or an allowed remote stop.
 pub async fn serve(args: ServeConfig) -> Result<(), String> {
-    let vault = vault::open(args.vault.as_deref()).map_err(|e| e.to_string())?;
-    vault.check().await.map_err(|e| format!("--vault: {e}"))?;
+    let vaults = crate::vaults::open(&args.vaults).await?;
     let profiles = Profiles::new(args.profiles.iter().cloned());
-    profiles.check(&Vaults::single(vault.clone()))?;
+    profiles.check(&vaults)?;
     let mut initial = OtpState::default();
-    if let Some((name, key)) = &args.secret {
-        let value = vault
-            .get_value(name, key)
+    if let Some(reference) = &args.secret {
+        let value = vaults
+            .value(reference)
             .await
-            .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
+            .map_err(|e| format!("--secret {reference}: {e}"))?;
         let otp = OtpKey::parse(&value, args.mode, Options::default())
-            .map_err(|e| format!("--secret {name}:{key}: {e}"))?;
+            .map_err(|e| format!("--secret {reference}: {e}"))?;
         initial = initial.with(Arc::new(otp));
     }
-    tracing::info!(vault = vault.describe(), "secrets");
+    let key_vault = vaults
+        .get(args.state_key.as_ref().and_then(|r| r.vault.as_deref()))
+        .map_err(|e| format!("--state-key: {e}"))?;
     let key_ref = args
         .state_key
         .as_ref()
-        .map(|(name, key)| (name.as_str(), key.as_str()));
-    let (store, state_key) = state::spec::open(&args.state, key_ref, &*vault).await?;
+        .map(|r| (r.name.as_str(), r.key.as_str()));
+    let (store, state_key) = state::spec::open(&args.state, key_ref, &**key_vault).await?;
     tracing::info!(state = store.describe(), "state");
     let namespaces =
         Namespaces::new(store.clone(), state_key, args.namespaces.clone()).with_initial(&initial);
+    let auth = Auth::load(&args.auth, &vaults).await?.map(Arc::new);
     let (end_waits, stopping) = Stopping::channel();
     let services = Arc::new(
-        Services::new(vault, namespaces, args.oauth.clone())
+        Services::new(vaults, namespaces, args.oauth.clone())
             .with_profiles(profiles)
             .with_max_wait(args.max_wait)
             .with_stopping(stopping),
     );
-    let auth = Auth::load(&args.auth, args.vault.as_deref())
-        .await?
-        .map(Arc::new);
     let tls = args
         .tls
         .as_ref()
@@ -360,7 +358,8 @@ fn callback_url(addr: SocketAddr, tls: bool) -> String {
 /// `GET /oauth/callback`: hands the redirect to the flow waiting for its
 /// `state` and tells the person in the browser what happened. It carries
 /// no credentials (a browser redirect), so it is open; it only accepts
-/// redirects for flows this server started. The page never repeats the
+/// redirects for flows this server started, or with a shared state store
+/// any server of its fleet. The page never repeats the
 /// code or an error text from the query.
 async fn oauth_callback(State(services): State<Arc<Services>>, request: Request) -> Response {
     let oauth = &services.oauth;
@@ -368,14 +367,19 @@ async fn oauth_callback(State(services): State<Arc<Services>>, request: Request)
         .callback_url()
         .unwrap_or("http://127.0.0.1/oauth/callback");
     let query = request.uri().query().unwrap_or_default();
-    let (status, message) = match oauth.callbacks.deliver(&format!("{base}?{query}")) {
+    let (status, message) = match oauth.deliver_redirect(&format!("{base}?{query}")).await {
         Delivery::Accepted => (
             axum::http::StatusCode::OK,
             "The login is handed to the robot. You can close this window.",
         ),
         Delivery::Unknown => (
             axum::http::StatusCode::BAD_REQUEST,
-            "No login started by this server is waiting for this redirect.",
+            "No login started by this server (or its fleet) is waiting for this redirect.",
+        ),
+        Delivery::Unavailable => (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "The server cannot reach its state store to hand the login over. Reload this \
+page in a moment.",
         ),
     };
     tracing::info!(accepted = status.is_success(), "oauth callback");

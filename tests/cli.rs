@@ -3,32 +3,24 @@
 //! is refused, the default vault is announced, `rpa-mfa keywords` prints
 //! plain text, `--help` mentions OAuth, bad settings name their source.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+mod common;
+use common::{rpa_mfa, run_with_stdin};
 
 /// Runs `rpa-mfa args` in `dir` with `HOME` (and so the default vault)
 /// inside it, `stdin` as input.
 fn run_in(dir: &std::path::Path, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+    let mut command = rpa_mfa();
+    command
         .args(args)
         .current_dir(dir)
         .env("HOME", dir)
         .env("XDG_DATA_HOME", dir.join("data"))
         .env_remove("RPA_SECRET_FILE")
         .env_remove("RPA_MFA_VAULT")
-        .env("RPA_MFA_LOG", "off")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+        .env("RPA_MFA_LOG", "off");
+    run_with_stdin(&mut command, stdin)
 }
 
 fn stderr(output: &Output) -> String {
@@ -51,7 +43,7 @@ fn a_named_vault_file_that_is_missing_is_an_error_naming_it() {
         assert!(!err.contains("Undefined secret"), "{args:?}: {err}");
     }
     // So is a file RPA_SECRET_FILE names, as Robocorp's FileSecrets reads it.
-    let output = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+    let output = rpa_mfa()
         .args(["vault", "list"])
         .current_dir(dir.path())
         .env("RPA_SECRET_FILE", "typo.json")
@@ -209,7 +201,7 @@ fn bad_settings_stop_serve_and_name_their_source() {
         (
             &["--secret", "mfa"],
             &[],
-            "rpa-mfa: --secret: expected NAME:KEY",
+            "rpa-mfa: --secret: expected a secret reference NAME:KEY or VAULT/NAME:KEY",
         ),
         (
             &["--log", "foo bar"],
@@ -218,7 +210,7 @@ fn bad_settings_stop_serve_and_name_their_source() {
         ),
     ];
     for (args, vars, expected) in cases {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"));
+        let mut command = rpa_mfa();
         command
             .args(["serve", "--port", "0", "--vault", "env:"])
             // A fresh store, never the user's state.db.

@@ -5,8 +5,6 @@
 //! the failed-login limiter and the smaller protocol findings of issue 8.
 //! Every case runs against the built binary on a free port.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,8 +13,9 @@ use serde_json::{json, Value as Json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-mod remote_text;
-use remote_text::{member, run_keyword_xml};
+mod common;
+use common::remote_text::{member, run_keyword_xml};
+use common::{post_jsonrpc, post_xml, Log, Server, Spawn};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 /// pyotp 2.12: `pyotp.HOTP(SECRET).at(0)`.
@@ -29,100 +28,51 @@ const CAROL: (&str, &str) = ("carol", "carol-pw-Zr5mKx2N");
 /// A bearer token of the unpinned user `dash`.
 const DASH_TOKEN: &str = "dash-token-Vb6yTj1Rk0";
 
-struct Server {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
+/// Starts `rpa-mfa serve` with authentication on (alice; bot7 pinned
+/// to teamA; carol pinned to teamC; dash with a token) and `extra`.
+fn start(extra: &[&str]) -> Server {
+    let secrets = json!({
+        "mfa": {"otp": SECRET},
+        "rpa-users": {ALICE.0: ALICE.1, BOT.0: BOT.1, CAROL.0: CAROL.1},
+        "rpa-tokens": {"dash": DASH_TOKEN},
+    });
+    let auth = [
+        "--users-secret",
+        "rpa-users",
+        "--tokens-secret",
+        "rpa-tokens",
+        "--pin",
+        "bot7=teamA",
+        "--pin",
+        "carol=teamC",
+    ];
+    spawn(secrets, auth.iter().chain(extra))
 }
 
-impl Server {
-    /// Starts `rpa-mfa serve` with authentication on (alice; bot7 pinned
-    /// to teamA; carol pinned to teamC; dash with a token) and `extra`.
-    /// Its log goes to a file at the default level.
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let vault = dir.path().join("secrets.json");
-        let secrets = json!({
-            "mfa": {"otp": SECRET},
-            "rpa-users": {ALICE.0: ALICE.1, BOT.0: BOT.1, CAROL.0: CAROL.1},
-            "rpa-tokens": {"dash": DASH_TOKEN},
-        });
-        std::fs::write(&vault, secrets.to_string()).unwrap();
-        let auth = [
-            "--users-secret",
-            "rpa-users",
-            "--tokens-secret",
-            "rpa-tokens",
-            "--pin",
-            "bot7=teamA",
-            "--pin",
-            "carol=teamC",
-        ];
-        Server::spawn(dir, &vault, auth.iter().chain(extra))
-    }
-
-    /// Starts `rpa-mfa serve` without authentication.
-    fn start_open() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let vault = dir.path().join("secrets.json");
-        std::fs::write(&vault, json!({"mfa": {"otp": SECRET}}).to_string()).unwrap();
-        Server::spawn(dir, &vault, [].iter())
-    }
-
-    fn spawn<'a>(
-        dir: tempfile::TempDir,
-        vault: &std::path::Path,
-        args: impl Iterator<Item = &'a &'a str>,
-    ) -> Server {
-        let port_file = dir.path().join("port");
-        let log = dir.path().join("server.log");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-            .args(["serve", "--port", "0", "--port-file"])
-            // A fresh store, never the user's state.db.
-            .env("RPA_MFA_STATE", "memory:")
-            .arg(&port_file)
-            .arg("--vault")
-            .arg(format!("file:{}", vault.display()))
-            .args(args)
-            // The default level, whatever the environment says.
-            .env_remove("RPA_MFA_LOG")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        // The ready line is printed once listening; reading it is the wait.
-        let mut ready = [0u8; 1];
-        std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut ready).unwrap_or_else(
-            |_| panic!("no ready line: {}", std::fs::read_to_string(&log).unwrap()),
-        );
-        let port = std::fs::read_to_string(&port_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            port,
-            log,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap()
-    }
+/// Starts `rpa-mfa serve` without authentication.
+fn start_open() -> Server {
+    spawn(json!({"mfa": {"otp": SECRET}}), [].iter())
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// The server's log goes to a file, at the default level whatever the
+/// environment says.
+fn spawn<'a>(secrets: Json, args: impl Iterator<Item = &'a &'a str>) -> Server {
+    Spawn::serve()
+        .vault(secrets)
+        .args(args)
+        .env_remove("RPA_MFA_LOG")
+        .log(Log::File)
+        .start()
+}
+
+/// A client that sends `authorization` with every request.
+fn client_as(authorization: &str) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert("Authorization", authorization.parse().unwrap());
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
 }
 
 fn basic((user, password): (&str, &str)) -> String {
@@ -138,30 +88,18 @@ fn basic_raw(text: &str) -> String {
 
 /// Posts XML-RPC as `authorization` and returns the response text.
 async fn xmlrpc(server: &Server, path: &str, authorization: &str, body: String) -> String {
-    let response = reqwest::Client::new()
-        .post(server.url(path))
-        .header("Authorization", authorization)
-        .header("Content-Type", "text/xml")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
+    post_xml(&client_as(authorization), &server.url(path), body).await
 }
 
 /// A JSON-RPC request over HTTP as `authorization`; the parsed answer.
 async fn jsonrpc(server: &Server, authorization: &str, method: &str, params: Json) -> Json {
-    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let response = reqwest::Client::new()
-        .post(server.url("/jsonrpc"))
-        .header("Authorization", authorization)
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    post_jsonrpc(
+        &client_as(authorization),
+        &server.url("/jsonrpc"),
+        method,
+        params,
+    )
+    .await
 }
 
 type Socket =
@@ -216,7 +154,7 @@ const REFUSED_B: &str = "User 'bot7' may only call namespace 'teamA', not 'teamB
 
 #[tokio::test]
 async fn a_pinned_user_is_refused_on_every_entry_point() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     alice_sets_totp(&server, "teamB").await;
     alice_sets_totp(&server, "teamA").await;
     let bot = basic(BOT);
@@ -281,7 +219,7 @@ async fn a_pinned_user_is_refused_on_every_entry_point() {
 #[tokio::test]
 async fn vaults_are_for_unpinned_users_unless_listed() {
     let use_vault = |ns: &str| json!({"name": "Use MFA Secret From Vault", "args": ["mfa", "otp"], "namespace": ns});
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let alice = jsonrpc(&server, &basic(ALICE), "run_keyword", use_vault("any")).await;
     assert_eq!(alice["result"]["status"], "PASS", "{alice}");
     let bot = jsonrpc(&server, &basic(BOT), "run_keyword", use_vault("teamA")).await;
@@ -305,7 +243,7 @@ async fn vaults_are_for_unpinned_users_unless_listed() {
     drop(server);
 
     // An allow list names users or namespaces; everyone else is refused.
-    let server = Server::start(&["--vault-allow", "alice", "--vault-allow", "teamC"]);
+    let server = start(&["--vault-allow", "alice", "--vault-allow", "teamC"]);
     let run = |who: String, ns: &'static str| {
         let server = &server;
         async move { jsonrpc(server, &who, "run_keyword", use_vault(ns)).await }
@@ -331,7 +269,7 @@ async fn vaults_are_for_unpinned_users_unless_listed() {
 
 #[tokio::test]
 async fn the_servers_own_credentials_are_out_of_every_keywords_reach() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     for secret in ["rpa-users", "rpa-tokens"] {
         let key = if secret == "rpa-users" {
             "alice"
@@ -349,7 +287,7 @@ async fn the_servers_own_credentials_are_out_of_every_keywords_reach() {
             answer["result"]["error"],
             format!(
                 "PermissionError: Secret '{secret}' holds the server's own credentials; \
-                 no keyword may read it."
+                 no keyword may read or write it."
             ),
             "{answer}"
         );
@@ -359,7 +297,7 @@ async fn the_servers_own_credentials_are_out_of_every_keywords_reach() {
 
 #[tokio::test]
 async fn credentials_of_unknown_users_never_reach_the_log() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let client = reqwest::Client::new();
     // What `requests` sends for auth=(token, ""): no colon at all.
     for authorization in [
@@ -417,7 +355,7 @@ async fn status(server: &Server, authorization: &str) -> u16 {
 
 #[tokio::test]
 async fn one_users_failed_logins_do_not_lock_out_another() {
-    let server = Server::start(&["--login-max-users", "4"]);
+    let server = start(&["--login-max-users", "4"]);
     for _ in 0..5 {
         assert_eq!(status(&server, &basic((CAROL.0, "guess"))).await, 401);
     }
@@ -437,7 +375,7 @@ async fn one_users_failed_logins_do_not_lock_out_another() {
 
 #[tokio::test]
 async fn long_names_are_not_echoed_whole() {
-    let server = Server::start_open();
+    let server = start_open();
     let huge = "K".repeat(3 * 1024 * 1024);
     let call = format!(
         "<?xml version='1.0'?><methodCall><methodName>{huge}</methodName><params></params></methodCall>"
@@ -477,7 +415,7 @@ async fn long_names_are_not_echoed_whole() {
 
 #[tokio::test]
 async fn jsonrpc_errors_say_what_was_wrong() {
-    let server = Server::start_open();
+    let server = start_open();
     let client = reqwest::Client::new();
     let raw = |body: &'static str| {
         let client = client.clone();
@@ -522,7 +460,7 @@ async fn jsonrpc_errors_say_what_was_wrong() {
 
 #[tokio::test]
 async fn the_default_log_has_one_integer_time_field_and_no_library_debug_lines() {
-    let server = Server::start_open();
+    let server = start_open();
     let answer = jsonrpc(
         &server,
         "",

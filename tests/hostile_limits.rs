@@ -8,9 +8,6 @@
 //! and shutdown times; they are measurements, not assertions. Set
 //! `RPA_MFA_BIN` to measure another build (e.g. target/release/rpa-mfa).
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
@@ -18,6 +15,9 @@ use soketto::handshake::{Client as WsClient, ServerResponse};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
+
+mod common;
+use common::{Log, Server, Spawn};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 /// Every wait in these tests gives up after this long: a bound on the
@@ -29,104 +29,47 @@ type WsSender = soketto::connection::Sender<Compat<TcpStream>>;
 /// are answered all along, and no read is cut short); an error ends it.
 type WsReceiver = tokio::sync::mpsc::UnboundedReceiver<Result<Vec<u8>, soketto::connection::Error>>;
 
-struct Server {
-    child: Child,
-    /// Kept open: the server prints its stop line there.
-    _stdout: BufReader<std::process::ChildStdout>,
-    port: u16,
-    _dir: tempfile::TempDir,
+/// `rpa-mfa serve` with a vault holding the secret and `extra`; logs at
+/// `HOSTILE_LOG` (default warn), shown when `HOSTILE_SHOW_LOG` is set.
+fn start(extra: &[&str]) -> Server {
+    Spawn::serve()
+        .vault(json!({"mfa": {"otp": SECRET}}))
+        .args(extra)
+        .env(
+            "RPA_MFA_LOG",
+            std::env::var("HOSTILE_LOG").unwrap_or("warn".into()),
+        )
+        .log(if std::env::var_os("HOSTILE_SHOW_LOG").is_some() {
+            Log::Inherit
+        } else {
+            Log::Null
+        })
+        .start()
 }
 
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let vault = dir.path().join("secrets.json");
-        std::fs::write(&vault, json!({"mfa": {"otp": SECRET}}).to_string()).unwrap();
-        let bin = std::env::var_os("RPA_MFA_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_rpa-mfa").into());
-        let mut child = Command::new(bin)
-            .args(["serve", "--port", "0", "--port-file"])
-            // A fresh store, never the user's state.db.
-            .env("RPA_MFA_STATE", "memory:")
-            .arg(&port_file)
-            .arg("--vault")
-            .arg(format!("file:{}", vault.display()))
-            .args(extra)
-            .env(
-                "RPA_MFA_LOG",
-                std::env::var("HOSTILE_LOG").unwrap_or("warn".into()),
-            )
-            .stdout(Stdio::piped())
-            .stderr(if std::env::var_os("HOSTILE_SHOW_LOG").is_some() {
-                Stdio::inherit()
-            } else {
-                Stdio::null()
-            })
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut line).unwrap();
-        assert!(line.contains("started"), "{line}");
-        let port = std::fs::read_to_string(&port_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            _stdout: stdout,
-            port,
-            _dir: dir,
-        }
-    }
-
-    fn addr(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// VmRSS in MiB.
-    fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap();
-        kib / 1024.0
-    }
-
-    /// Sends SIGTERM and waits (at most PATIENCE) for the exit; returns
-    /// how long it took.
-    async fn terminate(&mut self) -> Duration {
-        let sent = Instant::now();
-        // SAFETY: kill(2) on our own child's pid, which it still is: the
-        // child has not been waited for.
-        assert_eq!(
-            unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) },
-            0
-        );
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "{status}");
-                return sent.elapsed();
-            }
-            assert!(sent.elapsed() < PATIENCE, "no exit after SIGTERM");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
+/// The server's VmRSS in MiB.
+fn rss_mib(server: &Server) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib / 1024.0
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Sends SIGTERM and waits (at most PATIENCE) for a successful exit;
+/// returns how long it took.
+async fn terminate(server: &mut Server) -> Duration {
+    let sent = Instant::now();
+    server.sigterm();
+    loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            return sent.elapsed();
+        }
+        assert!(sent.elapsed() < PATIENCE, "no exit after SIGTERM");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
@@ -299,7 +242,7 @@ async fn assert_http_jsonrpc_works(server: &Server) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_headers_are_closed_after_the_header_timeout() {
     allow_open_files(2048);
-    let server = Server::start(&["--header-read-timeout", "1", "--idle-timeout", "60"]);
+    let server = start(&["--header-read-timeout", "1", "--idle-timeout", "60"]);
     // Connected but silent: idle, not a slow request (60 s deadline).
     let mut silent = TcpStream::connect(server.addr()).await.unwrap();
     let mut slow = Vec::new();
@@ -332,7 +275,7 @@ async fn slowloris_headers_are_closed_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
-    let server = Server::start(&["--idle-timeout", "1"]);
+    let server = start(&["--idle-timeout", "1"]);
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     let (status, _) = exchange(&mut stream, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(status, 200);
@@ -346,7 +289,7 @@ async fn idle_keep_alive_connections_are_closed_after_the_idle_timeout() {
 async fn idle_connections_past_the_cap_do_not_starve_health() {
     allow_open_files(4096);
     // The default cap (1024) and idle timeout (60 s): 1,100 idle sockets.
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let mut idle = Vec::new();
     for _ in 0..1100 {
         idle.push(TcpStream::connect(server.addr()).await.unwrap());
@@ -368,15 +311,15 @@ async fn idle_connections_past_the_cap_do_not_starve_health() {
     assert!(!is_closed(idle.last().unwrap()), "the newest was closed");
     eprintln!(
         "MEASURE rss_mib_1100_idle_connections={:.1}",
-        server.rss_mib()
+        rss_mib(&server)
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_websockets_never_shut_out_http_jsonrpc() {
     allow_open_files(4096);
-    let server = Server::start(&[]);
-    let rss_before = server.rss_mib();
+    let server = start(&[]);
+    let rss_before = rss_mib(&server);
     let mut sockets = Vec::new();
     for _ in 0..1000 {
         sockets.push(
@@ -390,13 +333,13 @@ async fn idle_websockets_never_shut_out_http_jsonrpc() {
     }
     eprintln!(
         "MEASURE rss_mib_start={rss_before:.1} rss_mib_1000_idle_websockets={:.1}",
-        server.rss_mib()
+        rss_mib(&server)
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_websocket_cap_refuses_the_next_while_http_jsonrpc_works() {
-    let server = Server::start(&["--max-websockets", "5"]);
+    let server = start(&["--max-websockets", "5"]);
     let mut open = Vec::new();
     for _ in 0..5 {
         open.push(ws_connect(&server).await.expect("under the cap"));
@@ -416,7 +359,7 @@ async fn the_websocket_cap_refuses_the_next_while_http_jsonrpc_works() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscribed_websocket_is_kept_alive_an_idle_one_is_closed() {
-    let server = Server::start(&[
+    let server = start(&[
         "--secret",
         "mfa:otp",
         "--idle-timeout",
@@ -484,7 +427,7 @@ async fn post_chunked_50mb(server: &Server, path: &str, content_type: &str) -> (
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunked_50mb_body_gets_413_in_each_protocols_shape() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     for path in ["/RPC2", "/", "/ns/big"] {
         let (status, body) = post_chunked_50mb(&server, path, "text/xml").await;
         assert_eq!(status, 413, "{path}: {body}");
@@ -524,7 +467,7 @@ async fn start_oauth_flow(server: &Server, namespace: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_with_stalled_clients_ends_waits_and_exits_within_the_grace() {
     let grace = Duration::from_secs(2);
-    let mut server = Server::start(&["--shutdown-grace", "2", "--secret", "mfa:otp"]);
+    let mut server = start(&["--shutdown-grace", "2", "--secret", "mfa:otp"]);
     start_oauth_flow(&server, "waiting").await;
     let mut waiting = TcpStream::connect(server.addr()).await.unwrap();
     let wait_call = xml_post(
@@ -547,7 +490,7 @@ async fn sigterm_with_stalled_clients_ends_waits_and_exits_within_the_grace() {
     assert!(!subscribed["result"].is_null(), "{subscribed}");
     let _idle_ws = ws_connect(&server).await.unwrap();
 
-    let took = server.terminate().await;
+    let took = terminate(&mut server).await;
     eprintln!(
         "MEASURE sigterm_to_exit_ms={} grace_ms={}",
         took.as_millis(),
@@ -604,7 +547,7 @@ fn is_complete_pass(answer: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graceful_shutdown_under_load_loses_no_answered_call() {
-    let mut server = Server::start(&["--shutdown-grace", "5"]);
+    let mut server = start(&["--shutdown-grace", "5"]);
     let call = xml_post("/RPC2", &xml_call("Get Time Based OTP", &[SECRET]));
     // A call still waiting at SIGTERM finishes within the grace.
     start_oauth_flow(&server, "slow").await;
@@ -643,7 +586,7 @@ async fn graceful_shutdown_under_load_loses_no_answered_call() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let took = server.terminate().await;
+    let took = terminate(&mut server).await;
     let (mut answered, mut complete) = (0, 0);
     for client in clients {
         let (a, c) = client.await.unwrap();
@@ -665,7 +608,7 @@ async fn graceful_shutdown_under_load_loses_no_answered_call() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_calls_are_all_answered() {
     allow_open_files(4096);
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let call = xml_post("/RPC2", &xml_call("Get Time Based OTP", &[SECRET]));
     let mut streams = Vec::new();
     for _ in 0..1000 {
@@ -684,6 +627,6 @@ async fn a_thousand_concurrent_calls_are_all_answered() {
     }
     eprintln!(
         "MEASURE rss_mib_after_1000_concurrent_calls={:.1}",
-        server.rss_mib()
+        rss_mib(&server)
     );
 }

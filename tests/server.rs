@@ -3,113 +3,44 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 
 use serde_json::{json, Value as Json};
 
-mod remote_text;
-use remote_text::{member, run_keyword_xml, xml_string};
+mod common;
+use common::remote_text::{member, run_keyword_xml, xml_string};
+use common::{post_jsonrpc, post_xml, rpa_mfa, run_with_stdin, Log, Server, Spawn};
 
 /// pyotp 2.12's codes for this secret: counter 0, 1 (shared vectors).
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 const HOTP_0: &str = "702218";
 const HOTP_1: &str = "503347";
 
-struct Server {
-    child: Child,
-    stdout: BufReader<ChildStdout>,
-    port: u16,
-    port_file: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(extra: &[&str]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let vault = dir.path().join("secrets.json");
-        std::fs::write(&vault, json!({"mfa": {"otp": SECRET}}).to_string()).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-            .args(["serve", "--port", "0", "--port-file"])
-            .arg(&port_file)
-            .arg("--vault")
-            .arg(format!("file:{}", vault.display()))
-            .args(extra)
-            .env("RPA_MFA_LOG", "info")
-            // Fresh state, never the user's state.db; --state in extra wins.
-            .env("RPA_MFA_STATE", "memory:")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        // The ready line is printed once listening; reading it is the wait.
-        let mut line = String::new();
-        stdout.read_line(&mut line).unwrap();
-        let port: u16 = std::fs::read_to_string(&port_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        assert_eq!(
-            line.trim(),
-            format!("Robot Framework remote server at 127.0.0.1:{port} started.")
-        );
-        Server {
-            child,
-            stdout,
-            port,
-            port_file,
-            _dir: dir,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Checks that a normal call still gets the right code.
-    async fn assert_still_serving(&self) {
-        let answer = self
-            .run_keyword("/RPC2", "Get Counter Based OTP", &["0", SECRET])
-            .await;
-        assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
-    }
-
-    /// Calls `run_keyword` over XML-RPC at `path` and returns the response.
-    async fn run_keyword(&self, path: &str, name: &str, args: &[&str]) -> String {
-        post(
-            &reqwest::Client::new(),
-            &self.url(path),
-            run_keyword_xml(name, args),
+/// `rpa-mfa serve` with a vault holding `mfa.otp = SECRET`, logging at
+/// info into a pipe; checks the exact ready line.
+fn start(extra: &[&str]) -> Server {
+    let server = Spawn::serve()
+        .vault(json!({"mfa": {"otp": SECRET}}))
+        .args(extra)
+        .env("RPA_MFA_LOG", "info")
+        .log(Log::Piped)
+        .start();
+    assert_eq!(
+        server.ready_line,
+        format!(
+            "Robot Framework remote server at 127.0.0.1:{} started.",
+            server.port
         )
-        .await
-    }
-
-    /// Sends SIGTERM and returns the last line printed and the exit status.
-    fn terminate(mut self) -> (String, std::process::ExitStatus) {
-        let status = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        self.wait_stopped()
-    }
-
-    fn wait_stopped(&mut self) -> (String, std::process::ExitStatus) {
-        let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
-        let status = self.child.wait().unwrap();
-        (rest.trim().to_owned(), status)
-    }
+    );
+    server
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Checks that a normal call still gets the right code.
+async fn assert_still_serving(server: &Server) {
+    let answer = server
+        .run_keyword_xml("/RPC2", "Get Counter Based OTP", &["0", SECRET])
+        .await;
+    assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_0));
 }
 
 /// A `run_keyword` call with named arguments only.
@@ -126,36 +57,16 @@ fn run_keyword_xml_kwargs(name: &str, kwargs: &[(&str, &str)]) -> String {
     )
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: String) -> String {
-    let response = client
-        .post(url)
-        .header("Content-Type", "text/xml")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.text().await.unwrap()
-}
-
 async fn jsonrpc(client: &reqwest::Client, server: &Server, method: &str, params: Json) -> Json {
-    let request = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
-    let response = client
-        .post(server.url("/jsonrpc"))
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    post_jsonrpc(client, &server.url("/jsonrpc"), method, params).await
 }
 
 #[tokio::test]
 async fn xmlrpc_on_root_and_rpc2_and_namespaces() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     for path in ["/", "/RPC2"] {
         let answer = server
-            .run_keyword(path, "Get Counter Based OTP", &["0", SECRET])
+            .run_keyword_xml(path, "Get Counter Based OTP", &["0", SECRET])
             .await;
         assert_eq!(
             member(&answer, "status").as_deref(),
@@ -166,14 +77,14 @@ async fn xmlrpc_on_root_and_rpc2_and_namespaces() {
     }
     // The default namespace now has a secret; a fresh namespace does not.
     let answer = server
-        .run_keyword("/ns/suite%20a", "Get Counter Based OTP", &["1"])
+        .run_keyword_xml("/ns/suite%20a", "Get Counter Based OTP", &["1"])
         .await;
     assert_eq!(member(&answer, "status").as_deref(), Some("FAIL"));
     assert!(member(&answer, "error")
         .unwrap()
         .starts_with("HOTPNotSetError: "));
     let answer = server
-        .run_keyword("/RPC2", "Get Counter Based OTP", &["1"])
+        .run_keyword_xml("/RPC2", "Get Counter Based OTP", &["1"])
         .await;
     assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
 }
@@ -181,7 +92,7 @@ async fn xmlrpc_on_root_and_rpc2_and_namespaces() {
 /// `GET /` is the keyword page; `POST /` stays XML-RPC (checked above).
 #[tokio::test]
 async fn get_root_is_the_keyword_page() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let response = reqwest::get(server.url("/")).await.unwrap();
     assert_eq!(response.status(), 200);
     assert_eq!(
@@ -203,15 +114,15 @@ async fn get_root_is_the_keyword_page() {
     ] {
         assert!(page.contains(&format!("data-name=\"{name}\"")), "{name}");
     }
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test]
 async fn library_information_has_dunders_types_and_defaults() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let client = reqwest::Client::new();
     let body = "<?xml version='1.0'?><methodCall><methodName>get_library_information</methodName><params></params></methodCall>";
-    let answer = post(&client, &server.url("/RPC2"), body.into()).await;
+    let answer = post_xml(&client, &server.url("/RPC2"), body.into()).await;
     for needle in [
         "<name>__intro__</name>",
         "<name>__init__</name>",
@@ -226,7 +137,7 @@ async fn library_information_has_dunders_types_and_defaults() {
 
 #[tokio::test]
 async fn bad_requests_get_faults_and_the_server_keeps_serving() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let client = reqwest::Client::new();
     let cases = [
         ("<methodCall><methodName>", "-32700"),
@@ -241,18 +152,18 @@ async fn bad_requests_get_faults_and_the_server_keeps_serving() {
         ),
     ];
     for (body, code) in cases {
-        let answer = post(&client, &server.url("/RPC2"), body.into()).await;
+        let answer = post_xml(&client, &server.url("/RPC2"), body.into()).await;
         assert!(
             answer.contains("<fault>") && answer.contains(&format!("<int>{code}</int>")),
             "{answer}"
         );
     }
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test]
 async fn oversized_requests_are_refused_before_parsing() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let huge = run_keyword_xml("Set Time Based OTP", &[&"A".repeat(5 * 1024 * 1024)]);
     let response = reqwest::Client::new()
         .post(server.url("/RPC2"))
@@ -261,15 +172,15 @@ async fn oversized_requests_are_refused_before_parsing() {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
-    server.assert_still_serving().await;
+    assert_still_serving(&server).await;
 }
 
 #[tokio::test]
 async fn keyword_failures_never_echo_the_secret() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let bad = "otpauth://totp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP&digits=12";
     let answer = server
-        .run_keyword("/RPC2", "Set Time Based OTP", &[bad])
+        .run_keyword_xml("/RPC2", "Set Time Based OTP", &[bad])
         .await;
     assert_eq!(member(&answer, "status").as_deref(), Some("FAIL"));
     assert_eq!(
@@ -281,7 +192,7 @@ async fn keyword_failures_never_echo_the_secret() {
 
 #[tokio::test]
 async fn jsonrpc_positional_and_named_with_namespace() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let client = reqwest::Client::new();
     let positional = jsonrpc(
         &client,
@@ -413,10 +324,10 @@ async fn namespaces_keep_their_secrets_under_concurrent_calls() {
             rfc_totp,
         ),
     ];
-    let server = Server::start(&[]);
+    let server = start(&[]);
     for (path, secret, _, _) in &namespaces {
         for keyword in ["Set Counter Based OTP", "Set Time Based OTP"] {
-            let answer = server.run_keyword(path, keyword, &[secret]).await;
+            let answer = server.run_keyword_xml(path, keyword, &[secret]).await;
             assert_eq!(member(&answer, "status").as_deref(), Some("PASS"));
         }
     }
@@ -435,7 +346,7 @@ async fn namespaces_keep_their_secrets_under_concurrent_calls() {
             (body, totp.clone())
         };
         async move {
-            let answer = post(&client, &url, body).await;
+            let answer = post_xml(&client, &url, body).await;
             assert_eq!(member(&answer, "return"), Some(expected), "{url}: {answer}");
             String::new()
         }
@@ -443,7 +354,7 @@ async fn namespaces_keep_their_secrets_under_concurrent_calls() {
     futures_join_all(calls).await;
     // The default namespace was never given a secret.
     let answer = server
-        .run_keyword("/RPC2", "Get Counter Based OTP", &["0"])
+        .run_keyword_xml("/RPC2", "Get Counter Based OTP", &["0"])
         .await;
     assert!(member(&answer, "error")
         .unwrap()
@@ -463,7 +374,7 @@ async fn futures_join_all<F: std::future::Future<Output = String> + Send + 'stat
 
 #[test]
 fn sigterm_lets_a_call_in_flight_finish() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let body = run_keyword_xml("Get Counter Based OTP", &["0", SECRET]);
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     write!(
@@ -482,14 +393,10 @@ fn sigterm_lets_a_call_in_flight_finish() {
     let mut blank = String::new();
     reader.read_line(&mut blank).unwrap();
     // Now the server is told to stop...
-    let port_file = server.port_file.clone();
+    let port_file = server.port_file();
     let mut server = server;
     let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
-    assert!(Command::new("kill")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap()
-        .success());
+    server.sigterm();
     let mut line = String::new();
     while !line.contains("stopping") {
         line.clear();
@@ -524,9 +431,9 @@ fn sigterm_lets_a_call_in_flight_finish() {
 /// it before the vault answered and the secret would never be set.
 #[test]
 fn a_keyword_whose_client_hung_up_still_completes() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     // The vault file becomes a FIFO: reading it waits for this test.
-    let vault = server._dir.path().join("secrets.json");
+    let vault = server.dir().join("secrets.json");
     std::fs::remove_file(&vault).unwrap();
     assert!(Command::new("mkfifo")
         .arg(&vault)
@@ -569,8 +476,11 @@ fn a_keyword_whose_client_hung_up_still_completes() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let answer = loop {
-        let answer =
-            runtime.block_on(server.run_keyword("/ns/hung-up", "Get Counter Based OTP", &["0"]));
+        let answer = runtime.block_on(server.run_keyword_xml(
+            "/ns/hung-up",
+            "Get Counter Based OTP",
+            &["0"],
+        ));
         if member(&answer, "status").as_deref() == Some("PASS")
             || std::time::Instant::now() > deadline
         {
@@ -596,7 +506,7 @@ fn a_keyword_whose_client_hung_up_still_completes() {
         stream.shutdown(std::net::Shutdown::Both).unwrap();
     }
     let answer =
-        runtime.block_on(server.run_keyword("/ns/hung-up", "Get Counter Based OTP", &["1"]));
+        runtime.block_on(server.run_keyword_xml("/ns/hung-up", "Get Counter Based OTP", &["1"]));
     assert_eq!(
         member(&answer, "return").as_deref(),
         Some(HOTP_1),
@@ -609,18 +519,18 @@ async fn stop_remote_server_needs_allow_stop() {
     let client = reqwest::Client::new();
     let stop = "<methodCall><methodName>stop_remote_server</methodName></methodCall>".to_owned();
 
-    let refusing = Server::start(&[]);
-    let answer = post(&client, &refusing.url("/RPC2"), stop.clone()).await;
+    let refusing = start(&[]);
+    let answer = post_xml(&client, &refusing.url("/RPC2"), stop.clone()).await;
     assert!(answer.contains("<boolean>0</boolean>"), "{answer}");
     let answer = refusing
-        .run_keyword("/RPC2", "Stop Remote Server", &[])
+        .run_keyword_xml("/RPC2", "Stop Remote Server", &[])
         .await;
     assert!(member(&answer, "output").unwrap().starts_with("*WARN* "));
     let (last, status) = refusing.terminate();
     assert!(status.success() && last.ends_with("stopped."));
 
-    let mut allowing = Server::start(&["--allow-stop"]);
-    let answer = post(&client, &allowing.url("/RPC2"), stop).await;
+    let mut allowing = start(&["--allow-stop"]);
+    let answer = post_xml(&client, &allowing.url("/RPC2"), stop).await;
     assert!(answer.contains("<boolean>1</boolean>"), "{answer}");
     let (last, status) = allowing.wait_stopped();
     assert!(status.success() && last.ends_with("stopped."), "{last}");
@@ -628,17 +538,17 @@ async fn stop_remote_server_needs_allow_stop() {
 
 #[test]
 fn secret_flag_preloads_every_namespace_and_bad_ones_refuse_to_start() {
-    let server = Server::start(&["--secret", "mfa:otp", "--mode", "counter"]);
+    let server = start(&["--secret", "mfa:otp", "--mode", "counter"]);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let answer = server
-            .run_keyword("/ns/x", "Get Counter Based OTP", &["1"])
+            .run_keyword_xml("/ns/x", "Get Counter Based OTP", &["1"])
             .await;
         assert_eq!(member(&answer, "return").as_deref(), Some(HOTP_1));
     });
     drop(server);
 
-    let output = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+    let output = rpa_mfa()
         .args([
             "serve", "--port", "0", "--vault", "env:", "--secret", "nope:key",
         ])
@@ -655,20 +565,7 @@ fn secret_flag_preloads_every_namespace_and_bad_ones_refuse_to_start() {
 
 /// Runs the command line with `stdin` as its input; returns stdout and stderr.
 fn cli(args: &[&str], stdin: &str) -> (String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = run_with_stdin(rpa_mfa().args(args), stdin);
     assert!(output.status.success(), "rpa-mfa {args:?} failed");
     let text = |b: Vec<u8>| String::from_utf8(b).unwrap().trim().to_owned();
     (text(output.stdout), text(output.stderr))
@@ -718,7 +615,7 @@ fn vault_command_writes_atomically_readable_files() {
 /// holds no secret, no code and no credential header.
 #[tokio::test]
 async fn trace_logs_hold_no_secret_code_or_credentials() {
-    let mut server = Server::start(&["--log", "trace"]);
+    let mut server = start(&["--log", "trace"]);
     let answer: serde_json::Value = reqwest::Client::new()
         .post(server.url("/jsonrpc"))
         .header("Authorization", "Bearer token-that-must-not-be-logged")
@@ -731,12 +628,8 @@ async fn trace_logs_hold_no_secret_code_or_credentials() {
         .await
         .unwrap();
     assert_eq!(answer["result"]["return"], HOTP_1);
-    server.assert_still_serving().await;
-    assert!(Command::new("kill")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap()
-        .success());
+    assert_still_serving(&server).await;
+    server.sigterm();
     server.wait_stopped();
     let mut log = String::new();
     server

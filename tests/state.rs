@@ -6,10 +6,13 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value as Json};
+
+mod common;
+use common::{Server, Spawn};
 
 /// RFC 4226 Appendix D: "12345678901234567890" in base32, and HOTP(0..5).
 const RFC_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
@@ -24,89 +27,12 @@ const RFC_SECRET_8_DIGITS: &str =
 /// RFC 6238 Appendix B: SHA1, 8 digits, T = 59.
 const RFC_TOTP_59: &str = "94287082";
 
-struct Server {
-    child: Child,
-    port: u16,
-    /// Kept open: the server prints its stop line here.
-    _stdout: BufReader<std::process::ChildStdout>,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(state: &Path) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let port_file = dir.path().join("port");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
-            .args(["serve", "--port", "0", "--vault", "env:", "--port-file"])
-            .arg(&port_file)
-            .arg("--state")
-            .arg(format!("sqlite:{}", state.display()))
-            .env("RPA_MFA_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        stdout.read_line(&mut line).unwrap();
-        assert!(line.contains("started"), "{line}");
-        let port = std::fs::read_to_string(&port_file)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            port,
-            _stdout: stdout,
-            _dir: dir,
-        }
-    }
-
-    async fn call(&self, ns: &str, name: &str, args: Json, kwargs: Json) -> Json {
-        call(self.port, ns, name, args, kwargs).await
-    }
-
-    /// The keyword's return value; panics with the error on FAIL.
-    async fn ok(&self, ns: &str, name: &str, args: Json, kwargs: Json) -> Json {
-        let answer = self.call(ns, name, args, kwargs).await;
-        assert_eq!(answer["status"], "PASS", "{name}: {answer}");
-        answer["return"].clone()
-    }
-
-    fn terminate(mut self) {
-        assert!(Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap()
-            .success());
-        assert!(self.child.wait().unwrap().success());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn call(port: u16, ns: &str, name: &str, args: Json, kwargs: Json) -> Json {
-    let mut params = json!({"name": name, "args": args, "kwargs": kwargs});
-    if !ns.is_empty() {
-        params["namespace"] = json!(ns);
-    }
-    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "run_keyword", "params": params});
-    let answer: Json = reqwest::Client::new()
-        .post(format!("http://127.0.0.1:{port}/jsonrpc"))
-        .json(&request)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    answer["result"].clone()
+/// `rpa-mfa serve` on the SQLite store at `state`, no vault.
+fn start(state: &Path) -> Server {
+    Spawn::serve()
+        .args(["--vault", "env:"])
+        .args([format!("--state=sqlite:{}", state.display())])
+        .start()
 }
 
 /// HOTP codes of `secret` for counters 0..count, from oathtool.
@@ -136,9 +62,9 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
 async fn sqlite_keeps_secrets_and_counters_over_a_restart_sealed() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
-    let server = Server::start(&db);
+    let server = start(&db);
     server
-        .ok(
+        .run_keyword_ok(
             "suite",
             "Set Time Based OTP",
             json!([RFC_SECRET]),
@@ -146,7 +72,7 @@ async fn sqlite_keeps_secrets_and_counters_over_a_restart_sealed() {
         )
         .await;
     server
-        .ok(
+        .run_keyword_ok(
             "suite",
             "Set Counter Based OTP",
             json!([RFC_SECRET]),
@@ -155,15 +81,15 @@ async fn sqlite_keeps_secrets_and_counters_over_a_restart_sealed() {
         .await;
     for expected in &RFC_HOTP[..3] {
         let code = server
-            .ok("suite", "Get Next Counter Based OTP", json!([]), json!({}))
+            .run_keyword_ok("suite", "Get Next Counter Based OTP", json!([]), json!({}))
             .await;
         assert_eq!(code, *expected);
     }
-    server.terminate();
+    assert!(server.terminate().1.success());
 
-    let server = Server::start(&db);
+    let server = start(&db);
     let code = server
-        .ok(
+        .run_keyword_ok(
             "suite",
             "Get Time Based OTP",
             json!([]),
@@ -172,10 +98,10 @@ async fn sqlite_keeps_secrets_and_counters_over_a_restart_sealed() {
         .await;
     assert_eq!(code, RFC_TOTP_59, "the secret and its digits survive");
     let code = server
-        .ok("suite", "Get Next Counter Based OTP", json!([]), json!({}))
+        .run_keyword_ok("suite", "Get Next Counter Based OTP", json!([]), json!({}))
         .await;
     assert_eq!(code, RFC_HOTP[3], "the counter survives");
-    server.terminate();
+    assert!(server.terminate().1.success());
 
     #[cfg(unix)]
     {
@@ -212,19 +138,19 @@ async fn sqlite_keeps_secrets_and_counters_over_a_restart_sealed() {
 async fn two_servers_on_one_file_share_counters_and_namespaces() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
-    let (a, b) = (Server::start(&db), Server::start(&db));
-    a.ok("s", "Set Counter Based OTP", json!([RFC_SECRET]), json!({}))
+    let (a, b) = (start(&db), start(&db));
+    a.run_keyword_ok("s", "Set Counter Based OTP", json!([RFC_SECRET]), json!({}))
         .await;
     let mut codes = Vec::new();
     for server in [&a, &b, &b, &a, &b, &a] {
         codes.push(
             server
-                .ok("s", "Get Next Counter Based OTP", json!([]), json!({}))
+                .run_keyword_ok("s", "Get Next Counter Based OTP", json!([]), json!({}))
                 .await,
         );
     }
     assert_eq!(codes, RFC_HOTP);
-    a.ok(
+    a.run_keyword_ok(
         "s",
         "Set Time Based OTP",
         json!([RFC_SECRET]),
@@ -232,7 +158,7 @@ async fn two_servers_on_one_file_share_counters_and_namespaces() {
     )
     .await;
     let code = b
-        .ok("s", "Get Time Based OTP", json!([]), json!({"at": "59"}))
+        .run_keyword_ok("s", "Get Time Based OTP", json!([]), json!({"at": "59"}))
         .await;
     assert_eq!(code, RFC_TOTP_59);
 }
@@ -260,7 +186,7 @@ async fn sigkill_never_hands_out_a_counter_twice_or_goes_back() {
     let mut seen = HashSet::new();
     let mut highest: Option<usize> = None;
     for round in 0..ROUNDS {
-        let mut server = Server::start(&db);
+        let mut server = start(&db);
         let port = server.port;
         let callers: Vec<_> = (0..CALLERS)
             .map(|_| {
@@ -291,8 +217,7 @@ async fn sigkill_never_hands_out_a_counter_twice_or_goes_back() {
                 break;
             }
         }
-        server.child.kill().unwrap();
-        server.child.wait().unwrap();
+        server.kill();
         let mut handed = Vec::new();
         for caller in callers {
             handed.extend(caller.await.unwrap());
@@ -303,7 +228,7 @@ async fn sigkill_never_hands_out_a_counter_twice_or_goes_back() {
     }
     assert!(seen.len() > ROUNDS, "codes were handed out in every round");
     // One more start: the next counter is past every one handed out.
-    let server = Server::start(&db);
+    let server = start(&db);
     let next = next_code(server.port)
         .await
         .expect("a code after the restarts");
@@ -368,7 +293,7 @@ async fn a_broken_store_fails_state_keywords_only_and_recovers() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
     std::fs::write(&db, vec![0x5a; 8192]).unwrap();
-    let server = Server::start(&db);
+    let server = start(&db);
     let (status, body) = health(server.port).await;
     assert_eq!(
         (status, body["state"].as_str()),
@@ -378,7 +303,7 @@ async fn a_broken_store_fails_state_keywords_only_and_recovers() {
 
     let started = Instant::now();
     let answer = server
-        .call("", "Get Time Based OTP", json!([RFC_SECRET]), json!({}))
+        .run_keyword("", "Get Time Based OTP", json!([RFC_SECRET]), json!({}))
         .await;
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(answer["status"], "FAIL");
@@ -390,14 +315,14 @@ async fn a_broken_store_fails_state_keywords_only_and_recovers() {
     assert!(!error.contains(RFC_SECRET));
     // A keyword that keeps no state still works.
     let url = server
-        .ok("", "Get OAuth Callback URL", json!([]), json!({}))
+        .run_keyword_ok("", "Get OAuth Callback URL", json!([]), json!({}))
         .await;
     assert!(url.as_str().unwrap().ends_with("/oauth/callback"), "{url}");
 
     // Repaired under the running server: state works again, no restart.
     std::fs::remove_file(&db).unwrap();
     let code = server
-        .ok(
+        .run_keyword_ok(
             "",
             "Get Counter Based OTP",
             json!(["0", RFC_SECRET]),
@@ -417,9 +342,9 @@ async fn a_broken_store_fails_state_keywords_only_and_recovers() {
 async fn a_locked_store_fails_within_five_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("state.db");
-    let server = Server::start(&db);
+    let server = start(&db);
     server
-        .ok("", "Set Counter Based OTP", json!([RFC_SECRET]), json!({}))
+        .run_keyword_ok("", "Set Counter Based OTP", json!([RFC_SECRET]), json!({}))
         .await;
     // Another process holds the write lock (python3's sqlite3 module).
     let mut holder = Command::new("python3")
@@ -444,7 +369,7 @@ async fn a_locked_store_fails_within_five_seconds() {
 
     let started = Instant::now();
     let answer = server
-        .call("", "Get Next Counter Based OTP", json!([]), json!({}))
+        .run_keyword("", "Get Next Counter Based OTP", json!([]), json!({}))
         .await;
     let took = started.elapsed();
     assert_eq!(answer["status"], "FAIL", "{answer}");
@@ -456,7 +381,7 @@ async fn a_locked_store_fails_within_five_seconds() {
     holder.stdin.take().unwrap().write_all(b"").unwrap();
     holder.wait().unwrap();
     let code = server
-        .ok("", "Get Next Counter Based OTP", json!([]), json!({}))
+        .run_keyword_ok("", "Get Next Counter Based OTP", json!([]), json!({}))
         .await;
     assert_eq!(code, RFC_HOTP[0], "the failed call handed out nothing");
 }

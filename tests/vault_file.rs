@@ -1,29 +1,22 @@
 //! The file vault under several writing processes: the built binary's
 //! `rpa-mfa vault set`, many at once and killed mid-write.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
+mod common;
+use common::{rpa_mfa, spawn_with_stdin};
+
 fn vault_set(spec: &str, name: &str, key: &str, value: &str) -> Child {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rpa-mfa"))
+    let mut command = rpa_mfa();
+    command
         .args(["vault", "--vault", spec, "set", name, key])
-        .stdin(Stdio::piped())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Dropping stdin closes it: the value is read to its end.
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(value.as_bytes())
-        .unwrap();
-    child
+        .stderr(Stdio::piped());
+    spawn_with_stdin(&mut command, value)
 }
 
 fn read_json(path: &Path) -> Json {

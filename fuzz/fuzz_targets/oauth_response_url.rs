@@ -8,8 +8,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rpa_mfa_keywords::oauth::callback::Delivery;
-use rpa_mfa_keywords::oauth::{code_from_response, CallbackInbox, OAuth, Settings};
+use rpa_mfa_keywords::oauth::callback::{Delivery, LocalInbox};
+use rpa_mfa_keywords::oauth::{code_from_response, OAuth, Settings};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else {
@@ -48,8 +48,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     }
-    // The callback route hands the same URL to the flow waiting for its state.
-    let inbox = CallbackInbox::default();
+    // The callback route hands the same URL to the flow waiting for its
+    // state (in process, as with `memory:`; a shared store reads the state
+    // the same way, `callback::state_of`).
+    let inbox = LocalInbox::default();
     inbox.expect(state);
     let delivered = inbox.deliver(response_url);
     if delivered == Delivery::Accepted {

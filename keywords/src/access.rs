@@ -21,10 +21,11 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 use crate::state::{Namespace, NamespaceLimit, Namespaces};
-use crate::vault::SecretStore;
+use crate::vault::{SecretStore, Vaults};
 use crate::KeywordError;
 
-/// The name of the one vault keywords read today (`--vault`).
+/// The name of the unnamed vault (`--vault SPEC`); named ones come from
+/// `--vault NAME=SPEC`.
 pub const DEFAULT_VAULT: &str = "default";
 
 /// An authenticated caller. Shared (`Arc<str>`) so that building one per
@@ -208,15 +209,37 @@ impl Access {
         key: &str,
     ) -> Result<Zeroizing<String>, KeywordError> {
         self.check(ResourceKind::Vault, vault_name)?;
+        self.check_secret(secret)?;
+        Ok(vault.get_value(secret, key).await?)
+    }
+
+    /// The vault `name` (None: the default one) for reading or writing
+    /// `secret`, if the caller may use that vault and the secret is not
+    /// one of the server's own. Every keyword that touches a vault gets
+    /// its store here.
+    pub fn vault<'v>(
+        &self,
+        vaults: &'v Vaults,
+        name: Option<&str>,
+        secret: &str,
+    ) -> Result<&'v Arc<dyn SecretStore>, KeywordError> {
+        let name = name.unwrap_or(DEFAULT_VAULT);
+        self.check(ResourceKind::Vault, name)?;
+        self.check_secret(secret)?;
+        Ok(vaults.get(Some(name))?)
+    }
+
+    /// Refuses the secrets holding the server's own credentials.
+    fn check_secret(&self, secret: &str) -> Result<(), KeywordError> {
         if self.policy.is_reserved(secret) {
             return Err(KeywordError::new(
                 "PermissionError",
                 format!(
-                    "Secret '{secret}' holds the server's own credentials; no keyword may read it."
+                    "Secret '{secret}' holds the server's own credentials; no keyword may read or write it."
                 ),
             ));
         }
-        Ok(vault.get_value(secret, key).await?)
+        Ok(())
     }
 }
 
@@ -302,12 +325,47 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "PermissionError: Secret 'rpa-users' holds the server's own credentials; \
-             no keyword may read it."
+             no keyword may read or write it."
         );
         let err = access
             .vault_value(&vault, DEFAULT_VAULT, "other", "k")
             .await
             .unwrap_err();
         assert_eq!(err.to_string(), "KeyError: 'Undefined secret: other'");
+    }
+
+    #[tokio::test]
+    async fn vault_checks_the_named_vaults_allow_list_and_reserved_secrets() {
+        let namespaces = Namespaces::in_memory();
+        let policy = Arc::new(
+            Policy::default()
+                .allow(ResourceKind::Vault, "bao", vec!["alice".into()])
+                .reserve_secret("fleet"),
+        );
+        let vaults = Vaults::single(Arc::new(crate::vault::EnvStore::new()))
+            .with("bao", Arc::new(crate::vault::EnvStore::new()));
+        let alice = who("alice", None);
+        let access = Access::open(&namespaces, &policy, Some(&alice), "")
+            .await
+            .unwrap();
+        assert!(access.vault(&vaults, Some("bao"), "mfa").is_ok());
+        assert!(access.vault(&vaults, None, "mfa").is_ok());
+        let err = access.vault(&vaults, Some("bao"), "fleet").err().unwrap();
+        assert!(err.to_string().contains("Secret 'fleet' holds"), "{err}");
+        let err = access.vault(&vaults, Some("kv"), "mfa").err().unwrap();
+        assert!(err.to_string().contains("no vault named 'kv'"), "{err}");
+        let dash = who("dash", None);
+        let access = Access::open(&namespaces, &policy, Some(&dash), "")
+            .await
+            .unwrap();
+        let err = access.vault(&vaults, Some("bao"), "mfa").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "PermissionError: User 'dash' may not use vault 'bao'."
+        );
+        assert!(
+            access.vault(&vaults, None, "mfa").is_ok(),
+            "no list: unpinned may"
+        );
     }
 }

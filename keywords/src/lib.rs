@@ -12,6 +12,7 @@
 pub mod access;
 pub mod clock;
 pub mod error;
+pub mod http_clients;
 pub mod library;
 pub mod oauth;
 pub mod otp;
@@ -29,7 +30,9 @@ pub use value::{Type, Value};
 /// What every keyword call can reach besides its arguments. Built only by
 /// [`Services::new`], so a new service is added in one place.
 pub struct Services {
-    pub(crate) vault: Arc<dyn vault::SecretStore>,
+    /// Every configured vault; keywords reach them through
+    /// [`access::Access::vault`], which checks the caller's allow list.
+    pub(crate) vaults: vault::Vaults,
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
@@ -39,7 +42,7 @@ pub struct Services {
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
     /// argument is checked against it, and waits without one end by it.
-    pub max_wait: std::time::Duration,
+    pub(crate) max_wait: std::time::Duration,
 }
 
 /// `--max-wait`'s default: 15 minutes, longer than any login a person
@@ -47,18 +50,24 @@ pub struct Services {
 pub const DEFAULT_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(900);
 
 impl Services {
-    /// The services of a server: its vault, its state and its OAuth
-    /// settings, on the wall clock.
+    /// The services of a server: its vaults (one store is the default
+    /// vault alone), its state and its OAuth settings, on the wall clock.
     pub fn new(
-        vault: Arc<dyn vault::SecretStore>,
+        vaults: impl Into<vault::Vaults>,
         namespaces: state::Namespaces,
         oauth: oauth::Settings,
     ) -> Services {
+        let mut oauth = oauth::OAuth::new(oauth);
+        // A redirect reaching any server of a fleet finds its flow.
+        oauth.callbacks = oauth::CallbackInbox::for_store(
+            namespaces.store().clone(),
+            namespaces.state_key().clone(),
+        );
         Services {
-            vault,
+            vaults: vaults.into(),
             namespaces,
             clock: Arc::new(clock::SystemClock),
-            oauth: oauth::OAuth::new(oauth),
+            oauth,
             profiles: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
@@ -75,10 +84,10 @@ impl Services {
         )
     }
 
-    /// The configured vaults by name. Today only the default one; the
-    /// named vaults (`--vault NAME=SPEC`) plug in here.
-    pub fn vaults(&self) -> vault::Vaults {
-        vault::Vaults::single(self.vault.clone())
+    /// The configured vaults. Code acting for a keyword goes through
+    /// [`access::Access::vault`] instead, which checks the allow lists.
+    pub fn vaults(&self) -> &vault::Vaults {
+        &self.vaults
     }
 
     /// The same services with these auth profiles.
@@ -111,5 +120,6 @@ pub fn keywords() -> Vec<Keyword> {
     let mut all = otp::keywords::all();
     all.extend(oauth::keywords::all());
     all.extend(oauth::profile::keywords::all());
+    all.extend(vault::keywords::all());
     all
 }

@@ -46,3 +46,26 @@ def hammer_namespaces_in_parallel(base_url, calls_per_namespace=100, **secrets):
         if wrong:
             logger.warn(f"{namespace}: {len(wrong)} wrong answers, first: {wrong[:3]}")
     return sum(verified for _, verified, _ in outcomes)
+
+
+def set_secrets_in_parallel(url, secret_name, vault, writers=8, writes=5):
+    """``writers`` threads each call ``Set Secret`` ``writes`` times at
+    once, each write adding its own key (``w<writer>k<write>``) to the same
+    secret in ``vault``. Returns how many calls were PASS; whether every
+    key arrived is for the caller to check in the vault itself."""
+    writers, writes = int(writers), int(writes)
+
+    def writer(number):
+        proxy = xmlrpc.client.ServerProxy(url)
+        passed = 0
+        for write in range(writes):
+            key = f"w{number}k{write}"
+            result = proxy.run_keyword("Set Secret", [secret_name, {key: key}], {"vault": vault})
+            if result.get("status") == "PASS":
+                passed += 1
+            else:
+                logger.warn(f"writer {number}: {result.get('error')}")
+        return passed
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        return sum(pool.map(writer, range(writers)))

@@ -1,19 +1,98 @@
 //! The loopback redirect target: the server's `GET /oauth/callback`
 //! hands each redirect to the keyword waiting for its `state`, so a robot
 //! waits for the login to finish instead of a person copying a URL.
+//!
+//! With a store other processes share (SQLite, Redis) the redirect goes
+//! through the store ([`super::callback_store`]), so any server of a fleet
+//! may receive it; with `memory:` it stays in this process, on the fast
+//! path below.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Notify;
+
+use super::callback_store::StoreInbox;
+use crate::state::{StateKey, StateResult, StateStore};
 
 /// At most this many flows wait for a redirect at once; the oldest is
 /// dropped first, so strangers calling the callback cannot grow memory.
 const MAX_PENDING: usize = 1024;
 
+/// Where redirects wait for their flow: this process, or the shared store.
 #[derive(Default)]
 pub struct CallbackInbox {
+    route: Route,
+}
+
+enum Route {
+    Local(LocalInbox),
+    Store(StoreInbox),
+}
+
+impl Default for Route {
+    fn default() -> Route {
+        Route::Local(LocalInbox::default())
+    }
+}
+
+impl CallbackInbox {
+    /// Through `store` when other processes share it, else in process.
+    pub fn for_store(store: Arc<dyn StateStore>, key: StateKey) -> CallbackInbox {
+        let route = if store.is_shared() {
+            Route::Store(StoreInbox::new(store, key))
+        } else {
+            Route::default()
+        };
+        CallbackInbox { route }
+    }
+
+    /// A flow with `state` started; its redirect will be kept for it (one
+    /// that already arrived stays).
+    pub async fn expect(&self, state: &str) -> StateResult<()> {
+        match &self.route {
+            Route::Local(inbox) => {
+                inbox.expect(state);
+                Ok(())
+            }
+            Route::Store(inbox) => inbox.expect(state).await,
+        }
+    }
+
+    /// A redirect arrived at this server's callback with this full URL.
+    pub async fn deliver(&self, url: &str) -> Delivery {
+        match &self.route {
+            Route::Local(inbox) => inbox.deliver(url),
+            Route::Store(inbox) => inbox.deliver(url).await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "oauth callback: the state store");
+                Delivery::Unavailable
+            }),
+        }
+    }
+
+    /// The redirect for `state`, waiting up to `timeout` for it.
+    pub async fn wait(&self, state: &str, timeout: Duration) -> StateResult<Option<String>> {
+        match &self.route {
+            Route::Local(inbox) => Ok(inbox.wait(state, timeout).await),
+            Route::Store(inbox) => inbox.wait(state, timeout).await,
+        }
+    }
+}
+
+/// The `state` query parameter of a redirect URL.
+pub(super) fn state_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().and_then(|u| {
+        u.query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// The in-process inbox: flows waiting in this process, by `state`.
+/// Public for the fuzz target `fuzz/fuzz_targets/oauth_response_url.rs`.
+#[derive(Default)]
+pub struct LocalInbox {
     inbox: Mutex<Inbox>,
     arrived: Notify,
 }
@@ -30,11 +109,13 @@ struct Inbox {
 pub enum Delivery {
     /// A flow was waiting for this redirect.
     Accepted,
-    /// No flow started by this server has this `state`.
+    /// No flow started by this server (or its fleet) has this `state`.
     Unknown,
+    /// The state store did not answer: the redirect may be tried again.
+    Unavailable,
 }
 
-impl CallbackInbox {
+impl LocalInbox {
     /// A flow with `state` started; its redirect will be kept for it (one
     /// that already arrived stays).
     pub fn expect(&self, state: &str) {
@@ -52,13 +133,8 @@ impl CallbackInbox {
 
     /// A redirect arrived at the callback with this full URL.
     pub fn deliver(&self, url: &str) -> Delivery {
-        let state = url::Url::parse(url).ok().and_then(|u| {
-            u.query_pairs()
-                .find(|(k, _)| k == "state")
-                .map(|(_, v)| v.into_owned())
-        });
         let mut inbox = self.lock();
-        match state.and_then(|s| inbox.expected.get_mut(&s)) {
+        match state_of(url).and_then(|s| inbox.expected.get_mut(&s)) {
             Some(slot) => {
                 *slot = Some(url.to_owned());
                 drop(inbox);
@@ -90,8 +166,9 @@ impl CallbackInbox {
         }
     }
 
-    /// Whether a flow with `state` is expected (for tests and metrics).
-    pub fn is_expected(&self, state: &str) -> bool {
+    /// Whether a flow with `state` is expected.
+    #[cfg(test)]
+    fn is_expected(&self, state: &str) -> bool {
         self.lock().expected.contains_key(state)
     }
 
@@ -114,7 +191,7 @@ impl CallbackInbox {
 /// Forgets a flow when its wait ends however it ends: timed out, answered,
 /// or dropped because the server is stopping.
 struct Forget<'a> {
-    inbox: &'a CallbackInbox,
+    inbox: &'a LocalInbox,
     state: &'a str,
 }
 
@@ -124,7 +201,7 @@ impl Drop for Forget<'_> {
     }
 }
 
-impl CallbackInbox {
+impl LocalInbox {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inbox> {
         self.inbox.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -137,7 +214,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_waiting_flow_gets_its_redirect_and_strangers_are_refused() {
-        let inbox = Arc::new(CallbackInbox::default());
+        let inbox = Arc::new(LocalInbox::default());
         inbox.expect("s1");
         let waiter = {
             let inbox = inbox.clone();
@@ -165,7 +242,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_early_redirect_is_kept_and_a_missing_one_times_out() {
-        let inbox = CallbackInbox::default();
+        let inbox = LocalInbox::default();
         inbox.expect("early");
         inbox.expect("never");
         assert_eq!(
@@ -181,7 +258,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_wait_given_up_frees_its_entry() {
-        let inbox = Arc::new(CallbackInbox::default());
+        let inbox = Arc::new(LocalInbox::default());
         inbox.expect("gone");
         let waiter = {
             let inbox = inbox.clone();
@@ -196,7 +273,7 @@ mod tests {
 
     #[test]
     fn the_oldest_flows_are_dropped_beyond_the_cap() {
-        let inbox = CallbackInbox::default();
+        let inbox = LocalInbox::default();
         for i in 0..MAX_PENDING + 10 {
             inbox.expect(&format!("s{i}"));
         }

@@ -150,7 +150,7 @@ pub async fn generate_url(call: Call) -> KeywordResult {
             query.append_pair(k, v);
         }
     }
-    oauth.callbacks.expect(&state);
+    oauth.callbacks.expect(&state).await?;
     let authorization = Authorization {
         redirect_uri: redirect_uri.to_owned(),
         state,
@@ -226,7 +226,7 @@ async fn wait_for_callback(call: &Call, timeout: Duration) -> Result<String, Key
         .ok_or_else(not_set)?;
     let seconds = timeout.as_secs_f64();
     call.wait(oauth.callbacks.wait(&state, timeout))
-        .await?
+        .await??
         .ok_or_else(|| {
             KeywordError::new(
                 "TimeoutError",

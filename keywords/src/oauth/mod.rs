@@ -13,6 +13,7 @@
 
 mod cache;
 pub mod callback;
+mod callback_store;
 pub mod client;
 mod device;
 mod discovery;
@@ -30,7 +31,7 @@ mod tokens;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-pub use callback::CallbackInbox;
+pub(crate) use callback::CallbackInbox;
 pub use grants::code_from_response;
 pub use session::Session;
 
@@ -64,8 +65,10 @@ impl Default for Settings {
 pub struct OAuth {
     http: Http,
     discovery: Discovery,
-    /// Redirects that arrived at `GET /oauth/callback`, by `state`.
-    pub callbacks: CallbackInbox,
+    /// Redirects that arrived at `GET /oauth/callback`, by `state`: in
+    /// process by default, through the shared store once
+    /// [`Services::new`](crate::Services::new) sets it.
+    pub(crate) callbacks: CallbackInbox,
     insecure_transport: bool,
     /// `http://host:port/oauth/callback` once the server listens.
     callback_url: OnceLock<String>,
@@ -89,6 +92,13 @@ impl OAuth {
 
     pub fn callback_url(&self) -> Option<&str> {
         self.callback_url.get().map(String::as_str)
+    }
+
+    /// A redirect arrived at the server's `GET /oauth/callback` with this
+    /// full URL: handed to the flow waiting for its `state`, here or on
+    /// another server sharing the store.
+    pub async fn deliver_redirect(&self, url: &str) -> callback::Delivery {
+        self.callbacks.deliver(url).await
     }
 
     /// Refuses plain-text OAuth except to this machine, as oauthlib does

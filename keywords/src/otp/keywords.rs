@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use super::record::OtpState;
 use super::{check_digits, check_period, parse_at, Algorithm, Kind, Options, OtpKey};
-use crate::access::DEFAULT_VAULT;
 use crate::library::{Args, Call, Keyword, KeywordError, Param};
 use crate::state::{CounterSet, Namespace, Space};
 use crate::value::{Type, Value};
@@ -46,37 +45,44 @@ pub fn all() -> Vec<Keyword> {
             .param(algorithm_param())
             .param(digits_param())
             .param(period_param())
+            .param(Param::named(
+                "vault",
+                Type::optional(Type::Str),
+                Value::None,
+            ))
             .tags(&["otp", "vault"])
             .doc(
                 "Sets the `time` (``mode=TIME``) or `counter` (``mode=COUNTER``) based OTP \
 secret from the vault secret ``vault_name``, key ``vault_key``.
 
-The vault is the one the server was started with (``--vault``): a Robocorp \
-FileSecrets JSON/YAML file (``RPA_SECRET_FILE`` is honoured) or environment \
-variables. ``mode`` ignores case, spaces and underscores. The stored value may \
+The vault is the server's default one (``--vault SPEC``): a Robocorp \
+FileSecrets JSON/YAML file (``RPA_SECRET_FILE`` is honoured), environment \
+variables, HashiCorp Vault / OpenBao KV v2 and more; named-only \
+``vault=NAME`` reads a vault configured as ``--vault NAME=SPEC`` instead. \
+``mode`` ignores case, spaces and underscores. The stored value may \
 be a base32 secret or an ``otpauth://`` URI; ``algorithm``, ``digits`` and \
 ``period`` work as in `Set Time Based OTP`.
 
 A missing secret fails with ``KeyError: 'Undefined secret: NAME'``, a missing \
 key with ``KeyError: 'KEY'``; either way the secret set before stays in place.
 
-A user pinned to a namespace may read the vault only when the server's \
-``--vault-allow`` names them or their namespace; a list, once given, admits \
+A user pinned to a namespace may read a vault only when its allow list \
+(``--vault-allow``) names them or their namespace; a list, once given, admits \
 no one else. The secrets holding the server's own credentials are never \
 readable. Both fail with ``PermissionError``.
 
 Example:
 | `Use MFA Secret From Vault`    mfa    otpsecret
-| `Use MFA Secret From Vault`    mfa    hotpsecret    mode=counter",
+| `Use MFA Secret From Vault`    mfa    hotpsecret    mode=counter
+| `Use MFA Secret From Vault`    mfa    otpsecret    vault=bao",
             )
             .handler(|call| async move {
                 let name = call.args.str("vault_name").unwrap_or_default();
                 let key = call.args.str("vault_key").unwrap_or_default();
-                let vault = &*call.services.vault;
-                let value = call
-                    .access
-                    .vault_value(vault, DEFAULT_VAULT, name, key)
-                    .await?;
+                let vault =
+                    call.access
+                        .vault(call.services.vaults(), call.args.str("vault"), name)?;
+                let value = vault.get_value(name, key).await?;
                 let kind = match call.args.str("mode") {
                     Some("COUNTER") => Kind::Hotp,
                     _ => Kind::Totp,

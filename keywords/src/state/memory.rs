@@ -105,6 +105,10 @@ impl Maps {
 
 #[async_trait]
 impl StateStore for MemoryStore {
+    fn is_shared(&self) -> bool {
+        false
+    }
+
     fn describe(&self) -> String {
         "memory:".to_owned()
     }

@@ -313,6 +313,12 @@ impl Namespaces {
         &self.shared.store
     }
 
+    /// The state key, to seal what passes through the store outside any
+    /// namespace (OAuth redirects on their way to their flow).
+    pub fn state_key(&self) -> &StateKey {
+        &self.shared.key
+    }
+
     /// The namespace `name`, made on first use unless the store already
     /// holds as many namespaces as allowed. A store that does not answer
     /// does not stop the call: keywords that need no state still work, and

@@ -144,13 +144,17 @@ impl SqliteStore {
 async fn watch_other_processes(store: std::sync::Weak<SqliteStore>) {
     let mut last = None;
     loop {
-        tokio::time::sleep(POLL).await;
-        let Some(store) = store.upgrade() else { return };
-        let stamp = store.stamp().ok().flatten();
-        if stamp.is_some() && last.is_some() && stamp != last {
-            store.told(Change::Any);
+        // The first look is at once: a commit made before the first poll
+        // must change the stamp from what was seen, not set the baseline.
+        {
+            let Some(store) = store.upgrade() else { return };
+            let stamp = store.stamp().ok().flatten();
+            if stamp.is_some() && last.is_some() && stamp != last {
+                store.told(Change::Any);
+            }
+            last = stamp.or(last);
         }
-        last = stamp.or(last);
+        tokio::time::sleep(POLL).await;
     }
 }
 

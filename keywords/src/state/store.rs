@@ -32,10 +32,14 @@ pub enum Space {
     Lock,
     /// Cached tokens (a later issue).
     Token,
+    /// OAuth redirects on their way from the server that received them to
+    /// the flow waiting for them (sealed: they carry the code), keyed by a
+    /// keyed fingerprint of the flow's `state`.
+    Callback,
 }
 
 impl Space {
-    pub const ALL: [Space; 8] = [
+    pub const ALL: [Space; 9] = [
         Space::Namespace,
         Space::Session,
         Space::Counter,
@@ -44,6 +48,7 @@ impl Space {
         Space::Consumed,
         Space::Lock,
         Space::Token,
+        Space::Callback,
     ];
 
     /// A short stable name, for key prefixes, tables and messages.
@@ -57,6 +62,7 @@ impl Space {
             Space::Consumed => "consumed",
             Space::Lock => "lock",
             Space::Token => "token",
+            Space::Callback => "callback",
         }
     }
 
@@ -152,6 +158,13 @@ pub type StateResult<T> = Result<T, StateError>;
 pub trait StateStore: Send + Sync + 'static {
     /// What this store is, for logs and `/health` (no credentials).
     fn describe(&self) -> String;
+
+    /// Whether other processes may share this store (SQLite, Redis): then
+    /// what one server hands to another must go through it. `memory:` is
+    /// this process's alone.
+    fn is_shared(&self) -> bool {
+        true
+    }
 
     /// The record at `key`, if any.
     async fn get(&self, space: Space, key: &str) -> StateResult<Option<Versioned>>;

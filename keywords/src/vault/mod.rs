@@ -7,6 +7,8 @@
 
 mod env;
 mod file;
+pub mod keywords;
+pub mod kv2;
 mod reference;
 mod registry;
 
@@ -20,7 +22,8 @@ use zeroize::Zeroizing;
 
 pub use env::EnvStore;
 pub use file::FileStore;
-pub use reference::{BadSecretRef, SecretRef};
+pub use kv2::Kv2Store;
+pub use reference::{split_vault, BadSecretRef, SecretRef};
 pub use registry::Vaults;
 
 use crate::KeywordError;
@@ -34,9 +37,13 @@ pub enum VaultError {
     MissingKey(String),
     #[error("VaultError: {0}")]
     Backend(String),
+    /// The vault cannot serve now (unreachable, sealed, refusing the
+    /// token) but may later: a server warns at start-up and keeps going.
+    #[error("VaultError: {0}")]
+    Unavailable(String),
     #[error("VaultError: the {0} vault is read-only")]
     ReadOnly(&'static str),
-    #[error("VaultError: unknown vault spec '{0}'; use file:PATH or env:")]
+    #[error("VaultError: unknown vault spec '{0}'; use file:PATH, env: or vault+http(s)://HOST:PORT/MOUNT")]
     UnknownSpec(String),
     #[error("VaultError: no vault named '{0}' is configured; add --vault {0}=SPEC")]
     UnknownVault(String),
@@ -100,6 +107,16 @@ pub trait SecretStore: Send + Sync {
     /// Stores one value, creating the secret if needed.
     async fn set(&self, name: &str, key: &str, value: &str) -> Result<(), VaultError>;
 
+    /// Stores several values of one secret, keeping its other keys
+    /// (`Set Secret`). Backends with versions write them as one version;
+    /// this default writes them one by one.
+    async fn set_values(&self, name: &str, values: &[(&str, &str)]) -> Result<(), VaultError> {
+        for (key, value) in values {
+            self.set(name, key, value).await?;
+        }
+        Ok(())
+    }
+
     /// Check-and-set: stores `new` under `key` only if the value there is
     /// still `expected` (`None`: absent), else `VaultError::Conflict`. Used
     /// to write back a rotated refresh token without losing a concurrent
@@ -161,6 +178,7 @@ pub fn open(spec: Option<&str>) -> Result<Arc<dyn SecretStore>, VaultError> {
                 Ok(Arc::new(FileStore::named(PathBuf::from(path))))
             }
         }
+        Some(s) if s.starts_with("vault+") => Ok(Arc::new(Kv2Store::open(s)?)),
         Some(other) => Err(VaultError::UnknownSpec(other.to_owned())),
     }
 }

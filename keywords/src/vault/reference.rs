@@ -35,6 +35,17 @@ impl SecretRef {
 #[error("expected a secret reference NAME:KEY or VAULT/NAME:KEY (e.g. mfa:otpsecret), not '{0}'")]
 pub struct BadSecretRef(pub String);
 
+/// Splits `[VAULT/]NAME` (a whole secret, as `--users-secret` names one)
+/// the way references are split: the text before the first `/` is the
+/// vault, and `default` is the default vault.
+pub fn split_vault(path: &str) -> (Option<&str>, &str) {
+    match path.split_once('/') {
+        Some((DEFAULT_VAULT, name)) => (None, name),
+        Some((vault, name)) => (Some(vault), name),
+        None => (None, path),
+    }
+}
+
 impl FromStr for SecretRef {
     type Err = BadSecretRef;
 

@@ -16,6 +16,18 @@ pub struct Vaults {
     named: BTreeMap<String, Arc<dyn SecretStore>>,
 }
 
+impl From<Arc<dyn SecretStore>> for Vaults {
+    fn from(default: Arc<dyn SecretStore>) -> Vaults {
+        Vaults::single(default)
+    }
+}
+
+impl<S: SecretStore + 'static> From<Arc<S>> for Vaults {
+    fn from(default: Arc<S>) -> Vaults {
+        Vaults::single(default)
+    }
+}
+
 impl Vaults {
     /// Only a default vault.
     pub fn single(default: Arc<dyn SecretStore>) -> Vaults {

@@ -75,10 +75,10 @@ impl Proof {
         let vaults = services.vaults();
         let auth = match &profile.auth {
             ProfileAuth::None => ProfileAuthValue::None,
-            ProfileAuth::Basic(r) => ProfileAuthValue::Basic(secret(&vaults, r).await?),
-            ProfileAuth::Post(r) => ProfileAuthValue::Post(secret(&vaults, r).await?),
+            ProfileAuth::Basic(r) => ProfileAuthValue::Basic(secret(vaults, r).await?),
+            ProfileAuth::Post(r) => ProfileAuthValue::Post(secret(vaults, r).await?),
             ProfileAuth::PrivateKeyJwt { key, key_id, alg } => {
-                let pem = secret(&vaults, key).await?;
+                let pem = secret(vaults, key).await?;
                 ProfileAuthValue::Assertion(Zeroizing::new(client_assertion(
                     &pem,
                     *alg,
@@ -151,8 +151,8 @@ pub(super) async fn fetch(
                     Err(e) => return Err(e),
                 }
             }
-            let username = secret(&vaults, username).await?;
-            let password = secret(&vaults, password).await?;
+            let username = secret(vaults, username).await?;
+            let password = secret(vaults, password).await?;
             let grant = Grant::Password {
                 username: &username,
                 password: &password,
@@ -160,7 +160,7 @@ pub(super) async fn fetch(
             Ok(Cached::new(request(grant).await?))
         }
         ProfileGrant::RefreshToken(home) => {
-            let stored = secret(&vaults, home).await?;
+            let stored = secret(vaults, home).await?;
             // The newest one known first: a rotated token this store kept,
             // then the vault's (an operator may have put a new one there).
             let mut tries: Vec<Zeroizing<String>> = Vec::new();
@@ -178,7 +178,7 @@ pub(super) async fn fetch(
                 .await
                 {
                     Ok(token) => {
-                        write_back(&vaults, profile, home, &stored, &token, &call.output).await;
+                        write_back(vaults, profile, home, &stored, &token, &call.output).await;
                         return Ok(Cached::new(token));
                     }
                     Err(e) if e.name == "InvalidGrantError" => last = Some(e),
