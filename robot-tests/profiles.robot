@@ -4,8 +4,10 @@ Documentation     Auth profiles end to end against the real oidc-provider: token
 ...               private_key_jwt with keys from the vault, rotated refresh tokens
 ...               written back to the vault, a device login approved once, and the
 ...               profile's allow list. Token requests are counted by the provider.
-...               The vault is ``${PROFILE_VAULT}`` (a file vault; another spec can
-...               be given with ``--variable PROFILE_VAULT_SPEC:...``).
+...               The refresh token lives in the named vault ``tokens``, read and
+...               written through Get Secret / Set Secret only: by default a file
+...               vault; ``--variable TOKEN_VAULT_SPEC:vault+http://...`` (with
+...               its token in the environment) runs the same tests on OpenBao.
 Resource          resources/common.resource
 Library           Collections
 Library           OperatingSystem
@@ -22,7 +24,8 @@ Test Tags         oauth    profiles
 *** Variables ***
 ${COPY_URL_CALLBACK}     http://127.0.0.1:1/callback
 ${API_KEY}               api-key-Zr4mQ8vTn2
-${PROFILE_VAULT_SPEC}    ${EMPTY}
+# The vault the rotating refresh token lives in; empty: a file vault.
+${TOKEN_VAULT_SPEC}      ${EMPTY}
 
 
 *** Test Cases ***
@@ -90,16 +93,16 @@ Authorization Headers Call An API As RequestsLibrary Would
     Should Be Equal    ${body}[sub]    robot
 
 A Rotated Refresh Token Is Written Back To The Vault
-    ${r0}=    Vault File Value    ${VAULT}    crm    refresh
+    ${r0}=    Refresh Token In The Vault
     Invalidate Access Token    crm
     ${first}=    Get Access Token    crm
-    ${r1}=    Vault File Value    ${VAULT}    crm    refresh
+    ${r1}=    Refresh Token In The Vault
     Should Not Be Equal    ${r1}    ${r0}
     # The next refresh starts from the rotated one and rotates again.
     Invalidate Access Token    crm
     ${second}=    Get Access Token    crm
     Should Not Be Equal    ${second}    ${first}
-    ${r2}=    Vault File Value    ${VAULT}    crm    refresh
+    ${r2}=    Refresh Token In The Vault
     Should Not Be Equal    ${r2}    ${r1}
     # The provider retired the first one: it was really rotated. (Reusing
     # it makes oidc-provider revoke the whole grant, so this comes last.)
@@ -205,8 +208,10 @@ Start Providers And Server
     Get A Refresh Token Into The Vault
 
 Write Profiles Config
-    ${spec}=    Set Variable If    $PROFILE_VAULT_SPEC    ${PROFILE_VAULT_SPEC}    file:${VAULT}
-    VAR    ${VAULT_SPEC}    ${spec}    scope=SUITE
+    # A named file vault must exist; Set Secret fills it.
+    Create File    ${DIR}/tokens.json    {}
+    ${spec}=    Set Variable If    $TOKEN_VAULT_SPEC    ${TOKEN_VAULT_SPEC}    file:${DIR}/tokens.json
+    VAR    ${TOKEN_VAULT}    tokens\=${spec}    scope=SUITE
     ${config}=    Catenate    SEPARATOR=\n
     ...    [profiles.cc]
     ...    grant = "client_credentials"
@@ -253,7 +258,7 @@ Write Profiles Config
     ...    issuer = "${OIDC.issuer}"
     ...    client_id = "${OIDC.basic_id}"
     ...    client_secret = "oauth:basic"
-    ...    refresh_token = "crm:refresh"
+    ...    refresh_token = "tokens/crm:refresh"
     ...    rotates_refresh_token = true
     ...    api_key = "api:key"
     ...    ${EMPTY}
@@ -286,7 +291,8 @@ Write Profiles Config
 
 Start The Server
     [Arguments]    ${alias}
-    ${port}=    Start Rpa Mfa Server    --config    ${DIR}/profiles.toml    --vault    ${VAULT_SPEC}
+    ${port}=    Start Rpa Mfa Server    --config    ${DIR}/profiles.toml    --vault    file:${VAULT}
+    ...    --vault    ${TOKEN_VAULT}
     ...    --state    sqlite:${DIR}/state.db    --users-secret    rpa-users    --pin    bot7\=bot-7
     ...    alias=${alias}
     VAR    ${PORT}    ${port}    scope=SUITE
@@ -303,8 +309,15 @@ Get A Refresh Token Into The Vault
     ${response}=    Follow Login Redirects    ${url}
     ${token}=    Get OAuth Token    ${OIDC.issuer}/token    client_secret=${OIDC.basic_secret}
     ...    response_url=${response}
-    Write Vault File    ${VAULT}    crm    refresh=${token}[refresh_token]
+    VAR    &{values}    refresh=${token}[refresh_token]
+    Set Secret    crm    ${values}    vault=tokens
     Remember Profile Secret    ${token}[access_token]    ${token}[refresh_token]
+
+Refresh Token In The Vault
+    [Documentation]    Profile ``crm``'s refresh token as the ``tokens`` vault holds it.
+    ${secret}=    Get Secret    crm    vault=tokens
+    Remember Profile Secret    ${secret}[refresh]
+    RETURN    ${secret}[refresh]
 
 Introspect As Basic Client
     [Arguments]    ${token}

@@ -1,7 +1,7 @@
 """Helpers of the auth profile suites: client key pairs for
 ``private_key_jwt``, many robots asking for one profile's token at once,
-a vault file read back, and an HTTP call made with ready-made headers as
-RequestsLibrary would make it.
+and an HTTP call made with ready-made headers as RequestsLibrary would
+make it.
 
 Every token the suites see is appended to ``${OUTPUT DIR}/profile-secrets.txt``
 so that scripts/test.sh can check that none shows up in a server log, a
@@ -84,12 +84,6 @@ class Profiles:
         write_vault_file(vault, secret, **data[secret])
         private.unlink()
         return str(public)
-
-    def vault_file_value(self, vault, secret, key):
-        """The value of ``secret``/``key`` in the FileSecrets JSON ``vault``."""
-        value = json.loads(Path(vault).read_text())[secret][key]
-        _remember(value)
-        return value
 
     def remember_profile_secret(self, *values):
         """Adds ``values`` to the secrets the output scan looks for."""
