@@ -1,6 +1,7 @@
 """Scans Robot's output.xml for secrets.
 
 Usage: scan-output.py OUTPUT_XML KEYWORDS_JSON --anywhere S... --served S...
+                      [--served-file FILE]
 
 ``--anywhere`` strings (passwords, tokens) may appear nowhere in the file.
 ``--served`` strings (OTP secrets) may not appear in what the server said:
@@ -10,6 +11,8 @@ suites pass them to keywords as test data and Robot records arguments.
 Keywords tagged ``returns-secret`` (Get Secret) must have kept no message
 at all: Robot's ``${x} = value`` line is their return value, and
 scripts/test.sh removes it (``rebot --removekeywords tag:returns-secret``).
+``--served-file`` adds the lines of FILE to ``--served`` (the tokens the
+auth profile suites saw, which only exist at run time).
 Prints each finding and exits 1 if there is any.
 """
 
@@ -50,7 +53,11 @@ def main():
     parser.add_argument("keywords")
     parser.add_argument("--anywhere", nargs="*", default=[])
     parser.add_argument("--served", nargs="*", default=[])
+    parser.add_argument("--served-file")
     args = parser.parse_args()
+    if args.served_file and Path(args.served_file).exists():
+        lines = Path(args.served_file).read_text().splitlines()
+        args.served += [line for line in lines if line.strip()]
 
     raw = Path(args.output).read_text()
     found = [f"{args.output}: contains {s[:4]}..." for s in args.anywhere if s in raw]

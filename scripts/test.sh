@@ -38,8 +38,9 @@ RPA_MFA_BIN="$PWD/target/debug/rpa-mfa" target/venv/bin/robot \
 # errors; keywords tagged hides-credentials assert those errors, and their
 # content is dropped from the kept output.xml, log and report. Robot also
 # logs `${x} = value` for what a keyword returns: rpa-mfa tags the keywords
-# whose return value is a secret (Get Secret) returns-secret, and those
-# lines go too.
+# whose return value is a secret (Get Secret, Get Access Token, Get
+# Authorization Headers, the OAuth token keywords) returns-secret, and
+# those lines go too.
 target/venv/bin/rebot --outputdir "$results" --output output.xml \
   --removekeywords tag:hides-credentials --removekeywords tag:returns-secret --consolecolors off \
   "$results/raw-output.xml" >/dev/null || true
@@ -71,7 +72,9 @@ oauth_secrets=(rpa-basic-secret rpa-post-secret rpa-pkce-secret rpa-mfa-auth0-se
   # The keyring's password and the Control Room double's tokens and stored
   # password (vault_keyring.robot, vault_robocorp.robot), test data as well.
   keyring-pw-Tz3Kq8Wd cr-token-Wm4pQx7Rz2 cr-ro-token-Jd9vKs3Lf6 cr-wrong-token-Nb5hGt8Yc1
-  cr-password-Qe7mVz2Kp4)
+  cr-password-Qe7mVz2Kp4
+  # profiles.robot's API key (its tokens are listed in profile-secrets.txt)
+  api-key-Zr4mQ8vTn2)
 credentials=(alice-pw-Q7vX2kRm bot7-pw-Lp4wZc9T wrong-pw-Hs8dN3qY dash-token-Vb6yTj1Rk0 env-pw-Mc5rFx8Wq
   # vault_openbao.robot: OpenBao's root token, a wrong one, and every token
   # and AppRole secret id resources/OpenBao.py made (it lists them).
@@ -94,11 +97,17 @@ done
 for code in 755224 287082 359152 969429 338314 254676 287922 162583 399871 520489; do
   if grep -l -E "[\"'> ]$code[\"'< ]" "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 done
+# Nor a token of the auth profile suites: each one they saw is listed in
+# profile-secrets.txt (robot-tests/resources/Profiles.py).
+profile_secrets="$results/profile-secrets.txt"
+touch "$profile_secrets"
+if [ -s "$profile_secrets" ] && grep -l -F -f "$profile_secrets" "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 # Nor a JWT (ID or access token): base64url of '{"' starts every one.
 if grep -l -E 'eyJ[A-Za-z0-9_-]{8,}\.' "$results"/server-*.log "$results"/metrics-*.txt; then leaks=1; fi
 target/debug/rpa-mfa keywords --json > "$results/keywords.json"
 target/venv/bin/python scripts/scan-output.py "$results/output.xml" "$results/keywords.json" \
-  --anywhere "${credentials[@]}" "${basic[@]}" --served "${otp_secrets[@]}" "${oauth_secrets[@]}" || leaks=1
+  --anywhere "${credentials[@]}" "${basic[@]}" --served "${otp_secrets[@]}" "${oauth_secrets[@]}" \
+  --served-file "$profile_secrets" || leaks=1
 logs=$(ls "$results"/server-*.log | wc -l)
 scrapes=$(ls "$results"/metrics-*.txt | wc -l)
 if [ "$leaks" -ne 0 ]; then

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::Args;
 use rpa_mfa_keywords::access::DEFAULT_VAULT;
+use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
 use rpa_mfa_keywords::state::spec::StateSpec;
 use rpa_mfa_keywords::state::NamespaceLimits;
@@ -102,6 +103,8 @@ settings! {
         /// the same as `vault = "NAME=SPEC"` plus `vault_allow`.
         #[serde(rename = "vaults")]
         vault_tables: BTreeMap<String, VaultTable>,
+        /// Config file only: auth profiles, `[profiles.NAME]` (docs/profiles.md).
+        profiles: BTreeMap<String, ProfileConfig>,
     }
 
     /// TOML config file; its keys are the flag names with `_` for `-`.
@@ -384,6 +387,8 @@ pub struct ServeConfig {
     pub mode: Kind,
     pub allow_stop: bool,
     pub auth: AuthConfig,
+    /// The auth profiles, checked.
+    pub profiles: Vec<Profile>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
@@ -806,6 +811,19 @@ impl Settings {
                     .into(),
             );
         }
+        let profiles = self
+            .profiles
+            .iter()
+            .map(|(name, config)| Profile::from_config(name, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(p) = profiles.iter().find(|p| !p.allow.is_empty()) {
+            if !auth.enabled() {
+                return Err(format!(
+                    "profile '{}': allow needs --users-secret or --tokens-secret",
+                    p.name
+                ));
+            }
+        }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
         let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
@@ -833,6 +851,7 @@ impl Settings {
             mode,
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
+            profiles,
             insecure: self.insecure.unwrap_or(false),
             tls,
             log_filter,
@@ -1553,6 +1572,36 @@ mod tests {
         assert_eq!(config.namespaces.max_count, 10_000);
         assert!(config.namespaces.exempt.contains("ci"));
         assert_eq!(config.vault(DEFAULT_VAULT).unwrap().allow, ["alice", "ci"]);
+    }
+
+    #[test]
+    fn profiles_come_from_the_config_file_and_are_checked() {
+        let file = config_file(
+            "[profiles.crm]\ngrant = \"client_credentials\"\nissuer = \"https://idp.example\"\n\
+client_id = \"robot\"\nclient_secret = \"crm:secret\"\nscopes = [\"api:read\"]\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap();
+        assert_eq!(config.profiles.len(), 1);
+        assert_eq!(config.profiles[0].name, "crm");
+        assert_eq!(config.profiles[0].scope.as_deref(), Some("api:read"));
+        let bad = config_file("[profiles.crm]\ngrant = \"implicit\"\nclient_id = \"x\"\n");
+        let err = flags(&["--config", bad.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("profile 'crm': unknown grant 'implicit'"),
+            "{err}"
+        );
+        let allow = config_file(
+            "[profiles.crm]\ngrant = \"client_credentials\"\ntoken_url = \"https://idp.example/t\"\n\
+client_id = \"robot\"\nallow = [\"alice\"]\n",
+        );
+        let err = flags(&["--config", allow.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(err.contains("allow needs --users-secret"), "{err}");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use jsonrpsee::server::{
     Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
 use rpa_mfa_keywords::oauth::callback::Delivery;
+use rpa_mfa_keywords::oauth::profile::Profiles;
 use rpa_mfa_keywords::otp::record::OtpState;
 use rpa_mfa_keywords::otp::{Options, OtpKey};
 use rpa_mfa_keywords::state::{self, valid_namespace_name, Namespaces, DEFAULT_NAMESPACE};
@@ -93,6 +94,8 @@ pub fn library(services: Arc<Services>, stop: &StopSwitch) -> Arc<Library> {
 /// Runs the server until SIGINT, SIGTERM or an allowed remote stop.
 pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let vaults = crate::vaults::open(&args.vaults).await?;
+    let profiles = Profiles::new(args.profiles.iter().cloned());
+    profiles.check(&vaults)?;
     let mut initial = OtpState::default();
     if let Some(reference) = &args.secret {
         let value = vaults
@@ -118,6 +121,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let (end_waits, stopping) = Stopping::channel();
     let services = Arc::new(
         Services::new(vaults, namespaces, args.oauth.clone())
+            .with_profiles(profiles)
             .with_max_wait(args.max_wait)
             .with_stopping(stopping),
     );

@@ -41,12 +41,16 @@ pub struct Identity {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceKind {
     Vault,
+    /// An auth profile (`[profiles.NAME]`): its allow list is checked on
+    /// every profile keyword.
+    Profile,
 }
 
 impl ResourceKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ResourceKind::Vault => "vault",
+            ResourceKind::Profile => "auth profile",
         }
     }
 }

@@ -36,6 +36,8 @@ pub struct Services {
     pub namespaces: state::Namespaces,
     pub clock: Arc<dyn clock::Clock>,
     pub oauth: oauth::OAuth,
+    /// The auth profiles of the config file (`[profiles.NAME]`).
+    pub profiles: oauth::profile::Profiles,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
@@ -66,6 +68,7 @@ impl Services {
             namespaces,
             clock: Arc::new(clock::SystemClock),
             oauth,
+            profiles: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -85,6 +88,12 @@ impl Services {
     /// [`access::Access::vault`] instead, which checks the allow lists.
     pub fn vaults(&self) -> &vault::Vaults {
         &self.vaults
+    }
+
+    /// The same services with these auth profiles.
+    pub fn with_profiles(mut self, profiles: oauth::profile::Profiles) -> Services {
+        self.profiles = profiles;
+        self
     }
 
     /// The same services with another `--max-wait`.
@@ -111,6 +120,7 @@ pub fn keywords() -> Vec<Keyword> {
     let mut all = otp::keywords::all();
     all.extend(otp::verify::all());
     all.extend(oauth::keywords::all());
+    all.extend(oauth::profile::keywords::all());
     all.extend(vault::keywords::all());
     all
 }

@@ -94,7 +94,8 @@ class OidcProvider:
 
     def start_oidc_provider(self, alias="default", device_code_ttl=None, device_interval=None,
                             access_token_ttl=None, id_token_ttl=None, api_token_format=None,
-                            strict_client_auth=False):
+                            strict_client_auth=False, rotate_refresh_token=False,
+                            jwt_client_keys=None):
         """Starts oidc-provider on a free loopback port and returns a dictionary:
 
         - ``issuer``: ``http://127.0.0.1:PORT`` (discovery under
@@ -115,7 +116,11 @@ class OidcProvider:
         ``strict_client_auth`` a client must authenticate with its
         registered method (``rpa-post`` in the body, the others with HTTP
         Basic) or gets ``invalid_client``; otherwise, as oidc-provider
-        itself, any client may use either. Its log goes to
+        itself, any client may use either. With ``rotate_refresh_token``
+        every refresh hands out a new refresh token and retires the old one.
+        ``jwt_client_keys`` (a list of public key PEM files, each ``KID.pem``)
+        registers the client ``rpa-jwt`` (client_credentials,
+        ``private_key_jwt``) with those keys. Its log goes to
         ``${OUTPUT DIR}/oidc-provider-<suite>-<alias>.log``.
 
         The dictionary's keys can be read as ``${OIDC.issuer}`` too.
@@ -134,6 +139,10 @@ class OidcProvider:
                 env[name] = str(value)
         if BuiltIn().convert_to_boolean(strict_client_auth):
             env["OIDC_STRICT_CLIENT_AUTH"] = "1"
+        if BuiltIn().convert_to_boolean(rotate_refresh_token):
+            env["OIDC_ROTATE_REFRESH_TOKEN"] = "1"
+        if jwt_client_keys:
+            env["OIDC_JWT_CLIENT_KEYS"] = ",".join(str(k) for k in jwt_client_keys)
         self._env[alias] = env
         provider = self._providers.add(alias, lambda: PeerProcess(
             "oidc-provider", ["node", str(HARNESS / "provider.mjs")],
@@ -167,6 +176,12 @@ class OidcProvider:
         (from its access log)."""
         lines = self._providers.get(alias).log_path.read_text().splitlines()
         return sum(1 for line in lines if f" GET {path} " in line)
+
+    def token_requests_of_client(self, client_id, alias="default"):
+        """How many token requests (``POST /token``) client ``client_id``
+        made to the running provider, as the provider itself counted them
+        (``GET /test/token-requests``, scripts/peers/oidc/additions.mjs)."""
+        return int(self._get_json("/test/token-requests", alias).get(client_id, 0))
 
     def stop_oidc_provider(self, alias="default"):
         """Stops the provider with SIGTERM and checks that it exited cleanly."""

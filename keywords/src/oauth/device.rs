@@ -5,35 +5,50 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
+use super::client::{request_token, Client, Grant};
 use super::error::{from_error_body, oauth_error, protocol_error};
 use super::grants::{extra_params, issuer, required};
 use super::http::ClientAuth;
-use super::redact_query;
 use super::session::{DeviceLogin, Session};
+use super::{redact_query, OAuth};
 use crate::library::{Call, KeywordError, KeywordResult};
 use crate::value::Value;
+use url::Url;
 
-pub async fn start_device_login(call: Call) -> KeywordResult {
-    let oauth = &call.services.oauth;
-    let issuer = call.args.str("issuer");
-    let url = oauth
-        .endpoint(
-            &call.args,
-            "device_authorization_url",
-            issuer,
-            "device_authorization_endpoint",
-        )
-        .await?;
-    let client_id = required(&call.args, "client_id")?;
-    let client_secret = call.args.str("client_secret");
-    let include_client_id = call.args.bool("include_client_id");
-    let mut form = Vec::new();
-    if let Some(scope) = call.args.str("scope") {
-        form.push(("scope".to_owned(), scope.to_owned()));
+/// What a device authorization endpoint answered (RFC 8628 3.2).
+pub(super) struct DeviceAnswer {
+    pub device_code: String,
+    pub user_code: String,
+    pub verification_uri: String,
+    pub verification_uri_complete: Option<String>,
+    pub expires_in: f64,
+    pub interval: f64,
+}
+
+impl DeviceAnswer {
+    /// What a person needs, as the keyword returns it (no device code).
+    pub fn to_value(&self) -> Value {
+        let mut result = vec![
+            ("user_code", Value::str(&self.user_code)),
+            ("verification_uri", Value::str(&self.verification_uri)),
+            ("expires_in", Value::Int(self.expires_in as i128)),
+            ("interval", Value::Int(self.interval as i128)),
+        ];
+        if let Some(complete) = &self.verification_uri_complete {
+            result.push(("verification_uri_complete", Value::str(complete)));
+        }
+        Value::dict(result)
     }
-    form.extend(extra_params(&call.args)?);
-    let auth = ClientAuth::choose(client_id, client_secret, include_client_id);
-    let answer = oauth.http.post_form(&url, form, Some(auth)).await?;
+}
+
+/// Starts a device authorization at `url`: one request, its answer checked.
+pub(super) async fn device_authorization(
+    oauth: &OAuth,
+    url: &Url,
+    form: Vec<(String, String)>,
+    auth: ClientAuth<'_>,
+) -> Result<DeviceAnswer, KeywordError> {
+    let answer = oauth.http.post_form(url, form, Some(auth)).await?;
     if let Some(error) = from_error_body(&answer.body) {
         return Err(error);
     }
@@ -57,30 +72,54 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
             answer.status
         )));
     };
-    // RFC 8628 3.2: five seconds when the server does not say.
-    let interval = number("interval").unwrap_or(5.0).max(1.0);
-    let now = call.services.clock.now();
-    let complete = text("verification_uri_complete");
-    call.output.info(&format!(
-        "To log in, open {} and enter the code {user_code}.",
-        verification_uri
-    ));
-    let mut result = vec![
-        ("user_code", Value::str(user_code)),
-        ("verification_uri", Value::str(verification_uri)),
-        ("expires_in", Value::Int(expires_in as i128)),
-        ("interval", Value::Int(interval as i128)),
-    ];
-    if let Some(complete) = complete {
-        result.push(("verification_uri_complete", Value::Str(complete)));
+    Ok(DeviceAnswer {
+        device_code,
+        user_code,
+        verification_uri,
+        verification_uri_complete: text("verification_uri_complete"),
+        expires_in,
+        // RFC 8628 3.2: five seconds when the server does not say.
+        interval: number("interval").unwrap_or(5.0).max(1.0),
+    })
+}
+
+pub async fn start_device_login(call: Call) -> KeywordResult {
+    if let Some(profile) = call.args.str("profile") {
+        let profile = profile.to_owned();
+        return super::profile::keywords::start_device_login(&call, &profile).await;
     }
+    let oauth = &call.services.oauth;
+    let issuer = call.args.str("issuer");
+    let url = oauth
+        .endpoint(
+            &call.args,
+            "device_authorization_url",
+            issuer,
+            "device_authorization_endpoint",
+        )
+        .await?;
+    let client_id = required(&call.args, "client_id")?;
+    let client_secret = call.args.str("client_secret");
+    let include_client_id = call.args.bool("include_client_id");
+    let mut form = Vec::new();
+    if let Some(scope) = call.args.str("scope") {
+        form.push(("scope".to_owned(), scope.to_owned()));
+    }
+    form.extend(extra_params(&call.args)?);
+    let auth = ClientAuth::choose(client_id, client_secret, include_client_id);
+    let answer = device_authorization(oauth, &url, form, auth).await?;
+    let now = call.services.clock.now();
+    call.output.info(&format!(
+        "To log in, open {} and enter the code {}.",
+        answer.verification_uri, answer.user_code
+    ));
     let device = DeviceLogin {
         client_id: client_id.to_owned(),
         client_secret: client_secret.map(str::to_owned),
         include_client_id,
-        device_code,
-        interval,
-        expires_at: now + expires_in,
+        device_code: answer.device_code.clone(),
+        interval: answer.interval,
+        expires_at: now + answer.expires_in,
         last_poll: None,
     };
     Session::edit(&call.ns, |session| {
@@ -88,7 +127,7 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
         session.device = Some(device.clone());
     })
     .await?;
-    Ok(Value::dict(result))
+    Ok(answer.to_value())
 }
 
 /// Polls the token endpoint until the device login is approved, denied or
@@ -146,18 +185,15 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
                     .await?;
             }
         }
-        let form = vec![
-            (
-                "grant_type".to_owned(),
-                "urn:ietf:params:oauth:grant-type:device_code".to_owned(),
-            ),
-            ("device_code".to_owned(), device_code),
-        ];
-        let auth = ClientAuth::choose(&client_id, secret.as_deref(), in_body);
+        let client = Client {
+            token_url: &token_url,
+            auth: ClientAuth::choose(&client_id, secret.as_deref(), in_body),
+        };
         let polled_at = clock.now();
-        let result = oauth
-            .token_request(&token_url, form, Some(auth), polled_at)
-            .await;
+        let grant = Grant::DeviceCode {
+            device_code: &device_code,
+        };
+        let result = request_token(oauth, &client, grant, None, Vec::new(), polled_at).await;
         let slow_down = matches!(&result, Err(e) if e.name == "SlowDownError");
         let finished = match &result {
             Ok(_) => true,

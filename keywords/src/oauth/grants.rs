@@ -8,6 +8,7 @@ use std::time::Duration;
 use oauth2::{CsrfToken, PkceCodeChallenge};
 use url::Url;
 
+use super::client::{request_token, Client, Grant};
 use super::error::{oauth_error, protocol_error};
 use super::http::ClientAuth;
 use super::session::{Authorization, Session};
@@ -301,19 +302,22 @@ pub async fn refresh_token(call: Call) -> KeywordResult {
             "refresh_token is required: no token with a refresh_token was received in this namespace.",
         )
     })?;
-    let mut form = vec![
-        ("grant_type".to_owned(), "refresh_token".to_owned()),
-        ("refresh_token".to_owned(), refresh.clone()),
-    ];
-    if let Some(scope) = call.args.str("scope") {
-        form.push(("scope".into(), scope.into()));
-    }
-    form.extend(extra_params(&call.args)?);
-    let auth = client_auth(&call.args, &client_id);
-    let mut token = oauth
-        .token_request(&token_url, form, Some(auth), call.services.clock.now())
-        .await?;
-    token.keep_refresh_token(&refresh);
+    let client = Client {
+        token_url: &token_url,
+        auth: client_auth(&call.args, &client_id),
+    };
+    let grant = Grant::RefreshToken {
+        refresh_token: &refresh,
+    };
+    let token = request_token(
+        oauth,
+        &client,
+        grant,
+        call.args.str("scope"),
+        extra_params(&call.args)?,
+        call.services.clock.now(),
+    )
+    .await?;
     let value = token.to_value();
     Session::edit(&call.ns, |session| {
         session.client_id.get_or_insert_with(|| client_id.clone());
@@ -330,19 +334,26 @@ pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult
     let issuer = call.args.str("issuer");
     let token_url = oauth.token_endpoint(&call.args, issuer).await?;
     let client_id = required(&call.args, "client_id")?;
-    let mut form = vec![("grant_type".to_owned(), grant_type.to_owned())];
-    if grant_type == "password" {
-        form.push(("username".into(), required(&call.args, "username")?.into()));
-        form.push(("password".into(), required(&call.args, "password")?.into()));
-    }
-    if let Some(scope) = call.args.str("scope") {
-        form.push(("scope".into(), scope.into()));
-    }
-    form.extend(extra_params(&call.args)?);
-    let auth = client_auth(&call.args, client_id);
-    let token = oauth
-        .token_request(&token_url, form, Some(auth), call.services.clock.now())
-        .await?;
+    let grant = match grant_type {
+        "password" => Grant::Password {
+            username: required(&call.args, "username")?,
+            password: required(&call.args, "password")?,
+        },
+        _ => Grant::ClientCredentials,
+    };
+    let client = Client {
+        token_url: &token_url,
+        auth: client_auth(&call.args, client_id),
+    };
+    let token = request_token(
+        oauth,
+        &client,
+        grant,
+        call.args.str("scope"),
+        extra_params(&call.args)?,
+        call.services.clock.now(),
+    )
+    .await?;
     let value = token.to_value();
     Session::edit(&call.ns, |session| {
         session.start_flow(client_id, issuer);

@@ -15,6 +15,9 @@ use crate::library::KeywordError;
 /// Answers larger than this are not token responses.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// RFC 7523 2.2's `client_assertion_type`.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
 /// A JSON answer with its HTTP status.
 pub struct JsonResponse {
     pub status: u16,
@@ -39,6 +42,8 @@ pub enum ClientAuth<'a> {
     Body { id: &'a str, secret: &'a str },
     /// A public client: only `client_id` in the body.
     IdOnly { id: &'a str },
+    /// A signed JWT proving the client (RFC 7523 2.2, `private_key_jwt`).
+    Assertion { id: &'a str, assertion: &'a str },
 }
 
 impl<'a> ClientAuth<'a> {
@@ -60,6 +65,11 @@ pub struct Http {
 }
 
 impl Http {
+    /// How long one call may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     pub fn new(timeout: Duration) -> Http {
         Http {
             client: OnceLock::new(),
@@ -127,6 +137,11 @@ impl Http {
                 form.push(("client_secret".into(), secret.into()));
             }
             Some(ClientAuth::IdOnly { id }) => form.push(("client_id".into(), id.into())),
+            Some(ClientAuth::Assertion { id, assertion }) => {
+                form.push(("client_id".into(), id.into()));
+                form.push(("client_assertion_type".into(), JWT_BEARER.into()));
+                form.push(("client_assertion".into(), assertion.into()));
+            }
             None => {}
         }
         self.send(request.form(&form), url).await

@@ -76,7 +76,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Exchanges the code of the flow `Generate OAuth URL` started for a token and \
 returns the token dict.
@@ -117,7 +117,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Gets a new access token with a refresh token and returns the token dict.
 
@@ -177,7 +177,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Gets a token for the client itself (RFC 6749 4.4): no user, no browser.
 
@@ -200,7 +200,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Gets a token with the user's name and password (resource-owner password \
 grant, RFC 6749 4.3), for providers that still allow it.
@@ -224,7 +224,7 @@ Example:
             .param(issuer())
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
-            .tags(&["oauth", "otp"])
+            .tags(&["oauth", "otp", "returns-secret"])
             .doc(
                 "Logs in with a password and answers the MFA challenge with this namespace's \
 TOTP secret: Auth0's resource-owner password flow with MFA, unattended.
@@ -248,11 +248,12 @@ Example:
             .handler(mfa::password_with_mfa),
         Keyword::new("Start OAuth Device Login")
             .param(endpoint("device_authorization_url"))
-            .param(Param::named_required("client_id", Type::Str))
+            .param(text("client_id"))
             .param(text("client_secret"))
             .param(text("scope"))
             .param(include_client_id(false))
             .param(issuer())
+            .param(text("profile"))
             .param(Param::free_named("kwargs"))
             .returns(Type::Dict)
             .tags(&["oauth"])
@@ -261,9 +262,16 @@ Example:
 to approve it: ``user_code``, ``verification_uri``, \
 ``verification_uri_complete`` (when the server sends it), ``expires_in`` and \
 ``interval``. The device code stays in this namespace's session for `Wait \
-For OAuth Device Login`.
+For OAuth Device Login`. ``client_id`` is required unless ``profile`` is given.
+
+With ``profile=NAME`` (an auth profile with ``grant = \"device_code\"``) the \
+profile's client, endpoints and scopes are used and the login belongs to the \
+profile, not the namespace: once the person approved it, `Get Access Token` \
+(on any server sharing the state store) finishes it and refreshes from then \
+on; it never waits for the person itself.
 
 Example:
+| ${login} =    `Start OAuth Device Login`    profile=mailbox
 | ${login} =    `Start OAuth Device Login`    issuer=${issuer}
 | ...    client_id=${id}    client_secret=${secret}    scope=openid offline_access
 | Log    Open ${login}[verification_uri] and enter ${login}[user_code]",
@@ -278,7 +286,7 @@ Example:
             ))
             .param(issuer())
             .returns(Type::Dict)
-            .tags(&["oauth"])
+            .tags(&["oauth", "returns-secret"])
             .doc(
                 "Waits until the device login started by `Start OAuth Device Login` is \
 approved and returns the token dict.

@@ -14,6 +14,7 @@
 mod cache;
 pub mod callback;
 mod callback_store;
+pub mod client;
 mod device;
 mod discovery;
 mod error;
@@ -22,6 +23,7 @@ mod http;
 mod id_token;
 pub mod keywords;
 mod mfa;
+pub mod profile;
 mod session;
 mod token;
 mod tokens;

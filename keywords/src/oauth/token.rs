@@ -58,6 +58,11 @@ impl Token {
         self.fields.get(field).and_then(Json::as_str)
     }
 
+    /// When the token expires (Unix seconds), if the server said.
+    pub fn expires_at(&self) -> Option<f64> {
+        self.fields.get("expires_at").and_then(Json::as_f64)
+    }
+
     pub fn access_token(&self) -> &str {
         self.get_str("access_token").unwrap_or_default()
     }

@@ -71,6 +71,10 @@ impl SecretStore for EnvStore {
         Ok(names)
     }
 
+    fn is_read_only(&self) -> bool {
+        true
+    }
+
     fn describe(&self) -> String {
         format!("env: ({PREFIX}<NAME>_<KEY>)")
     }

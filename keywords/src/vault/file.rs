@@ -162,14 +162,17 @@ impl FileStore {
     }
 
     /// One read-modify-write under the cross-process lock. Blocking.
-    fn update(&self, change: impl FnOnce(&mut Document)) -> Result<(), VaultError> {
+    fn update(
+        &self,
+        change: impl FnOnce(&mut Document) -> Result<(), VaultError>,
+    ) -> Result<(), VaultError> {
         let dir = self.dir();
         std::fs::create_dir_all(&dir)
             .map_err(|e| self.error(format!("cannot create its directory: {e}")))?;
         let _lock = self.lock_exclusively(&dir)?;
         self.remove_stale_temp_files(&dir);
         let mut doc = self.parse(std::fs::read_to_string(&self.path), true)?;
-        change(&mut doc);
+        change(&mut doc)?;
         self.store(&doc, &dir)
     }
 
@@ -276,6 +279,32 @@ impl SecretStore for FileStore {
                 doc.entry(name.to_owned())
                     .or_default()
                     .insert(key.to_owned(), Zeroizing::new(value.to_owned()));
+                Ok(())
+            })
+        })
+    }
+
+    /// Check-and-set under the same locks as `set`: the value is compared
+    /// and replaced in one read-modify-write no other writer (in this
+    /// process or another) can come between.
+    async fn replace(
+        &self,
+        name: &str,
+        key: &str,
+        expected: Option<&str>,
+        new: &str,
+    ) -> Result<(), VaultError> {
+        let _guard = self.write_lock.lock().await;
+        tokio::task::block_in_place(|| {
+            self.update(|doc| {
+                let current = doc.get(name).and_then(|s| s.get(key));
+                if current.map(|v| v.as_str()) != expected {
+                    return Err(VaultError::Conflict(name.to_owned()));
+                }
+                doc.entry(name.to_owned())
+                    .or_default()
+                    .insert(key.to_owned(), Zeroizing::new(new.to_owned()));
+                Ok(())
             })
         })
     }
@@ -296,6 +325,56 @@ impl SecretStore for FileStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn replace_is_check_and_set_across_writers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secrets.json");
+        std::fs::write(&path, r#"{"crm": {"refresh": "r1", "other": "x"}}"#).unwrap();
+        let store = Arc::new(FileStore::named(path.clone()));
+        store
+            .replace("crm", "refresh", Some("r1"), "r2")
+            .await
+            .unwrap();
+        assert_eq!(*store.get_value("crm", "refresh").await.unwrap(), "r2");
+        assert_eq!(*store.get_value("crm", "other").await.unwrap(), "x");
+        // A stale expectation writes nothing.
+        let err = store
+            .replace("crm", "refresh", Some("r1"), "r3")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, VaultError::Conflict(ref n) if n == "crm"),
+            "{err}"
+        );
+        assert_eq!(*store.get_value("crm", "refresh").await.unwrap(), "r2");
+        // None expects the key absent.
+        store.replace("new", "k", None, "v").await.unwrap();
+        assert!(store.replace("new", "k", None, "w").await.is_err());
+        // Many writers (two stores on one file, as two processes) all
+        // expecting the same value: exactly one wins.
+        let second = Arc::new(FileStore::named(path.clone()));
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = if i % 2 == 0 {
+                    store.clone()
+                } else {
+                    second.clone()
+                };
+                tokio::spawn(async move {
+                    store
+                        .replace("crm", "refresh", Some("r2"), &format!("w{i}"))
+                        .await
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for task in tasks {
+            won += usize::from(task.await.unwrap().is_ok());
+        }
+        assert_eq!(won, 1);
+    }
 
     #[tokio::test(flavor = "multi_thread")]
     async fn json_round_trip_and_rpa_mfa_errors() {

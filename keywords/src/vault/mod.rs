@@ -174,6 +174,12 @@ pub trait SecretStore: Send + Sync {
         Ok(())
     }
 
+    /// Whether `set` and `replace` always fail (`env:`): a profile whose
+    /// provider rotates refresh tokens cannot keep one here.
+    fn is_read_only(&self) -> bool {
+        false
+    }
+
     /// Where this store keeps secrets, for logs and `--help` (no values).
     fn describe(&self) -> String;
 }

@@ -1,6 +1,8 @@
 // What the harness adds to oidc-provider so that clients can be tested
 // against behaviour it lacks: each is a Koa middleware before its routes.
-import { createSign } from 'node:crypto';
+import { createPublicKey, createSign } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 
 import { CLIENTS } from './clients.mjs';
 
@@ -93,4 +95,45 @@ export function signingHook(provider, privateKey, kid) {
     ctx.body = `${input}.${signature}`;
     return undefined;
   });
+}
+
+// GET /test/token-requests: how many token requests each client made
+// (`{"rpa-basic": 3, ...}`; a request whose client was not recognised
+// counts under "(unknown)"), so a suite proves on the provider's side how
+// many requests a client really sent, e.g. one for fifty callers.
+export function tokenRequestCounter(provider) {
+  const counts = {};
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/test/token-requests') {
+      ctx.type = 'json';
+      ctx.body = counts;
+      return undefined;
+    }
+    await next();
+    if (ctx.method === 'POST' && ctx.path === '/token') {
+      const id = ctx.oidc?.client?.clientId ?? '(unknown)';
+      counts[id] = (counts[id] ?? 0) + 1;
+    }
+    return undefined;
+  });
+}
+
+// The client `rpa-jwt` (client_credentials, private_key_jwt, RFC 7523)
+// with the public keys in `pemFiles` (PEM, RSA or EC P-256; the suite
+// makes the key pairs and keeps the private keys in its vault). Each key's
+// `kid` is its file's name without `.pem`.
+export function jwtClient(pemFiles) {
+  const keys = pemFiles.map((file) => ({
+    ...createPublicKey(readFileSync(file, 'utf8')).export({ format: 'jwk' }),
+    kid: basename(file, '.pem'),
+  }));
+  return {
+    client_id: 'rpa-jwt',
+    client_name: 'rpa-jwt',
+    token_endpoint_auth_method: 'private_key_jwt',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    jwks: { keys },
+  };
 }

@@ -17,12 +17,16 @@ const accountClaims = (sub) => ({
 
 // `options` are the lifetimes in seconds (accessTokenTtl, idTokenTtl,
 // deviceCodeTtl), apiTokenFormat ('opaque' or 'jwt'), the signing JWK and
-// the cookie key.
+// the cookie key; rotateRefreshToken, and extraClients beyond clients.json.
 export function configuration({
   signingJwk, cookieKey, accessTokenTtl, idTokenTtl, deviceCodeTtl, apiTokenFormat,
+  rotateRefreshToken = false, extraClients = [],
 }) {
   return {
-    clients: CLIENTS,
+    clients: [...CLIENTS, ...extraClients],
+    // true rotates the refresh token at every refresh
+    // (OIDC_ROTATE_REFRESH_TOKEN); otherwise oidc-provider's default.
+    ...(rotateRefreshToken ? { rotateRefreshToken: true } : {}),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [cookieKey] },
     scopes: ['openid', 'offline_access', 'profile', 'email', ...API_SCOPES],

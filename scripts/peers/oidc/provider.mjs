@@ -19,6 +19,11 @@
 //   OIDC_API_TOKEN_FORMAT  `opaque` (default) or `jwt`: access tokens for the
 //                          API resource. oidc-provider neither introspects
 //                          nor revokes JWT access tokens.
+//   OIDC_ROTATE_REFRESH_TOKEN  `1`: every refresh hands out a new refresh
+//                          token and retires the old one.
+//   OIDC_JWT_CLIENT_KEYS   comma-separated public key PEM files: registers
+//                          the client `rpa-jwt` (client_credentials,
+//                          private_key_jwt) with them (see additions.mjs).
 //   OIDC_STRICT_CLIENT_AUTH  `1`: each client must use its registered
 //                          client_secret_basic or _post (see additions.mjs);
 //                          otherwise either is taken, as oidc-provider does.
@@ -31,7 +36,9 @@ import Provider from 'oidc-provider';
 
 import { configuration } from './configuration.mjs';
 import { completeInteractions } from './interactions.mjs';
-import { strictClientAuth, devicePolling, signingHook } from './additions.mjs';
+import {
+  strictClientAuth, devicePolling, signingHook, tokenRequestCounter, jwtClient,
+} from './additions.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -76,6 +83,10 @@ const provider = new Provider(issuer, configuration({
   idTokenTtl: seconds('OIDC_ID_TOKEN_TTL', 3600),
   deviceCodeTtl: seconds('OIDC_DEVICE_CODE_TTL', 600),
   apiTokenFormat,
+  rotateRefreshToken: process.env.OIDC_ROTATE_REFRESH_TOKEN === '1',
+  extraClients: (process.env.OIDC_JWT_CLIENT_KEYS || '').split(',').filter(Boolean).length
+    ? [jwtClient(process.env.OIDC_JWT_CLIENT_KEYS.split(',').filter(Boolean))]
+    : [],
 }));
 // Behind nothing: trust the socket, not X-Forwarded-* headers.
 provider.proxy = false;
@@ -93,6 +104,7 @@ for (const event of ['server_error', 'authorization.error', 'grant.error', 'intr
   });
 }
 
+tokenRequestCounter(provider);
 if (process.env.OIDC_STRICT_CLIENT_AUTH === '1') strictClientAuth(provider, issuer, log);
 devicePolling(provider, seconds('OIDC_DEVICE_INTERVAL', 1));
 signingHook(provider, privateKey, signingJwk.kid);
