@@ -20,6 +20,7 @@ pub fn all() -> Vec<Keyword> {
         Keyword::new("Get Secret")
             .param(Param::required("secret_name", Type::Str))
             .param(vault_param())
+            .returns(Type::Dict)
             .tags(&[RETURNS_SECRET, "vault"])
             .doc(
                 "Returns the secret ``secret_name`` as a dictionary of its keys and values.
