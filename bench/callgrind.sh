@@ -8,7 +8,9 @@
 # costs cancel out.
 #
 # Usage: bench/callgrind.sh [xmlrpc|jsonrpc] [extra serve flags...]
-# Environment: CALLS (2000), WARM (200), REPEAT (3), BIN (target/release/rpa-mfa).
+# Environment: CALLS (2000), WARM (200), REPEAT (3), BIN (target/release/rpa-mfa),
+# KEYWORD (time; counter: Get Counter Based OTP), KEEP (a directory: the
+# callgrind files are copied there, for callgrind_annotate --inclusive=yes).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 protocol=${1:-xmlrpc}
@@ -36,6 +38,7 @@ run() {
     python3 bench/keepalive_client.py "$protocol" "$(cat "$port_file")" "$n"
     kill -TERM "$pid"
     wait "$pid" || true
+    if [ -n "${KEEP:-}" ]; then cp "$out" "$KEEP/callgrind.out.$n"; fi
     grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
 # Background work (timers, metrics upkeep) scales with wall time, which a
@@ -47,4 +50,4 @@ for _ in $(seq "$REPEAT"); do
     per_call=$(( (total - base) / CALLS ))
     if [ -z "$best" ] || [ "$per_call" -lt "$best" ]; then best=$per_call; fi
 done
-echo "$protocol: $best instructions per call (least of $REPEAT runs of $CALLS keep-alive calls of Get Time Based OTP; serve ${extra[*]})"
+echo "$protocol: $best instructions per call (least of $REPEAT runs of $CALLS keep-alive calls of ${KEYWORD:-time} based OTP; serve ${extra[*]})"
