@@ -424,6 +424,10 @@ pub struct Outcome {
 /// spaces and underscores.
 pub struct Library {
     keywords: Vec<Keyword>,
+    /// Each keyword by the name it is listed with, which is what Robot
+    /// sends: found without allocating.
+    exact: HashMap<&'static str, usize>,
+    /// Each keyword by its normalised name, for every other spelling.
     index: HashMap<String, usize>,
     services: Arc<Services>,
 }
@@ -460,8 +464,14 @@ impl Library {
             .enumerate()
             .map(|(i, k)| (normalize_name(k.name), i))
             .collect();
+        let exact = keywords
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.name, i))
+            .collect();
         Library {
             keywords,
+            exact,
             index,
             services,
         }
@@ -475,10 +485,13 @@ impl Library {
         &self.services
     }
 
+    /// The keyword `name` names, matched as Robot matches names.
     pub fn keyword(&self, name: &str) -> Option<&Keyword> {
-        self.index
-            .get(&normalize_name(name))
-            .map(|&i| &self.keywords[i])
+        let found = match self.exact.get(name) {
+            Some(&i) => Some(i),
+            None => self.index.get(&normalize_name(name)).copied(),
+        };
+        found.map(|i| &self.keywords[i])
     }
 
     /// Binds the arguments and runs the keyword in the namespace the
@@ -680,5 +693,19 @@ mod tests {
             normalize_name("Get Time_Based  otp"),
             normalize_name("get time based OTP")
         );
+        let library = Library::new(
+            vec![Keyword::new("Set Time Based OTP"), sample()],
+            Arc::new(Services::offline()),
+        );
+        for name in [
+            "Get Counter Based OTP",
+            "get_counter_based_otp",
+            "GETCOUNTER BASED  otp",
+        ] {
+            let found = library.keyword(name).map(|k| k.name);
+            assert_eq!(found, Some("Get Counter Based OTP"), "{name}");
+        }
+        assert!(library.keyword("Get Counter Based").is_none());
+        assert!(library.keyword("").is_none());
     }
 }

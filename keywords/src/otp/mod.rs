@@ -1,18 +1,20 @@
 //! HOTP (RFC 4226) and TOTP (RFC 6238): reading secrets the way people and
 //! authenticator apps hand them out, and turning them into codes.
 //!
-//! totp-rs computes the codes. It insists on 128-bit secrets and has no
-//! HOTP, so secrets are decoded and checked here and handed to its
-//! unchecked constructor; HOTP is TOTP with a one-second step, where the
-//! "time" is the counter.
+//! A code is RFC 4226's dynamic truncation of an HMAC of the counter (for
+//! TOTP the time step, RFC 6238) with hmac/sha1/sha2. The HMAC is keyed
+//! with the secret once per key, on its first code, so each further code
+//! costs hashing one 8-byte counter.
 
 pub mod keywords;
 pub mod live;
 pub mod record;
 
 use std::fmt;
+use std::sync::{LazyLock, OnceLock};
 
 use data_encoding::{Encoding, Specification};
+use hmac::{Hmac, KeyInit, Mac};
 use zeroize::Zeroizing;
 
 use crate::state::StateKey;
@@ -58,14 +60,6 @@ impl Algorithm {
             _ => None,
         }
     }
-
-    fn engine(self) -> totp_rs::Algorithm {
-        match self {
-            Algorithm::Sha1 => totp_rs::Algorithm::SHA1,
-            Algorithm::Sha256 => totp_rs::Algorithm::SHA256,
-            Algorithm::Sha512 => totp_rs::Algorithm::SHA512,
-        }
-    }
 }
 
 impl fmt::Display for Algorithm {
@@ -98,7 +92,60 @@ pub struct OtpKey {
     pub uri_counter: Option<u64>,
     /// The decoded secret, kept to store it (sealed) and fingerprint it.
     secret: Zeroizing<Vec<u8>>,
-    engine: totp_rs::Totp,
+    /// The HMAC keyed with the secret, made on the first code: a key
+    /// parsed only to be compared with the stored one never needs it.
+    keyed: OnceLock<KeyedMac>,
+}
+
+/// An HMAC keyed with a secret (its inner and outer pads hashed), cloned
+/// for each code.
+#[derive(Clone)]
+enum KeyedMac {
+    Sha1(Hmac<sha1::Sha1>),
+    Sha256(Hmac<sha2::Sha256>),
+    Sha512(Hmac<sha2::Sha512>),
+}
+
+impl KeyedMac {
+    fn new(algorithm: Algorithm, secret: &[u8]) -> KeyedMac {
+        const ANY_LENGTH: &str = "HMAC takes keys of any length";
+        match algorithm {
+            Algorithm::Sha1 => KeyedMac::Sha1(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
+            Algorithm::Sha256 => KeyedMac::Sha256(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
+            Algorithm::Sha512 => KeyedMac::Sha512(Hmac::new_from_slice(secret).expect(ANY_LENGTH)),
+        }
+    }
+
+    /// RFC 4226 section 5.3: the HMAC of the counter, dynamically
+    /// truncated to 31 bits.
+    fn truncated(&self, counter: u64) -> u32 {
+        fn truncate(digest: &[u8]) -> u32 {
+            let offset = usize::from(digest[digest.len() - 1] & 0x0f);
+            let word: [u8; 4] = digest[offset..offset + 4].try_into().expect("4 bytes");
+            u32::from_be_bytes(word) & 0x7fff_ffff
+        }
+        fn sign<M: Mac + Clone>(mac: &M, counter: u64) -> u32 {
+            let mut mac = mac.clone();
+            mac.update(&counter.to_be_bytes());
+            truncate(&mac.finalize().into_bytes())
+        }
+        match self {
+            KeyedMac::Sha1(mac) => sign(mac, counter),
+            KeyedMac::Sha256(mac) => sign(mac, counter),
+            KeyedMac::Sha512(mac) => sign(mac, counter),
+        }
+    }
+}
+
+/// The last `digits` decimal digits of `value`, with leading zeros.
+fn decimal_code(value: u32, digits: u8) -> String {
+    let mut code = String::with_capacity(usize::from(digits));
+    let mut divisor = 10u32.pow(u32::from(digits) - 1);
+    while divisor > 0 {
+        code.push(char::from(b'0' + ((value / divisor) % 10) as u8));
+        divisor /= 10;
+    }
+    code
 }
 
 impl fmt::Debug for OtpKey {
@@ -163,13 +210,6 @@ impl OtpKey {
         uri_counter: Option<u64>,
         secret: Zeroizing<Vec<u8>>,
     ) -> OtpKey {
-        let engine = totp_rs::Builder::new()
-            .with_algorithm(algorithm.engine())
-            .with_digits(digits)
-            .with_step_duration(period)
-            .with_skew(0)
-            .with_secret(secret.to_vec())
-            .build_noncompliant();
         OtpKey {
             kind,
             algorithm,
@@ -177,7 +217,7 @@ impl OtpKey {
             period,
             uri_counter,
             secret,
-            engine,
+            keyed: OnceLock::new(),
         }
     }
 
@@ -221,14 +261,15 @@ impl OtpKey {
 
     /// The HOTP code for `counter` (or the TOTP code of time step `counter`).
     pub fn code_at_counter(&self, counter: u64) -> String {
-        self.engine
-            .generate(counter.saturating_mul(self.period))
-            .to_string()
+        let keyed = self
+            .keyed
+            .get_or_init(|| KeyedMac::new(self.algorithm, &self.secret));
+        decimal_code(keyed.truncated(counter), self.digits)
     }
 
     /// The TOTP code at a Unix time.
     pub fn code_at_time(&self, unix_seconds: u64) -> String {
-        self.engine.generate(unix_seconds).to_string()
+        self.code_at_counter(unix_seconds / self.period)
     }
 
     /// Seconds the code current at `now` stays valid.
@@ -288,25 +329,41 @@ pub fn parse_unix_time(text: &str) -> Option<u64> {
 
 /// RFC 4648 base32 that also takes lowercase and leaves bits beyond the
 /// last whole byte unchecked, as Python's `b32decode` (and so pyotp) does.
-fn base32() -> Encoding {
+/// Built once: building it costs more than decoding a secret.
+static BASE32: LazyLock<Encoding> = LazyLock::new(|| {
     let mut spec = Specification::new();
     spec.symbols.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
     spec.translate.from.push_str("abcdefghijklmnopqrstuvwxyz");
     spec.translate.to.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
     spec.check_trailing_bits = false;
     spec.encoding().expect("a valid base32 specification")
+});
+
+/// Whether a secret holds anything [`decode_secret`] drops first.
+fn has_separators(input: &str) -> bool {
+    !input.is_ascii()
+        || input
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'-' || b == b'=')
 }
 
 /// Decodes a base32 secret. Spaces, dashes and `=` are dropped first (apps
 /// show secrets in groups); the errors for bad digits and bad lengths are
 /// pyotp's, which RPA.MFA users already know.
 pub fn decode_secret(input: &str) -> Result<Zeroizing<Vec<u8>>, KeywordError> {
-    let cleaned: Zeroizing<String> = Zeroizing::new(
+    // The copy without separators is made only when there are some.
+    let copy: Zeroizing<String>;
+    let cleaned = if has_separators(input) {
+        copy = Zeroizing::new(
+            input
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
+                .collect(),
+        );
+        copy.as_str()
+    } else {
         input
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
-            .collect(),
-    );
+    };
     if cleaned.is_empty() {
         return Err(KeywordError::value_error("The OTP secret is empty."));
     }
@@ -321,7 +378,7 @@ pub fn decode_secret(input: &str) -> Result<Zeroizing<Vec<u8>>, KeywordError> {
         return Err(KeywordError::plain("Incorrect padding"));
     }
     let bytes = Zeroizing::new(
-        base32()
+        BASE32
             .decode(cleaned.as_bytes())
             .map_err(|_| KeywordError::plain("Non-base32 digit found"))?,
     );
@@ -426,6 +483,55 @@ mod tests {
         ];
         for (counter, code) in expected.iter().enumerate() {
             assert_eq!(key.code_at_counter(counter as u64), *code);
+        }
+    }
+
+    #[test]
+    fn totp_matches_rfc6238_appendix_b() {
+        // The RFC's 20-, 32- and 64-byte ASCII seeds, in base32.
+        let seed = |bytes: usize| {
+            let ascii: Vec<u8> = (0..bytes).map(|i| b"1234567890"[i % 10]).collect();
+            data_encoding::BASE32.encode(&ascii)
+        };
+        let cases = [
+            (
+                Algorithm::Sha1,
+                20,
+                [
+                    (59, "94287082"),
+                    (1111111109, "07081804"),
+                    (2000000000, "69279037"),
+                ],
+            ),
+            (
+                Algorithm::Sha256,
+                32,
+                [
+                    (59, "46119246"),
+                    (1111111109, "68084774"),
+                    (2000000000, "90698825"),
+                ],
+            ),
+            (
+                Algorithm::Sha512,
+                64,
+                [
+                    (59, "90693936"),
+                    (1111111109, "25091201"),
+                    (2000000000, "38618901"),
+                ],
+            ),
+        ];
+        for (algorithm, bytes, vectors) in cases {
+            let options = Options {
+                algorithm: Some(algorithm),
+                digits: Some(8),
+                period: None,
+            };
+            let key = OtpKey::parse(&seed(bytes), Kind::Totp, options).unwrap();
+            for (time, code) in vectors {
+                assert_eq!(key.code_at_time(time), code, "{algorithm} at {time}");
+            }
         }
     }
 
