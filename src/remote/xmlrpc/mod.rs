@@ -8,15 +8,16 @@
 //! `%Y%m%dT%H:%M:%S`, `\r` as `&#13;` (a raw one would turn into `\n`), and
 //! strings holding characters XML 1.0 cannot carry as `<base64>`.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
 use base64::Engine;
-use quick_xml::events::Event;
-use quick_xml::Reader;
 use rpa_mfa_keywords::value::{DateTime, Value};
 
+use document::{Document, Tag};
+
+mod document;
+mod plain;
 #[cfg(test)]
 mod reference;
 
@@ -39,282 +40,21 @@ fn err<T>(msg: impl Into<String>) -> Result<T, DecodeError> {
     Err(DecodeError(msg.into()))
 }
 
-/// An element name XML-RPC gives a meaning to (namespace prefixes such as
-/// `ex:` dropped); any other is kept by name for error messages only.
-#[derive(Debug, PartialEq)]
-enum Tag {
-    /// The document itself, parent of the root element.
-    Document,
-    MethodCall,
-    MethodName,
-    Params,
-    Param,
-    Value,
-    Array,
-    Data,
-    Struct,
-    Member,
-    Name,
-    String,
-    /// `int`, `i4` or `i8`, by the name it came with.
-    Int(&'static str),
-    Boolean,
-    Double,
-    DateTime,
-    Base64,
-    Nil,
-    Other(String),
-}
-
-impl Tag {
-    fn of(local_name: &str) -> Tag {
-        match local_name {
-            "methodCall" => Tag::MethodCall,
-            "methodName" => Tag::MethodName,
-            "params" => Tag::Params,
-            "param" => Tag::Param,
-            "value" => Tag::Value,
-            "array" => Tag::Array,
-            "data" => Tag::Data,
-            "struct" => Tag::Struct,
-            "member" => Tag::Member,
-            "name" => Tag::Name,
-            "string" => Tag::String,
-            "int" => Tag::Int("int"),
-            "i4" => Tag::Int("i4"),
-            "i8" => Tag::Int("i8"),
-            "boolean" => Tag::Boolean,
-            "double" => Tag::Double,
-            "dateTime.iso8601" => Tag::DateTime,
-            "base64" => Tag::Base64,
-            "nil" => Tag::Nil,
-            other => Tag::Other(other.to_owned()),
-        }
-    }
-
-    fn name(&self) -> &str {
-        match self {
-            Tag::Document => "",
-            Tag::MethodCall => "methodCall",
-            Tag::MethodName => "methodName",
-            Tag::Params => "params",
-            Tag::Param => "param",
-            Tag::Value => "value",
-            Tag::Array => "array",
-            Tag::Data => "data",
-            Tag::Struct => "struct",
-            Tag::Member => "member",
-            Tag::Name => "name",
-            Tag::String => "string",
-            Tag::Int(name) => name,
-            Tag::Boolean => "boolean",
-            Tag::Double => "double",
-            Tag::DateTime => "dateTime.iso8601",
-            Tag::Base64 => "base64",
-            Tag::Nil => "nil",
-            Tag::Other(name) => name,
-        }
-    }
-
-    /// Whether decoding ever reads this element's text: containers'
-    /// whitespace is never gathered (a `<value>`'s only while it has no
-    /// child element: with one, the child is the value).
-    fn text_read(&self) -> bool {
-        !matches!(
-            self,
-            Tag::Document
-                | Tag::MethodCall
-                | Tag::Params
-                | Tag::Param
-                | Tag::Array
-                | Tag::Data
-                | Tag::Struct
-                | Tag::Member
-                | Tag::Nil
-                | Tag::Other(_)
-        )
-    }
-}
-
-/// No node: the end of a list of children.
-const NONE: u32 = u32::MAX;
-
-/// One element of the document: its text borrowed from the body unless
-/// entities or line ends had to be rewritten, its children a linked list
-/// in the same vector.
-#[derive(Debug)]
-struct Node<'a> {
-    tag: Tag,
-    text: Cow<'a, str>,
-    parent: u32,
-    first_child: u32,
-    last_child: u32,
-    next_sibling: u32,
-}
-
-/// A parsed document: every element in one vector, index 0 the document.
-struct Document<'a> {
-    nodes: Vec<Node<'a>>,
-}
-
-impl<'a> Document<'a> {
-    fn node(&self, id: u32) -> &Node<'a> {
-        &self.nodes[id as usize]
-    }
-
-    fn children(&self, id: u32) -> impl Iterator<Item = (u32, &Node<'a>)> + '_ {
-        let mut next = self.node(id).first_child;
-        std::iter::from_fn(move || {
-            let id = next;
-            let node = self.nodes.get(id as usize)?;
-            next = node.next_sibling;
-            Some((id, node))
-        })
-    }
-
-    /// The first child of `id` with tag `tag`.
-    fn child(&self, id: u32, tag: &Tag) -> Option<(u32, &Node<'a>)> {
-        self.children(id).find(|(_, c)| c.tag == *tag)
-    }
-
-    fn add_child(&mut self, parent: u32, tag: Tag) -> u32 {
-        let id = self.nodes.len() as u32;
-        self.nodes.push(Node {
-            tag,
-            text: Cow::Borrowed(""),
-            parent,
-            first_child: NONE,
-            last_child: NONE,
-            next_sibling: NONE,
-        });
-        let parent_node = &mut self.nodes[parent as usize];
-        match parent_node.last_child {
-            NONE => {
-                parent_node.first_child = id;
-                // A value with an element inside is that element.
-                if parent_node.tag == Tag::Value {
-                    parent_node.text = Cow::Borrowed("");
-                }
-            }
-            last => {
-                parent_node.last_child = id;
-                self.nodes[last as usize].next_sibling = id;
-                return id;
-            }
-        }
-        self.nodes[parent as usize].last_child = id;
-        id
-    }
-
-    /// Whether text inside `id` is ever read (see [`Tag::text_read`]).
-    fn gathers_text(&self, id: u32) -> bool {
-        let node = self.node(id);
-        node.tag.text_read() && !(node.tag == Tag::Value && node.first_child != NONE)
-    }
-
-    fn push_text(&mut self, id: u32, piece: Cow<'a, str>) {
-        let text = &mut self.nodes[id as usize].text;
-        if text.is_empty() {
-            *text = piece;
-        } else {
-            text.to_mut().push_str(&piece);
-        }
-    }
-}
-
-/// Parses XML into a [`Document`] that borrows from `xml`, iteratively so
-/// depth cannot overflow. One vector holds every element; text is copied
-/// only where entities or line ends are rewritten.
-fn parse_document(xml: &str) -> Result<Document<'_>, DecodeError> {
-    let mut reader = Reader::from_str(xml);
-    let mut doc = Document {
-        // About one element per 24 bytes in what clients send.
-        nodes: Vec::with_capacity(xml.len() / 24 + 2),
-    };
-    doc.nodes.push(Node {
-        tag: Tag::Document,
-        text: Cow::Borrowed(""),
-        parent: NONE,
-        first_child: NONE,
-        last_child: NONE,
-        next_sibling: NONE,
-    });
-    let mut open = 0u32;
-    let mut depth = 1usize;
-    loop {
-        let event = reader.read_event().map_err(|e| {
-            DecodeError(format!(
-                "malformed XML at byte {}: {e}",
-                reader.buffer_position()
-            ))
-        })?;
-        match event {
-            Event::Start(tag) => {
-                if depth > MAX_DEPTH * 4 {
-                    return err("XML nested too deeply");
-                }
-                open = doc.add_child(open, Tag::of(tag.local_name().as_ref()));
-                depth += 1;
-            }
-            Event::Empty(tag) => {
-                doc.add_child(open, Tag::of(tag.local_name().as_ref()));
-            }
-            Event::End(_) => {
-                open = doc.node(open).parent;
-                if open == NONE {
-                    return err("unbalanced end tag");
-                }
-                depth -= 1;
-            }
-            Event::Text(text) => {
-                if doc.gathers_text(open) {
-                    doc.push_text(open, text.xml10_content());
-                }
-            }
-            Event::CData(data) => {
-                if doc.gathers_text(open) {
-                    doc.push_text(open, data.xml10_content());
-                }
-            }
-            Event::GeneralRef(reference) => {
-                // Resolved wherever it is: an unknown entity is an error.
-                let resolved: Cow<'_, str> = match reference.resolve_char_ref() {
-                    Ok(Some(c)) => Cow::Owned(c.to_string()),
-                    Ok(None) => {
-                        let name = reference.xml10_content();
-                        match quick_xml::escape::resolve_predefined_entity(&name) {
-                            Some(s) => Cow::Borrowed(s),
-                            None => return err(format!("unknown entity &{name};")),
-                        }
-                    }
-                    Err(e) => return err(format!("bad character reference: {e}")),
-                };
-                if doc.gathers_text(open) {
-                    doc.push_text(open, resolved);
-                }
-            }
-            Event::DocType(_) => return err("DOCTYPE is not allowed in XML-RPC"),
-            Event::Eof => break,
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
-        }
-    }
-    if open != 0 {
-        return err("unexpected end of document");
-    }
-    let root = doc.node(0);
-    match (root.first_child, root.first_child == root.last_child) {
-        (NONE, _) => err("empty document"),
-        (_, true) => Ok(doc),
-        _ => err("more than one root element"),
-    }
-}
-
 /// Decodes a `methodCall` request body. Only what becomes a value is
 /// allocated; the document borrows from `body`.
 pub fn decode_call(body: &[u8]) -> Result<MethodCall, DecodeError> {
     let xml =
         std::str::from_utf8(body).map_err(|_| DecodeError("request body is not UTF-8".into()))?;
-    let doc = parse_document(xml)?;
+    // Most requests are plain: read without quick_xml, which reads (and
+    // refuses) everything else.
+    match plain::parse(xml) {
+        Some(doc) => decode_document(&doc),
+        None => decode_document(&document::parse(xml)?),
+    }
+}
+
+/// The call a parsed document holds.
+fn decode_document(doc: &Document<'_>) -> Result<MethodCall, DecodeError> {
     let root = doc.node(0).first_child;
     let root_tag = &doc.node(root).tag;
     if *root_tag != Tag::MethodCall {
@@ -328,7 +68,7 @@ pub fn decode_call(body: &[u8]) -> Result<MethodCall, DecodeError> {
     if let Some((list, _)) = doc.child(root, &Tag::Params) {
         for (param, _) in doc.children(list).filter(|(_, c)| c.tag == Tag::Param) {
             match doc.child(param, &Tag::Value) {
-                Some((value, _)) => params.push(decode_value(&doc, value, 0)?),
+                Some((value, _)) => params.push(decode_value(doc, value, 0)?),
                 None => return err("<param> without <value>"),
             }
         }
@@ -761,6 +501,49 @@ mod tests {
         );
     }
 
+    /// A request as Python's `xmlrpc.client` sends it: plain.
+    const PLAIN: &str = "<?xml version='1.0'?>\n<methodCall>\n<methodName>run_keyword</methodName>\n\
+        <params>\n<param>\n<value><string>Get Time Based OTP</string></value>\n</param>\n<param>\n\
+        <value><array><data>\n<value><string>JBSWY3DPEHPK3PXP</string></value>\n<value><int>6</int>\
+        </value>\n<value><ex:nil/></value>\n<value>untyped \u{e9}</value>\n</data></array></value>\n\
+        </param>\n<param>\n<value><struct>\n<member>\n<name>digits</name>\n<value><i4>8</i4></value>\n\
+        </member>\n</struct></value>\n</param>\n</params>\n</methodCall>\n";
+
+    #[test]
+    fn plain_requests_are_read_without_quick_xml() {
+        assert!(plain::parse(PLAIN).is_some());
+        let python = python(
+            "import xmlrpc.client\n\
+             print(xmlrpc.client.dumps((['JBSWY3DPEHPK3PXP', 5], {'digits': 8}), 'run_keyword'))",
+            "",
+        );
+        assert!(plain::parse(&python).is_some(), "{python}");
+        // Entities, CDATA, carriage returns and attributes go to quick_xml.
+        for other in [
+            EVERY_TYPE,
+            "<methodCall><methodName><![CDATA[m]]></methodName></methodCall>",
+            "<methodCall><methodName>m\r</methodName></methodCall>",
+            "<methodCall a='1'><methodName>m</methodName></methodCall>",
+        ] {
+            assert!(plain::parse(other).is_none(), "{other}");
+        }
+    }
+
+    /// Where the plain reader answers, quick_xml reads the same document.
+    fn same_as_quick_xml(xml: &[u8]) {
+        let Ok(text) = std::str::from_utf8(xml) else {
+            return;
+        };
+        if let Some(doc) = plain::parse(text) {
+            let full = document::parse(text).map(|doc| decode_document(&doc));
+            assert_eq!(
+                format!("{:?}", Ok::<_, DecodeError>(decode_document(&doc))),
+                format!("{full:?}"),
+                "{text:?}"
+            );
+        }
+    }
+
     /// Odd but well-formed requests: the decoder's leniencies.
     const ODD_REQUESTS: &[&str] = &[
         "<methodCall><methodName> m </methodName><foo>x</foo><params>text<param>\
@@ -793,8 +576,11 @@ mod tests {
         let cases = odd
             .chain(ODD_REQUESTS.iter().flat_map(|r| mangled(r, 2_000)))
             .chain(mangled(EVERY_TYPE, 20_000))
+            .chain([PLAIN.as_bytes().to_vec()])
+            .chain(mangled(PLAIN, 40_000))
             .chain([nested_arrays(500), nested_arrays(MAX_DEPTH + 2)].map(String::into_bytes));
         for case in cases {
+            same_as_quick_xml(&case);
             // Debug text, so that a NaN compares equal to itself.
             assert_eq!(
                 format!("{:?}", decode_call(&case)),
