@@ -212,7 +212,9 @@ impl RemoteApi {
         let result = self.dispatch(access, method, params).await;
         let took = started.elapsed();
         let status = match &result {
-            Ok(Value::Dict(map)) if map.get("status") == Some(&Value::str("PASS")) => "PASS",
+            Ok(Value::Dict(map)) if matches!(map.get("status"), Some(Value::Str(s)) if s == "PASS") => {
+                "PASS"
+            }
             Ok(_) => "FAIL",
             Err(_) => "FAULT",
         };

@@ -175,7 +175,7 @@ fn encode_value(value: &Value, out: &mut String) {
         Value::Float(x) => {
             let _ = write!(out, "<double>{x:?}</double>");
         }
-        Value::Str(s) if s.chars().all(xml_char) => {
+        Value::Str(s) if verbatim(s) || s.chars().all(xml_char) => {
             out.push_str("<string>");
             escape_into(s, out);
             out.push_str("</string>");
@@ -220,7 +220,17 @@ fn xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
+/// Whether `s` goes into XML as it is: printable ASCII without markup.
+fn verbatim(s: &str) -> bool {
+    s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'&' | b'<' | b'>'))
+}
+
 fn escape_into(s: &str, out: &mut String) {
+    if verbatim(s) {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),

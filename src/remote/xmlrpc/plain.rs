@@ -21,27 +21,48 @@ const DECLARATIONS: &[&str] = &[
     "<?xml version='1.0' encoding='utf-8'?>",
 ];
 
-/// Whether `byte` may stand in text read here: not markup, not an entity,
+/// Bytes that may stand in text read here: not markup, not an entity,
 /// not a carriage return (XML turns it into a line feed) or another
-/// control character.
-fn plain_text_byte(byte: u8) -> bool {
-    !matches!(byte, b'<' | b'>' | b'&' | b']' | 0..=8 | 11..=31 | 127)
-}
+/// control character. A table: every byte of a request is looked up.
+static PLAIN_TEXT: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut byte = 0;
+    while byte < 32 {
+        table[byte] = byte == b'\t' as usize || byte == b'\n' as usize;
+        byte += 1;
+    }
+    table[b'<' as usize] = false;
+    table[b'>' as usize] = false;
+    table[b'&' as usize] = false;
+    table[b']' as usize] = false;
+    table[127] = false;
+    table
+};
 
-/// Whether `name` is an element name read here: ASCII letters, digits,
-/// `_`, `.`, `-`, at most one `:` between two parts, each beginning with a
-/// letter or `_`.
+/// Bytes of element names read here: ASCII letters, digits, `_`, `.`,
+/// `-` and `:` (see [`plain_name`] for where they may stand).
+static NAME_BYTE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b':');
+        byte += 1;
+    }
+    table
+};
+
+/// Whether a name made of [`NAME_BYTE`]s is read here: at most one `:`
+/// between two parts, each beginning with a letter or `_`.
 fn plain_name(name: &str) -> bool {
-    let part = |p: &str| {
-        let mut bytes = p.bytes();
-        bytes
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    let starts_well = |part: &str| {
+        part.as_bytes()
+            .first()
+            .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
     };
     match name.split_once(':') {
-        Some((prefix, local)) => part(prefix) && part(local),
-        None => part(name),
+        Some((prefix, local)) => starts_well(prefix) && starts_well(local) && !local.contains(':'),
+        None => starts_well(name),
     }
 }
 
@@ -64,12 +85,11 @@ pub(super) fn parse(xml: &str) -> Option<Document<'_>> {
     let mut open = 0u32;
     let mut has_root = false;
     loop {
-        let text_end = at
-            + bytes[at..]
-                .iter()
-                .position(|&b| !plain_text_byte(b))
-                .unwrap_or(bytes.len() - at);
-        let text = &xml[at..text_end];
+        let mut end = at;
+        while end < bytes.len() && PLAIN_TEXT[usize::from(bytes[end])] {
+            end += 1;
+        }
+        let text = &xml[at..end];
         if open == 0 {
             // Outside the root only white space.
             if !text.bytes().all(|b| matches!(b, b' ' | b'\t' | b'\n')) {
@@ -78,33 +98,40 @@ pub(super) fn parse(xml: &str) -> Option<Document<'_>> {
         } else if !text.is_empty() && doc.gathers_text(open) {
             doc.push_text(open, Cow::Borrowed(text));
         }
-        if text_end == bytes.len() {
+        if end == bytes.len() {
             break;
         }
-        if bytes[text_end] != b'<' {
+        if bytes[end] != b'<' {
             return None;
         }
-        let close = text_end + bytes[text_end..].iter().position(|&b| b == b'>')?;
-        let tag = &xml[text_end + 1..close];
+        let closing = bytes.get(end + 1) == Some(&b'/');
+        let name_start = end + 1 + usize::from(closing);
+        let mut name_end = name_start;
+        while name_end < bytes.len() && NAME_BYTE[usize::from(bytes[name_end])] {
+            name_end += 1;
+        }
+        let name = &xml[name_start..name_end];
+        let empty = !closing && bytes.get(name_end) == Some(&b'/');
+        let close = name_end + usize::from(empty);
+        if bytes.get(close) != Some(&b'>') || !plain_name(name) {
+            return None;
+        }
         at = close + 1;
-        if let Some(name) = tag.strip_prefix('/') {
+        if closing {
             if open == 0 || names.pop() != Some(name) {
                 return None;
             }
             open = doc.parent(open);
-        } else if let Some(name) = tag.strip_suffix('/') {
-            if !plain_name(name) || (open == 0 && has_root) {
-                return None;
-            }
-            has_root = true;
-            doc.add_child(open, Tag::of(local_name(name)));
-        } else {
-            if !plain_name(tag) || (open == 0 && has_root) || names.len() > MAX_DEPTH * 4 {
-                return None;
-            }
-            has_root = true;
-            open = doc.add_child(open, Tag::of(local_name(tag)));
-            names.push(tag);
+            continue;
+        }
+        if (open == 0 && has_root) || names.len() > MAX_DEPTH * 4 {
+            return None;
+        }
+        has_root = true;
+        let id = doc.add_child(open, Tag::of(local_name(name)));
+        if !empty {
+            open = id;
+            names.push(name);
         }
     }
     (open == 0 && has_root && doc.node(0).first_child != NONE).then_some(doc)
