@@ -52,23 +52,15 @@ static NAME_BYTE: [bool; 256] = {
     table
 };
 
-/// Whether a name made of [`NAME_BYTE`]s is read here: at most one `:`
-/// between two parts, each beginning with a letter or `_`.
-fn plain_name(name: &str) -> bool {
-    let starts_well = |part: &str| {
-        part.as_bytes()
-            .first()
+/// Whether a name made of [`NAME_BYTE`]s, with its one `:` (if any) at
+/// `colon`, is read here: each part begins with a letter or `_`.
+fn plain_name(name: &str, colon: Option<usize>) -> bool {
+    let starts_well = |at: usize| {
+        name.as_bytes()
+            .get(at)
             .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'_')
     };
-    match name.split_once(':') {
-        Some((prefix, local)) => starts_well(prefix) && starts_well(local) && !local.contains(':'),
-        None => starts_well(name),
-    }
-}
-
-/// The name without its namespace prefix, as quick_xml's `local_name`.
-fn local_name(name: &str) -> &str {
-    name.split_once(':').map_or(name, |(_, local)| local)
+    starts_well(0) && colon.is_none_or(|c| starts_well(c + 1))
 }
 
 /// Reads a plain request, or None for anything else.
@@ -104,31 +96,45 @@ pub(super) fn parse(xml: &str) -> Option<Document<'_>> {
         if bytes[end] != b'<' {
             return None;
         }
-        let closing = bytes.get(end + 1) == Some(&b'/');
-        let name_start = end + 1 + usize::from(closing);
-        let mut name_end = name_start;
-        while name_end < bytes.len() && NAME_BYTE[usize::from(bytes[name_end])] {
-            name_end += 1;
-        }
-        let name = &xml[name_start..name_end];
-        let empty = !closing && bytes.get(name_end) == Some(&b'/');
-        let close = name_end + usize::from(empty);
-        if bytes.get(close) != Some(&b'>') || !plain_name(name) {
-            return None;
-        }
-        at = close + 1;
-        if closing {
-            if open == 0 || names.pop() != Some(name) {
+        if bytes.get(end + 1) == Some(&b'/') {
+            // An end tag must close the element open: compared, not scanned.
+            let name = names.pop()?;
+            let name_end = end + 2 + name.len();
+            if open == 0
+                || bytes.get(end + 2..name_end) != Some(name.as_bytes())
+                || bytes.get(name_end) != Some(&b'>')
+            {
                 return None;
             }
+            at = name_end + 1;
             open = doc.parent(open);
             continue;
         }
+        let name_start = end + 1;
+        let mut name_end = name_start;
+        let mut colon = None;
+        while name_end < bytes.len() && NAME_BYTE[usize::from(bytes[name_end])] {
+            if bytes[name_end] == b':' {
+                if colon.is_some() {
+                    return None;
+                }
+                colon = Some(name_end - name_start);
+            }
+            name_end += 1;
+        }
+        let name = &xml[name_start..name_end];
+        let empty = bytes.get(name_end) == Some(&b'/');
+        let close = name_end + usize::from(empty);
+        if bytes.get(close) != Some(&b'>') || !plain_name(name, colon) {
+            return None;
+        }
+        at = close + 1;
         if (open == 0 && has_root) || names.len() > MAX_DEPTH * 4 {
             return None;
         }
         has_root = true;
-        let id = doc.add_child(open, Tag::of(local_name(name)));
+        let local = colon.map_or(name, |c| &name[c + 1..]);
+        let id = doc.add_child(open, Tag::of(local));
         if !empty {
             open = id;
             names.push(name);
