@@ -187,18 +187,21 @@ impl Keyword {
         named: Vec<(String, Value)>,
     ) -> Result<Args, KeywordError> {
         let fail = |msg: String| Err(KeywordError::value_error(msg));
-        let slots: Vec<&Param> = self
-            .params
-            .iter()
-            .filter(|p| p.kind == ParamKind::Positional)
-            .collect();
+        let is_slot = |p: &&Param| p.kind == ParamKind::Positional;
         let given_positional = positional.len();
-        if given_positional > slots.len() {
+        if given_positional > self.params.iter().filter(is_slot).count() {
             return fail(self.count_error(given_positional));
         }
-        let mut values: HashMap<&'static str, Value> = HashMap::new();
-        for (param, value) in slots.iter().zip(positional) {
-            values.insert(param.name, value);
+        // What was given for each parameter, by its place in `params`.
+        let mut values: Vec<Option<Value>> = self.params.iter().map(|_| None).collect();
+        let slots = self
+            .params
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| is_slot(p))
+            .map(|(i, _)| i);
+        for (slot, value) in slots.zip(positional) {
+            values[slot] = Some(value);
         }
         let free = self.params.iter().find(|p| p.kind == ParamKind::FreeNamed);
         let mut extra = BTreeMap::new();
@@ -207,17 +210,15 @@ impl Keyword {
             match self
                 .params
                 .iter()
-                .find(|p| p.kind != ParamKind::FreeNamed && p.name == name)
+                .position(|p| p.kind != ParamKind::FreeNamed && p.name == name)
             {
-                Some(p) if values.contains_key(p.name) => {
+                Some(i) if values[i].is_some() => {
                     return fail(format!(
                         "Keyword '{}' got multiple values for argument '{}'.",
-                        self.name, p.name
+                        self.name, self.params[i].name
                     ));
                 }
-                Some(p) => {
-                    values.insert(p.name, value);
-                }
+                Some(i) => values[i] = Some(value),
                 None if free.is_some() => {
                     extra.insert(name, value);
                 }
@@ -229,12 +230,12 @@ impl Keyword {
                 }
             }
         }
-        let mut bound = BTreeMap::new();
-        for p in &self.params {
+        let mut bound = Vec::with_capacity(self.params.len());
+        for (p, given) in self.params.iter().zip(values) {
             if p.kind == ParamKind::FreeNamed {
                 continue;
             }
-            let value = match (values.remove(p.name), &p.default) {
+            let value = match (given, &p.default) {
                 // Robot sends None as "", so "" means "not given" for a None default.
                 (Some(Value::Str(s)), Some(Value::None)) if s.is_empty() => Value::None,
                 (Some(v), _) => v,
@@ -256,7 +257,7 @@ impl Keyword {
             let converted =
                 p.ty.convert(p.name, value)
                     .map_err(KeywordError::value_error)?;
-            bound.insert(p.name, converted);
+            bound.push((p.name, converted));
         }
         Ok(Args { bound, extra })
     }
@@ -290,14 +291,19 @@ impl fmt::Debug for Keyword {
 /// The arguments of one call, bound and converted.
 #[derive(Debug, Default)]
 pub struct Args {
-    bound: BTreeMap<&'static str, Value>,
+    /// Every declared parameter's value, in declaration order (a handful:
+    /// found by a look at each).
+    bound: Vec<(&'static str, Value)>,
     extra: BTreeMap<String, Value>,
 }
 
 impl Args {
     /// The value of a declared parameter (its default when not given).
     pub fn get(&self, name: &str) -> &Value {
-        self.bound.get(name).unwrap_or(&Value::None)
+        self.bound
+            .iter()
+            .find(|(bound, _)| *bound == name)
+            .map_or(&Value::None, |(_, value)| value)
     }
 
     /// A declared string parameter; None when it is None or empty.
@@ -424,6 +430,10 @@ pub struct Outcome {
 /// spaces and underscores.
 pub struct Library {
     keywords: Vec<Keyword>,
+    /// Each keyword by the name it is listed with, which is what Robot
+    /// sends: found without allocating.
+    exact: HashMap<&'static str, usize>,
+    /// Each keyword by its normalised name, for every other spelling.
     index: HashMap<String, usize>,
     services: Arc<Services>,
 }
@@ -460,8 +470,14 @@ impl Library {
             .enumerate()
             .map(|(i, k)| (normalize_name(k.name), i))
             .collect();
+        let exact = keywords
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.name, i))
+            .collect();
         Library {
             keywords,
+            exact,
             index,
             services,
         }
@@ -475,10 +491,13 @@ impl Library {
         &self.services
     }
 
+    /// The keyword `name` names, matched as Robot matches names.
     pub fn keyword(&self, name: &str) -> Option<&Keyword> {
-        self.index
-            .get(&normalize_name(name))
-            .map(|&i| &self.keywords[i])
+        let found = match self.exact.get(name) {
+            Some(&i) => Some(i),
+            None => self.index.get(&normalize_name(name)).copied(),
+        };
+        found.map(|i| &self.keywords[i])
     }
 
     /// Binds the arguments and runs the keyword in the namespace the
@@ -680,5 +699,19 @@ mod tests {
             normalize_name("Get Time_Based  otp"),
             normalize_name("get time based OTP")
         );
+        let library = Library::new(
+            vec![Keyword::new("Set Time Based OTP"), sample()],
+            Arc::new(Services::offline()),
+        );
+        for name in [
+            "Get Counter Based OTP",
+            "get_counter_based_otp",
+            "GETCOUNTER BASED  otp",
+        ] {
+            let found = library.keyword(name).map(|k| k.name);
+            assert_eq!(found, Some("Get Counter Based OTP"), "{name}");
+        }
+        assert!(library.keyword("Get Counter Based").is_none());
+        assert!(library.keyword("").is_none());
     }
 }

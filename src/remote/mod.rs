@@ -9,7 +9,10 @@
 pub mod xmlrpc;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use rpa_mfa_keywords::access::{Access, Identity};
@@ -209,7 +212,9 @@ impl RemoteApi {
         let result = self.dispatch(access, method, params).await;
         let took = started.elapsed();
         let status = match &result {
-            Ok(Value::Dict(map)) if map.get("status") == Some(&Value::str("PASS")) => "PASS",
+            Ok(Value::Dict(map)) if matches!(map.get("status"), Some(Value::Str(s)) if s == "PASS") => {
+                "PASS"
+            }
             Ok(_) => "FAIL",
             Err(_) => "FAULT",
         };
@@ -283,8 +288,10 @@ impl RemoteApi {
         }
     }
 
-    /// Runs a keyword in its own task, so a client hanging up mid-call
-    /// cannot cancel it half-way (a vault write, a counter increment).
+    /// Runs a keyword so that a client hanging up mid-call cannot cancel
+    /// it half-way (a vault write, a counter increment): a keyword that
+    /// finishes without waiting (most do) is answered at once; one that
+    /// waits goes on in a task of its own. A panic is a fault either way.
     async fn run_keyword(
         &self,
         access: Access,
@@ -293,10 +300,19 @@ impl RemoteApi {
         kwargs: Vec<(String, Value)>,
     ) -> Result<Value, Fault> {
         let library = self.library.clone();
-        let task = tokio::spawn(async move { library.run(access, &name, args, kwargs).await });
-        let outcome = task.await.map_err(|_| {
-            Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into())
-        })?;
+        let mut run = Box::pin(async move { library.run(access, &name, args, kwargs).await });
+        let failed =
+            || Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into());
+        // A waker that does nothing is enough: a future that is not ready
+        // is polled again by its task, which wakes it properly.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            run.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        }));
+        let outcome = match polled {
+            Ok(Poll::Ready(outcome)) => outcome,
+            Ok(Poll::Pending) => tokio::spawn(run).await.map_err(|_| failed())?,
+            Err(_) => return Err(failed()),
+        };
         let mut result = BTreeMap::new();
         match outcome.result {
             Ok(value) => {
@@ -353,4 +369,59 @@ pub fn library_information(library: &Library) -> Value {
         Value::dict([("doc", Value::str(INIT_DOC))]),
     );
     Value::Dict(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rpa_mfa_keywords::access::Policy;
+    use rpa_mfa_keywords::{Keyword, Services};
+
+    use super::*;
+
+    /// An API over two keywords that panic, one at once, one after a wait.
+    fn panicking_api() -> RemoteApi {
+        let services = Arc::new(Services::offline());
+        let keywords = vec![
+            Keyword::new("Panic Now").handler(|_| async { panic!("a bug") }),
+            Keyword::new("Panic Later").handler(|_| async {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                panic!("a later bug")
+            }),
+            Keyword::new("Wait A Moment").handler(|_| async {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                Ok(Value::str("waited"))
+            }),
+        ];
+        let library = Arc::new(Library::new(keywords, services.clone()));
+        let gate = Gate::new(services, Policy::default());
+        RemoteApi::new(library, StopSwitch::new(false), gate)
+    }
+
+    async fn run(api: &RemoteApi, keyword: &str) -> Result<Value, Fault> {
+        let caller = Caller {
+            protocol: Protocol::XmlRpc,
+            namespace: "",
+            identity: None,
+        };
+        let params = vec![Value::str(keyword), Value::List(Vec::new())];
+        api.call(caller, "run_keyword", params).await
+    }
+
+    #[tokio::test]
+    async fn a_panicking_keyword_is_a_fault_and_the_api_goes_on() {
+        let api = panicking_api();
+        let fault =
+            Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into());
+        assert_eq!(run(&api, "Panic Now").await, Err(fault));
+        let fault =
+            Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into());
+        assert_eq!(run(&api, "Panic Later").await, Err(fault));
+        let Ok(Value::Dict(result)) = run(&api, "Wait A Moment").await else {
+            panic!("a result");
+        };
+        assert_eq!(result.get("status"), Some(&Value::str("PASS")));
+        assert_eq!(result.get("return"), Some(&Value::str("waited")));
+    }
 }

@@ -344,7 +344,8 @@ fn counter_arg(args: &Args, name: &str) -> Result<Option<u64>, KeywordError> {
 }
 
 /// Parses and stores a secret; on any error the old one stays. Storing
-/// the secret that is already there writes nothing.
+/// the secret that is already there writes nothing, and the stored key
+/// (its HMAC already keyed) is the one returned.
 async fn set_secret(
     ns: &Namespace,
     kind: Kind,
@@ -352,12 +353,13 @@ async fn set_secret(
     options: Options,
 ) -> Result<Arc<OtpKey>, KeywordError> {
     let key = Arc::new(OtpKey::parse(secret, kind, options)?);
-    ns.update(|state: &OtpState| match state.get(kind) {
-        Some(stored) if stored.same_as(&key) => None,
-        _ => Some(state.with(key.clone())),
-    })
-    .await?;
-    Ok(key)
+    let state = ns
+        .update(|state: &OtpState| match state.get(kind) {
+            Some(stored) if stored.same_as(&key) => None,
+            _ => Some(state.with(key.clone())),
+        })
+        .await?;
+    Ok(state.get(kind).cloned().unwrap_or(key))
 }
 
 /// The namespace's secret of `kind`, or RPA.MFA's "not set" error.

@@ -3,8 +3,8 @@
 //!
 //! totp-rs computes the codes. It insists on 128-bit secrets and has no
 //! HOTP, so secrets are decoded and checked here and handed to its
-//! unchecked constructor; HOTP is TOTP with a one-second step, where the
-//! "time" is the counter.
+//! unchecked constructor, once per key, on its first code; HOTP is TOTP
+//! with a one-second step, where the "time" is the counter.
 
 pub mod keywords;
 pub mod live;
@@ -12,6 +12,7 @@ pub mod record;
 pub mod verify;
 
 use std::fmt;
+use std::sync::{LazyLock, OnceLock};
 
 use data_encoding::{Encoding, Specification};
 use zeroize::Zeroizing;
@@ -99,7 +100,9 @@ pub struct OtpKey {
     pub uri_counter: Option<u64>,
     /// The decoded secret, kept to store it (sealed) and fingerprint it.
     secret: Zeroizing<Vec<u8>>,
-    engine: totp_rs::Totp,
+    /// totp-rs's engine for this key, made on the first code: a key
+    /// parsed only to be compared with the stored one never needs it.
+    engine: OnceLock<totp_rs::Totp>,
 }
 
 impl fmt::Debug for OtpKey {
@@ -164,13 +167,6 @@ impl OtpKey {
         uri_counter: Option<u64>,
         secret: Zeroizing<Vec<u8>>,
     ) -> OtpKey {
-        let engine = totp_rs::Builder::new()
-            .with_algorithm(algorithm.engine())
-            .with_digits(digits)
-            .with_step_duration(period)
-            .with_skew(0)
-            .with_secret(secret.to_vec())
-            .build_noncompliant();
         OtpKey {
             kind,
             algorithm,
@@ -178,7 +174,7 @@ impl OtpKey {
             period,
             uri_counter,
             secret,
-            engine,
+            engine: OnceLock::new(),
         }
     }
 
@@ -234,14 +230,26 @@ impl OtpKey {
 
     /// The HOTP code for `counter` (or the TOTP code of time step `counter`).
     pub fn code_at_counter(&self, counter: u64) -> String {
-        self.engine
+        self.engine()
             .generate(counter.saturating_mul(self.period))
             .to_string()
     }
 
     /// The TOTP code at a Unix time.
     pub fn code_at_time(&self, unix_seconds: u64) -> String {
-        self.engine.generate(unix_seconds).to_string()
+        self.engine().generate(unix_seconds).to_string()
+    }
+
+    fn engine(&self) -> &totp_rs::Totp {
+        self.engine.get_or_init(|| {
+            totp_rs::Builder::new()
+                .with_algorithm(self.algorithm.engine())
+                .with_digits(self.digits)
+                .with_step_duration(self.period)
+                .with_skew(0)
+                .with_secret(self.secret.to_vec())
+                .build_noncompliant()
+        })
     }
 
     /// Seconds the code current at `now` stays valid.
@@ -301,25 +309,41 @@ pub fn parse_unix_time(text: &str) -> Option<u64> {
 
 /// RFC 4648 base32 that also takes lowercase and leaves bits beyond the
 /// last whole byte unchecked, as Python's `b32decode` (and so pyotp) does.
-fn base32() -> Encoding {
+/// Built once: building it costs more than decoding a secret.
+static BASE32: LazyLock<Encoding> = LazyLock::new(|| {
     let mut spec = Specification::new();
     spec.symbols.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
     spec.translate.from.push_str("abcdefghijklmnopqrstuvwxyz");
     spec.translate.to.push_str("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
     spec.check_trailing_bits = false;
     spec.encoding().expect("a valid base32 specification")
+});
+
+/// Whether a secret holds anything [`decode_secret`] drops first.
+fn has_separators(input: &str) -> bool {
+    !input.is_ascii()
+        || input
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b == b'-' || b == b'=')
 }
 
 /// Decodes a base32 secret. Spaces, dashes and `=` are dropped first (apps
 /// show secrets in groups); the errors for bad digits and bad lengths are
 /// pyotp's, which RPA.MFA users already know.
 pub fn decode_secret(input: &str) -> Result<Zeroizing<Vec<u8>>, KeywordError> {
-    let cleaned: Zeroizing<String> = Zeroizing::new(
+    // The copy without separators is made only when there are some.
+    let copy: Zeroizing<String>;
+    let cleaned = if has_separators(input) {
+        copy = Zeroizing::new(
+            input
+                .chars()
+                .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
+                .collect(),
+        );
+        copy.as_str()
+    } else {
         input
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-' && *c != '=')
-            .collect(),
-    );
+    };
     if cleaned.is_empty() {
         return Err(KeywordError::value_error("The OTP secret is empty."));
     }
@@ -334,7 +358,7 @@ pub fn decode_secret(input: &str) -> Result<Zeroizing<Vec<u8>>, KeywordError> {
         return Err(KeywordError::plain("Incorrect padding"));
     }
     let bytes = Zeroizing::new(
-        base32()
+        BASE32
             .decode(cleaned.as_bytes())
             .map_err(|_| KeywordError::plain("Non-base32 digit found"))?,
     );
@@ -439,6 +463,55 @@ mod tests {
         ];
         for (counter, code) in expected.iter().enumerate() {
             assert_eq!(key.code_at_counter(counter as u64), *code);
+        }
+    }
+
+    #[test]
+    fn totp_matches_rfc6238_appendix_b() {
+        // The RFC's 20-, 32- and 64-byte ASCII seeds, in base32.
+        let seed = |bytes: usize| {
+            let ascii: Vec<u8> = (0..bytes).map(|i| b"1234567890"[i % 10]).collect();
+            data_encoding::BASE32.encode(&ascii)
+        };
+        let cases = [
+            (
+                Algorithm::Sha1,
+                20,
+                [
+                    (59, "94287082"),
+                    (1111111109, "07081804"),
+                    (2000000000, "69279037"),
+                ],
+            ),
+            (
+                Algorithm::Sha256,
+                32,
+                [
+                    (59, "46119246"),
+                    (1111111109, "68084774"),
+                    (2000000000, "90698825"),
+                ],
+            ),
+            (
+                Algorithm::Sha512,
+                64,
+                [
+                    (59, "90693936"),
+                    (1111111109, "25091201"),
+                    (2000000000, "38618901"),
+                ],
+            ),
+        ];
+        for (algorithm, bytes, vectors) in cases {
+            let options = Options {
+                algorithm: Some(algorithm),
+                digits: Some(8),
+                period: None,
+            };
+            let key = OtpKey::parse(&seed(bytes), Kind::Totp, options).unwrap();
+            for (time, code) in vectors {
+                assert_eq!(key.code_at_time(time), code, "{algorithm} at {time}");
+            }
         }
     }
 

@@ -495,7 +495,11 @@ impl StateStore for SqliteStore {
             *slot = Some(self.connect()?);
         }
         let conn = slot.as_ref().expect("opened above");
-        match conn.query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0)) {
+        // Asked on every call: the statement is prepared once and kept.
+        let version = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut statement| statement.query_row([], |row| row.get::<_, i64>(0)));
+        match version {
             Ok(v) => Ok(Some(v as u64)),
             Err(e) => {
                 *slot = None;
