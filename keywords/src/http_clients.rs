@@ -1,6 +1,6 @@
 //! One HTTP client per trust configuration, shared by everything that calls
-//! out over HTTP (the KV v2 vault backend; OAuth and auth profiles may take
-//! theirs here too).
+//! out over HTTP: the KV v2 vault backend, and OAuth (its keywords and the
+//! auth profiles), which trusts the system roots.
 //!
 //! A `reqwest::Client` owns a connection pool and a parsed trust store;
 //! building one per vault or per call would repeat both. Clients are keyed
@@ -44,6 +44,10 @@ fn build(ca: Option<&Path>) -> Result<reqwest::Client, String> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
+        // Calls out are few; a fresh connection each time never races a
+        // server closing an idle keep-alive one (seen with Node's
+        // oidc-provider).
+        .pool_max_idle_per_host(0)
         .user_agent(concat!("rpa-mfa/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca {
         let pem = std::fs::read(path)

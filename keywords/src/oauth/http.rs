@@ -78,26 +78,10 @@ impl Http {
     }
 
     fn client(&self) -> Result<&reqwest::Client, KeywordError> {
-        let timeout = self.timeout;
         self.client
-            .get_or_init(|| Http::build(timeout))
+            .get_or_init(|| crate::http_clients::client(None))
             .as_ref()
             .map_err(|e| KeywordError::new("SSLError", format!("cannot set up TLS: {e}")))
-    }
-
-    fn build(timeout: Duration) -> Result<reqwest::Client, String> {
-        reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            // A token endpoint that redirects is misconfigured or hostile:
-            // following it would resend the client secret elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            // OAuth calls are few; a fresh connection each time never races
-            // a server closing an idle keep-alive one (seen with Node).
-            .pool_max_idle_per_host(0)
-            .user_agent(concat!("rpa-mfa/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| e.to_string())
     }
 
     pub async fn get_json(
@@ -108,6 +92,7 @@ impl Http {
         let mut request = self
             .client()?
             .get(url.clone())
+            .timeout(self.timeout)
             .header("Accept", "application/json");
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
@@ -125,6 +110,7 @@ impl Http {
         let mut request = self
             .client()?
             .post(url.clone())
+            .timeout(self.timeout)
             .header("Accept", "application/json");
         match auth {
             Some(ClientAuth::Basic { id, secret }) => {
@@ -157,6 +143,7 @@ impl Http {
         let mut request = self
             .client()?
             .post(url.clone())
+            .timeout(self.timeout)
             .header("Accept", "application/json")
             .header("Content-Type", "application/json")
             .body(body.to_string());

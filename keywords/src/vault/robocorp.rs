@@ -146,13 +146,9 @@ impl RobocorpStore {
         Url::parse(host).map_err(|e| {
             VaultError::Backend(format!("RC_API_SECRET_HOST is not a URL ({e}): '{host}'"))
         })?;
-        let http = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            // A redirect would resend the bearer token elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("rpa-mfa/", env!("CARGO_PKG_VERSION")))
-            .build()
+        // The shared client on the system roots; it never follows a
+        // redirect, which would resend the bearer token elsewhere.
+        let http = crate::http_clients::client(None)
             .map_err(|e| VaultError::Backend(format!("cannot set up HTTPS: {e}")))?;
         Ok(RobocorpStore {
             host: host.to_owned(),
@@ -178,6 +174,7 @@ impl RobocorpStore {
         request: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, VaultError> {
         request
+            .timeout(TIMEOUT)
             .bearer_auth(self.token.as_str())
             .send()
             .await
