@@ -8,12 +8,17 @@ Robot's output directory.
 """
 
 import os
+import select
 import signal
 import subprocess
 import tempfile
 from pathlib import Path
 
 from robot.libraries.BuiltIn import BuiltIn
+
+# Seconds a peer may take to print its ready line (oidc-provider needs ~1 s,
+# privacyIDEA ~10 s on a loaded machine).
+START_TIMEOUT = 120
 
 
 def log_path(kind, alias):
@@ -40,7 +45,17 @@ class PeerProcess:
             env=dict(os.environ, **(env or {})),
             text=True,
         )
-        # The ready line comes once it listens; EOF means it died first.
+        # The ready line comes once it listens; EOF means it died first. A
+        # peer that neither listens nor dies within START_TIMEOUT is killed
+        # and fails the start, so a hung peer never hangs the whole run.
+        if not select.select([self._process.stdout], [], [], START_TIMEOUT)[0]:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._close()
+            raise AssertionError(
+                f"{name} printed no ready line within {START_TIMEOUT} s: "
+                f"{Path(log).read_text()[-2000:]}"
+            )
         ready = self._process.stdout.readline().strip()
         if not ready:
             self._process.wait(timeout=10)
