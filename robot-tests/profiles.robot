@@ -8,6 +8,8 @@ Documentation     Auth profiles end to end against the real oidc-provider: token
 ...               written through Get Secret / Set Secret only: by default a file
 ...               vault; ``--variable TOKEN_VAULT_SPEC:vault+http://...`` (with
 ...               its token in the environment) runs the same tests on OpenBao.
+...               Profile ``crm-bao`` keeps its refresh token in a real OpenBao
+...               (vault ``bao``), read back from OpenBao itself.
 Resource          resources/common.resource
 Library           Collections
 Library           OperatingSystem
@@ -16,6 +18,7 @@ Library           resources/OidcProvider.py
 Library           resources/OAuthHttp.py
 Library           resources/Profiles.py
 Library           resources/Auth0Double.py
+Library           resources/OpenBao.py
 Suite Setup       Start Providers And Server
 Suite Teardown    Stop Everything
 Test Tags         oauth    profiles
@@ -26,6 +29,8 @@ ${COPY_URL_CALLBACK}     http://127.0.0.1:1/callback
 ${API_KEY}               api-key-Zr4mQ8vTn2
 # The vault the rotating refresh token lives in; empty: a file vault.
 ${TOKEN_VAULT_SPEC}      ${EMPTY}
+# The root token of this suite's OpenBao (OpenBao.py lists it for the scan).
+${BAO_TOKEN}             bao-root-Hq5Vn8Kx3Tm
 
 
 *** Test Cases ***
@@ -93,23 +98,10 @@ Authorization Headers Call An API As RequestsLibrary Would
     Should Be Equal    ${body}[sub]    robot
 
 A Rotated Refresh Token Is Written Back To The Vault
-    ${r0}=    Refresh Token In The Vault
-    Invalidate Access Token    crm
-    ${first}=    Get Access Token    crm
-    ${r1}=    Refresh Token In The Vault
-    Should Not Be Equal    ${r1}    ${r0}
-    # The next refresh starts from the rotated one and rotates again.
-    Invalidate Access Token    crm
-    ${second}=    Get Access Token    crm
-    Should Not Be Equal    ${second}    ${first}
-    ${r2}=    Refresh Token In The Vault
-    Should Not Be Equal    ${r2}    ${r1}
-    # The provider retired the first one: it was really rotated. (Reusing
-    # it makes oidc-provider revoke the whole grant, so this comes last.)
-    Run Keyword And Expect Error    InvalidGrantError: (invalid_grant) *
-    ...    Refresh OAuth Token    ${OIDC.issuer}/token    client_id=${OIDC.basic_id}
-    ...    client_secret=${OIDC.basic_secret}    refresh_token=${r0}    include_client_id=False
-    Remember Profile Secret    ${first}    ${second}
+    Rotated Refresh Tokens Are Written Back    crm    Refresh Token In The Vault
+
+A Rotated Refresh Token Is Found In OpenBao Afterwards
+    Rotated Refresh Tokens Are Written Back    crm-bao    Refresh Token In OpenBao
 
 A Device Login Is Approved Once, Then Refreshed When The Token Expires
     Run Keyword And Expect Error    OAuth2NotSetError: Profile 'device' has no valid grant*
@@ -203,9 +195,13 @@ Start Providers And Server
     VAR    ${AUTH0}    ${auth0}    scope=SUITE
     Write Vault File    ${VAULT}    auth0    user=${AUTH0.username}    password=${AUTH0.password}
     ...    client=${AUTH0.client_secret}    wrong=not-the-secret-4711
+    ${bao}=    Start Openbao    ${BAO_TOKEN}
+    VAR    ${BAO_SPEC}    vault+${bao}/secret    scope=SUITE
+    Export Vault Token    ${BAO_TOKEN}
     Write Profiles Config
     Start The Server    alias=profiles
     Get A Refresh Token Into The Vault
+    Get A Refresh Token Into The Vault    bao
 
 Write Profiles Config
     # A named file vault must exist; Set Secret fills it.
@@ -262,6 +258,14 @@ Write Profiles Config
     ...    rotates_refresh_token = true
     ...    api_key = "api:key"
     ...    ${EMPTY}
+    ...    [profiles.crm-bao]
+    ...    grant = "refresh_token"
+    ...    issuer = "${OIDC.issuer}"
+    ...    client_id = "${OIDC.basic_id}"
+    ...    client_secret = "oauth:basic"
+    ...    refresh_token = "bao/crm:refresh"
+    ...    rotates_refresh_token = true
+    ...    ${EMPTY}
     ...    [profiles.password]
     ...    grant = "password"
     ...    token_url = "${AUTH0.token_url}"
@@ -292,7 +296,7 @@ Write Profiles Config
 Start The Server
     [Arguments]    ${alias}
     ${port}=    Start Rpa Mfa Server    --config    ${DIR}/profiles.toml    --vault    file:${VAULT}
-    ...    --vault    ${TOKEN_VAULT}
+    ...    --vault    ${TOKEN_VAULT}    --vault    bao\=${BAO_SPEC}
     ...    --state    sqlite:${DIR}/state.db    --users-secret    rpa-users    --pin    bot7\=bot-7
     ...    alias=${alias}
     VAR    ${PORT}    ${port}    scope=SUITE
@@ -303,21 +307,51 @@ Start The Server
 
 Get A Refresh Token Into The Vault
     [Documentation]    One authorization-code login (the provider's login
-    ...    completes on its own) gives the refresh token profile ``crm`` starts from.
+    ...    completes on its own) gives the refresh token a profile starts from,
+    ...    secret ``crm`` of vault ``${vault}``.
+    [Arguments]    ${vault}=tokens
     ${url}=    Generate OAuth URL    ${OIDC.issuer}/auth    client_id=${OIDC.basic_id}
     ...    redirect_uri=${COPY_URL_CALLBACK}    scope=openid offline_access    prompt=consent
     ${response}=    Follow Login Redirects    ${url}
     ${token}=    Get OAuth Token    ${OIDC.issuer}/token    client_secret=${OIDC.basic_secret}
     ...    response_url=${response}
     VAR    &{values}    refresh=${token}[refresh_token]
-    Set Secret    crm    ${values}    vault=tokens
+    Set Secret    crm    ${values}    vault=${vault}
     Remember Profile Secret    ${token}[access_token]    ${token}[refresh_token]
+
+Rotated Refresh Tokens Are Written Back
+    [Documentation]    Profile ``${profile}`` refreshes twice; each time the provider
+    ...    rotates the refresh token, and ``${read}`` finds the new one in the vault.
+    [Arguments]    ${profile}    ${read}
+    ${r0}=    Run Keyword    ${read}
+    Invalidate Access Token    ${profile}
+    ${first}=    Get Access Token    ${profile}
+    ${r1}=    Run Keyword    ${read}
+    Should Not Be Equal    ${r1}    ${r0}
+    # The next refresh starts from the rotated one and rotates again.
+    Invalidate Access Token    ${profile}
+    ${second}=    Get Access Token    ${profile}
+    Should Not Be Equal    ${second}    ${first}
+    ${r2}=    Run Keyword    ${read}
+    Should Not Be Equal    ${r2}    ${r1}
+    # The provider retired the first one: it was really rotated. (Reusing
+    # it makes oidc-provider revoke the whole grant, so this comes last.)
+    Run Keyword And Expect Error    InvalidGrantError: (invalid_grant) *
+    ...    Refresh OAuth Token    ${OIDC.issuer}/token    client_id=${OIDC.basic_id}
+    ...    client_secret=${OIDC.basic_secret}    refresh_token=${r0}    include_client_id=False
+    Remember Profile Secret    ${first}    ${second}
 
 Refresh Token In The Vault
     [Documentation]    Profile ``crm``'s refresh token as the ``tokens`` vault holds it.
     ${secret}=    Get Secret    crm    vault=tokens
     Remember Profile Secret    ${secret}[refresh]
     RETURN    ${secret}[refresh]
+
+Refresh Token In OpenBao
+    [Documentation]    Profile ``crm-bao``'s refresh token as OpenBao itself holds it.
+    ${refresh}=    Openbao Secret Value    crm    refresh
+    Remember Profile Secret    ${refresh}
+    RETURN    ${refresh}
 
 Introspect As Basic Client
     [Arguments]    ${token}
@@ -338,4 +372,6 @@ Stop Everything
     Stop All Rpa Mfa Servers
     Stop All OIDC Providers
     Stop All Auth0 Doubles
+    Stop All Openbao Servers
+    Remove Vault Token
     Remove Directory    ${DIR}    recursive=True

@@ -181,6 +181,31 @@ AppRole Logs In, Renews Its Token And Logs In Again Past Its Lifetime
     Should Be Equal    ${got.otpsecret}    ${SECRET}
     Log Should Show    ${log}    vault AppRole login    3
 
+A Given Renewable Token Is Renewed Before Its Lease Ends
+    [Documentation]    A token with a 3 s lease and a 14 s maximum, given in a
+    ...    file: the server renews it at two thirds of each lease, reads after
+    ...    several leases, and warns once the maximum lifetime is near.
+    ${file}=    Create Openbao Token File    ttl=3s    explicit_max_ttl=14s
+    ${port}=    Start Rpa Mfa Server    --vault    bao\=${BAO_SPEC}?token_file\=${file}
+    ...    alias=given    VAULT_TOKEN=${EMPTY}
+    Import Library    Remote    http://127.0.0.1:${port}    AS    Given
+    ${log}=    Rpa Mfa Server Log File    given
+    ${got}=    Given.Get Secret    mfa    vault=bao
+    Should Be Equal    ${got.otpsecret}    ${SECRET}
+    Wait Until Keyword Succeeds    10s    200ms    Log Should Show    ${log}
+    ...    vault token is renewable; renewing it before its lease ends    1
+    # Three renewals: the token is past three of its 3 s leases.
+    Wait Until Keyword Succeeds    20s    200ms    Log Should Show    ${log}    vault token renewed    3
+    ${got}=    Given.Get Secret    mfa    vault=bao
+    Should Be Equal    ${got.otpsecret}    ${SECRET}
+    # Near its 14 s maximum a renewal gives a lease too short to renew
+    # again: a warning, then the token expires and the vault refuses it.
+    Wait Until Keyword Succeeds    20s    200ms    Log Should Show    ${log}
+    ...    vault token at its maximum lifetime; it expires soon, give the server a new token    1
+    Wait Until Keyword Succeeds    10s    200ms    Run Keyword And Expect Error
+    ...    EQUALS:VaultError: the vault at vault+${BAO_URL}/secret refused the token for secret 'mfa' ${REFUSED}
+    ...    Given.Get Secret    mfa    vault=bao
+
 A TLS OpenBao Is Trusted Through VAULT_CACERT Or The ca Option
     ${url}=    Start Openbao    ${BAO_TOKEN}    alias=tls    tls=True
     ${ca}=    Openbao Ca File    tls

@@ -194,6 +194,14 @@ class OpenBao:
             raise AssertionError(f"secret/{path} holds keys {sorted(data)}, not as expected "
                                  f"(expected keys {sorted(expected)})")
 
+    def openbao_secret_value(self, path, key, alias="bao"):
+        """The value of ``key`` in ``secret/PATH``'s latest version, read
+        from OpenBao itself (not through rpa-mfa)."""
+        data = self._server(alias).request("GET", f"secret/data/{path}")["data"]["data"]
+        if key not in data:
+            raise AssertionError(f"secret/{path} has no key '{key}' (it has {sorted(data)})")
+        return data[key]
+
     def openbao_secret_keys(self, path, alias="bao"):
         data = self._server(alias).request("GET", f"secret/data/{path}")["data"]["data"]
         return sorted(data)
@@ -226,6 +234,22 @@ class OpenBao:
             path.chmod(0o600)
             files.append(str(path))
         return files
+
+    def create_openbao_token_file(self, alias="bao", ttl="3s", explicit_max_ttl="14s"):
+        """Makes a renewable child of the root token that lives ``ttl`` per
+        lease and at most ``explicit_max_ttl``, and returns the path of a
+        file holding it (for ``token_file=``); the token itself never passes
+        through Robot's output."""
+        server = self._server(alias)
+        answer = server.request("POST", "auth/token/create",
+                                json={"ttl": ttl, "explicit_max_ttl": explicit_max_ttl,
+                                      "renewable": True})
+        token = answer["auth"]["client_token"]
+        _remember_credential(token)
+        path = Path(tempfile.mkdtemp(prefix="openbao-token-", dir=server.dir)) / "token"
+        path.write_text(token + "\n")
+        path.chmod(0o600)
+        return str(path)
 
     def revoke_openbao_approle_tokens(self, alias="bao"):
         """Revokes every token AppRole logins made (as an operator would)."""

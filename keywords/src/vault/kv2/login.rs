@@ -1,11 +1,16 @@
-//! The token a KV v2 backend sends: a fixed one (`VAULT_TOKEN`), or one
-//! from an AppRole login, kept valid by a background task that renews it
-//! (`auth/token/renew-self`) at two thirds of its lease and logs in again
-//! when renewal is refused. The task holds only a weak reference, so it
-//! ends when the backend is dropped (at shutdown at the latest), and a
-//! newer login's task replaces an older one's.
+//! The token a KV v2 backend sends: a given one (`VAULT_TOKEN`,
+//! `BAO_TOKEN`, `token_file=`), or one from an AppRole login. Both are kept
+//! valid by a background task that renews the token
+//! (`auth/token/renew-self`) at two thirds of its lease: an AppRole token
+//! from its login's lease, a given one from what `lookup-self` says on
+//! first use (a root or non-renewable token is left alone). When renewal
+//! is refused or the token reaches its maximum lifetime, AppRole logs in
+//! again; a given token cannot be replaced, so the task warns (without the
+//! token) and ends. The task holds only a weak reference, so it ends when
+//! the backend is dropped (at shutdown at the latest), and a newer login's
+//! task replaces an older one's.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
@@ -21,7 +26,8 @@ use crate::vault::VaultError;
 /// whether the one a request used is still the current one.
 pub type Token = Arc<Zeroizing<String>>;
 
-/// Leases shorter than this are not renewed but replaced by a new login.
+/// A renewal giving a lease shorter than this means the token is at its
+/// maximum lifetime: AppRole logs in again, a given token is warned about.
 const MIN_LEASE: Duration = Duration::from_secs(2);
 
 pub struct Credentials {
@@ -32,6 +38,9 @@ pub struct Credentials {
     logging_in: tokio::sync::Mutex<()>,
     /// Counts logins; a renewal task ends once its login is not the last.
     generation: AtomicU64,
+    /// Whether a given token's lease is known (looked up, or being looked
+    /// up), so its renewal task is started once.
+    given_looked_up: AtomicBool,
 }
 
 impl Credentials {
@@ -46,6 +55,7 @@ impl Credentials {
             current: RwLock::new(current),
             logging_in: tokio::sync::Mutex::new(()),
             generation: AtomicU64::new(0),
+            given_looked_up: AtomicBool::new(false),
         }))
     }
 
@@ -64,6 +74,9 @@ impl Credentials {
     /// The token to send, logging in first when there is none.
     pub async fn token(self: &Arc<Self>) -> Result<Token, VaultError> {
         if let Some(token) = self.current() {
+            if !self.given_looked_up.load(Ordering::Relaxed) && !self.can_log_in() {
+                self.look_up_given();
+            }
             return Ok(token);
         }
         let _one_login = self.logging_in.lock().await;
@@ -145,6 +158,40 @@ impl Credentials {
         Ok(token)
     }
 
+    /// Starts (once) the task that asks the vault about a given token and
+    /// keeps it renewed when it is renewable.
+    fn look_up_given(self: &Arc<Self>) {
+        if self.given_looked_up.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tokio::spawn(renew_given(Arc::downgrade(self)));
+    }
+
+    /// `lookup-self` of the given token: whether it is renewable and its
+    /// remaining lease. `None` when the vault did not answer (or is
+    /// sealed): the next request asks again.
+    async fn look_up(&self) -> Option<(bool, Duration)> {
+        let token = self.current()?;
+        let url = self.api.url(["auth", "token", "lookup-self"]);
+        let answer = self
+            .api
+            .send(reqwest::Method::GET, url, Some(&token), None)
+            .await
+            .ok()?;
+        match answer.status {
+            200 => {
+                let data = &answer.body["data"];
+                Some((
+                    data["renewable"].as_bool() == Some(true),
+                    Duration::from_secs(data["ttl"].as_u64().unwrap_or(0)),
+                ))
+            }
+            // A refused token is reported by the requests using it.
+            403 => Some((false, Duration::ZERO)),
+            _ => None,
+        }
+    }
+
     /// Renews the current token; its new lease.
     async fn renew(&self) -> Result<Duration, VaultError> {
         let token = self
@@ -164,9 +211,31 @@ impl Credentials {
     }
 }
 
-/// Renews the token of login `generation` at two thirds of each lease;
-/// when renewal is refused or the lease runs short, logs in again (whose
-/// own task then takes over) and ends.
+/// Looks the given token up and, when it is renewable with a lease,
+/// keeps it renewed.
+async fn renew_given(credentials: Weak<Credentials>) {
+    let Some(strong) = credentials.upgrade() else {
+        return;
+    };
+    match strong.look_up().await {
+        None => strong.given_looked_up.store(false, Ordering::SeqCst),
+        Some((true, lease)) if !lease.is_zero() => {
+            tracing::info!(
+                vault = strong.api.shown,
+                lease_seconds = lease.as_secs(),
+                "vault token is renewable; renewing it before its lease ends"
+            );
+            drop(strong);
+            keep_renewed(credentials, 0, lease).await;
+        }
+        Some(_) => {}
+    }
+}
+
+/// Renews the token of login `generation` (0: the given token) at two
+/// thirds of each lease. When renewal is refused or the lease runs short,
+/// an AppRole login is made again (whose own task then takes over); a
+/// given token is warned about. Either way this task ends.
 async fn keep_renewed(credentials: Weak<Credentials>, generation: u64, mut lease: Duration) {
     loop {
         tokio::time::sleep(lease * 2 / 3).await;
@@ -183,8 +252,30 @@ async fn keep_renewed(credentials: Weak<Credentials>, generation: u64, mut lease
                     lease_seconds = renewed.as_secs(),
                     "vault token renewed"
                 );
+                if renewed < lease && !credentials.can_log_in() {
+                    tracing::warn!(
+                        vault = credentials.api.shown,
+                        lease_seconds = renewed.as_secs(),
+                        "vault token nears its maximum lifetime; give the server a new token"
+                    );
+                }
                 lease = renewed;
                 continue;
+            }
+            Ok(_) if !credentials.can_log_in() => {
+                tracing::warn!(
+                    vault = credentials.api.shown,
+                    "vault token at its maximum lifetime; it expires soon, give the server a new token"
+                );
+                return;
+            }
+            Err(e) if !credentials.can_log_in() => {
+                tracing::warn!(
+                    vault = credentials.api.shown,
+                    error = %e,
+                    "vault token renewal refused; the token expires at the end of its lease"
+                );
+                return;
             }
             Ok(_) => tracing::info!(
                 vault = credentials.api.shown,
