@@ -1,9 +1,10 @@
 *** Settings ***
-Documentation     The README's examples for outside identity providers (Google,
-...               Microsoft Entra ID, Auth0), step for step against the local
-...               peers: the real oidc-provider and the Auth0 double. The README
-...               doc-test (scripts/readme-doctest.py) skips those examples and
-...               checks that each names a twin here that exists.
+Documentation     The examples for outside identity providers (Google, Microsoft
+...               Entra ID, Auth0) in docs/oauth.md, which the README links, step
+...               for step against the local peers: the real oidc-provider and
+...               the Auth0 double. Each example names its twin here; the README
+...               doc-test (scripts/readme-doctest.py) checks the README's own
+...               skipped examples name twins that exist.
 Library           Collections
 Library           OperatingSystem
 Library           resources/OidcProvider.py
@@ -18,7 +19,7 @@ Test Tags         readme
 
 *** Test Cases ***
 Google Login Through The Server's Callback
-    [Documentation]    README "A robot logs in with Google": the redirect lands on
+    [Documentation]    docs/oauth.md "A robot logs in with Google": the redirect lands on
     ...    the server's own callback; a browser (here oidc-provider's login,
     ...    completed by Follow Login Redirects) stands in for ``New Page``.
     ${callback}=    Get OAuth Callback URL
@@ -35,7 +36,7 @@ Google Login Through The Server's Callback
     Should Not Be Equal    ${refreshed}[access_token]    ${token}[access_token]
 
 Device Login Then Client Credentials
-    [Documentation]    README "Microsoft Entra ID": a device login approved on
+    [Documentation]    docs/oauth.md "Microsoft Entra ID": a device login approved on
     ...    "another device" (the provider's own forms), then a token for the
     ...    app itself. The local clients are confidential, so they send a secret.
     ${login}=    Start OAuth Device Login    issuer=${OIDC.issuer}    client_id=${OIDC.basic_id}
@@ -50,7 +51,7 @@ Device Login Then Client Credentials
     Should Be Equal    ${app}[scope]    ${{ ["api:read"] }}
 
 Password And MFA Login
-    [Documentation]    README "Auth0": the vault's TOTP secret answers the MFA
+    [Documentation]    docs/oauth.md "Auth0": the vault's TOTP secret answers the MFA
     ...    challenge of a password login, with no person at all.
     Use MFA Secret From Vault    auth0    totp
     ${token}=    Get OAuth Token With Password And MFA    ${AUTH0.token_url}
