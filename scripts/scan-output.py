@@ -1,18 +1,18 @@
 """Scans Robot's output.xml for secrets.
 
-Usage: scan-output.py OUTPUT_XML KEYWORDS_JSON --anywhere S... --served S...
-                      [--served-file FILE]
+Usage: scan-output.py OUTPUT_XML KEYWORDS_JSON --list FILE
 
-``--anywhere`` strings (passwords, tokens) may appear nowhere in the file.
-``--served`` strings (OTP secrets) may not appear in what the server said:
+FILE is scripts/secret-list.py's output; its ``anywhere VALUE`` and
+``served VALUE`` lines are the two rules below.
+
+``anywhere`` strings (passwords, tokens) may appear nowhere in the file.
+``served`` strings (OTP secrets) may not appear in what the server said:
 the messages and status texts of the keywords run on rpa-mfa (names from
 ``rpa-mfa keywords --json``). They may appear elsewhere, because the
 suites pass them to keywords as test data and Robot records arguments.
 Keywords tagged ``returns-secret`` (Get Secret) must have kept no message
 at all: Robot's ``${x} = value`` line is their return value, and
 scripts/test.sh removes it (``rebot --removekeywords tag:returns-secret``).
-``--served-file`` adds the lines of FILE to ``--served`` (the tokens the
-auth profile suites saw, which only exist at run time).
 Prints each finding and exits 1 if there is any.
 """
 
@@ -51,13 +51,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("output")
     parser.add_argument("keywords")
-    parser.add_argument("--anywhere", nargs="*", default=[])
-    parser.add_argument("--served", nargs="*", default=[])
-    parser.add_argument("--served-file")
+    parser.add_argument("--list", required=True)
     args = parser.parse_args()
-    if args.served_file and Path(args.served_file).exists():
-        lines = Path(args.served_file).read_text().splitlines()
-        args.served += [line for line in lines if line.strip()]
+    args.anywhere, args.served = [], []
+    for line in Path(args.list).read_text().splitlines():
+        kind, _, value = line.partition(" ")
+        if kind in ("anywhere", "served"):
+            getattr(args, kind).append(value)
 
     raw = Path(args.output).read_text()
     found = [f"{args.output}: contains {s[:4]}..." for s in args.anywhere if s in raw]

@@ -10,8 +10,8 @@ PID when the test or suite that started it ends (or by ``Stop OpenBao``).
 Tokens and AppRole secret ids are credentials: the AppRole ones are only
 ever written to files (the server reads them with VAULT_ROLE_ID_FILE /
 VAULT_SECRET_ID_FILE), so they never pass through Robot's output; every
-token this library makes is appended to ``openbao-credentials.txt`` in the
-output directory, which scripts/test.sh scans every log and output.xml for.
+token this library makes is recorded with ``run_secrets.remember``, which
+scripts/test.sh scans every log and output.xml for.
 """
 
 import os
@@ -26,6 +26,7 @@ import requests
 from robot.api import logger
 
 from RedisServers import _free_port, _output_dir
+from run_secrets import remember
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_WITHIN = 15  # seconds a dev server may take to answer /sys/health
@@ -36,8 +37,7 @@ def _bao():
 
 
 def _remember_credential(value):
-    with open(_output_dir() / "openbao-credentials.txt", "a") as f:
-        f.write(value + "\n")
+    remember("anywhere", value)
 
 
 class _Bao:

@@ -3,8 +3,8 @@
 and an HTTP call made with ready-made headers as RequestsLibrary would
 make it.
 
-Every token the suites see is appended to ``${OUTPUT DIR}/profile-secrets.txt``
-so that scripts/test.sh can check that none shows up in a server log, a
+Every token the suites see is recorded with ``run_secrets.remember`` so
+that scripts/test.sh can check that none shows up in a server log, a
 /metrics scrape or a message of rpa-mfa's keywords.
 """
 
@@ -19,22 +19,15 @@ from urllib.parse import quote
 
 import requests
 from robot.api import logger
-from robot.libraries.BuiltIn import BuiltIn
 
 from Ops import write_vault_file
+from run_secrets import remember
 
 CALL_TIMEOUT = 60  # seconds one keyword call may take
 
 
-def _secrets_file():
-    return Path(BuiltIn().get_variable_value("${OUTPUT DIR}")) / "profile-secrets.txt"
-
-
 def _remember(*secrets):
-    with _secrets_file().open("a") as f:
-        for s in secrets:
-            if s:
-                f.write(f"{s}\n")
+    remember("served", *secrets)
 
 
 class _TimeoutTransport(xmlrpc.client.Transport):
