@@ -123,8 +123,8 @@ A Pinned User Is Refused A Provider And An Identity Outside Its Lists
     Should Be Equal    ${answer}[result]    ACCEPT
 
 A Malformed Provider Stops The Server Naming It And The Field
-    Start Should Fail With Provider    kind = "privacyidea"\nurl = "127.0.0.1:1"
-    ...    MFA provider 'bad': url '127.0.0.1:1' is not an http(s) URL
+    Start Should Fail With Provider    kind = "privacyidea"\nurl = "ftp://127.0.0.1:1"
+    ...    MFA provider 'bad': url 'ftp://127.0.0.1:1' is not an http(s) URL
     Start Should Fail With Provider    kind = "privacyidea"\nurl = "http://127.0.0.1:1"\n[mfa.bad.privacyidea]\nidentity = "email"
     ...    MFA provider 'bad': [mfa.bad.privacyidea] identity 'email': use user or serial
     Start Should Fail With Provider    kind = "duo"\nurl = "http://127.0.0.1:1"
