@@ -143,6 +143,11 @@ A Malformed Provider Stops The Server Naming It And The Field
     Start Should Fail With Provider    kind = "privacyidea"\nurl = "http://127.0.0.1:1"\ntoken = "pi:token"\nallow = ["alice"]\ntimeout = -1
     ...    MFA provider 'bad': timeout must be more than 0
 
+A TLS Failure Is A Communication Error Even Where Unreachable Would Pass
+    [Documentation]    pi-tls speaks https:// to privacyIDEA's plain HTTP port.
+    Run Keyword And Expect Error    MFACommunicationError: MFA provider 'pi-tls': *
+    ...    Verify OTP With Service    PITOTP-OK    123456    provider=pi-tls
+
 PrivacyIDEA Stopped Is Unreachable, And Passes With A Warning Where Allowed
     [Documentation]    Stops the shared privacyIDEA: keep it the last test.
     Stop Privacyidea
@@ -212,6 +217,11 @@ Start PrivacyIDEA And Server
     ...    identity = "user"
     ...    realm = "staff"
     ...    poll_interval = 0.2
+    ...    ${EMPTY}
+    ...    [mfa.pi-tls]
+    ...    kind = "privacyidea"
+    ...    url = "${pi.url.replace('http:', 'https:')}"
+    ...    ignore_connection_error = true
     ...    ${EMPTY}
     ...    [mfa.pi-lenient]
     ...    kind = "privacyidea"
