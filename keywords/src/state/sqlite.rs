@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS counters (
     key TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY, used_at INTEGER NOT NULL, idle_ms INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue_items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, space TEXT NOT NULL, key TEXT NOT NULL,
+    item BLOB NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS queue_items_by_key ON queue_items (space, key, seq);
 ";
 
 /// The `sqlite:PATH` store.
@@ -485,6 +489,71 @@ impl StateStore for SqliteStore {
         self.run(|tx| {
             sweep_namespaces(tx)?;
             count_namespaces(tx)
+        })
+        .await
+    }
+
+    async fn queue_push(
+        &self,
+        space: Space,
+        key: &str,
+        item: &[u8],
+        cap: usize,
+        ttl: Duration,
+    ) -> StateResult<usize> {
+        let (owned_key, item) = (key.to_owned(), item.to_vec());
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        let dropped = self
+            .run(move |tx| {
+                let now = now_ms();
+                let expires = now.saturating_add(ms(ttl));
+                let name = space.as_str();
+                tx.execute(
+                    "DELETE FROM queue_items WHERE expires_at <= ?1",
+                    [now],
+                )?;
+                tx.execute(
+                    "INSERT INTO queue_items (space, key, item, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![name, owned_key, item, expires],
+                )?;
+                tx.execute(
+                    "UPDATE queue_items SET expires_at = ?3 WHERE space = ?1 AND key = ?2",
+                    params![name, owned_key, expires],
+                )?;
+                tx.execute(
+                    "DELETE FROM queue_items WHERE seq IN (SELECT seq FROM queue_items
+                     WHERE space = ?1 AND key = ?2 ORDER BY seq DESC LIMIT -1 OFFSET ?3)",
+                    params![name, owned_key, cap],
+                )
+            })
+            .await?;
+        self.told(Change::Key(space, key.to_owned()));
+        Ok(dropped)
+    }
+
+    async fn queue_items(&self, space: Space, key: &str) -> StateResult<Vec<Vec<u8>>> {
+        let key = key.to_owned();
+        self.run(move |tx| {
+            tx.prepare_cached(
+                "SELECT item FROM queue_items WHERE space = ?1 AND key = ?2 AND expires_at > ?3
+                 ORDER BY seq",
+            )?
+            .query_map(params![space.as_str(), key, now_ms()], |row| row.get(0))?
+            .collect()
+        })
+        .await
+    }
+
+    async fn queue_remove(&self, space: Space, key: &str, item: &[u8]) -> StateResult<bool> {
+        let (key, item) = (key.to_owned(), item.to_vec());
+        self.run(move |tx| {
+            let removed = tx.execute(
+                "DELETE FROM queue_items WHERE seq = (SELECT seq FROM queue_items
+                 WHERE space = ?1 AND key = ?2 AND item = ?3 AND expires_at > ?4
+                 ORDER BY seq LIMIT 1)",
+                params![space.as_str(), key, item, now_ms()],
+            )?;
+            Ok(removed == 1)
         })
         .await
     }
