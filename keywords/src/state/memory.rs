@@ -27,6 +27,9 @@ impl Entry {
     }
 }
 
+/// A queue's items, oldest first, and when the queue expires.
+type Queue = (VecDeque<Vec<u8>>, Instant);
+
 #[derive(Default)]
 struct Maps {
     records: HashMap<(Space, String), Entry>,
@@ -34,7 +37,7 @@ struct Maps {
     /// Namespace name -> when it was last used and its idle expiry.
     namespaces: HashMap<String, (Instant, Option<Duration>)>,
     /// Queues and when each expires.
-    queues: HashMap<(Space, String), (VecDeque<Vec<u8>>, Instant)>,
+    queues: HashMap<(Space, String), Queue>,
 }
 
 /// The `memory:` store.
