@@ -44,6 +44,9 @@ pub enum ResourceKind {
     /// An auth profile (`[profiles.NAME]`): its allow list is checked on
     /// every profile keyword.
     Profile,
+    /// An SMS number (`[sms_numbers."+1..."]`): its allow list is checked
+    /// by `Wait For OTP In SMS`.
+    SmsNumber,
 }
 
 impl ResourceKind {
@@ -51,6 +54,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Vault => "vault",
             ResourceKind::Profile => "auth profile",
+            ResourceKind::SmsNumber => "SMS number",
         }
     }
 }
