@@ -34,7 +34,7 @@ pub fn all() -> Vec<Keyword> {
             Value::None,
         ))
         .returns(Type::Str)
-        .tags(&["sms", RETURNS_SECRET])
+        .tags(&[RETURNS_SECRET, "sms"])
         .doc(
             "Returns the code from the first unconsumed text message sent to ``number``, \
 waiting up to ``timeout`` seconds for one.
