@@ -141,6 +141,25 @@ Unknown Numbers Are Refused By The Webhook And The Keyword
     ...    EQUALS:ValueError: SMS number '+15559990000' is not configured; add [sms_numbers."+15559990000"] to the server's config file
     ...    Take Code    ${A}    +1 555 999 0000    timeout=0
 
+Webhooks Refuse Oversized Bodies And Run Only When Configured
+    ${big}=    Evaluate    'x' * 70000
+    ${status}=    Send Webhook SMS    ${B}    ${WEBHOOK_SECRET}    ${N1}    ${big}
+    Should Be Equal As Integers    ${status}    413
+    ${status}    ${_}=    Send Twilio SMS    ${B}    ${TWILIO_TOKEN}    ${N1}    ${big}
+    Should Be Equal As Integers    ${status}    413
+    # Server P has neither --sms-twilio-token nor --sms-webhook-secret.
+    ${status}    ${_}=    Send Twilio SMS    http://127.0.0.1:${P}    ${TWILIO_TOKEN}    ${N2}    code 999001
+    Should Be Equal As Integers    ${status}    403
+    ${status}=    Send Webhook SMS    http://127.0.0.1:${P}    ${WEBHOOK_SECRET}    ${N2}    code 999001
+    Should Be Equal As Integers    ${status}    403
+
+No Keyword Reads The Webhooks' Secrets
+    Import Library    Remote    ${A}    AS    FleetA
+    Run Keyword And Expect Error
+    ...    PermissionError: Secret 'twilio' holds the server's own credentials; no keyword may read or write it.
+    ...    FleetA.Get Secret    twilio
+    Run Keyword And Expect Error    PermissionError: Secret 'gateway' holds *    FleetA.Get Secret    gateway
+
 A Pinned User Is Refused A Number Outside Its Allow List
     Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${P}/ns/teamA    AS    Bot
     Run Keyword And Expect Error
