@@ -127,4 +127,16 @@ async fn errors_name_what_was_wrong() {
         wait(&lib, &[zero.clone(), ("from", Value::str("bank"))]).await,
         Ok(Value::str("123456"))
     );
+    // A code left over from a run minutes ago is passed over; a recent one is not.
+    let mut old = sms("BANK", "code 654321");
+    old.received_ms -= 121_000;
+    lib.services().sms.deliver(&old).await.unwrap();
+    assert!(wait(&lib, &[zero.clone()])
+        .await
+        .unwrap_err()
+        .starts_with("TimeoutError"));
+    let mut recent = sms("BANK", "code 765432");
+    recent.received_ms -= 100_000;
+    lib.services().sms.deliver(&recent).await.unwrap();
+    assert_eq!(wait(&lib, &[zero]).await, Ok(Value::str("765432")));
 }

@@ -15,6 +15,11 @@ use crate::KeywordResult;
 /// How long a wait lasts without `timeout` (or `--max-wait`, if less).
 const DEFAULT_WAIT: Duration = Duration::from_secs(120);
 
+/// How long before the call a message may have arrived and still be
+/// taken: the code often arrives before the robot starts waiting, but one
+/// left over from an earlier run has expired.
+pub const LOOKBACK: Duration = Duration::from_secs(120);
+
 pub fn all() -> Vec<Keyword> {
     vec![Keyword::new("Wait For OTP In SMS")
         .param(Param::required("number", Type::Str))
@@ -50,7 +55,9 @@ one arrived; the oldest is dropped when a number's queue is full.
 ``from`` takes only messages from that sender (a number, or a sender ID such \
 as ``ACME``). ``pattern`` is a regular expression with one group, the code \
 (default: a lone number of 4 to 8 digits); a message without a match is left \
-for others. ``timeout`` is 0 to the server's ``--max-wait``, default 120 (or \
+for others. Messages that arrived up to two minutes before the call count \
+(the code often comes first); older ones, left over from an earlier run, are \
+passed over. ``timeout`` is 0 to the server's ``--max-wait``, default 120 (or \
 ``--max-wait`` when less); nothing in time fails with ``TimeoutError``.
 
 A number outside the caller's allow list fails with ``PermissionError``. The \
@@ -80,9 +87,12 @@ server's config file"
     call.access.check(ResourceKind::SmsNumber, &number)?;
     let from = call.args.str("from").map(normalize_number);
     let pattern = CodePattern::new(call.args.str("pattern"))?;
+    let oldest_ms = now_ms().saturating_sub(LOOKBACK.as_millis() as u64);
     let wanted = |m: &Message| {
-        from.as_deref()
-            .is_none_or(|f| f.eq_ignore_ascii_case(&m.from))
+        m.received_ms >= oldest_ms
+            && from
+                .as_deref()
+                .is_none_or(|f| f.eq_ignore_ascii_case(&m.from))
             && pattern.find(&m.body).is_some()
     };
     let deadline = tokio::time::Instant::now() + timeout;
@@ -112,13 +122,16 @@ server's config file"
         ));
     };
     let code = pattern.find(&message.body).unwrap_or_default().to_owned();
-    let now_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
     call.output.info(&format!(
         "Took the code from an SMS to {number} from {}, received {} s ago.",
         message.from,
-        now_ms.saturating_sub(message.received_ms) / 1000
+        now_ms().saturating_sub(message.received_ms) / 1000
     ));
     Ok(Value::Str(code))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
