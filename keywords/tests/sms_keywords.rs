@@ -131,7 +131,7 @@ async fn errors_name_what_was_wrong() {
     let mut old = sms("BANK", "code 654321");
     old.received_ms -= 121_000;
     lib.services().sms.deliver(&old).await.unwrap();
-    assert!(wait(&lib, &[zero.clone()])
+    assert!(wait(&lib, std::slice::from_ref(&zero))
         .await
         .unwrap_err()
         .starts_with("TimeoutError"));
