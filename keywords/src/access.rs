@@ -7,8 +7,8 @@
 //! an `Access`, so no entry point (XML-RPC, JSON-RPC, a subscription, a
 //! webhook to come) can reach a namespace past the check.
 //!
-//! Named resources (a vault today; auth profiles, MFA providers, mailboxes
-//! and SMS numbers later) are allowed by the [`Policy`]: with no allow list,
+//! Named resources (vaults, auth profiles and SMS numbers today; MFA
+//! providers and mailboxes later) are allowed by the [`Policy`]: with no allow list,
 //! every unpinned caller; with one, only the users and namespaces it lists.
 //! The secrets the server itself uses (its users' passwords and tokens) are
 //! never readable by a keyword, whoever asks.
