@@ -222,4 +222,31 @@ mod tests {
         assert_eq!(got.map(|m| m.body).as_deref(), Some("code 333333"));
         assert_eq!(b.take("+15550100", |_| true).await.unwrap(), None);
     }
+
+    /// Two SQLite stores on one file are two servers on one host: a
+    /// message queued through one wakes a waiter on the other (through
+    /// SQLite's data version) and is taken there once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_sqlite_stores_on_one_file_hand_a_message_over() {
+        use crate::state::sqlite::SqliteStore;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let key = StateKey::generate().0;
+        let a = inbox(SqliteStore::new(&path), key.clone(), 5);
+        let b = Arc::new(inbox(SqliteStore::new(&path), key, 5));
+        let mut changes = b.subscribe();
+        let woken = {
+            let b = b.clone();
+            tokio::spawn(async move { b.changed(&mut changes, "+15550100").await })
+        };
+        let sms = Message::received("+15550199", "+15550100", "code 271828", "SM2");
+        a.deliver(&sms).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), woken)
+            .await
+            .expect("the other store heard of the message")
+            .unwrap();
+        let got = b.take("+15550100", |_| true).await.unwrap();
+        assert_eq!(got.map(|m| m.body).as_deref(), Some("code 271828"));
+        assert_eq!(a.take("+15550100", |_| true).await.unwrap(), None);
+    }
 }

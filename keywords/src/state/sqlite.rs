@@ -79,7 +79,11 @@ impl SqliteStore {
             changes: broadcast::channel(256).0,
         });
         if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::spawn(watch_other_processes(Arc::downgrade(&store)));
+            // The baseline is taken now, not when the watcher first runs:
+            // a commit made between the two would otherwise become the
+            // baseline and never be told.
+            let seen = store.stamp().ok().flatten();
+            tokio::spawn(watch_other_processes(Arc::downgrade(&store), seen));
         }
         store
     }
@@ -145,8 +149,8 @@ impl SqliteStore {
 
 /// Tells subscribers when another process committed, by watching the
 /// stamp; stops when the store is dropped.
-async fn watch_other_processes(store: std::sync::Weak<SqliteStore>) {
-    let mut last = None;
+async fn watch_other_processes(store: std::sync::Weak<SqliteStore>, seen: Option<u64>) {
+    let mut last = seen;
     loop {
         // The first look is at once: a commit made before the first poll
         // must change the stamp from what was seen, not set the baseline.
