@@ -1,0 +1,137 @@
+*** Settings ***
+Documentation     The openbao-totp MFA provider against a real OpenBao's TOTP engine
+...               (resources/OpenBao.py): keys made from known secrets, so the codes
+...               rpa-mfa computes are checked by OpenBao itself. A code verifies once
+...               and is refused when reused; a wrong code, an unknown key, a token
+...               whose policy does not cover the key, a push (the engine cannot) and
+...               a stopped OpenBao each fail under their own name.
+Resource          resources/common.resource
+Library           OperatingSystem
+Library           resources/OpenBao.py
+Library           resources/Ops.py
+Suite Setup       Start OpenBao With Its TOTP Engine And The Server
+Suite Teardown    Stop Everything
+Test Tags         mfa-service    openbao
+
+
+*** Variables ***
+# The dev server's root token (the vault's login); scripts/test.sh scans for it.
+${BAO_TOKEN}      bao-root-Tq4Wn8Yc2Rv
+# Keys of the TOTP engine: alice's is checked with the provider's own
+# narrow token, bob's through the vault's login.
+${ALICE_SECRET}    ${SECRET}
+${BOB_SECRET}     ${RFC_SEED}
+${REUSED}         code already used; wait until the next time period
+
+
+*** Test Cases ***
+A Code Verifies Once, Then OpenBao Refuses It As Used
+    ${code}=    Get Time Based OTP    ${ALICE_SECRET}
+    ${answer}=    Verify OTP With Service    alice    ${code}    provider=bao
+    Should Be Equal    ${answer.result}    ACCEPT
+    Should Be Equal    ${answer.provider}    bao
+    Should Be Equal    ${answer.identity}    alice
+    Run Keyword And Expect Error
+    ...    EQUALS:MFAAuthenticationFailure: MFA provider 'bao': OpenBao refused the code for TOTP key 'alice': ${REUSED}
+    ...    Verify OTP With Service    alice    ${code}    provider=bao
+    # OpenBao itself still holds the code as used.
+    ${again}=    Openbao Checks Totp Code    alice    ${code}
+    Should Be Equal    ${again.error}    ${REUSED}
+
+A Wrong Code Is Refused As Not Valid
+    ${code}=    Get Time Based OTP    ${ALICE_SECRET}
+    ${wrong}=    Evaluate    "%06d" % ((int($code) + 500000) % 1000000)
+    Run Keyword And Expect Error
+    ...    EQUALS:MFAAuthenticationFailure: MFA provider 'bao': OpenBao refused the code for TOTP key 'alice' (not valid now)
+    ...    Verify OTP With Service    alice    ${wrong}    provider=bao
+
+An Unknown Key Is Refused In OpenBao's Words
+    Run Keyword And Expect Error
+    ...    EQUALS:MFAAuthenticationFailure: MFA provider 'bao-login': OpenBao refused the code for TOTP key 'nobody': unknown key: nobody
+    ...    Verify OTP With Service    nobody    123456    provider=bao-login
+
+The Vault's Own Login Checks Codes Without A Second Token
+    ${code}=    Get Time Based OTP    ${BOB_SECRET}
+    ${answer}=    Verify OTP With Service    bob    ${code}    provider=bao-login
+    Should Be Equal    ${answer.result}    ACCEPT
+    Run Keyword And Expect Error    MFAAuthenticationFailure: *${REUSED}
+    ...    Verify OTP With Service    bob    ${code}    provider=bao-login
+
+The Provider's Token Is Limited To Its Policy
+    [Documentation]    The narrow token may check alice's codes only: bob's key is
+    ...    refused with 403, a protocol failure, not a refusal of the code.
+    ${code}=    Get Time Based OTP    ${BOB_SECRET}
+    Run Keyword And Expect Error
+    ...    MFACommunicationError: MFA provider 'bao': OpenBao refused the provider's token (403 permission denied:*
+    ...    Verify OTP With Service    bob    ${code}    provider=bao
+
+A Push Is A Capability OpenBao Lacks
+    Run Keyword And Expect Error
+    ...    EQUALS:MFACommunicationError: MFA provider 'bao' (openbao-totp) cannot push: OpenBao's TOTP engine only checks codes; give the code to check
+    ...    Request Push Approval    alice    provider=bao    timeout=5
+
+A Login Vault On Another Server Never Gets Its Token Sent There
+    Run Keyword And Expect Error
+    ...    MFACommunicationError: MFA provider 'elsewhere': login_vault 'bao' is a vault at vault+${BAO_URL}/secret, not at the provider's url; its token is only sent to its own server
+    ...    Verify OTP With Service    alice    123456    provider=elsewhere
+
+A Stopped OpenBao Is Unreachable, Passed Only Where Configured
+    [Documentation]    Last: the dev server is empty once started again.
+    Stop Openbao
+    Run Keyword And Expect Error    MFAServiceUnreachable: MFA provider 'bao': *Connection refused*
+    ...    Verify OTP With Service    alice    123456    provider=bao
+    Run Keyword And Expect Error    MFAServiceUnreachable: *cannot reach the vault at vault+${BAO_URL}/secret*
+    ...    Verify OTP With Service    bob    123456    provider=bao-login
+    # Over JSON-RPC to see the keyword's output: the pass carries a warning.
+    ${result}=    Run Keyword Over Json Rpc    ${BASE}/jsonrpc    Verify OTP With Service
+    ...    alice    123456    bao-lenient
+    Should Be Equal    ${result}[status]    PASS
+    Should Be Equal    ${result}[return][result]    UNREACHABLE
+    Should Start With    ${result}[output]    *WARN* MFAServiceUnreachable: MFA provider 'bao-lenient':
+    Should Contain    ${result}[output]    passed because MFA provider 'bao-lenient' has ignore_connection_error = true.
+    # The server keeps serving.
+    ${code}=    Get Time Based OTP    ${ALICE_SECRET}
+    Should Match Regexp    ${code}    ^\\d{6}$
+
+
+*** Keywords ***
+Start OpenBao With Its TOTP Engine And The Server
+    ${url}=    Start Openbao    ${BAO_TOKEN}
+    VAR    ${BAO_URL}    ${url}    scope=SUITE
+    Enable Openbao Totp Engine
+    Create Openbao Totp Key    alice    ${ALICE_SECRET}
+    Create Openbao Totp Key    bob    ${BOB_SECRET}
+    Store Openbao Totp Token    alice    mfa-provider
+    ${other}=    Evaluate    __import__('socket').create_server(('127.0.0.1', 0)).getsockname()[1]
+    ${config}=    Catenate    SEPARATOR=\n
+    ...    [mfa.bao]
+    ...    kind = "openbao-totp"
+    ...    url = "${url}"
+    ...    token = "bao/mfa-provider:token"
+    ...    ${EMPTY}
+    ...    [mfa.bao-login]
+    ...    kind = "openbao-totp"
+    ...    url = "${url}"
+    ...    [mfa.bao-login.openbao-totp]
+    ...    login_vault = "bao"
+    ...    ${EMPTY}
+    ...    [mfa.bao-lenient]
+    ...    kind = "openbao-totp"
+    ...    url = "${url}"
+    ...    token = "bao/mfa-provider:token"
+    ...    ignore_connection_error = true
+    ...    ${EMPTY}
+    ...    [mfa.elsewhere]
+    ...    kind = "openbao-totp"
+    ...    url = "http://127.0.0.1:${other}"
+    ...    [mfa.elsewhere.openbao-totp]
+    ...    login_vault = "bao"
+    Create File    ${TEMPDIR}/rpa-mfa-mfa-openbao.toml    ${config}
+    Export Vault Token    ${BAO_TOKEN}
+    Start Server And Import It As MFA    --config    ${TEMPDIR}/rpa-mfa-mfa-openbao.toml
+    ...    --vault    bao\=vault+${url}/secret
+
+Stop Everything
+    Stop All Rpa Mfa Servers
+    Stop All Openbao Servers
+    Remove Vault Token
