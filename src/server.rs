@@ -96,6 +96,8 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let vaults = crate::vaults::open(&args.vaults).await?;
     let profiles = Profiles::new(args.profiles.iter().cloned());
     profiles.check(&vaults)?;
+    let mfa = rpa_mfa_keywords::mfa::Providers::from_config(&args.mfa)?;
+    mfa.check(&vaults)?;
     let mut initial = OtpState::default();
     if let Some(reference) = &args.secret {
         let value = vaults
@@ -122,6 +124,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let services = Arc::new(
         Services::new(vaults, namespaces, args.oauth.clone())
             .with_profiles(profiles)
+            .with_mfa(mfa)
             .with_max_wait(args.max_wait)
             .with_stopping(stopping),
     );

@@ -5,7 +5,8 @@
 //! namespace and resources they may reach), [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
 //! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
-//! [`vault`] where secrets come from and [`state`] what keywords remember
+//! [`vault`] where secrets come from, [`mfa`] the MFA service clients,
+//! and [`state`] what keywords remember
 //! between calls. The server crate turns XML-RPC or JSON-RPC into
 //! [`Library::run`] calls and back.
 
@@ -14,6 +15,7 @@ pub mod clock;
 pub mod error;
 pub mod http_clients;
 pub mod library;
+pub mod mfa;
 pub mod oauth;
 pub mod otp;
 pub mod state;
@@ -38,6 +40,8 @@ pub struct Services {
     pub oauth: oauth::OAuth,
     /// The auth profiles of the config file (`[profiles.NAME]`).
     pub profiles: oauth::profile::Profiles,
+    /// The MFA service providers of the config file (`[mfa.NAME]`).
+    pub mfa: mfa::Providers,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
@@ -69,6 +73,7 @@ impl Services {
             clock: Arc::new(clock::SystemClock),
             oauth,
             profiles: Default::default(),
+            mfa: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -93,6 +98,12 @@ impl Services {
     /// The same services with these auth profiles.
     pub fn with_profiles(mut self, profiles: oauth::profile::Profiles) -> Services {
         self.profiles = profiles;
+        self
+    }
+
+    /// The same services with these MFA providers.
+    pub fn with_mfa(mut self, mfa: mfa::Providers) -> Services {
+        self.mfa = mfa;
         self
     }
 
@@ -122,5 +133,6 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(oauth::keywords::all());
     all.extend(oauth::profile::keywords::all());
     all.extend(vault::keywords::all());
+    all.extend(mfa::keywords::all());
     all
 }
