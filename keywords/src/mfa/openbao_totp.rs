@@ -71,9 +71,7 @@ impl OpenBaoTotp {
         let login = match (settings.token.clone(), table.login_vault) {
             (Some(token), None) => Login::Token(token),
             (None, Some(vault)) => Login::Vault(vault),
-            (Some(_), Some(_)) => {
-                return Err("give either token or login_vault, not both".into())
-            }
+            (Some(_), Some(_)) => return Err("give either token or login_vault, not both".into()),
             (None, None) => {
                 return Err(format!(
                     "OpenBao needs a token: token = \"VAULT/NAME:KEY\", \
@@ -283,15 +281,29 @@ impl MfaProvider for OpenBaoTotp {
                 let session = self.session(ctx, vault)?;
                 let token = session.token().await.map_err(vault_error)?;
                 let first = self
-                    .send(ctx, session.client(), session.namespace(), &token, identity, otp)
+                    .send(
+                        ctx,
+                        session.client(),
+                        session.namespace(),
+                        &token,
+                        identity,
+                        otp,
+                    )
                     .await?;
                 if first.0 == 403 && session.can_log_in() {
                     // An AppRole token revoked or expired early: log in
                     // once more, as the vault backend itself does.
                     session.forget(&token);
                     let token = session.token().await.map_err(vault_error)?;
-                    self.send(ctx, session.client(), session.namespace(), &token, identity, otp)
-                        .await?
+                    self.send(
+                        ctx,
+                        session.client(),
+                        session.namespace(),
+                        &token,
+                        identity,
+                        otp,
+                    )
+                    .await?
                 } else {
                     first
                 }
@@ -332,7 +344,10 @@ mod tests {
             "http://127.0.0.1:8200/v1/team/totp/code/a%20b%3F"
         );
         assert!(provider(json!({"mount": "a//b"})).is_err());
-        assert!(provider(json!({"mont": "x"})).unwrap_err().contains("unknown field"));
+        assert!(provider(json!({"mont": "x"}))
+            .err()
+            .unwrap()
+            .contains("unknown field"));
         assert!(provider(json!({"login_vault": "bao"}))
             .err()
             .unwrap()
@@ -342,17 +357,31 @@ mod tests {
     #[test]
     fn answers_map_to_the_three_failures() {
         let p = provider(Json::Null).unwrap();
-        assert!(p.verdict("k", "123456", 200, &json!({"data": {"valid": true}})).is_ok());
+        assert!(p
+            .verdict("k", "123456", 200, &json!({"data": {"valid": true}}))
+            .is_ok());
         let name = |r: Result<Answer, MfaError>| r.unwrap_err().name();
         assert_eq!(
             name(p.verdict("k", "1", 200, &json!({"data": {"valid": false}}))),
             "MFAAuthenticationFailure"
         );
         let used = json!({"errors": ["code already used; wait until the next time period"]});
-        assert_eq!(name(p.verdict("k", "1", 400, &used)), "MFAAuthenticationFailure");
-        assert_eq!(name(p.verdict("k", "1", 403, &json!({}))), "MFACommunicationError");
-        assert_eq!(name(p.verdict("k", "1", 200, &json!({}))), "MFACommunicationError");
-        assert_eq!(name(p.verdict("k", "1", 503, &json!({}))), "MFAServiceUnreachable");
+        assert_eq!(
+            name(p.verdict("k", "1", 400, &used)),
+            "MFAAuthenticationFailure"
+        );
+        assert_eq!(
+            name(p.verdict("k", "1", 403, &json!({}))),
+            "MFACommunicationError"
+        );
+        assert_eq!(
+            name(p.verdict("k", "1", 200, &json!({}))),
+            "MFACommunicationError"
+        );
+        assert_eq!(
+            name(p.verdict("k", "1", 503, &json!({}))),
+            "MFAServiceUnreachable"
+        );
     }
 
     #[test]

@@ -96,11 +96,19 @@ impl Rest {
         let field = |key: &str, given: &Option<String>, default: &str| {
             FieldPath::parse(given.as_deref().unwrap_or(default)).map_err(|e| fail(key, e))
         };
-        let endpoint = |key: &str, method: &Option<String>, default_method: &str, path: &Option<String>, default_path: &str| {
-            let method_text = method.as_deref().unwrap_or(default_method).to_ascii_uppercase();
+        let endpoint = |key: &str,
+                        method: &Option<String>,
+                        default_method: &str,
+                        path: &Option<String>,
+                        default_path: &str| {
+            let method_text = method
+                .as_deref()
+                .unwrap_or(default_method)
+                .to_ascii_uppercase();
             let method = match method_text.as_str() {
                 "GET" | "POST" | "PUT" | "PATCH" | "DELETE" => {
-                    Method::from_bytes(method_text.as_bytes()).map_err(|e| fail(key, e.to_string()))?
+                    Method::from_bytes(method_text.as_bytes())
+                        .map_err(|e| fail(key, e.to_string()))?
                 }
                 other => {
                     return Err(fail(
@@ -114,7 +122,10 @@ impl Rest {
             Ok::<_, String>(Endpoint { method, path })
         };
         let token_header = HeaderName::from_bytes(
-            t.token_header.as_deref().unwrap_or("Authorization").as_bytes(),
+            t.token_header
+                .as_deref()
+                .unwrap_or("Authorization")
+                .as_bytes(),
         )
         .map_err(|e| fail("token_header", e.to_string()))?;
         let poll = endpoint("poll", &t.poll_method, "GET", &t.poll_path, "push/{id}")?;
@@ -139,7 +150,9 @@ impl Rest {
             denied: values(t.denied, "denied"),
             pending: values(t.pending, "pending"),
         };
-        statuses.check().map_err(|e| fail("approved/denied/pending", e))?;
+        statuses
+            .check()
+            .map_err(|e| fail("approved/denied/pending", e))?;
         let client = crate::http_clients::client(settings.ca.as_deref())?;
         Ok(Rest {
             token_header,
@@ -259,7 +272,12 @@ impl Rest {
     /// The verdict of an OTP or poll answer: its status field, sorted by
     /// the configured values. A 4xx without a known status is a protocol
     /// failure (a refused token, a wrong path), not a refusal.
-    fn verdict(&self, status: u16, answer: &Json, what: &str) -> Result<(Verdict, String), MfaError> {
+    fn verdict(
+        &self,
+        status: u16,
+        answer: &Json,
+        what: &str,
+    ) -> Result<(Verdict, String), MfaError> {
         let name = self.name();
         let field = self.status_field.shown();
         let text = self.status_field.get(answer).and_then(scalar_text);
@@ -290,15 +308,26 @@ impl Rest {
             .unwrap_or_default()
     }
 
-    async fn token(&self, ctx: &Context<'_>) -> Result<Option<zeroize::Zeroizing<String>>, MfaError> {
+    async fn token(
+        &self,
+        ctx: &Context<'_>,
+    ) -> Result<Option<zeroize::Zeroizing<String>>, MfaError> {
         match &self.settings.token {
             Some(reference) => Ok(Some(ctx.secret(reference).await?)),
             None => Ok(None),
         }
     }
 
-    fn approved(&self, status: String, answer: &Json, extra: Option<(&'static str, Value)>) -> Answer {
-        let mut fields = vec![("result", Value::str("ACCEPT")), ("status", Value::Str(status))];
+    fn approved(
+        &self,
+        status: String,
+        answer: &Json,
+        extra: Option<(&'static str, Value)>,
+    ) -> Answer {
+        let mut fields = vec![
+            ("result", Value::str("ACCEPT")),
+            ("status", Value::Str(status)),
+        ];
         if let Some(message) = self.message_field.get(answer).and_then(scalar_text) {
             fields.push(("message", Value::Str(clip(&message))));
         }
@@ -336,8 +365,17 @@ impl MfaProvider for Rest {
         otp: &str,
     ) -> Result<Answer, MfaError> {
         let token = self.token(ctx).await?;
-        let fields = [(&self.otp_identity_field, identity), (&self.otp_code_field, otp)];
-        let request = self.request(&self.otp, identity, "", &fields, token.as_deref().map(|t| t.as_str()))?;
+        let fields = [
+            (&self.otp_identity_field, identity),
+            (&self.otp_code_field, otp),
+        ];
+        let request = self.request(
+            &self.otp,
+            identity,
+            "",
+            &fields,
+            token.as_deref().map(|t| t.as_str()),
+        )?;
         let (status, answer) = self.exchange(ctx, request, "OTP check").await?;
         match self.verdict(status, &answer, "OTP check")? {
             (Verdict::Approved, text) => Ok(self.approved(text, &answer, None)),
@@ -391,7 +429,11 @@ impl MfaProvider for Rest {
             let (status, answer) = self.exchange(ctx, request, "push poll").await?;
             match self.verdict(status, &answer, "push poll")? {
                 (Verdict::Approved, text) => {
-                    return Ok(self.approved(text, &answer, Some(("transaction_id", Value::Str(id)))))
+                    return Ok(self.approved(
+                        text,
+                        &answer,
+                        Some(("transaction_id", Value::Str(id))),
+                    ))
                 }
                 (Verdict::Denied, text) => {
                     return Err(MfaError::AuthenticationFailure(format!(
@@ -441,8 +483,14 @@ mod tests {
     #[test]
     fn the_defaults_are_the_documented_ones() {
         let p = rest(Json::Null).unwrap();
-        let fields = [(&p.otp_identity_field, "alice"), (&p.otp_code_field, "123456")];
-        let (request, body) = body_of(p.request(&p.otp, "alice", "", &fields, Some("t0k")).unwrap());
+        let fields = [
+            (&p.otp_identity_field, "alice"),
+            (&p.otp_code_field, "123456"),
+        ];
+        let (request, body) = body_of(
+            p.request(&p.otp, "alice", "", &fields, Some("t0k"))
+                .unwrap(),
+        );
         assert_eq!(request.method(), Method::POST);
         assert_eq!(request.url().as_str(), "https://mfa.example/api/otp/verify");
         assert_eq!(body, json!({"user": "alice", "otp": "123456"}));
@@ -466,8 +514,14 @@ mod tests {
             "push_identity_field": "who.name",
         }))
         .unwrap();
-        let fields = [(&p.otp_identity_field, "bob smith"), (&p.otp_code_field, "000111")];
-        let (request, body) = body_of(p.request(&p.otp, "bob smith", "", &fields, Some("k")).unwrap());
+        let fields = [
+            (&p.otp_identity_field, "bob smith"),
+            (&p.otp_code_field, "000111"),
+        ];
+        let (request, body) = body_of(
+            p.request(&p.otp, "bob smith", "", &fields, Some("k"))
+                .unwrap(),
+        );
         assert_eq!(request.method(), Method::GET);
         assert_eq!(
             request.url().as_str(),
@@ -489,28 +543,60 @@ mod tests {
         }))
         .unwrap();
         let judge = |status, answer: Json| p.verdict(status, &answer, "OTP check");
-        assert_eq!(judge(200, json!({"result": {"state": "OK"}})).unwrap().0, Verdict::Approved);
-        assert_eq!(judge(200, json!({"result": {"state": true}})).unwrap().0, Verdict::Approved);
-        assert_eq!(judge(401, json!({"result": {"state": "REJECTED"}})).unwrap().0, Verdict::Denied);
-        assert_eq!(judge(200, json!({"result": {"state": "WAIT"}})).unwrap().0, Verdict::Pending);
+        assert_eq!(
+            judge(200, json!({"result": {"state": "OK"}})).unwrap().0,
+            Verdict::Approved
+        );
+        assert_eq!(
+            judge(200, json!({"result": {"state": true}})).unwrap().0,
+            Verdict::Approved
+        );
+        assert_eq!(
+            judge(401, json!({"result": {"state": "REJECTED"}}))
+                .unwrap()
+                .0,
+            Verdict::Denied
+        );
+        assert_eq!(
+            judge(200, json!({"result": {"state": "WAIT"}})).unwrap().0,
+            Verdict::Pending
+        );
         let err = judge(200, json!({"result": {"state": "maybe"}})).unwrap_err();
         assert_eq!(err.name(), "MFACommunicationError");
         assert!(format!("{err:?}").contains("'maybe' is none of the configured values"));
         let err = judge(200, json!({"status": "OK"})).unwrap_err();
-        assert!(format!("{err:?}").contains("has no 'result.state'"), "{err:?}");
+        assert!(
+            format!("{err:?}").contains("has no 'result.state'"),
+            "{err:?}"
+        );
         let err = judge(403, json!({"result": {"why": "bad api key"}})).unwrap_err();
         assert_eq!(err.name(), "MFACommunicationError");
-        assert!(format!("{err:?}").contains("HTTP 403: bad api key"), "{err:?}");
+        assert!(
+            format!("{err:?}").contains("HTTP 403: bad api key"),
+            "{err:?}"
+        );
     }
 
     #[test]
     fn bad_settings_name_their_field() {
         for (table, expected) in [
-            (json!({"otp_method": "TRACE"}), "otp_method: 'TRACE' is not GET"),
-            (json!({"poll_path": "push/status"}), "poll_path: must contain {id}"),
+            (
+                json!({"otp_method": "TRACE"}),
+                "otp_method: 'TRACE' is not GET",
+            ),
+            (
+                json!({"poll_path": "push/status"}),
+                "poll_path: must contain {id}",
+            ),
             (json!({"poll_interval": 0}), "poll_interval: must be"),
-            (json!({"status_field": "a..b"}), "status_field: 'a..b' is not a field path"),
-            (json!({"pending": ["approved"]}), "listed as approved and as pending"),
+            (
+                json!({"status_field": "a..b"}),
+                "status_field: 'a..b' is not a field path",
+            ),
+            (
+                json!({"pending": ["approved"]}),
+                "listed as approved and as pending",
+            ),
             (json!({"token_header": "Bad Header"}), "token_header"),
             (json!({"otp_pth": "x"}), "unknown field `otp_pth`"),
         ] {

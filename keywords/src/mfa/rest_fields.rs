@@ -126,7 +126,9 @@ impl Statuses {
         for (i, (name, values)) in lists.iter().enumerate() {
             for (other, others) in &lists[i + 1..] {
                 if let Some(both) = values.iter().find(|v| others.contains(v)) {
-                    return Err(format!("status '{both}' is listed as {name} and as {other}"));
+                    return Err(format!(
+                        "status '{both}' is listed as {name} and as {other}"
+                    ));
                 }
             }
         }
@@ -147,10 +149,7 @@ impl PathTemplate {
             .split('/')
             .map(str::to_owned)
             .collect();
-        if parts
-            .iter()
-            .any(|p| p.is_empty() || p == "." || p == "..")
-        {
+        if parts.iter().any(|p| p.is_empty() || p == "." || p == "..") {
             return Err(format!(
                 "'{text}' is not a path (no empty, '.' or '..' parts)"
             ));
