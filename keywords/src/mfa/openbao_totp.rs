@@ -209,15 +209,22 @@ impl OpenBaoTotp {
     }
 }
 
-/// OpenBao's `errors` list joined, with `otp` masked.
+/// OpenBao's `errors` list on one line, with `otp` masked. OpenBao wraps
+/// some in Go's multierror form ("1 error occurred:\n\t* permission
+/// denied\n\n"): only the error lines are kept.
 fn errors(body: &Json, otp: &str) -> String {
-    let text = match body["errors"].as_array() {
-        Some(list) if !list.is_empty() => list
-            .iter()
-            .map(|e| e.as_str().unwrap_or("?"))
-            .collect::<Vec<_>>()
-            .join("; "),
-        _ => "no error message".to_owned(),
+    let lines: Vec<&str> = body["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|e| e.as_str().unwrap_or("?").lines())
+        .map(|line| line.trim().trim_start_matches("* ").trim())
+        .filter(|line| !line.is_empty() && !line.ends_with("occurred:"))
+        .collect();
+    let text = if lines.is_empty() {
+        "no error message".to_owned()
+    } else {
+        lines.join("; ")
     };
     if otp.is_empty() {
         text
@@ -382,6 +389,13 @@ mod tests {
             name(p.verdict("k", "1", 503, &json!({}))),
             "MFAServiceUnreachable"
         );
+    }
+
+    #[test]
+    fn multierror_texts_are_put_on_one_line() {
+        let body = json!({"errors": ["1 error occurred:\n\t* permission denied\n\n", "other"]});
+        assert_eq!(errors(&body, ""), "permission denied; other");
+        assert_eq!(errors(&json!({}), ""), "no error message");
     }
 
     #[test]
