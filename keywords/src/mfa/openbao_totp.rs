@@ -286,33 +286,21 @@ impl MfaProvider for OpenBaoTotp {
             }
             Login::Vault(vault) => {
                 let session = self.session(ctx, vault)?;
-                let token = session.token().await.map_err(vault_error)?;
-                let first = self
-                    .send(
-                        ctx,
-                        session.client(),
-                        session.namespace(),
-                        &token,
-                        identity,
-                        otp,
-                    )
-                    .await?;
-                if first.0 == 403 && session.can_log_in() {
+                let mut logged_in_again = false;
+                loop {
+                    let token = session.token().await.map_err(vault_error)?;
+                    let (client, namespace) = (session.client(), session.namespace());
+                    let answer = self
+                        .send(ctx, client, namespace, &token, identity, otp)
+                        .await?;
                     // An AppRole token revoked or expired early: log in
                     // once more, as the vault backend itself does.
-                    session.forget(&token);
-                    let token = session.token().await.map_err(vault_error)?;
-                    self.send(
-                        ctx,
-                        session.client(),
-                        session.namespace(),
-                        &token,
-                        identity,
-                        otp,
-                    )
-                    .await?
-                } else {
-                    first
+                    if answer.0 == 403 && session.can_log_in() && !logged_in_again {
+                        session.forget(&token);
+                        logged_in_again = true;
+                        continue;
+                    }
+                    break answer;
                 }
             }
         };
