@@ -28,12 +28,18 @@ pub fn names() -> Vec<&'static str> {
 /// Reads a kind's sub-table into its typed form; `Null` (no sub-table) is
 /// an empty table. Unknown keys are errors when `T` denies them.
 pub fn kind_table<T: serde::de::DeserializeOwned>(
-    kind: &str,
+    settings: &ProviderSettings,
     table: &serde_json::Value,
 ) -> Result<T, String> {
     let table = match table {
         serde_json::Value::Null => serde_json::Value::Object(Default::default()),
         other => other.clone(),
     };
-    serde_json::from_value(table).map_err(|e| format!("[…{kind}]: {e}"))
+    serde_json::from_value(table).map_err(|e| format!("{}: {e}", table_name(settings)))
+}
+
+/// How the config file names a provider's sub-table, for error messages:
+/// `[mfa.NAME.KIND]`.
+pub fn table_name(settings: &ProviderSettings) -> String {
+    format!("[mfa.{}.{}]", settings.name, settings.kind)
 }
