@@ -21,6 +21,7 @@ ${BAO_TOKEN}      bao-root-Tq4Wn8Yc2Rv
 # narrow token, bob's through the vault's login.
 ${ALICE_SECRET}    ${SECRET}
 ${BOB_SECRET}     ${RFC_SEED}
+${CAROL_SECRET}    KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU
 ${REUSED}         code already used; wait until the next time period
 
 
@@ -74,6 +75,29 @@ A Login Vault On Another Server Never Gets Its Token Sent There
     Run Keyword And Expect Error
     ...    MFACommunicationError: MFA provider 'elsewhere': login_vault 'bao' is a vault at vault+${BAO_URL}/secret, not at the provider's url; its token is only sent to its own server
     ...    Verify OTP With Service    alice    123456    provider=elsewhere
+
+An AppRole Login Is Lent, And Replaced When OpenBao Revokes It
+    [Documentation]    A server whose vault logs in with AppRole checks codes with
+    ...    that login; once the operator revokes the login's tokens, the refused
+    ...    token (403) is replaced by one new login and the check goes on: the
+    ...    wrong code is then refused as a code, not as a token.
+    Create Openbao Totp Key    carol    ${CAROL_SECRET}
+    ${files}=    Create Openbao Approle    token_ttl=1h    token_max_ttl=2h
+    ${port}=    Start Rpa Mfa Server    --config    ${CONFIG_FILE}    --vault    bao\=vault+${BAO_URL}/secret
+    ...    alias=approle    VAULT_TOKEN=${EMPTY}    VAULT_ROLE_ID_FILE=${files}[0]    VAULT_SECRET_ID_FILE=${files}[1]
+    Import Library    Remote    http://127.0.0.1:${port}    AS    AppRole
+    ${code}=    AppRole.Get Time Based OTP    ${CAROL_SECRET}
+    ${answer}=    AppRole.Verify OTP With Service    carol    ${code}    provider=bao-login
+    Should Be Equal    ${answer.result}    ACCEPT
+    Revoke Openbao Approle Tokens
+    ${wrong}=    Evaluate    "%06d" % ((int($code) + 500000) % 1000000)
+    Run Keyword And Expect Error
+    ...    EQUALS:MFAAuthenticationFailure: MFA provider 'bao-login': OpenBao refused the code for TOTP key 'carol' (not valid now)
+    ...    AppRole.Verify OTP With Service    carol    ${wrong}    provider=bao-login
+    ${log}=    Rpa Mfa Server Log File    approle
+    ${text}=    Get File    ${log}
+    Should Be Equal As Integers    ${{ $text.count("vault AppRole login") }}    2
+    [Teardown]    Stop Rpa Mfa Server    approle
 
 A Stopped OpenBao Is Unreachable, Passed Only Where Configured
     [Documentation]    Last: the dev server is empty once started again. Through
@@ -129,9 +153,10 @@ Start OpenBao With Its TOTP Engine And The Server
     ...    url = "http://127.0.0.1:${other}"
     ...    [mfa.elsewhere.openbao-totp]
     ...    login_vault = "bao"
-    Create File    ${TEMPDIR}/rpa-mfa-mfa-openbao.toml    ${config}
+    VAR    ${CONFIG_FILE}    ${TEMPDIR}/rpa-mfa-mfa-openbao.toml    scope=SUITE
+    Create File    ${CONFIG_FILE}    ${config}
     Export Vault Token    ${BAO_TOKEN}
-    Start Server And Import It As MFA    --config    ${TEMPDIR}/rpa-mfa-mfa-openbao.toml
+    Start Server And Import It As MFA    --config    ${CONFIG_FILE}
     ...    --vault    bao\=vault+${url}/secret
 
 Stop Everything

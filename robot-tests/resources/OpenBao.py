@@ -212,7 +212,8 @@ class OpenBao:
         return body["data"]["metadata"]["version"]
 
     def create_openbao_approle(self, alias="bao", token_ttl="4s", token_max_ttl="9s"):
-        """Enables AppRole with a role that may read and write ``secret/``,
+        """Enables AppRole with a role that may read and write ``secret/``
+        and check codes of the TOTP engine (``totp/code/*``),
         whose tokens live ``token_ttl`` and at most ``token_max_ttl``.
         Returns the paths of two files holding the role id and a secret id."""
         server = self._server(alias)
@@ -220,7 +221,8 @@ class OpenBao:
         if "approle/" not in mounts.get("data", mounts):
             server.request("POST", "sys/auth/approle", json={"type": "approle"})
         policy = 'path "secret/*" { capabilities = ["create", "read", "update", "list"] }\n' \
-                 'path "auth/token/*" { capabilities = ["read", "update"] }'
+                 'path "auth/token/*" { capabilities = ["read", "update"] }\n' \
+                 'path "totp/code/*" { capabilities = ["update"] }'
         server.request("PUT", "sys/policies/acl/rpa-mfa", json={"policy": policy})
         server.request("POST", "auth/approle/role/rpa-mfa",
                        json={"token_policies": ["rpa-mfa"], "token_ttl": token_ttl,

@@ -53,7 +53,7 @@ impl OpenBaoTotp {
     /// field; the registry puts the provider's name before them.
     pub fn new(settings: &ProviderSettings, table: &Json) -> Result<OpenBaoTotp, String> {
         let name = &settings.name;
-        let table: KindTable = kinds::kind_table("openbao-totp", table)?;
+        let table: KindTable = kinds::kind_table(settings, table)?;
         let mount_text = table.mount.as_deref().unwrap_or(DEFAULT_MOUNT);
         let mount: Vec<String> = mount_text
             .trim_matches('/')

@@ -92,7 +92,7 @@ impl Rest {
     /// Errors name the field; the registry puts the provider's name first.
     pub fn new(settings: &ProviderSettings, table: &Json) -> Result<Rest, String> {
         let fail = |field: &str, why: String| format!("{field}: {why}");
-        let t: KindTable = kinds::kind_table("rest", table)?;
+        let t: KindTable = kinds::kind_table(settings, table)?;
         let field = |key: &str, given: &Option<String>, default: &str| {
             FieldPath::parse(given.as_deref().unwrap_or(default)).map_err(|e| fail(key, e))
         };
