@@ -103,6 +103,17 @@ Without Credentials The Push Is Triggered With The Token PIN
     Background Answers Should Be    ${serial}    1
     Should Be Equal    ${answer}[result]    ACCEPT
 
+Identities May Be Users Of A Realm
+    ${code}=    Get Time Based OTP
+    ${answer}=    Verify OTP With Service    carol    ${code}    provider=pi-users
+    Should Be Equal    ${answer}[serial]    PITOTP-CAROL
+    Phone Answers In Background    ${CAROL_PHONE}
+    ${answer}=    Request Push Approval    carol    provider=pi-users    timeout=${PUSH_WAIT}
+    Background Answers Should Be    ${CAROL_PHONE}    1
+    Should Be Equal    ${answer}[serial]    ${CAROL_PHONE}
+    Run Keyword And Expect Error    MFAAuthenticationFailure: MFA provider 'pi-users': *
+    ...    Verify OTP With Service    dave    ${code}    provider=pi-users
+
 A Token That Cannot Be Pushed To Is A Communication Error
     Enroll TOTP Token    PITOTP-NOPUSH    ${TOTP_HEX}
     Run Keyword And Expect Error    MFACommunicationError: MFA provider 'pi': identity 'PITOTP-NOPUSH' has no PUSH token*
@@ -132,6 +143,11 @@ A Malformed Provider Stops The Server Naming It And The Field
     Start Should Fail With Provider    kind = "privacyidea"\nurl = "http://127.0.0.1:1"\ntoken = "pi:token"\nallow = ["alice"]\ntimeout = -1
     ...    MFA provider 'bad': timeout must be more than 0
 
+A TLS Failure Is A Communication Error Even Where Unreachable Would Pass
+    [Documentation]    pi-tls speaks https:// to privacyIDEA's plain HTTP port.
+    Run Keyword And Expect Error    MFACommunicationError: MFA provider 'pi-tls': *
+    ...    Verify OTP With Service    PITOTP-OK    123456    provider=pi-tls
+
 PrivacyIDEA Stopped Is Unreachable, And Passes With A Warning Where Allowed
     [Documentation]    Stops the shared privacyIDEA: keep it the last test.
     Stop Privacyidea
@@ -150,6 +166,10 @@ PrivacyIDEA Stopped Is Unreachable, And Passes With A Warning Where Allowed
 *** Keywords ***
 Start PrivacyIDEA And Server
     ${pi}=    Shared PrivacyIDEA
+    Create User Realm    staff    carol    dave
+    Enroll TOTP Token    PITOTP-CAROL    ${TOTP_HEX}    user=carol    realm=staff
+    ${phone}=    Enroll Phone    user=carol    realm=staff
+    VAR    ${CAROL_PHONE}    ${phone}    scope=SUITE
     ${dir}=    New Temp Dir
     VAR    ${DIR}    ${dir}    scope=SUITE
     VAR    ${VAULT}    ${dir}/vault.json    scope=SUITE
@@ -188,6 +208,20 @@ Start PrivacyIDEA And Server
     ...    identities = { bot-7 = ["PITOTP-BOT"] }
     ...    [mfa.pi-bots.privacyidea]
     ...    identity = "serial"
+    ...    ${EMPTY}
+    ...    [mfa.pi-users]
+    ...    kind = "privacyidea"
+    ...    url = "${pi.url}"
+    ...    token = "pi:token"
+    ...    [mfa.pi-users.privacyidea]
+    ...    identity = "user"
+    ...    realm = "staff"
+    ...    poll_interval = 0.2
+    ...    ${EMPTY}
+    ...    [mfa.pi-tls]
+    ...    kind = "privacyidea"
+    ...    url = "${pi.url.replace('http:', 'https:')}"
+    ...    ignore_connection_error = true
     ...    ${EMPTY}
     ...    [mfa.pi-lenient]
     ...    kind = "privacyidea"

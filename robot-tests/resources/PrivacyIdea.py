@@ -278,12 +278,24 @@ class PrivacyIdea:
         self.close()
         self._phones.clear()
 
-    def enroll_totp_token(self, serial, hex_key, digits=6, period=30):
-        """Enrolls a TOTP token with a known hex key (SHA-1) under ``serial``."""
+    def enroll_totp_token(self, serial, hex_key, digits=6, period=30, user=None, realm=None):
+        """Enrolls a TOTP token with a known hex key (SHA-1) under ``serial``,
+        assigned to ``user`` of ``realm`` when given."""
         self.shared_privacyidea()
+        owner = {"user": user, "realm": realm} if user else {}
         self._post("/token/init", type="totp", serial=serial, otpkey=hex_key, genkey=0,
-                   otplen=int(digits), timeStep=int(period))
+                   otplen=int(digits), timeStep=int(period), **owner)
         return serial
+
+    def create_user_realm(self, realm, *users):
+        """Makes ``realm`` of ``users`` (names) from a passwd-format file
+        through a flat-file resolver."""
+        self.shared_privacyidea()
+        passwd = self._server.dir / f"{realm}.passwd"
+        passwd.write_text("".join(f"{u}:x:{1001 + i}:{1001 + i}:{u},,,:/home/{u}:/bin/false\n"
+                                  for i, u in enumerate(users)))
+        self._post(f"/resolver/{realm}-users", type="passwdresolver", fileName=str(passwd))
+        self._post(f"/realm/{realm}", resolvers=f"{realm}-users")
 
     def validate_check(self, serial, passw="", transaction_id=None):
         """``POST /validate/check serial=S pass=P`` (no auth, as a client):
@@ -301,11 +313,13 @@ class PrivacyIdea:
                        message=detail.get("message"),
                        transaction_id=detail.get("transaction_id"))
 
-    def enroll_phone(self, serial_prefix="PIPU"):
+    def enroll_phone(self, serial_prefix="PIPU", user=None, realm=None):
         """Enrolls a poll-only PUSH token (both steps: admin, then the phone
-        with its own key) and returns its serial."""
+        with its own key), assigned to ``user`` of ``realm`` when given, and
+        returns its serial."""
         self.shared_privacyidea()
-        step1 = self._post("/token/init", type="push", genkey=1)["detail"]
+        owner = {"user": user, "realm": realm} if user else {}
+        step1 = self._post("/token/init", type="push", genkey=1, **owner)["detail"]
         serial = step1["serial"]
         phone = Phone(self._server.url, serial)
         answer = requests.post(f"{self._server.url}/ttype/push", timeout=HTTP_TIMEOUT, data={

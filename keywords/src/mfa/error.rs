@@ -5,6 +5,8 @@
 //! (`MFAServiceUnreachable`, the only one `ignore_connection_error` lets
 //! pass).
 
+use std::error::Error as _;
+
 use crate::KeywordError;
 
 /// Why a provider call did not authenticate. Messages never carry a code,
@@ -37,14 +39,23 @@ impl MfaError {
     }
 
     /// A failed HTTP exchange with provider `provider`: no connection or
-    /// no answer in time is `Unreachable`, anything else (TLS refused, a
-    /// body that is not what was promised) a `Communication` error. Only
-    /// reqwest's own text is kept; it never holds a request body.
-    /// The URL is left out: a query may carry a transaction id or more.
+    /// no answer in time is `Unreachable`; anything else, a TLS failure
+    /// included (a certificate not trusted, plain HTTP where TLS was
+    /// expected: a setup mismatch, which `ignore_connection_error` must not
+    /// wave through), is a `Communication` error. Only reqwest's own text
+    /// is kept, without the URL (a query may carry a transaction id).
     pub fn from_http(provider: &str, error: reqwest::Error) -> MfaError {
         let error = error.without_url();
         let text = format!("MFA provider '{provider}': {}", chain(&error));
-        if error.is_connect() || error.is_timeout() {
+        let mut tls = false;
+        let mut source = error.source();
+        while let Some(cause) = source {
+            tls |= crate::http_clients::is_tls_error(cause);
+            source = cause.source();
+        }
+        if tls {
+            MfaError::Communication(text)
+        } else if error.is_connect() || error.is_timeout() {
             MfaError::Unreachable(text)
         } else {
             MfaError::Communication(text)
