@@ -318,47 +318,8 @@ impl Rest {
         }
     }
 
-    fn approved(
-        &self,
-        status: String,
-        answer: &Json,
-        extra: Option<(&'static str, Value)>,
-    ) -> Answer {
-        let mut fields = vec![
-            ("result", Value::str("ACCEPT")),
-            ("status", Value::Str(status)),
-        ];
-        if let Some(message) = self.message_field.get(answer).and_then(scalar_text) {
-            fields.push(("message", Value::Str(clip(&message))));
-        }
-        fields.extend(extra);
-        fields
-    }
-}
-
-/// The registry's builder for `kind = "rest"`.
-pub fn build(
-    settings: &ProviderSettings,
-    table: &Json,
-) -> Result<std::sync::Arc<dyn MfaProvider>, String> {
-    Ok(std::sync::Arc::new(Rest::new(settings, table)?))
-}
-
-/// A service's text as a message shows it: at most 200 characters.
-fn clip(text: &str) -> String {
-    match text.char_indices().nth(200) {
-        Some((end, _)) => format!("{}...", &text[..end]),
-        None => text.to_owned(),
-    }
-}
-
-#[async_trait::async_trait]
-impl MfaProvider for Rest {
-    fn kind(&self) -> &'static str {
-        "rest"
-    }
-
-    async fn otp_authenticate(
+    /// The OTP check as the service answers it.
+    async fn check_otp(
         &self,
         ctx: &Context<'_>,
         identity: &str,
@@ -392,6 +353,78 @@ impl MfaProvider for Rest {
                 clip(&text)
             ))),
         }
+    }
+
+    fn approved(
+        &self,
+        status: String,
+        answer: &Json,
+        extra: Option<(&'static str, Value)>,
+    ) -> Answer {
+        let mut fields = vec![
+            ("result", Value::str("ACCEPT")),
+            ("status", Value::Str(status)),
+        ];
+        if let Some(message) = self.message_field.get(answer).and_then(scalar_text) {
+            fields.push(("message", Value::Str(clip(&message))));
+        }
+        fields.extend(extra);
+        fields
+    }
+}
+
+/// The registry's builder for `kind = "rest"`.
+pub fn build(
+    settings: &ProviderSettings,
+    table: &Json,
+) -> Result<std::sync::Arc<dyn MfaProvider>, String> {
+    Ok(std::sync::Arc::new(Rest::new(settings, table)?))
+}
+
+/// `outcome` with `otp` masked in every text the service could have put
+/// it in (a reason that echoes the code must not carry it to Robot's log).
+fn without_code(outcome: Result<Answer, MfaError>, otp: &str) -> Result<Answer, MfaError> {
+    if otp.is_empty() {
+        return outcome;
+    }
+    let mask = |text: String| text.replace(otp, "***");
+    match outcome {
+        Ok(answer) => Ok(answer
+            .into_iter()
+            .map(|(key, value)| match value {
+                Value::Str(text) => (key, Value::Str(mask(text))),
+                other => (key, other),
+            })
+            .collect()),
+        Err(MfaError::AuthenticationFailure(m)) => Err(MfaError::AuthenticationFailure(mask(m))),
+        Err(MfaError::Communication(m)) => Err(MfaError::Communication(mask(m))),
+        Err(MfaError::Unreachable(m)) => Err(MfaError::Unreachable(mask(m))),
+        Err(other) => Err(other),
+    }
+}
+
+/// A service's text as a message shows it: at most 200 characters.
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        Some((end, _)) => format!("{}...", &text[..end]),
+        None => text.to_owned(),
+    }
+}
+
+#[async_trait::async_trait]
+impl MfaProvider for Rest {
+    fn kind(&self) -> &'static str {
+        "rest"
+    }
+
+    async fn otp_authenticate(
+        &self,
+        ctx: &Context<'_>,
+        identity: &str,
+        otp: &str,
+    ) -> Result<Answer, MfaError> {
+        let outcome = self.check_otp(ctx, identity, otp).await;
+        without_code(outcome, otp)
     }
 
     async fn push_authenticate(
@@ -575,6 +608,18 @@ mod tests {
             format!("{err:?}").contains("HTTP 403: bad api key"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn a_code_the_service_echoes_is_masked() {
+        let refused = Err(MfaError::AuthenticationFailure(
+            "refused: code 654321 is wrong".into(),
+        ));
+        let text = format!("{:?}", without_code(refused, "654321"));
+        assert!(text.contains("code *** is wrong"), "{text}");
+        let accepted = Ok(vec![("message", Value::str("654321 ok"))]);
+        let text = format!("{:?}", without_code(accepted, "654321"));
+        assert!(!text.contains("654321"), "{text}");
     }
 
     #[test]
