@@ -82,6 +82,32 @@ A Push Nobody Answers Fails When Its Timeout Ends
     ${count}=    Get Length    ${requests}
     Should Be True    3 <= ${count} <= 13    ${count} requests
 
+A Service With Its Own Paths, Methods, Fields And Statuses
+    [Documentation]    The double's /v2/ dialect, which shares nothing with the
+    ...    defaults: the code as a query parameter of a GET, the identity in the
+    ...    path and in a nested field of a PUT, the push id and the verdict in
+    ...    nested fields, statuses OK/REJECTED/WAITING, the token in X-Api-Key.
+    ${code}=    Get Time Based OTP    ${USER_SECRET}
+    ${answer}=    Verify OTP With Service    erin smith    ${code}    provider=dialect
+    Should Be Equal    ${answer.status}    OK
+    Run Keyword And Expect Error
+    ...    EQUALS:MFAAuthenticationFailure: MFA provider 'dialect' refused the code for 'erin smith' (status 'REJECTED'): code already used
+    ...    Verify OTP With Service    erin smith    ${code}    provider=dialect
+    Phone Will Answer Push    erin smith    approve    after_polls=1
+    ${answer}=    Request Push Approval    erin smith    provider=dialect    timeout=10
+    Should Be Equal    ${answer.status}    OK
+    ${requests}=    Mfa Rest Double Requests
+    Length Should Be    ${requests}    5
+    Should Be Equal    ${requests}[0][method]    GET
+    Should Be Equal    ${requests}[0][path]    /v2/users/erin%20smith/otp?code=<code>
+    Should Be Equal    ${requests}[2][method]    PUT
+    Should Be Equal    ${requests}[2][path]    /v2/users/erin%20smith/push
+    Should Be Equal    ${requests}[2][body][who][name]    erin smith
+    Should Be Equal    ${requests}[3][path]    /v2/push/${answer.transaction_id}
+    FOR    ${request}    IN    @{requests}
+        Should Be True    ${request}[authorized]
+    END
+
 A Wrong API Token Is A Communication Error, Not A Refusal
     ${code}=    Get Time Based OTP    ${USER_SECRET}
     Run Keyword And Expect Error
@@ -153,6 +179,29 @@ Start The Double And The Server
     ...    ignore_connection_error = true
     ...    [mfa.lenient.rest]
     ...    poll_interval = 0.1
+    ...    ${EMPTY}
+    ...    [mfa.dialect]
+    ...    kind = "rest"
+    ...    url = "${url}/v2"
+    ...    token = "mfa-api:token"
+    ...    [mfa.dialect.rest]
+    ...    token_header = "X-Api-Key"
+    ...    token_prefix = ""
+    ...    otp_method = "GET"
+    ...    otp_path = "users/{identity}/otp"
+    ...    otp_identity_field = "user"
+    ...    otp_code_field = "code"
+    ...    push_method = "PUT"
+    ...    push_path = "users/{identity}/push"
+    ...    push_identity_field = "who.name"
+    ...    push_id_field = "push.id"
+    ...    poll_path = "push/{id}"
+    ...    poll_interval = 0.1
+    ...    status_field = "result.state"
+    ...    message_field = "result.reason"
+    ...    approved = ["OK"]
+    ...    denied = ["REJECTED"]
+    ...    pending = ["WAITING"]
     ...    ${EMPTY}
     ...    [mfa.wrong-token]
     ...    kind = "rest"

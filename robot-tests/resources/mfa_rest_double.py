@@ -13,6 +13,12 @@ REST services"), except where a test reconfigures both sides:
 - ``GET /push/TX`` -> ``{"status": "pending" | "approved" | "denied"}``.
 - Without ``Authorization: Bearer <MFA_DOUBLE_API_TOKEN>``: 401.
 
+A second dialect under ``/v2/``, for a provider configured away from every
+default: ``GET /v2/users/ID/otp?code=CODE`` and ``PUT /v2/users/ID/push``
+``{"who": {"name": ID}}`` -> ``{"push": {"id": TX}}``, ``GET
+/v2/push/TX``; answers ``{"result": {"state": "OK" | "REJECTED" |
+"WAITING", "reason": ...}}``; the token in ``X-Api-Key`` with no prefix.
+
 What a push does is set per user by the test (``POST /test/push-answer``
 ``{"user": ID, "answer": "approve" | "deny" | "pending", "after_polls": N}``;
 the default is ``pending``, the phone never answers). ``POST
@@ -29,12 +35,15 @@ import os
 import secrets
 import threading
 from http.server import BaseHTTPRequestHandler
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyotp
 
 from peer_serve import serve
 
 ANSWERS = {"approve": "approved", "deny": "denied", "pending": "pending"}
+# The /v2/ dialect's words for the same statuses.
+V2_STATES = {"approved": "OK", "denied": "REJECTED", "pending": "WAITING"}
 
 
 class Service:
@@ -104,11 +113,36 @@ class Handler(BaseHTTPRequestHandler):
         shown = dict(body) if isinstance(body, dict) else body
         if isinstance(shown, dict) and "otp" in shown:
             shown["otp"] = "<code>"
-        authorized = self.headers.get("Authorization") == f"Bearer {self.service.token}"
+        url = urlsplit(self.path)
+        path = url.path + ("?code=<code>" if "code" in parse_qs(url.query) else "")
+        if url.path.startswith("/v2/"):
+            authorized = self.headers.get("X-Api-Key") == self.service.token
+        else:
+            authorized = self.headers.get("Authorization") == f"Bearer {self.service.token}"
         with self.service.lock:
-            self.service.requests.append({"method": self.command, "path": self.path,
+            self.service.requests.append({"method": self.command, "path": path,
                                           "authorized": authorized, "body": shown})
         return authorized
+
+    def _serve_v2(self, body):
+        """The /v2/ dialect (see the module's doc)."""
+        url = urlsplit(self.path)
+        parts = [unquote(p) for p in url.path.split("/")[2:]]
+        if self.command == "GET" and len(parts) == 3 and parts[0] == "users" and parts[2] == "otp":
+            code = parse_qs(url.query).get("code", [""])[0]
+            answer = self.service.verify_otp(parts[1], code)
+            return self._send(200, {"result": {"state": V2_STATES[answer["status"]],
+                                               "reason": answer.get("message")}})
+        if self.command == "PUT" and len(parts) == 3 and parts[0] == "users" and parts[2] == "push":
+            if body.get("who", {}).get("name") != parts[1]:
+                return self._send(400, {"result": {"reason": "who.name must be the user"}})
+            return self._send(200, {"push": {"id": self.service.start_push(parts[1])}})
+        if self.command == "GET" and len(parts) == 2 and parts[0] == "push":
+            status = self.service.poll(parts[1])
+            if status is None:
+                return self._send(404, {"result": {"reason": "no such push"}})
+            return self._send(200, {"result": {"state": V2_STATES[status]}})
+        return self._send(404, {"result": {"reason": "not found"}})
 
     def _test_hook(self, body):
         service = self.service
@@ -137,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(401, {"error": "unauthorized"})
         if self.service.malformed:
             return self._send(200, b"<html>Service temporarily confused</html>")
+        if self.path.startswith("/v2/"):
+            return self._serve_v2(body)
         if self.command == "POST" and self.path == "/otp/verify":
             return self._send(200, self.service.verify_otp(str(body.get("user")), str(body.get("otp"))))
         if self.command == "POST" and self.path == "/push":
@@ -148,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, {"status": status})
         return self._send(404, {"error": "not found"})
 
-    do_GET = do_POST = do_DELETE = _serve
+    do_GET = do_POST = do_PUT = do_DELETE = _serve
 
 
 def main():
