@@ -71,10 +71,20 @@ A Push Is A Capability OpenBao Lacks
     ...    EQUALS:MFACommunicationError: MFA provider 'bao' (openbao-totp) cannot push: OpenBao's TOTP engine only checks codes; give the code to check
     ...    Request Push Approval    alice    provider=bao    timeout=5
 
-A Login Vault On Another Server Never Gets Its Token Sent There
-    Run Keyword And Expect Error
-    ...    MFACommunicationError: MFA provider 'elsewhere': login_vault 'bao' is a vault at vault+${BAO_URL}/secret, not at the provider's url; its token is only sent to its own server
-    ...    Verify OTP With Service    alice    123456    provider=elsewhere
+A Login Vault That Is Missing, Not A Vault Server, Or Elsewhere Stops The Server
+    [Documentation]    Checked at start-up: a vault's token is never sent to another
+    ...    server than the vault's own.
+    ${other}=    Evaluate    __import__('socket').create_server(('127.0.0.1', 0)).getsockname()[1]
+    FOR    ${url}    ${vault}    ${expected}    IN
+    ...    http://127.0.0.1:${other}    bao    login_vault 'bao' is a vault at vault+${BAO_URL}/secret, not at the provider's url; its token is only sent to its own server
+    ...    ${BAO_URL}    nope    login_vault 'nope': VaultError: no vault named 'nope' is configured; add --vault nope=SPEC
+    ...    ${BAO_URL}    local    login_vault 'local' is not a vault+http(s):// vault
+        Create File    ${TEMPDIR}/rpa-mfa-mfa-openbao-bad.toml
+        ...    [mfa.elsewhere]\nkind = "openbao-totp"\nurl = "${url}"\n[mfa.elsewhere.openbao-totp]\nlogin_vault = "${vault}"\n
+        Rpa Mfa Server Should Fail To Start    --config    ${TEMPDIR}/rpa-mfa-mfa-openbao-bad.toml
+        ...    --vault    bao\=vault+${BAO_URL}/secret    --vault    local\=env:
+        ...    expected_error=MFA provider 'elsewhere': ${expected}
+    END
 
 An AppRole Login Is Lent, And Replaced When OpenBao Revokes It
     [Documentation]    A server whose vault logs in with AppRole checks codes with
@@ -128,7 +138,6 @@ Start OpenBao With Its TOTP Engine And The Server
     Create Openbao Totp Key    alice    ${ALICE_SECRET}
     Create Openbao Totp Key    bob    ${BOB_SECRET}
     Store Openbao Totp Token    alice    mfa-provider
-    ${other}=    Evaluate    __import__('socket').create_server(('127.0.0.1', 0)).getsockname()[1]
     ${config}=    Catenate    SEPARATOR=\n
     ...    [mfa.bao]
     ...    kind = "openbao-totp"
@@ -147,12 +156,7 @@ Start OpenBao With Its TOTP Engine And The Server
     ...    ignore_connection_error = true
     ...    [mfa.bao-lenient.openbao-totp]
     ...    login_vault = "bao"
-    ...    ${EMPTY}
-    ...    [mfa.elsewhere]
-    ...    kind = "openbao-totp"
-    ...    url = "http://127.0.0.1:${other}"
-    ...    [mfa.elsewhere.openbao-totp]
-    ...    login_vault = "bao"
+
     VAR    ${CONFIG_FILE}    ${TEMPDIR}/rpa-mfa-mfa-openbao.toml    scope=SUITE
     Create File    ${CONFIG_FILE}    ${config}
     Export Vault Token    ${BAO_TOKEN}

@@ -16,6 +16,7 @@ use serde_json::{json, Value as Json};
 use super::{kinds, Answer, Context, MfaError, MfaProvider, ProviderSettings};
 use crate::value::Value;
 use crate::vault::kv2::VaultSession;
+use crate::vault::Vaults;
 
 /// The engine's usual mount.
 const DEFAULT_MOUNT: &str = "totp";
@@ -94,26 +95,20 @@ impl OpenBaoTotp {
 
     /// The configured vault whose login is lent, checked to be a Vault
     /// server at the provider's own URL: its token is never sent elsewhere.
-    fn session(&self, ctx: &Context<'_>, vault: &str) -> Result<VaultSession, MfaError> {
-        let store = ctx
-            .vaults
+    /// Errors name the field (the registry adds the provider's name).
+    fn session(&self, vaults: &Vaults, vault: &str) -> Result<VaultSession, String> {
+        let store = vaults
             .get(Some(vault))
-            .map_err(|e| MfaError::Other(e.into()))?;
-        let session = store.vault_session().ok_or_else(|| {
-            MfaError::Communication(format!(
-                "MFA provider '{}': login_vault '{vault}' is not a vault+http(s):// vault",
-                self.name()
-            ))
-        })?;
-        let theirs = session.url([]);
-        let ours = &self.settings.url;
-        if theirs.origin() != ours.origin() {
-            return Err(MfaError::Communication(format!(
-                "MFA provider '{}': login_vault '{vault}' is a vault at {}, not at the provider's url; \
+            .map_err(|e| format!("login_vault '{vault}': {e}"))?;
+        let session = store
+            .vault_session()
+            .ok_or_else(|| format!("login_vault '{vault}' is not a vault+http(s):// vault"))?;
+        if session.url([]).origin() != self.settings.url.origin() {
+            return Err(format!(
+                "login_vault '{vault}' is a vault at {}, not at the provider's url; \
                  its token is only sent to its own server",
-                self.name(),
                 session.shown()
-            )));
+            ));
         }
         Ok(session)
     }
@@ -258,6 +253,13 @@ impl MfaProvider for OpenBaoTotp {
         "openbao-totp"
     }
 
+    fn check(&self, vaults: &Vaults) -> Result<(), String> {
+        match &self.login {
+            Login::Vault(vault) => self.session(vaults, vault).map(drop),
+            Login::Token(_) => Ok(()),
+        }
+    }
+
     async fn push_authenticate(
         &self,
         _ctx: &Context<'_>,
@@ -285,7 +287,9 @@ impl MfaProvider for OpenBaoTotp {
                     .await?
             }
             Login::Vault(vault) => {
-                let session = self.session(ctx, vault)?;
+                let session = self.session(ctx.vaults, vault).map_err(|e| {
+                    MfaError::Communication(format!("MFA provider '{}': {e}", self.name()))
+                })?;
                 let mut logged_in_again = false;
                 loop {
                     let token = session.token().await.map_err(vault_error)?;
