@@ -326,12 +326,10 @@ mod tests {
     use super::*;
 
     fn provider(table: Json) -> Result<OpenBaoTotp, String> {
-        let config: super::super::ProviderConfig = serde_json::from_value(json!({
-            "kind": "openbao-totp", "url": "http://127.0.0.1:8200", "token": "bao/mfa:token"
-        }))
-        .unwrap();
-        let (settings, _) =
-            ProviderSettings::from_config("bao-totp", &config, &["openbao-totp"]).unwrap();
+        let settings = super::super::config::settings_from_json(
+            "bao-totp",
+            json!({"kind": "openbao-totp", "url": "http://127.0.0.1:8200", "token": "bao/mfa:token"}),
+        );
         OpenBaoTotp::new(&settings, &table)
     }
 

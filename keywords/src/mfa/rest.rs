@@ -495,11 +495,10 @@ mod tests {
     use serde_json::json;
 
     fn rest(table: Json) -> Result<Rest, String> {
-        let config: super::super::ProviderConfig = serde_json::from_value(json!({
-            "kind": "rest", "url": "https://mfa.example/api", "token": "mfa:token"
-        }))
-        .unwrap();
-        let (settings, _) = ProviderSettings::from_config("inhouse", &config, &["rest"]).unwrap();
+        let settings = super::super::config::settings_from_json(
+            "inhouse",
+            json!({"kind": "rest", "url": "https://mfa.example/api", "token": "mfa:token"}),
+        );
         Rest::new(&settings, &table)
     }
 
