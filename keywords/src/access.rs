@@ -44,6 +44,8 @@ pub enum ResourceKind {
     /// An auth profile (`[profiles.NAME]`): its allow list is checked on
     /// every profile keyword.
     Profile,
+    /// A mailbox (`[mailboxes.NAME]`): checked by the e-mail keywords.
+    Mailbox,
 }
 
 impl ResourceKind {
@@ -51,6 +53,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Vault => "vault",
             ResourceKind::Profile => "auth profile",
+            ResourceKind::Mailbox => "mailbox",
         }
     }
 }

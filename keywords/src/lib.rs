@@ -5,12 +5,13 @@
 //! namespace and resources they may reach), [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
 //! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
-//! [`vault`] where secrets come from and [`state`] what keywords remember
-//! between calls. The server crate turns XML-RPC or JSON-RPC into
+//! [`vault`] where secrets come from, [`state`] what keywords remember
+//! between calls and [`email`] codes that arrive by e-mail. The server crate turns XML-RPC or JSON-RPC into
 //! [`Library::run`] calls and back.
 
 pub mod access;
 pub mod clock;
+pub mod email;
 pub mod error;
 pub mod http_clients;
 pub mod library;
@@ -38,6 +39,8 @@ pub struct Services {
     pub oauth: oauth::OAuth,
     /// The auth profiles of the config file (`[profiles.NAME]`).
     pub profiles: oauth::profile::Profiles,
+    /// The mailboxes of the config file (`[mailboxes.NAME]`).
+    pub mailboxes: email::Mailboxes,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
@@ -69,6 +72,7 @@ impl Services {
             clock: Arc::new(clock::SystemClock),
             oauth,
             profiles: Default::default(),
+            mailboxes: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -93,6 +97,12 @@ impl Services {
     /// The same services with these auth profiles.
     pub fn with_profiles(mut self, profiles: oauth::profile::Profiles) -> Services {
         self.profiles = profiles;
+        self
+    }
+
+    /// The same services with these mailboxes.
+    pub fn with_mailboxes(mut self, mailboxes: email::Mailboxes) -> Services {
+        self.mailboxes = mailboxes;
         self
     }
 
@@ -122,5 +132,6 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(oauth::keywords::all());
     all.extend(oauth::profile::keywords::all());
     all.extend(vault::keywords::all());
+    all.extend(email::keywords::all());
     all
 }
