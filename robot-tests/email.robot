@@ -160,6 +160,15 @@ A Pinned User Is Refused A Mailbox Outside Its Allow List
     ${code}=    Bot.Wait For OTP In Email    bots    timeout=10
     Should Be Equal    ${code}    959595
 
+A Token The Server Cannot Check Now Is A Temporary Failure
+    # The profile's token is cached; with the provider gone, Dovecot cannot
+    # introspect it and answers [UNAVAILABLE], not a refusal.
+    Get Access Token    cc
+    Stop OIDC Provider
+    Run Keyword And Expect Error
+    ...    MailboxUnavailableError: IMAP server 127.0.0.1:${DOVE.port} could not check the XOAUTH2 token of auth profile 'cc' of user '${OIDC.basic_id}' (mailbox 'xoauth2') now: a temporary failure, try again later (*)
+    ...    Wait For OTP In Email    xoauth2    timeout=10
+
 An Unknown Mailbox Names The Configured Ones
     Run Keyword And Expect Error    ValueError: No mailbox 'nope'; the server has: *
     ...    Wait For OTP In Email    nope

@@ -198,7 +198,7 @@ fn unreachable(mailbox: &Mailbox, why: &str) -> KeywordError {
 fn refused(mailbox: &Mailbox, error: &ImapError) -> KeywordError {
     let text = server_text(error);
     let how = mailbox.login.describe();
-    if text.contains("Unavailable") || text.contains("UNAVAILABLE") {
+    if text.contains("[UNAVAILABLE]") || text.contains("Unavailable") {
         return KeywordError::new(
             "MailboxUnavailableError",
             format!(
@@ -232,7 +232,33 @@ a temporary failure, try again later ({text})",
 /// and text; never what was sent).
 pub fn server_text(error: &ImapError) -> String {
     match error {
-        ImapError::No(text) | ImapError::Bad(text) => text.clone(),
+        ImapError::No(text) | ImapError::Bad(text) => said(text),
         other => other.to_string(),
+    }
+}
+
+/// The server's own words out of async-imap's `code: …, info: Some("…")`.
+fn said(text: &str) -> String {
+    text.split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.strip_suffix("\")"))
+        .map(|info| info.replace("\\\"", "\""))
+        .unwrap_or_else(|| text.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_servers_words_are_kept_and_async_imaps_frame_dropped() {
+        // As async-imap 0.12 frames Dovecot's answer to a token it could not check.
+        let no = ImapError::No(
+            "code: None, info: Some(\"[UNAVAILABLE] Temporary authentication failure.\")".into(),
+        );
+        assert_eq!(
+            server_text(&no),
+            "[UNAVAILABLE] Temporary authentication failure."
+        );
+        assert_eq!(server_text(&ImapError::No("odd".into())), "odd");
     }
 }

@@ -25,7 +25,7 @@ fn params(keyword: Keyword) -> Keyword {
         .param(optional("from"))
         .param(optional("subject"))
         .param(optional("pattern"))
-        .param(Param::named("since", Type::Any, Value::None))
+        .param(optional("since"))
         .param(Param::named(
             "timeout",
             Type::optional(Type::Float),
