@@ -107,6 +107,17 @@ A Taken Message Can Be Moved
     Should Be Equal As Integers    ${inbox}    0
     Should Be Equal As Integers    ${done}    1
 
+A Move That Fails Still Hands Out The Code
+    # Folder Nowhere does not exist: the message is taken (the code handed
+    # out, with a warning) and stays where it is.
+    Deliver Email    lost    code=313131
+    ${code}=    Wait For OTP In Email    move-missing    timeout=10
+    Should Be Equal    ${code}    313131
+    ${inbox}=    Message Count    lost
+    Should Be Equal As Integers    ${inbox}    1
+    Run Keyword And Expect Error    TimeoutError: *
+    ...    Wait For OTP In Email    move-missing    timeout=1
+
 A Timeout Names The Mailbox And The Filters
     Run Keyword And Expect Error
     ...    TimeoutError: No message in mailbox 'quiet' (folder 'INBOX') received since * matched within 1.5 s: from='bank', subject='code', pattern=a lone 4-8 digit number.
@@ -221,9 +232,10 @@ Write Mailboxes Config
         Append To List    ${tables}    ${table}
     END
     ${moved}=    Plain Mailbox    moved    mover    after = "move:Done"
+    ${missing}=    Plain Mailbox    move-missing    lost    after = "move:Nowhere"
     ${team}=    Plain Mailbox    team    teamuser    allow = ["alice"]
     ${bots}=    Plain Mailbox    bots    teamuser    allow = ["alice", "bot-7"]
-    ${config}=    Catenate    SEPARATOR=\n    @{tables}    ${moved}    ${team}    ${bots}
+    ${config}=    Catenate    SEPARATOR=\n    @{tables}    ${moved}    ${missing}    ${team}    ${bots}
     ...    [profiles.cc]
     ...    grant = "client_credentials"
     ...    issuer = "${OIDC.issuer}"

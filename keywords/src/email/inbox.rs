@@ -35,6 +35,9 @@ pub struct Taken {
     pub code: String,
     /// INTERNALDATE as RFC 3339.
     pub received: String,
+    /// Why flagging or moving the message failed, if it did: the code is
+    /// still handed out (the message is taken), with a warning.
+    pub after_failed: Option<String>,
 }
 
 /// An IMAP error during a look: the server went away or refused a command.
@@ -127,11 +130,12 @@ pub async fn look(
         if key.is_taken(namespaces).await? || !key.take(namespaces).await? {
             continue;
         }
-        after(session, mailbox, uid).await?;
+        let after_failed = after(session, mailbox, uid).await.err().map(|e| e.message);
         return Ok(Some(Taken {
             message,
             code,
             received,
+            after_failed,
         }));
     }
     Ok(None)

@@ -127,6 +127,9 @@ async fn wait(call: &Call, any_message: bool) -> Result<Taken, KeywordError> {
                 "Took the message received {} from mailbox '{}'.",
                 taken.received, mailbox.name
             ));
+            if let Some(why) = &taken.after_failed {
+                call.output.warn(why);
+            }
             Ok(taken)
         }
         Err(_) => Err(KeywordError::new(
