@@ -85,11 +85,14 @@ A Custom Pattern Takes Its Group
     ...    ValueError: pattern must have exactly one group (the code), '\\d+' has 0.
     ...    Wait For OTP In Email    pattern    pattern=\\d+
 
-Two Robots On One Mailbox Each Get A Different Message
+Robots On One Mailbox Each Get A Different Message, On Two Servers
+    # Two servers share one SQLite state store: a message is taken once
+    # across both (one message has no Message-ID: UIDVALIDITY+UID count).
     Deliver Email    shared    code=401101
     Deliver Email    shared    code=402202    message_id=False
     Deliver Email    shared    code=403303
-    @{codes}=    Wait For OTP In Email At Once    ${BASE}    shared    robots=3
+    VAR    @{urls}    ${BASE}    ${BASE_B}
+    @{codes}=    Wait For OTP In Email At Once    ${urls}    shared    robots=3
     ...    user=alice    password=${ALICE_PASSWORD}
     Sort List    ${codes}
     VAR    @{expected}    401101    402202    403303
@@ -202,9 +205,11 @@ Start Dovecot And Server
     Write Vault File    ${VAULT}    mail    password=${MAIL_PASSWORD}    wrong=${WRONG_MAIL_PW}
     Write Vault File    ${VAULT}    oauth    basic=${OIDC.basic_secret}
     Write Mailboxes Config
-    ${port}=    Start Rpa Mfa Server    --config    ${DIR}/rpa-mfa.toml    --vault    file:${VAULT}
-    ...    --users-secret    rpa-users    --pin    bot7\=bot-7    --state    memory:
-    ...    alias=email
+    VAR    @{args}    --config    ${DIR}/rpa-mfa.toml    --vault    file:${VAULT}
+    ...    --users-secret    rpa-users    --pin    bot7\=bot-7    --state    sqlite:${DIR}/state.db
+    ${port}=    Start Rpa Mfa Server    @{args}    alias=email
+    ${port_b}=    Start Rpa Mfa Server    @{args}    alias=email-b
+    VAR    ${BASE_B}    http://127.0.0.1:${port_b}    scope=SUITE
     VAR    ${PORT}    ${port}    scope=SUITE
     VAR    ${BASE}    http://127.0.0.1:${port}    scope=SUITE
     Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}    AS    MFA

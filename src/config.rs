@@ -1624,6 +1624,42 @@ client_id = \"robot\"\nallow = [\"alice\"]\n",
     }
 
     #[test]
+    fn mailboxes_come_from_the_config_file_and_are_checked() {
+        let file = config_file(
+            "[mailboxes.otp]\nhost = \"imap.example\"\nuser = \"robot\"\npassword = \"mail:robot\"\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap();
+        assert_eq!(config.mailboxes.len(), 1);
+        assert_eq!(config.mailboxes[0].name, "otp");
+        assert_eq!(config.mailboxes[0].port, 993);
+        let bad =
+            config_file("[mailboxes.otp]\nhost = \"h\"\nuser = \"r\"\npassword = \"secret\"\n");
+        let err = flags(&["--config", bad.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("mailbox 'otp': password must be a vault reference"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("'secret'"),
+            "a mistaken password is not echoed: {err}"
+        );
+        let allow = config_file(
+            "[mailboxes.otp]\nhost = \"h\"\nuser = \"r\"\npassword = \"m:r\"\nallow = [\"alice\"]\n",
+        );
+        let err = flags(&["--config", allow.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "mailbox 'otp': allow needs --users-secret or --tokens-secret"
+        );
+    }
+
+    #[test]
     fn every_setting_has_an_env_variable() {
         // A field added to the struct without an env name would not compile
         // in the macro; this checks the names follow the flag names, but

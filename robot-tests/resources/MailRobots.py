@@ -10,18 +10,19 @@ import xmlrpc.client
 from Profiles import CALL_TIMEOUT, _TimeoutTransport, _with_credentials
 
 
-def wait_for_otp_in_email_at_once(url, mailbox, robots=2, user=None, password=None,
+def wait_for_otp_in_email_at_once(urls, mailbox, robots=2, user=None, password=None,
                                   timeout=20):
-    """``robots`` threads call ``Wait For OTP In Email    mailbox`` on
-    ``url`` at the same moment (released together), as ``user`` when given.
-    Fails on any failure; returns the codes they got, in no order."""
+    """``robots`` threads call ``Wait For OTP In Email    mailbox`` at the
+    same moment (released together), robot i on ``urls[i % len(urls)]``, as
+    ``user`` when given. Fails on any failure; returns the codes they got,
+    in no order."""
     robots = int(robots)
-    url = _with_credentials(url, user, password)
+    urls = [_with_credentials(url, user, password) for url in urls]
     start = threading.Barrier(robots, timeout=CALL_TIMEOUT)
 
-    def robot(_):
+    def robot(i):
         start.wait()
-        proxy = xmlrpc.client.ServerProxy(url, transport=_TimeoutTransport())
+        proxy = xmlrpc.client.ServerProxy(urls[i % len(urls)], transport=_TimeoutTransport())
         result = proxy.run_keyword("Wait For OTP In Email", [mailbox], {"timeout": float(timeout)})
         if result.get("status") != "PASS":
             raise AssertionError(result.get("error", result))

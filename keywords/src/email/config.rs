@@ -157,11 +157,11 @@ impl Mailbox {
                     ));
                 }
                 let reference = text("password", &config.password)?;
-                Login::Password(
-                    reference
-                        .parse()
-                        .map_err(|e| fail(&format!("password: {e}")))?,
-                )
+                // Not echoed: a password written here by mistake stays out
+                // of the error.
+                Login::Password(reference.parse().map_err(|_| {
+                    fail("password must be a vault reference [VAULT/]NAME:KEY (e.g. mail:robot), not the password itself")
+                })?)
             }
             "xoauth2" | "oauthbearer" => {
                 if config.password.is_some() {
@@ -281,9 +281,9 @@ mod tests {
             "mailbox 'otp': host is missing"
         );
         assert_eq!(
-            err("host: h\nuser: r\npassword: plain\n"),
-            "mailbox 'otp': password: expected a secret reference NAME:KEY or VAULT/NAME:KEY \
-             (e.g. mfa:otpsecret), not 'plain'"
+            err("host: h\nuser: r\npassword: hunter2\n"),
+            "mailbox 'otp': password must be a vault reference [VAULT/]NAME:KEY \
+             (e.g. mail:robot), not the password itself"
         );
         assert_eq!(
             err("host: h\nuser: r\npassword: a:b\ntls: ssl\n"),
