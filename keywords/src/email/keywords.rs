@@ -14,6 +14,10 @@ use crate::value::{Type, Value};
 /// How long a wait lasts without `timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long a look that began before the timeout may still take: a
+/// message taken then is handed out, not lost.
+const TAKING_GRACE: Duration = Duration::from_secs(30);
+
 /// How far back a message may have arrived without `since`: codes often
 /// arrive before the robot starts waiting.
 const DEFAULT_LOOKBACK: i64 = 120;
@@ -114,15 +118,17 @@ async fn wait(call: &Call, any_message: bool) -> Result<Taken, KeywordError> {
     let timeout = call
         .timeout("timeout")?
         .unwrap_or(DEFAULT_TIMEOUT.min(call.services.max_wait));
+    // `timeout` ends the waiting; a message being taken when it passes is
+    // still handed out (its mark is set), so the hard bound is later.
+    let deadline = tokio::time::Instant::now() + timeout;
     let looked = call
         .wait(tokio::time::timeout(
-            timeout,
-            wait_for(call, &mailbox, &filters, since),
+            timeout + TAKING_GRACE,
+            wait_for(call, &mailbox, &filters, since, deadline),
         ))
         .await?;
-    match looked {
-        Ok(taken) => {
-            let taken = taken?;
+    match looked.ok().transpose()?.flatten() {
+        Some(taken) => {
             call.output.info(&format!(
                 "Took the message received {} from mailbox '{}'.",
                 taken.received, mailbox.name
@@ -132,7 +138,7 @@ async fn wait(call: &Call, any_message: bool) -> Result<Taken, KeywordError> {
             }
             Ok(taken)
         }
-        Err(_) => Err(KeywordError::new(
+        None => Err(KeywordError::new(
             "TimeoutError",
             format!(
                 "No message in mailbox '{}' (folder '{}') received since {} matched within {} s: {}.",
@@ -148,14 +154,21 @@ async fn wait(call: &Call, any_message: bool) -> Result<Taken, KeywordError> {
     }
 }
 
+/// Looks, then waits for a change and looks again, until a message is
+/// taken (Some) or `deadline` passes (None).
 async fn wait_for(
     call: &Call,
     mailbox: &Mailbox,
     filters: &Filters,
     since: i64,
-) -> Result<Taken, KeywordError> {
+    deadline: tokio::time::Instant,
+) -> Result<Option<Taken>, KeywordError> {
     let credential = credential(call, mailbox).await?;
-    let mut session = connect::open(mailbox, &credential).await?;
+    let Ok(opened) = tokio::time::timeout_at(deadline, connect::open(mailbox, &credential)).await
+    else {
+        return Ok(None);
+    };
+    let mut session = opened?;
     drop(credential);
     let idle = session
         .capabilities()
@@ -175,18 +188,18 @@ async fn wait_for(
         )
         .await?
         {
-            logout(session).await;
-            return Ok(taken);
+            // Said in the background: the robot does not wait for it.
+            tokio::spawn(logout(session));
+            return Ok(Some(taken));
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return Ok(None);
         }
         if idle {
-            inbox::idle(
-                &mut session,
-                mailbox,
-                mailbox.poll.max(Duration::from_secs(60)),
-            )
-            .await?;
+            inbox::idle(&mut session, mailbox, left).await?;
         } else {
-            tokio::time::sleep(mailbox.poll).await;
+            tokio::time::sleep(mailbox.poll.min(left)).await;
             // A NOOP lets the server report new mail to the selected folder.
             let _ = session.noop().await;
         }
