@@ -105,6 +105,8 @@ class _Dovecot:
                 f"  args = {ext}\n}}\n"
             )
         self.log = Path(BuiltIn().get_variable_value("${OUTPUT DIR}")) / "dovecot.log"
+        # Dovecot appends: one run's log only.
+        self.log.unlink(missing_ok=True)
         self.conf = self.dir / "dovecot.conf"
         self.conf.write_text(f"""\
 base_dir = {self.dir}/run
