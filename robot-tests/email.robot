@@ -35,6 +35,15 @@ A Code Arriving While The Keyword Waits Is Taken Through IDLE
     ${flags}=    Message Flags    idle
     Should Contain    ${flags}[0]    \\Seen
 
+With IDLE Off The Mailbox Is Polled
+    # The mailbox says idle = false and poll = 1: the keyword looks every
+    # second and never idles.
+    Deliver Email Later    poller    827364    delay=1.5
+    ${code}=    Wait For OTP In Email    polled    timeout=15
+    Should Be Equal    ${code}    827364
+    ${idled}=    User Was Idling    poller
+    Should Not Be True    ${idled}
+
 A Code That Arrived Before The Call Is Ignored Unless Since Covers It
     Deliver Email    early    code=552071    received_ago=600
     Run Keyword And Expect Error    TimeoutError: *
@@ -238,9 +247,10 @@ Write Mailboxes Config
     END
     ${moved}=    Plain Mailbox    moved    mover    after = "move:Done"
     ${missing}=    Plain Mailbox    move-missing    lost    after = "move:Nowhere"
+    ${polled}=    Plain Mailbox    polled    poller    poll = 1    idle = false
     ${team}=    Plain Mailbox    team    teamuser    allow = ["alice"]
     ${bots}=    Plain Mailbox    bots    teamuser    allow = ["alice", "bot-7"]
-    ${config}=    Catenate    SEPARATOR=\n    @{tables}    ${moved}    ${missing}    ${team}    ${bots}
+    ${config}=    Catenate    SEPARATOR=\n    @{tables}    ${moved}    ${missing}    ${polled}    ${team}    ${bots}
     ...    [profiles.cc]
     ...    grant = "client_credentials"
     ...    issuer = "${OIDC.issuer}"

@@ -232,6 +232,7 @@ class Dovecot:
 
     def __init__(self):
         self._deliveries = []
+        self._idled = {}
 
     def start_dovecot(self, password, introspection_url=None, client_id=None,
                       client_secret=None):
@@ -308,6 +309,31 @@ class Dovecot:
         thread = threading.Thread(target=deliver, daemon=True)
         thread.start()
         self._deliveries.append(thread)
+
+    def deliver_email_later(self, user, code, delay):
+        """Delivers ``Your code is CODE.`` like `Deliver Email`, from a
+        thread, ``delay`` seconds from now: a message that arrives while a
+        polling keyword waits. Notes whether a session of ``user`` was in
+        IDLE meanwhile (`User Was Idling`)."""
+        remember("code", code)
+        raw = _message(user, code, "no-reply@bank.example", "Your sign-in code", None, None,
+                       "quoted-printable", True)
+        self._idled[user] = False
+
+        def deliver():
+            deadline = time.monotonic() + float(delay)
+            while time.monotonic() < deadline:
+                self._idled[user] |= _idling_sessions(user) > 0
+                time.sleep(0.05)
+            _RUNNING.doveadm("save", "-u", user, stdin=raw)
+
+        thread = threading.Thread(target=deliver, daemon=True)
+        thread.start()
+        self._deliveries.append(thread)
+
+    def user_was_idling(self, user):
+        """Whether `Deliver Email Later` saw a session of ``user`` in IDLE."""
+        return self._idled.get(user, False)
 
     def message_flags(self, user, folder="INBOX"):
         """The flags of every message in ``user``'s ``folder``, one string

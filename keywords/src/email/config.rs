@@ -38,6 +38,9 @@ pub struct MailboxConfig {
     pub after: Option<String>,
     /// Seconds between looks when the server does not offer IDLE (default 5).
     pub poll: Option<u64>,
+    /// Use IDLE when the server offers it (default true); false polls, for
+    /// servers or proxies whose IDLE is unreliable.
+    pub idle: Option<bool>,
     #[serde(default)]
     pub allow: Vec<String>,
 }
@@ -102,6 +105,7 @@ pub struct Mailbox {
     pub folder: String,
     pub after: After,
     pub poll: Duration,
+    pub idle: bool,
     pub allow: Vec<String>,
 }
 
@@ -216,6 +220,7 @@ impl Mailbox {
             folder,
             after,
             poll,
+            idle: config.idle.unwrap_or(true),
             allow: config.allow.clone(),
         })
     }

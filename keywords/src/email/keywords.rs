@@ -170,11 +170,12 @@ async fn wait_for(
     };
     let mut session = opened?;
     drop(credential);
-    let idle = session
-        .capabilities()
-        .await
-        .map(|c| c.has_str("IDLE"))
-        .unwrap_or(false);
+    let idle = mailbox.idle
+        && session
+            .capabilities()
+            .await
+            .map(|c| c.has_str("IDLE"))
+            .unwrap_or(false);
     let uid_validity = inbox::select(&mut session, mailbox).await?;
     let namespaces = &call.services.namespaces;
     loop {
