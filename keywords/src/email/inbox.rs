@@ -36,7 +36,7 @@ pub struct Taken {
     /// INTERNALDATE as RFC 3339.
     pub received: String,
     /// Why flagging or moving the message failed, if it did: the code is
-    /// still handed out (the message is taken), with a warning.
+    /// still handed out (the message is taken), and the failure logged.
     pub after_failed: Option<String>,
 }
 
