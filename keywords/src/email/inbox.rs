@@ -4,6 +4,7 @@
 //! then flagged `\Seen` or moved. And waiting for the folder to change:
 //! IDLE when the server offers it.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use async_imap::imap_proto::{MailboxDatum, Response, Status};
@@ -69,6 +70,9 @@ pub async fn select(session: &mut Session, mailbox: &Mailbox) -> Result<u32, Key
 
 /// Looks once: the first message received at or after `since` (Unix
 /// seconds) that passes `filters`, has a code and no other robot took.
+/// `passed` holds the UIDs an earlier look of the same wait passed over
+/// (no match, or taken by another robot: neither changes), so each message
+/// is fetched once per wait.
 pub async fn look(
     session: &mut Session,
     mailbox: &Mailbox,
@@ -76,6 +80,7 @@ pub async fn look(
     since: i64,
     filters: &Filters,
     namespaces: &Namespaces,
+    passed: &mut HashSet<u32>,
 ) -> Result<Option<Taken>, KeywordError> {
     // SINCE compares dates only, in the server's zone: a day earlier
     // covers every zone; the exact time is checked below.
@@ -111,6 +116,9 @@ pub async fn look(
         .collect();
     recent.sort_unstable_by_key(|(uid, _, _)| *uid);
     for (uid, _, received) in recent {
+        if !passed.insert(uid) {
+            continue;
+        }
         let Some(message) = fetch(session, mailbox, uid).await? else {
             continue;
         };

@@ -2,6 +2,7 @@
 //! for the first untaken message of a configured mailbox that matches,
 //! and hand out its code or the message itself.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use super::config::{Login, Mailbox};
@@ -181,6 +182,7 @@ async fn wait_for(
             .unwrap_or(false);
     let uid_validity = inbox::select(&mut session, mailbox).await?;
     let namespaces = &call.services.namespaces;
+    let mut passed = HashSet::new();
     loop {
         if let Some(taken) = inbox::look(
             &mut session,
@@ -189,6 +191,7 @@ async fn wait_for(
             since,
             filters,
             namespaces,
+            &mut passed,
         )
         .await?
         {
