@@ -8,6 +8,9 @@
 # - curl (Debian), which the README's examples use (scripts/readme-doctest.py);
 # - redis-server and redis-cli (Debian redis-server, redis-tools), the real
 #   Redis the fleet suites share state through (plain, TLS and a cluster);
+# - dovecot-imapd (Debian), the real IMAP server the e-mail suite waits on
+#   (robot-tests/resources/Dovecot.py runs it from its own config; the
+#   package's service is never started);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
 #   requests, websockets, prometheus-client, Pillow, redis and twilio (whose
 #   RequestValidator signs the SMS suite's webhooks), rebuilt only when
@@ -44,6 +47,7 @@ command -v python3 >/dev/null || missing+=(python3)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 command -v npm >/dev/null || missing+=(nodejs npm)
 command -v redis-server >/dev/null || missing+=(redis-server)
+command -v dovecot >/dev/null || missing+=(dovecot-imapd)
 command -v redis-cli >/dev/null || missing+=(redis-tools)
 command -v gnome-keyring-daemon >/dev/null || missing+=(gnome-keyring)
 command -v secret-tool >/dev/null || missing+=(libsecret-tools)

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::Args;
 use rpa_mfa_keywords::access::DEFAULT_VAULT;
+use rpa_mfa_keywords::email::{Mailbox, MailboxConfig};
 use rpa_mfa_keywords::mfa::{ProviderConfig, Providers};
 use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
@@ -112,6 +113,8 @@ settings! {
         /// Config file only: the SMS numbers messages are queued for,
         /// `[sms_numbers."+15550104477"]` with `allow` (docs/sms.md).
         sms_numbers: BTreeMap<String, SmsNumberTable>,
+        /// Config file only: IMAP mailboxes, `[mailboxes.NAME]` (docs/email.md).
+        mailboxes: BTreeMap<String, MailboxConfig>,
     }
 
     /// TOML config file; its keys are the flag names with `_` for `-`.
@@ -422,6 +425,8 @@ pub struct ServeConfig {
     pub profiles: Vec<Profile>,
     /// The MFA providers' tables, checked (the server builds them again).
     pub mfa: BTreeMap<String, ProviderConfig>,
+    /// The IMAP mailboxes, checked.
+    pub mailboxes: Vec<Mailbox>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
@@ -922,6 +927,19 @@ impl Settings {
                 ));
             }
         }
+        let mailboxes = self
+            .mailboxes
+            .iter()
+            .map(|(name, config)| Mailbox::from_config(name, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(m) = mailboxes.iter().find(|m| !m.allow.is_empty()) {
+            if !auth.enabled() {
+                return Err(format!(
+                    "mailbox '{}': allow needs --users-secret or --tokens-secret",
+                    m.name
+                ));
+            }
+        }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
         let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
@@ -957,6 +975,7 @@ impl Settings {
             auth,
             profiles,
             mfa: self.mfa,
+            mailboxes,
             insecure: self.insecure.unwrap_or(false),
             tls,
             log_filter,
@@ -1872,6 +1891,42 @@ token = \"pi:token\"\n[mfa.pi.privacyidea]\nrealm = \"r1\"\n",
             .resolve(|_| None)
             .unwrap_err();
         assert!(err.contains("the same number is configured twice"), "{err}");
+    }
+
+    #[test]
+    fn mailboxes_come_from_the_config_file_and_are_checked() {
+        let file = config_file(
+            "[mailboxes.otp]\nhost = \"imap.example\"\nuser = \"robot\"\npassword = \"mail:robot\"\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap();
+        assert_eq!(config.mailboxes.len(), 1);
+        assert_eq!(config.mailboxes[0].name, "otp");
+        assert_eq!(config.mailboxes[0].port, 993);
+        let bad =
+            config_file("[mailboxes.otp]\nhost = \"h\"\nuser = \"r\"\npassword = \"secret\"\n");
+        let err = flags(&["--config", bad.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("mailbox 'otp': password must be a vault reference"),
+            "{err}"
+        );
+        assert!(
+            !err.contains("'secret'"),
+            "a mistaken password is not echoed: {err}"
+        );
+        let allow = config_file(
+            "[mailboxes.otp]\nhost = \"h\"\nuser = \"r\"\npassword = \"m:r\"\nallow = [\"alice\"]\n",
+        );
+        let err = flags(&["--config", allow.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "mailbox 'otp': allow needs --users-secret or --tokens-secret"
+        );
     }
 
     #[test]

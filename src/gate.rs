@@ -114,6 +114,9 @@ pub fn policy(config: &ServeConfig) -> Policy {
     for reference in webhook_secrets.into_iter().flatten() {
         policy = policy.reserve_secret(&reference.name);
     }
+    for mailbox in config.mailboxes.iter().filter(|m| !m.allow.is_empty()) {
+        policy = policy.allow(ResourceKind::Mailbox, &mailbox.name, mailbox.allow.clone());
+    }
     let own = [&config.auth.users_secret, &config.auth.tokens_secret];
     for secret in own.into_iter().flatten() {
         policy = policy.reserve_secret(rpa_mfa_keywords::vault::split_vault(secret).1);

@@ -24,6 +24,7 @@ use http_body_util::{BodyExt, Collected};
 use jsonrpsee::server::{
     Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
+use rpa_mfa_keywords::email::Mailboxes;
 use rpa_mfa_keywords::oauth::callback::Delivery;
 use rpa_mfa_keywords::oauth::profile::Profiles;
 use rpa_mfa_keywords::otp::record::OtpState;
@@ -100,6 +101,8 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     profiles.check(&vaults)?;
     let mfa = rpa_mfa_keywords::mfa::Providers::from_config(&args.mfa)?;
     mfa.check(&vaults)?;
+    let mailboxes = Mailboxes::new(args.mailboxes.iter().cloned());
+    mailboxes.check(&vaults, &profiles)?;
     let mut initial = OtpState::default();
     if let Some(reference) = &args.secret {
         let value = vaults
@@ -127,6 +130,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         Services::new(vaults, namespaces, args.oauth.clone())
             .with_profiles(profiles)
             .with_mfa(mfa)
+            .with_mailboxes(mailboxes)
             .with_max_wait(args.max_wait)
             .with_stopping(stopping)
             .with_sms(args.sms.settings.clone()),

@@ -57,6 +57,8 @@ pub enum ResourceKind {
     /// An SMS number (`[sms_numbers."+1..."]`): its allow list is checked
     /// by `Wait For OTP In SMS`.
     SmsNumber,
+    /// A mailbox (`[mailboxes.NAME]`): checked by the e-mail keywords.
+    Mailbox,
 }
 
 impl ResourceKind {
@@ -66,6 +68,7 @@ impl ResourceKind {
             ResourceKind::Profile => "auth profile",
             ResourceKind::MfaProvider => "MFA provider",
             ResourceKind::SmsNumber => "SMS number",
+            ResourceKind::Mailbox => "mailbox",
         }
     }
 }

@@ -6,12 +6,14 @@
 //! [`value`] the values and types every protocol maps to, [`otp`] the
 //! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
 //! [`vault`] where secrets come from, [`mfa`] the MFA service clients,
-//! and [`state`] what keywords remember
-//! between calls. The server crate turns XML-RPC or JSON-RPC into
+//! [`email`] and [`sms`] codes that arrive by e-mail and SMS, and
+//! [`state`] what keywords remember between calls. The server crate turns
+//! XML-RPC or JSON-RPC into
 //! [`Library::run`] calls and back.
 
 pub mod access;
 pub mod clock;
+pub mod email;
 pub mod error;
 pub mod http_clients;
 pub mod library;
@@ -43,6 +45,8 @@ pub struct Services {
     pub profiles: oauth::profile::Profiles,
     /// The MFA service providers of the config file (`[mfa.NAME]`).
     pub mfa: mfa::Providers,
+    /// The mailboxes of the config file (`[mailboxes.NAME]`).
+    pub mailboxes: email::Mailboxes,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
@@ -83,6 +87,7 @@ impl Services {
             oauth,
             profiles: Default::default(),
             mfa: Default::default(),
+            mailboxes: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -126,6 +131,12 @@ impl Services {
         self
     }
 
+    /// The same services with these mailboxes.
+    pub fn with_mailboxes(mut self, mailboxes: email::Mailboxes) -> Services {
+        self.mailboxes = mailboxes;
+        self
+    }
+
     /// The same services with another `--max-wait`.
     pub fn with_max_wait(mut self, max_wait: std::time::Duration) -> Services {
         self.max_wait = max_wait;
@@ -154,5 +165,6 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(vault::keywords::all());
     all.extend(mfa::keywords::all());
     all.extend(sms::keywords::all());
+    all.extend(email::keywords::all());
     all
 }

@@ -95,7 +95,7 @@ class OidcProvider:
     def start_oidc_provider(self, alias="default", device_code_ttl=None, device_interval=None,
                             access_token_ttl=None, id_token_ttl=None, api_token_format=None,
                             strict_client_auth=False, rotate_refresh_token=False,
-                            jwt_client_keys=None):
+                            jwt_client_keys=None, mail_usernames=False):
         """Starts oidc-provider on a free loopback port and returns a dictionary:
 
         - ``issuer``: ``http://127.0.0.1:PORT`` (discovery under
@@ -120,7 +120,10 @@ class OidcProvider:
         every refresh hands out a new refresh token and retires the old one.
         ``jwt_client_keys`` (a list of public key PEM files, each ``KID.pem``)
         registers the client ``rpa-jwt`` (client_credentials,
-        ``private_key_jwt``) with those keys. Its log goes to
+        ``private_key_jwt``) with those keys. With ``mail_usernames`` every
+        access token carries a ``username`` claim (the account, or the
+        client id of a client_credentials token) that introspection returns,
+        which Dovecot's oauth2 passdb maps to a mailbox user. Its log goes to
         ``${OUTPUT DIR}/oidc-provider-<suite>-<alias>.log``.
 
         The dictionary's keys can be read as ``${OIDC.issuer}`` too.
@@ -141,6 +144,8 @@ class OidcProvider:
             env["OIDC_STRICT_CLIENT_AUTH"] = "1"
         if BuiltIn().convert_to_boolean(rotate_refresh_token):
             env["OIDC_ROTATE_REFRESH_TOKEN"] = "1"
+        if BuiltIn().convert_to_boolean(mail_usernames):
+            env["OIDC_MAIL_USERNAMES"] = "1"
         if jwt_client_keys:
             env["OIDC_JWT_CLIENT_KEYS"] = ",".join(str(k) for k in jwt_client_keys)
         self._env[alias] = env

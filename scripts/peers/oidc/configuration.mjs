@@ -17,16 +17,22 @@ const accountClaims = (sub) => ({
 
 // `options` are the lifetimes in seconds (accessTokenTtl, idTokenTtl,
 // deviceCodeTtl), apiTokenFormat ('opaque' or 'jwt'), the signing JWK and
-// the cookie key; rotateRefreshToken, and extraClients beyond clients.json.
+// the cookie key; rotateRefreshToken, extraClients beyond clients.json, and
+// mailUsernames (a `username` claim in every access token).
 export function configuration({
   signingJwk, cookieKey, accessTokenTtl, idTokenTtl, deviceCodeTtl, apiTokenFormat,
-  rotateRefreshToken = false, extraClients = [],
+  rotateRefreshToken = false, extraClients = [], mailUsernames = false,
 }) {
   return {
     clients: [...CLIENTS, ...extraClients],
     // true rotates the refresh token at every refresh
     // (OIDC_ROTATE_REFRESH_TOKEN); otherwise oidc-provider's default.
     ...(rotateRefreshToken ? { rotateRefreshToken: true } : {}),
+    // For Dovecot's oauth2 passdb (DOVECOT_XOAUTH2): introspection copies
+    // these into its answer, and `username` names the mailbox user.
+    ...(mailUsernames ? {
+      extraTokenClaims: async (_ctx, token) => ({ username: token.accountId ?? token.clientId }),
+    } : {}),
     jwks: { keys: [signingJwk] },
     cookies: { keys: [cookieKey] },
     scopes: ['openid', 'offline_access', 'profile', 'email', ...API_SCOPES],

@@ -24,6 +24,10 @@
 //   OIDC_JWT_CLIENT_KEYS   comma-separated public key PEM files: registers
 //                          the client `rpa-jwt` (client_credentials,
 //                          private_key_jwt) with them (see additions.mjs).
+//   OIDC_MAIL_USERNAMES    `1`: access tokens carry a `username` claim (the
+//                          account, or the client id of a client_credentials
+//                          token), which introspection returns: Dovecot's
+//                          oauth2 passdb maps a token to a mailbox user by it.
 //   OIDC_STRICT_CLIENT_AUTH  `1`: each client must use its registered
 //                          client_secret_basic or _post (see additions.mjs);
 //                          otherwise either is taken, as oidc-provider does.
@@ -84,6 +88,7 @@ const provider = new Provider(issuer, configuration({
   deviceCodeTtl: seconds('OIDC_DEVICE_CODE_TTL', 600),
   apiTokenFormat,
   rotateRefreshToken: process.env.OIDC_ROTATE_REFRESH_TOKEN === '1',
+  mailUsernames: process.env.OIDC_MAIL_USERNAMES === '1',
   extraClients: (process.env.OIDC_JWT_CLIENT_KEYS || '').split(',').filter(Boolean).length
     ? [jwtClient(process.env.OIDC_JWT_CLIENT_KEYS.split(',').filter(Boolean))]
     : [],

@@ -64,6 +64,12 @@ impl Profiles {
         Ok(profile)
     }
 
+    /// The profile `name`, for the server's own use (a mailbox's token):
+    /// the caller's allow list is the mailbox's, checked already.
+    fn get(&self, name: &str) -> Option<Arc<Profile>> {
+        self.by_name.get(name).cloned()
+    }
+
     /// Checks at start-up that every reference names a configured vault,
     /// and that a rotating refresh token can be written back: a profile
     /// whose refresh token lives in a read-only vault (`env:`) would use a
@@ -88,4 +94,19 @@ and the next run would start from a dead one. Keep it in a writable vault (file:
         }
         Ok(())
     }
+}
+
+/// A valid access token of profile `name`, which a mailbox of the server
+/// logs in with: the token never leaves the server.
+pub(crate) async fn server_token(
+    call: &Call,
+    name: &str,
+) -> Result<zeroize::Zeroizing<String>, KeywordError> {
+    let profile = call
+        .services
+        .profiles
+        .get(name)
+        .ok_or_else(|| KeywordError::value_error(format!("No auth profile '{name}'.")))?;
+    let token = flight::valid_token(call, &profile).await?;
+    Ok(zeroize::Zeroizing::new(token.access_token().to_owned()))
 }
