@@ -117,7 +117,7 @@ Sender And Pattern Filters Leave Other Messages For Others
     ...    Take Code    ${B}    ${N2}    from=+1 555 000 9999    timeout=0
     ${code}=    Take Code    ${B}    ${N2}    from=+1 555 000 3333
     Should Be Equal    ${code}    737373
-    Run Keyword And Expect Error    ValueError: pattern must have exactly one capturing group (the code), it has 0
+    Run Keyword And Expect Error    ValueError: pattern must have exactly one group (the code), '\\d{6}' has 0.
     ...    Take Code    ${B}    ${N2}    pattern=\\d{6}    timeout=0
 
 The Generic Webhook Takes Messages Only With Its Secret

@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod clock;
+pub mod code_pattern;
 pub mod email;
 pub mod error;
 pub mod http_clients;

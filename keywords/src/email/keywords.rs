@@ -9,6 +9,7 @@ use super::config::{Login, Mailbox};
 use super::connect::{self, Credential, Session};
 use super::inbox::{self, Taken};
 use super::message::{Filters, Pattern};
+use crate::code_pattern::CodePattern;
 use crate::library::{Call, Keyword, KeywordError, Param};
 use crate::value::{Type, Value};
 
@@ -242,9 +243,8 @@ async fn credential(call: &Call, mailbox: &Mailbox) -> Result<Credential, Keywor
 fn filters(call: &Call, any_message: bool) -> Result<Filters, KeywordError> {
     let lower = |name: &str| call.args.str(name).map(str::to_lowercase);
     let pattern = match call.args.str("pattern") {
-        Some(p) => Pattern::custom(p)?,
         None if any_message => Pattern::Anything,
-        None => Pattern::LoneNumber,
+        pattern => Pattern::Code(CodePattern::new(pattern)?),
     };
     Ok(Filters {
         from: lower("from"),

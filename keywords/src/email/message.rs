@@ -4,18 +4,13 @@
 //! code patterns that pick a message.
 
 use mail_parser::MessageParser;
-use regex::Regex;
 
+use crate::code_pattern::CodePattern;
 use crate::value::Value;
-use crate::KeywordError;
 
 /// The longest text looked at or returned: codes sit near the top, and a
 /// huge newsletter must not cost more than this.
 const MAX_TEXT: usize = 256 * 1024;
-
-/// The longest custom pattern accepted, and the compiled size allowed.
-const MAX_PATTERN: usize = 1000;
-const MAX_COMPILED: usize = 1 << 20;
 
 /// A decoded message.
 #[derive(Debug, Default)]
@@ -149,57 +144,35 @@ impl Filters {
             parts.push(format!("subject='{s}'"));
         }
         parts.push(match &self.pattern {
-            Pattern::LoneNumber => "pattern=a lone 4-8 digit number".into(),
-            Pattern::Custom(re) => format!("pattern='{}'", re.as_str()),
+            Pattern::Code(CodePattern::LoneNumber) => "pattern=a lone 4-8 digit number".into(),
+            Pattern::Code(CodePattern::Custom(re)) => format!("pattern='{}'", re.as_str()),
             Pattern::Anything => "any message".into(),
         });
         parts.join(", ")
     }
 }
 
-/// What a code looks like.
+/// What picks a message: a code pattern, or anything at all.
 #[derive(Debug)]
 pub enum Pattern {
-    /// The default: a number of 4 to 8 digits standing alone (not part of
-    /// a date, a time, a longer number or a word).
-    LoneNumber,
-    /// A regular expression whose one group is the code.
-    Custom(Regex),
+    /// A code, found as [`CodePattern`] says.
+    Code(CodePattern),
     /// Every message matches (`Wait For Email Message` without a pattern).
     Anything,
 }
 
 impl Pattern {
-    /// A custom pattern, checked: it must compile, within bounds, with
-    /// exactly one group.
-    pub fn custom(text: &str) -> Result<Pattern, KeywordError> {
-        if text.len() > MAX_PATTERN {
-            return Err(KeywordError::value_error(format!(
-                "pattern is longer than {MAX_PATTERN} characters."
-            )));
-        }
-        let re = regex::RegexBuilder::new(text)
-            .size_limit(MAX_COMPILED)
-            .build()
-            .map_err(|e| {
-                KeywordError::value_error(format!("pattern is not a valid regular expression: {e}"))
-            })?;
-        if re.captures_len() != 2 {
-            return Err(KeywordError::value_error(format!(
-                "pattern must have exactly one group (the code), '{text}' has {}.",
-                re.captures_len() - 1
-            )));
-        }
-        Ok(Pattern::Custom(re))
-    }
-
     /// The code in the subject, else in the text, else (for a custom
     /// pattern: links live there) in the HTML as sent; Some("") for
     /// [`Pattern::Anything`].
     pub fn find(&self, message: &Message) -> Option<String> {
-        let html = match self {
-            Pattern::Custom(_) => message.html.as_deref(),
-            _ => None,
+        let code = match self {
+            Pattern::Anything => return Some(String::new()),
+            Pattern::Code(code) => code,
+        };
+        let html = match code {
+            CodePattern::Custom(_) => message.html.as_deref(),
+            CodePattern::LoneNumber => None,
         };
         [
             Some(message.subject.as_str()),
@@ -208,62 +181,9 @@ impl Pattern {
         ]
         .into_iter()
         .flatten()
-        .find_map(|text| self.find_in(text))
+        .find_map(|text| code.find(text))
+        .map(str::to_owned)
     }
-
-    fn find_in(&self, text: &str) -> Option<String> {
-        match self {
-            Pattern::Anything => Some(String::new()),
-            Pattern::Custom(re) => re
-                .captures(text)
-                .and_then(|c| c.get(1))
-                .map(|m| m.as_str().to_owned()),
-            Pattern::LoneNumber => lone_number(text).map(str::to_owned),
-        }
-    }
-}
-
-/// The first run of 4 to 8 ASCII digits whose neighbours are neither
-/// letters nor digits, nor a separator (`-/:.,`) leading on to a digit,
-/// so `2026-11-30`, `10:30`, `1,250.00` and `A1234` are passed over.
-fn lone_number(text: &str) -> Option<&str> {
-    let bytes = text.as_bytes();
-    let is_word = |i: usize| {
-        text[i..]
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_alphanumeric() || c == '_')
-    };
-    let joins = |sep: Option<&u8>, beyond: Option<&u8>| {
-        matches!(sep, Some(b'-' | b'/' | b':' | b'.' | b','))
-            && beyond.is_some_and(u8::is_ascii_digit)
-    };
-    let mut i = 0;
-    while i < bytes.len() {
-        if !bytes[i].is_ascii_digit() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && bytes[i].is_ascii_digit() {
-            i += 1;
-        }
-        let len = i - start;
-        let before_ok = start == 0 || {
-            let prev = text[..start].chars().next_back().unwrap_or(' ');
-            let word = prev.is_alphanumeric() || prev == '_';
-            let sep = joins(
-                bytes.get(start - 1),
-                start.checked_sub(2).and_then(|j| bytes.get(j)),
-            );
-            !word && !sep
-        };
-        let after_ok = i == bytes.len() || (!is_word(i) && !joins(bytes.get(i), bytes.get(i + 1)));
-        if (4..=8).contains(&len) && before_ok && after_ok {
-            return Some(&text[start..i]);
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -271,29 +191,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_lone_number_is_not_a_date_a_time_an_amount_or_part_of_a_word() {
-        assert_eq!(lone_number("Your code is 482913."), Some("482913"));
-        assert_eq!(
-            lone_number("Sent 2026-11-30 10:30, order A1234, total 1,250.00. Code: 0042"),
-            Some("0042")
-        );
-        assert_eq!(lone_number("call 123 or 123456789"), None);
-        assert_eq!(lone_number("ünd 5555ü"), None);
-        assert_eq!(lone_number("(7777)"), Some("7777"));
-    }
-
-    #[test]
-    fn a_custom_pattern_needs_one_group() {
-        let err = Pattern::custom(r"\d{6}").unwrap_err().to_string();
-        assert_eq!(
-            err,
-            "ValueError: pattern must have exactly one group (the code), '\\d{6}' has 0."
-        );
-        assert!(Pattern::custom("(")
-            .unwrap_err()
-            .to_string()
-            .contains("not a valid"));
-        let p = Pattern::custom(r"code ([A-Z]{3}-\d{3})").unwrap();
+    fn a_custom_pattern_is_looked_for_in_the_text() {
+        let p = Pattern::Code(CodePattern::new(Some(r"code ([A-Z]{3}-\d{3})")).unwrap());
         let m = Message {
             text: "your code ABC-123 expires".into(),
             ..Default::default()

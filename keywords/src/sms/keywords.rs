@@ -4,9 +4,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::code::CodePattern;
 use super::{normalize_number, Message};
 use crate::access::ResourceKind;
+use crate::code_pattern::CodePattern;
 use crate::library::{Call, Keyword, KeywordError, Param};
 use crate::value::{Type, Value};
 use crate::vault::keywords::RETURNS_SECRET;

@@ -8,7 +8,6 @@
 //! Only configured numbers have a queue, each bounded, so strangers who
 //! learn a webhook's secret still cannot grow the store.
 
-pub mod code;
 pub mod inbox;
 pub mod keywords;
 
