@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::Args;
 use rpa_mfa_keywords::access::DEFAULT_VAULT;
+use rpa_mfa_keywords::identity::{IdentityConfig, IdentityPlatform};
 use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
 use rpa_mfa_keywords::state::spec::StateSpec;
@@ -105,6 +106,8 @@ settings! {
         vault_tables: BTreeMap<String, VaultTable>,
         /// Config file only: auth profiles, `[profiles.NAME]` (docs/profiles.md).
         profiles: BTreeMap<String, ProfileConfig>,
+        /// Config file only: identity platforms, `[identities.NAME]` (docs/identity.md).
+        identities: BTreeMap<String, IdentityConfig>,
     }
 
     /// TOML config file; its keys are the flag names with `_` for `-`.
@@ -389,6 +392,8 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
     /// The auth profiles, checked.
     pub profiles: Vec<Profile>,
+    /// The identity platforms, checked.
+    pub identities: Vec<IdentityPlatform>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
@@ -824,6 +829,19 @@ impl Settings {
                 ));
             }
         }
+        let identities = self
+            .identities
+            .iter()
+            .map(|(name, config)| IdentityPlatform::from_config(name, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(i) = identities.iter().find(|i| !i.allow.is_empty()) {
+            if !auth.enabled() {
+                return Err(format!(
+                    "identity '{}': allow needs --users-secret or --tokens-secret",
+                    i.name
+                ));
+            }
+        }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
         let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
@@ -852,6 +870,7 @@ impl Settings {
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
             profiles,
+            identities,
             insecure: self.insecure.unwrap_or(false),
             tls,
             log_filter,

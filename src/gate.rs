@@ -102,6 +102,13 @@ pub fn policy(config: &ServeConfig) -> Policy {
     for profile in config.profiles.iter().filter(|p| !p.allow.is_empty()) {
         policy = policy.allow(ResourceKind::Profile, &profile.name, profile.allow.clone());
     }
+    for identity in config.identities.iter().filter(|i| !i.allow.is_empty()) {
+        policy = policy.allow(
+            ResourceKind::Identity,
+            &identity.name,
+            identity.allow.clone(),
+        );
+    }
     let own = [&config.auth.users_secret, &config.auth.tokens_secret];
     for secret in own.into_iter().flatten() {
         policy = policy.reserve_secret(rpa_mfa_keywords::vault::split_vault(secret).1);

@@ -24,6 +24,7 @@ use http_body_util::{BodyExt, Collected};
 use jsonrpsee::server::{
     Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
+use rpa_mfa_keywords::identity::Identities;
 use rpa_mfa_keywords::oauth::callback::Delivery;
 use rpa_mfa_keywords::oauth::profile::Profiles;
 use rpa_mfa_keywords::otp::record::OtpState;
@@ -96,6 +97,8 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let vaults = crate::vaults::open(&args.vaults).await?;
     let profiles = Profiles::new(args.profiles.iter().cloned());
     profiles.check(&vaults)?;
+    let identities = Identities::new(args.identities.iter().cloned());
+    identities.check(&vaults)?;
     let mut initial = OtpState::default();
     if let Some(reference) = &args.secret {
         let value = vaults
@@ -122,6 +125,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let services = Arc::new(
         Services::new(vaults, namespaces, args.oauth.clone())
             .with_profiles(profiles)
+            .with_identities(identities)
             .with_max_wait(args.max_wait)
             .with_stopping(stopping),
     );

@@ -44,6 +44,9 @@ pub enum ResourceKind {
     /// An auth profile (`[profiles.NAME]`): its allow list is checked on
     /// every profile keyword.
     Profile,
+    /// An identity platform (`[identities.NAME]`): its allow list is
+    /// checked on every identity keyword.
+    Identity,
 }
 
 impl ResourceKind {
@@ -51,6 +54,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Vault => "vault",
             ResourceKind::Profile => "auth profile",
+            ResourceKind::Identity => "identity",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod access;
 pub mod clock;
 pub mod error;
 pub mod http_clients;
+pub mod identity;
 pub mod library;
 pub mod oauth;
 pub mod otp;
@@ -38,6 +39,8 @@ pub struct Services {
     pub oauth: oauth::OAuth,
     /// The auth profiles of the config file (`[profiles.NAME]`).
     pub profiles: oauth::profile::Profiles,
+    /// The identity platforms of the config file (`[identities.NAME]`).
+    pub identities: identity::Identities,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
@@ -69,6 +72,7 @@ impl Services {
             clock: Arc::new(clock::SystemClock),
             oauth,
             profiles: Default::default(),
+            identities: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -93,6 +97,12 @@ impl Services {
     /// The same services with these auth profiles.
     pub fn with_profiles(mut self, profiles: oauth::profile::Profiles) -> Services {
         self.profiles = profiles;
+        self
+    }
+
+    /// The same services with these identity platforms.
+    pub fn with_identities(mut self, identities: identity::Identities) -> Services {
+        self.identities = identities;
         self
     }
 
@@ -121,6 +131,7 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(otp::verify::all());
     all.extend(oauth::keywords::all());
     all.extend(oauth::profile::keywords::all());
+    all.extend(identity::keywords::all());
     all.extend(vault::keywords::all());
     all
 }
