@@ -72,6 +72,15 @@ The OTP Comes From The Namespace's Secret When The Identity Names None
     ${token}=    Log In To Identity Platform    corp-ns
     Identity Token Should Belong To    ${token}    ${NS_USER}
 
+A Second Login Within One Period Waits For A Fresh Code
+    [Documentation]    The double accepts each code once, as real platforms do:
+    ...    a second login right away must wait for the next period's code.
+    Set Time Based OTP    ${NS_TOTP}
+    ${first}=    Log In To Identity Platform    corp-ns
+    ${second}=    Log In To Identity Platform    corp-ns
+    Should Not Be Equal    ${first}    ${second}
+    Identity Token Should Belong To    ${second}    ${NS_USER}
+
 A Denied Push Is A Refusal
     Answer Next Push In Background    deny
     Run Keyword And Expect Error    MFAAuthenticationFailure: *${FAILED}

@@ -71,12 +71,17 @@ class IdentityDouble:
         `Push Should Have Been Answered` checks it did."""
         url = self._url(alias)
         outcome = {}
+        # An answerer a failed test left behind must not answer this push.
+        for _, _, stop in self._answerers:
+            stop.set()
+        self._answerers = []
+        stop = threading.Event()
         # Pushes already waiting (one a timed-out login left) are not the next.
         earlier = set(requests.get(f"{url}/test/pushes", timeout=10).json())
 
         def answer():
             ends = time.monotonic() + float(within)
-            while time.monotonic() < ends:
+            while time.monotonic() < ends and not stop.is_set():
                 pending = [p for p in requests.get(f"{url}/test/pushes", timeout=10).json()
                            if p not in earlier]
                 if pending:
@@ -84,17 +89,17 @@ class IdentityDouble:
                                   timeout=10).raise_for_status()
                     outcome["answered"] = decision
                     return
-                time.sleep(0.1)
+                stop.wait(0.1)
             outcome["error"] = f"no push came within {within} s"
 
         thread = threading.Thread(target=answer, daemon=True)
         thread.start()
-        self._answerers.append((thread, outcome))
+        self._answerers.append((thread, outcome, stop))
 
     def push_should_have_been_answered(self):
         """Waits for the background answerers and fails if one found no push."""
         while self._answerers:
-            thread, outcome = self._answerers.pop(0)
+            thread, outcome, _ = self._answerers.pop(0)
             thread.join(timeout=40)
             if "answered" not in outcome:
                 raise AssertionError(outcome.get("error", "the push answerer did not finish"))
