@@ -1624,6 +1624,39 @@ client_id = \"robot\"\nallow = [\"alice\"]\n",
     }
 
     #[test]
+    fn identities_come_from_the_config_file_and_are_checked() {
+        let file = config_file(
+            "[identities.corp]\ntenant_url = \"https://abc.id.example\"\nuser = \"robot@corp\"\n\
+password = \"idp:robot\"\npoll_timeout = 45\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap();
+        assert_eq!(config.identities.len(), 1);
+        assert_eq!(config.identities[0].name, "corp");
+        assert_eq!(config.identities[0].poll_timeout, Duration::from_secs(45));
+        let bad = config_file("[identities.corp]\nuser = \"robot@corp\"\n");
+        let err = flags(&["--config", bad.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("identity 'corp': tenant_url is missing"),
+            "{err}"
+        );
+        let allow = config_file(
+            "[identities.corp]\ntenant_url = \"https://abc.id.example\"\nuser = \"u\"\n\
+allow = [\"alice\"]\n",
+        );
+        let err = flags(&["--config", allow.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("identity 'corp': allow needs --users-secret"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn every_setting_has_an_env_variable() {
         // A field added to the struct without an env name would not compile
         // in the macro; this checks the names follow the flag names, but

@@ -10,7 +10,7 @@ use serde_json::{json, Value as Json};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::config::{IdentityPlatform, Login};
+use super::config::{is_secure, IdentityPlatform, Login};
 use super::errors::{malformed, refused};
 use super::session::Session;
 use super::wire::Wire;
@@ -114,10 +114,10 @@ fn pod_url(base: &Url, pod: &str) -> Result<Url, KeywordError> {
     plain
         .then(|| Url::parse(&format!("{}://{pod}", base.scheme())).ok())
         .flatten()
-        .filter(|u| u.has_host() && u.path() == "/")
+        .filter(|u| u.has_host() && u.path() == "/" && is_secure(u))
         .ok_or_else(|| {
             malformed(format!(
-                "the tenant redirect names no host: PodFqdn '{pod}'"
+                "the tenant redirect names no host reachable over https: PodFqdn '{pod}'"
             ))
         })
 }
@@ -360,6 +360,8 @@ mod tests {
             pod_url(&local, "127.0.0.1:4001").unwrap().as_str(),
             "http://127.0.0.1:4001/"
         );
+        // A loopback tenant's http is not carried to another host.
+        assert!(pod_url(&local, "pod7.id.example").is_err());
         for bad in ["", "evil.example/path", "user@evil.example", "a b"] {
             assert_eq!(
                 pod_url(&base, bad).unwrap_err().name,

@@ -18,6 +18,11 @@ pub const DEFAULT_MECHANISMS: [&str; 6] = ["UP", "OATH", "OTP", "PF", "SMS", "EM
 /// CyberArk's own SDK sends; the platform only has to accept it.
 pub const DEFAULT_REDIRECT_URI: &str = "https://cyberark.cloud/redirect";
 
+/// Whether passwords may go to `url`: https, or http on loopback (tests).
+pub fn is_secure(url: &Url) -> bool {
+    url.scheme() == "https" || crate::oauth::is_loopback(url)
+}
+
 /// `[identities.NAME]` as written. Unknown keys are errors, so typos show.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +120,11 @@ impl IdentityPlatform {
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
             .ok_or_else(|| fail(format!("tenant_url is not an http(s) URL: '{tenant}'")))?;
+        if !is_secure(&tenant_url) {
+            return Err(fail(format!(
+                "tenant_url must be https (http only on loopback): '{tenant}'"
+            )));
+        }
         let seconds = |field: &str, value: Option<f64>, default: f64, max: f64| {
             let s = value.unwrap_or(default);
             if s.is_finite() && s > 0.0 && s <= max {
@@ -256,6 +266,10 @@ mod tests {
         assert!(err(json!({"user": "u"})).contains("identity 'corp': tenant_url is missing"));
         assert!(err(json!({"tenant_url": "ftp://x", "user": "u"})).contains("not an http(s) URL"));
         assert!(err(json!({"tenant_url": "https://x"})).contains("give user"));
+        assert!(
+            err(json!({"tenant_url": "http://idp.example", "user": "u"}))
+                .contains("tenant_url must be https (http only on loopback)")
+        );
         assert!(
             err(json!({"tenant_url": "https://x", "user": "u", "service_user": "s"}))
                 .contains("not both")
