@@ -25,7 +25,7 @@ server's config file) and returns the new session token.
 
 A user login answers the platform's challenges in order (CyberArk Identity's \
 ``StartAuthentication`` / ``AdvanceAuthentication``): ``UP`` with the password \
-from the vault, ``OATH``/``OTP`` codes with the identity's ``totp_secret`` (or \
+from the vault, ``OATH`` and ``OTP`` codes with the identity's ``totp_secret`` (or \
 the namespace's secret set with `Set Time Based OTP`), and out-of-band \
 mechanisms (a push, a phone call, an SMS or e-mail link) by starting them and \
 polling until the user approves, refuses, or ``poll_timeout`` passes. A tenant \
