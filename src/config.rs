@@ -14,6 +14,7 @@ use std::time::Duration;
 use clap::Args;
 use rpa_mfa_keywords::access::DEFAULT_VAULT;
 use rpa_mfa_keywords::identity::{IdentityConfig, IdentityPlatform};
+use rpa_mfa_keywords::mfa::{ProviderConfig, Providers};
 use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
 use rpa_mfa_keywords::state::spec::StateSpec;
@@ -106,6 +107,8 @@ settings! {
         vault_tables: BTreeMap<String, VaultTable>,
         /// Config file only: auth profiles, `[profiles.NAME]` (docs/profiles.md).
         profiles: BTreeMap<String, ProfileConfig>,
+        /// Config file only: MFA service providers, `[mfa.NAME]` (docs/mfa.md).
+        mfa: BTreeMap<String, ProviderConfig>,
         /// Config file only: identity platforms, `[identities.NAME]` (docs/identity.md).
         identities: BTreeMap<String, IdentityConfig>,
     }
@@ -392,6 +395,8 @@ pub struct ServeConfig {
     pub auth: AuthConfig,
     /// The auth profiles, checked.
     pub profiles: Vec<Profile>,
+    /// The MFA providers' tables, checked (the server builds them again).
+    pub mfa: BTreeMap<String, ProviderConfig>,
     /// The identity platforms, checked.
     pub identities: Vec<IdentityPlatform>,
     pub insecure: bool,
@@ -842,6 +847,15 @@ impl Settings {
                 ));
             }
         }
+        let providers = Providers::from_config(&self.mfa)?;
+        if let Some(p) = providers.iter().find(|p| p.settings.has_lists()) {
+            if !auth.enabled() {
+                return Err(format!(
+                    "MFA provider '{}': allow and identities need --users-secret or --tokens-secret",
+                    p.settings.name
+                ));
+            }
+        }
         let oauth_timeout = check_oauth_timeout(self.oauth_timeout.unwrap_or(30.0))
             .map_err(|e| format!("--oauth-timeout: {e}"))?;
         let oauth_cache = check_oauth_cache(self.oauth_cache.unwrap_or(300))
@@ -870,6 +884,7 @@ impl Settings {
             allow_stop: self.allow_stop.unwrap_or(false),
             auth,
             profiles,
+            mfa: self.mfa,
             identities,
             insecure: self.insecure.unwrap_or(false),
             tls,
@@ -1652,6 +1667,37 @@ allow = [\"alice\"]\n",
             .unwrap_err();
         assert!(
             err.contains("identity 'corp': allow needs --users-secret"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mfa_providers_come_from_the_config_file_and_are_checked() {
+        let file = config_file(
+            "[mfa.pi]\nkind = \"privacyidea\"\nurl = \"https://pi.example\"\ntimeout = 5\n\
+token = \"pi:token\"\n[mfa.pi.privacyidea]\nrealm = \"r1\"\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap();
+        assert_eq!(config.mfa.len(), 1);
+        assert_eq!(config.mfa["pi"].timeout, Some(5.0));
+        let bad = config_file("[mfa.pi]\nkind = \"privacyidea\"\nurl = \"pi.example\"\n");
+        let err = flags(&["--config", bad.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("MFA provider 'pi': url 'pi.example' is not an http(s) URL"),
+            "{err}"
+        );
+        let allow = config_file(
+            "[mfa.pi]\nkind = \"privacyidea\"\nurl = \"https://pi.example\"\nallow = [\"alice\"]\n",
+        );
+        let err = flags(&["--config", allow.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("allow and identities need --users-secret"),
             "{err}"
         );
     }

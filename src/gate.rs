@@ -109,6 +109,9 @@ pub fn policy(config: &ServeConfig) -> Policy {
             identity.allow.clone(),
         );
     }
+    for (name, provider) in config.mfa.iter().filter(|(_, p)| !p.allow.is_empty()) {
+        policy = policy.allow(ResourceKind::MfaProvider, name, provider.allow.clone());
+    }
     let own = [&config.auth.users_secret, &config.auth.tokens_secret];
     for secret in own.into_iter().flatten() {
         policy = policy.reserve_secret(rpa_mfa_keywords::vault::split_vault(secret).1);

@@ -99,6 +99,8 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     profiles.check(&vaults)?;
     let identities = Identities::new(args.identities.iter().cloned());
     identities.check(&vaults)?;
+    let mfa = rpa_mfa_keywords::mfa::Providers::from_config(&args.mfa)?;
+    mfa.check(&vaults)?;
     let mut initial = OtpState::default();
     if let Some(reference) = &args.secret {
         let value = vaults
@@ -126,6 +128,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         Services::new(vaults, namespaces, args.oauth.clone())
             .with_profiles(profiles)
             .with_identities(identities)
+            .with_mfa(mfa)
             .with_max_wait(args.max_wait)
             .with_stopping(stopping),
     );

@@ -37,6 +37,14 @@ pub struct Identity {
     pub pinned: Option<Arc<str>>,
 }
 
+impl Identity {
+    /// Whether an allow-list entry names this caller: their user name
+    /// (ignoring ASCII case) or the namespace they are pinned to (exact).
+    pub fn is_named_by(&self, entry: &str) -> bool {
+        entry.eq_ignore_ascii_case(&self.user) || self.pinned.as_deref() == Some(entry)
+    }
+}
+
 /// The kinds of named resources a policy governs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ResourceKind {
@@ -44,6 +52,8 @@ pub enum ResourceKind {
     /// An auth profile (`[profiles.NAME]`): its allow list is checked on
     /// every profile keyword.
     Profile,
+    /// An MFA service provider (`[mfa.NAME]`).
+    MfaProvider,
     /// An identity platform (`[identities.NAME]`): its allow list is
     /// checked on every identity keyword.
     Identity,
@@ -54,6 +64,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Vault => "vault",
             ResourceKind::Profile => "auth profile",
+            ResourceKind::MfaProvider => "MFA provider",
             ResourceKind::Identity => "identity",
         }
     }
@@ -94,10 +105,7 @@ impl Policy {
             (None, None) => true,
             (None, Some(identity)) => identity.pinned.is_none(),
             (Some(_), None) => false,
-            (Some(who), Some(identity)) => who.iter().any(|entry| {
-                entry.eq_ignore_ascii_case(&identity.user)
-                    || identity.pinned.as_deref() == Some(entry.as_str())
-            }),
+            (Some(who), Some(identity)) => who.iter().any(|entry| identity.is_named_by(entry)),
         }
     }
 

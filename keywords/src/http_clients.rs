@@ -67,6 +67,23 @@ fn build(ca: Option<&Path>) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot set up an HTTP client: {e}"))
 }
 
+/// Whether rustls failed, directly or wrapped in the (nested) I/O errors
+/// hyper reports; an I/O error's `source()` skips what it wraps.
+pub fn is_tls_error(mut error: &(dyn std::error::Error + 'static)) -> bool {
+    loop {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        match error
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => error = inner,
+            None => return false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,8 @@
 //! namespace and resources they may reach), [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
 //! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
-//! [`vault`] where secrets come from and [`state`] what keywords remember
+//! [`vault`] where secrets come from, [`mfa`] the MFA service clients,
+//! and [`state`] what keywords remember
 //! between calls. The server crate turns XML-RPC or JSON-RPC into
 //! [`Library::run`] calls and back.
 
@@ -15,6 +16,7 @@ pub mod error;
 pub mod http_clients;
 pub mod identity;
 pub mod library;
+pub mod mfa;
 pub mod oauth;
 pub mod otp;
 pub mod state;
@@ -39,6 +41,8 @@ pub struct Services {
     pub oauth: oauth::OAuth,
     /// The auth profiles of the config file (`[profiles.NAME]`).
     pub profiles: oauth::profile::Profiles,
+    /// The MFA service providers of the config file (`[mfa.NAME]`).
+    pub mfa: mfa::Providers,
     /// The identity platforms of the config file (`[identities.NAME]`).
     pub identities: identity::Identities,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
@@ -72,6 +76,7 @@ impl Services {
             clock: Arc::new(clock::SystemClock),
             oauth,
             profiles: Default::default(),
+            mfa: Default::default(),
             identities: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
@@ -106,6 +111,12 @@ impl Services {
         self
     }
 
+    /// The same services with these MFA providers.
+    pub fn with_mfa(mut self, mfa: mfa::Providers) -> Services {
+        self.mfa = mfa;
+        self
+    }
+
     /// The same services with another `--max-wait`.
     pub fn with_max_wait(mut self, max_wait: std::time::Duration) -> Services {
         self.max_wait = max_wait;
@@ -133,5 +144,6 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(oauth::profile::keywords::all());
     all.extend(identity::keywords::all());
     all.extend(vault::keywords::all());
+    all.extend(mfa::keywords::all());
     all
 }

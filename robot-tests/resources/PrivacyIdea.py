@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from robot.api import logger
 from robot.libraries.BuiltIn import BuiltIn
 from robot.utils import DotDict
+from run_secrets import remember
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV = ROOT / "target" / "privacyidea-venv"
@@ -238,6 +240,7 @@ class PrivacyIdea:
             self._server = server
             self._admin_token = self._post("/auth", auth=False, username=ADMIN,
                                            password=ADMIN_PASSWORD)["value"]["token"]
+            remember("anywhere", self._admin_token)
             self._post("/policy/push-enroll", scope="enrollment", action=(
                 "push_firebase_configuration=poll only, "
                 f"push_registration_url={server.url}/ttype/push, push_ssl_verify=0, push_ttl=10"))
@@ -249,6 +252,18 @@ class PrivacyIdea:
         privacyIDEA, for the calls only an admin may make."""
         self.shared_privacyidea()
         return self._admin_token
+
+    def write_privacyidea_credentials(self, vault_file, secret):
+        """Adds secret ``secret`` to the FileSecrets JSON ``vault_file`` with
+        the admin's JWT (``token``), name (``account``) and password
+        (``password``): the provider's service credentials, which never pass
+        through a Robot variable (Robot would log them)."""
+        self.shared_privacyidea()
+        path = Path(vault_file)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data[secret] = {"token": self._admin_token, "account": ADMIN,
+                        "password": ADMIN_PASSWORD}
+        path.write_text(json.dumps(data))
 
     def _post(self, path, auth=True, **data):
         headers = {"Authorization": self._admin_token} if auth else {}
@@ -263,12 +278,24 @@ class PrivacyIdea:
         self.close()
         self._phones.clear()
 
-    def enroll_totp_token(self, serial, hex_key, digits=6, period=30):
-        """Enrolls a TOTP token with a known hex key (SHA-1) under ``serial``."""
+    def enroll_totp_token(self, serial, hex_key, digits=6, period=30, user=None, realm=None):
+        """Enrolls a TOTP token with a known hex key (SHA-1) under ``serial``,
+        assigned to ``user`` of ``realm`` when given."""
         self.shared_privacyidea()
+        owner = {"user": user, "realm": realm} if user else {}
         self._post("/token/init", type="totp", serial=serial, otpkey=hex_key, genkey=0,
-                   otplen=int(digits), timeStep=int(period))
+                   otplen=int(digits), timeStep=int(period), **owner)
         return serial
+
+    def create_user_realm(self, realm, *users):
+        """Makes ``realm`` of ``users`` (names) from a passwd-format file
+        through a flat-file resolver."""
+        self.shared_privacyidea()
+        passwd = self._server.dir / f"{realm}.passwd"
+        passwd.write_text("".join(f"{u}:x:{1001 + i}:{1001 + i}:{u},,,:/home/{u}:/bin/false\n"
+                                  for i, u in enumerate(users)))
+        self._post(f"/resolver/{realm}-users", type="passwdresolver", fileName=str(passwd))
+        self._post(f"/realm/{realm}", resolvers=f"{realm}-users")
 
     def validate_check(self, serial, passw="", transaction_id=None):
         """``POST /validate/check serial=S pass=P`` (no auth, as a client):
@@ -286,11 +313,13 @@ class PrivacyIdea:
                        message=detail.get("message"),
                        transaction_id=detail.get("transaction_id"))
 
-    def enroll_phone(self, serial_prefix="PIPU"):
+    def enroll_phone(self, serial_prefix="PIPU", user=None, realm=None):
         """Enrolls a poll-only PUSH token (both steps: admin, then the phone
-        with its own key) and returns its serial."""
+        with its own key), assigned to ``user`` of ``realm`` when given, and
+        returns its serial."""
         self.shared_privacyidea()
-        step1 = self._post("/token/init", type="push", genkey=1)["detail"]
+        owner = {"user": user, "realm": realm} if user else {}
+        step1 = self._post("/token/init", type="push", genkey=1, **owner)["detail"]
         serial = step1["serial"]
         phone = Phone(self._server.url, serial)
         answer = requests.post(f"{self._server.url}/ttype/push", timeout=HTTP_TIMEOUT, data={
@@ -312,6 +341,44 @@ class PrivacyIdea:
         taken = sum(phone.answer(c["nonce"], accept) for c in phone.open_challenges())
         logger.info(f"the phone answered {taken} challenge(s), accept={accept}")
         return taken
+
+    def phone_answers_in_background(self, serial, accept=True, within=30):
+        """Starts the phone of ``serial`` polling (every 0.2 s, for at most
+        ``within`` seconds) for the next challenge, which it then accepts or
+        declines: the test's person answering while a keyword waits.
+        `Background Answers Should Be` tells how it went."""
+        phone = self._phones[serial]
+        accept = str(accept).lower() not in ("false", "0", "no")
+        deadline = time.monotonic() + float(within)
+        outcome = {"taken": 0, "error": None}
+
+        def answer():
+            try:
+                while time.monotonic() < deadline:
+                    challenges = phone.open_challenges()
+                    if challenges:
+                        outcome["taken"] = sum(phone.answer(c["nonce"], accept)
+                                               for c in challenges)
+                        return
+                    time.sleep(0.2)  # the phone's poll interval, as an app's
+            except Exception as e:  # reported by Background Answers Should Be
+                outcome["error"] = e
+
+        thread = threading.Thread(target=answer, daemon=True)
+        thread.start()
+        self._background = getattr(self, "_background", {})
+        self._background[serial] = (thread, outcome, float(within))
+
+    def background_answers_should_be(self, serial, expected=1):
+        """Waits for the background phone of ``serial`` to finish and checks
+        it answered ``expected`` challenges."""
+        thread, outcome, within = self._background.pop(serial)
+        thread.join(within + HTTP_TIMEOUT)
+        if outcome["error"]:
+            raise AssertionError(f"the phone failed: {outcome['error']}")
+        if outcome["taken"] != int(expected):
+            raise AssertionError(f"the phone answered {outcome['taken']} challenge(s), "
+                                 f"expected {expected}")
 
     def poll_transaction(self, transaction_id):
         """``GET /validate/polltransaction``: ``value``, ``authentication``

@@ -103,12 +103,22 @@ impl Wire {
             ));
         }
         let mut cause = String::from("request failed");
+        let mut tls = false;
         let mut source = error.source();
         while let Some(inner) = source {
             cause = inner.to_string();
+            tls |= crate::http_clients::is_tls_error(inner);
             source = inner.source();
         }
-        unreachable(format!("{url}: cannot connect: {cause}."))
+        // A certificate not trusted, or plain HTTP where TLS was expected,
+        // is a setup mismatch, not a platform that is down.
+        if tls {
+            malformed(format!("{url}: TLS failed: {cause}."))
+        } else if error.is_connect() {
+            unreachable(format!("{url}: cannot connect: {cause}."))
+        } else {
+            malformed(format!("{url}: the exchange failed: {cause}."))
+        }
     }
 }
 
@@ -123,6 +133,12 @@ pub fn shown(url: &Url) -> String {
 /// The `Result` of a platform answer, or why there is none.
 fn result_of(url: &Url, answer: &Answer) -> Result<Json, KeywordError> {
     let shown = shown(url);
+    if (502..=504).contains(&answer.status) {
+        return Err(unreachable(format!(
+            "{shown} answered HTTP {}: a gateway could not reach the platform.",
+            answer.status
+        )));
+    }
     let body: Json = serde_json::from_slice(&answer.body).map_err(|_| {
         malformed(format!(
             "{shown} answered HTTP {} with something that is not JSON.",
@@ -209,5 +225,11 @@ mod tests {
             let e = result_of(&url, &answer(bad)).unwrap_err();
             assert_eq!(e.name, "MFACommunicationError", "{bad}");
         }
+        let mut gateway = answer("<html>Bad Gateway</html>");
+        gateway.status = 503;
+        assert_eq!(
+            result_of(&url, &gateway).unwrap_err().name,
+            "MFAServiceUnreachable"
+        );
     }
 }

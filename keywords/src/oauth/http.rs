@@ -228,30 +228,13 @@ impl Http {
         let mut source = error.source();
         while let Some(inner) = source {
             cause = inner.to_string();
-            tls |= is_tls_error(inner);
+            tls |= crate::http_clients::is_tls_error(inner);
             source = inner.source();
         }
         if tls {
             KeywordError::new("SSLError", format!("{url}: TLS failed: {cause}"))
         } else {
             KeywordError::new("ConnectionError", format!("{url}: cannot connect: {cause}"))
-        }
-    }
-}
-
-/// Whether rustls failed, directly or wrapped in the (nested) I/O errors
-/// hyper reports; an I/O error's `source()` skips what it wraps.
-fn is_tls_error(mut error: &(dyn std::error::Error + 'static)) -> bool {
-    loop {
-        if error.is::<rustls::Error>() {
-            return true;
-        }
-        match error
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-        {
-            Some(inner) => error = inner,
-            None => return false,
         }
     }
 }
