@@ -67,6 +67,16 @@ A Refresh Renews The Session Without A Login
     Should Be Equal    ${cached}    ${token}
     VAR    ${CORP_TOKEN}    ${token}    scope=SUITE
 
+A Restarted Server Reuses The Stored Session
+    ${before}=    Identity Double Stats
+    Stop Rpa Mfa Server    alias=first
+    Start The Server    restarted
+    ${token}=    Get Identity Session Token    corp
+    Should Be Equal    ${token}    ${CORP_TOKEN}
+    ${after}=    Identity Double Stats
+    Should Be Equal As Integers    ${after.starts}    ${before.starts}
+    Should Be Equal As Integers    ${after.refreshes}    ${before.refreshes}
+
 The OTP Comes From The Namespace's Secret When The Identity Names None
     Set Time Based OTP    ${NS_TOTP}
     ${token}=    Log In To Identity Platform    corp-ns
@@ -159,9 +169,9 @@ An Unreachable Platform Is Told Apart
 
 A Pinned User Is Refused An Identity Outside Its Allow List
     Run Keyword And Expect Error    PermissionError: User 'bot7' may not use identity 'corp'.
-    ...    bot.Get Identity Session Token    corp
+    ...    ${BOT}.Get Identity Session Token    corp
     Run Keyword And Expect Error    PermissionError: User 'bot7' may not use identity 'service'.
-    ...    bot.Log In To Identity Platform As Service User    service
+    ...    ${BOT}.Log In To Identity Platform As Service User    service
     Run Keyword And Expect Error    ValueError: No identity 'nope'; the server has: *
     ...    Get Identity Session Token    nope
 
@@ -198,12 +208,20 @@ Start Platform And Server
     ...    ns=${NS_PASSWORD}    push=${PUSH_PASSWORD}    moved=${MOVED_PASSWORD}
     ...    service=${SERVICE_SECRET}    wrong=not-the-password-4711
     Write Identities Config
+    Start The Server
+
+Start The Server
+    [Documentation]    Starts rpa-mfa on the suite's state store; keywords without
+    ...    a prefix go to it as alice, ``${BOT}.`` ones as bot7 (pinned to bot-7).
+    [Arguments]    ${alias}=first
     ${port}=    Start Rpa Mfa Server    --config    ${DIR}/identities.toml    --vault    file:${VAULT}
     ...    --state    sqlite:${DIR}/state.db    --users-secret    rpa-users    --pin    bot7\=bot-7
+    ...    alias=${alias}
     VAR    ${SERVER_URL}    http://127.0.0.1:${port}/RPC2    scope=SUITE
-    Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}    AS    alice
-    Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${port}/ns/bot-7    AS    bot
-    Set Library Search Order    alice
+    Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}    AS    alice-${alias}
+    Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${port}/ns/bot-7    AS    bot-${alias}
+    VAR    ${BOT}    bot-${alias}    scope=SUITE
+    Set Library Search Order    alice-${alias}
 
 Write Identities Config
     ${config}=    Catenate    SEPARATOR=\n
