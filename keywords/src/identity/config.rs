@@ -2,6 +2,7 @@
 //! (`[identities.NAME]`), and checked. It holds no secret itself, only
 //! vault references to read each one from.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -48,6 +49,8 @@ pub struct IdentityConfig {
     pub redirect_uri: Option<String>,
     /// Seconds one HTTP call may take (default 30).
     pub timeout: Option<f64>,
+    /// PEM file of the CAs to trust instead of the system roots.
+    pub ca: Option<PathBuf>,
     /// Seconds between polls of an out-of-band mechanism (default 2).
     pub poll_interval: Option<f64>,
     /// Seconds an out-of-band mechanism may take in all (default 120).
@@ -88,6 +91,8 @@ pub struct IdentityPlatform {
     pub tenant_url: Url,
     pub login: Login,
     pub timeout: Duration,
+    /// The CA file trusted instead of the system roots.
+    pub ca: Option<PathBuf>,
     pub poll_interval: Duration,
     pub poll_timeout: Duration,
     pub session_lifetime: Duration,
@@ -197,6 +202,7 @@ impl IdentityPlatform {
             tenant_url,
             login,
             timeout: seconds("timeout", config.timeout, 30.0, 300.0)?,
+            ca: config.ca.clone(),
             poll_interval: seconds("poll_interval", config.poll_interval, 2.0, 60.0)?,
             poll_timeout: seconds("poll_timeout", config.poll_timeout, 120.0, 3600.0)?,
             session_lifetime: Duration::from_secs(config.session_lifetime.unwrap_or(4 * 3600)),

@@ -61,9 +61,14 @@ impl Identities {
         Ok(platform)
     }
 
-    /// Checks at start-up that every reference names a configured vault.
+    /// Checks at start-up that every reference names a configured vault
+    /// and that a `ca` file can be read.
     pub fn check(&self, vaults: &Vaults) -> Result<(), String> {
         for platform in self.by_name.values() {
+            if let Some(ca) = &platform.ca {
+                crate::http_clients::client(Some(ca))
+                    .map_err(|e| format!("identity '{}': ca: {e}", platform.name))?;
+            }
             for (field, reference) in platform.references() {
                 vaults.get(reference.vault.as_deref()).map_err(|e| {
                     format!("identity '{}': {field} '{reference}': {e}", platform.name)
@@ -71,5 +76,41 @@ impl Identities {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn start_up_names_an_unknown_vault_and_an_unreadable_ca() {
+        let vaults: Vaults =
+            (Arc::new(crate::vault::EnvStore::new()) as Arc<dyn crate::vault::SecretStore>).into();
+        let platform = |extra: serde_json::Value| {
+            let mut json = serde_json::json!({"tenant_url": "https://t.example", "user": "u"});
+            json.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            let config: IdentityConfig = serde_json::from_value(json).unwrap();
+            Identities::new([IdentityPlatform::from_config("corp", &config).unwrap()])
+        };
+        let err = platform(serde_json::json!({"password": "bao/idp:pw"}))
+            .check(&vaults)
+            .unwrap_err();
+        assert!(
+            err.starts_with("identity 'corp': password 'bao/idp:pw': "),
+            "{err}"
+        );
+        let err = platform(serde_json::json!({"ca": "/nonexistent/ca.pem"}))
+            .check(&vaults)
+            .unwrap_err();
+        assert!(
+            err.starts_with("identity 'corp': ca: CA file '/nonexistent/ca.pem': cannot read it"),
+            "{err}"
+        );
+        assert!(platform(serde_json::json!({"password": "idp:pw"}))
+            .check(&vaults)
+            .is_ok());
     }
 }

@@ -376,7 +376,7 @@ async fn holder(
             }
         }
     }
-    let wire = Wire::new(platform.timeout)?;
+    let wire = Wire::new(platform.timeout, platform.ca.as_deref())?;
     let previous = stored.and_then(|r| r.session);
     let outcome = match (want, &previous) {
         (Want::Refresh, Some(session)) if session.refresh_token.is_some() => {

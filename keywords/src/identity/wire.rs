@@ -5,6 +5,7 @@
 //! they carry passwords, codes and tokens.
 
 use std::error::Error as _;
+use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
@@ -36,8 +37,8 @@ pub struct Wire {
 }
 
 impl Wire {
-    pub fn new(timeout: Duration) -> Result<Wire, KeywordError> {
-        let client = crate::http_clients::client(None).map_err(unreachable)?;
+    pub fn new(timeout: Duration, ca: Option<&Path>) -> Result<Wire, KeywordError> {
+        let client = crate::http_clients::client(ca).map_err(malformed)?;
         Ok(Wire { client, timeout })
     }
 
