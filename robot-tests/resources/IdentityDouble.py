@@ -104,19 +104,20 @@ class IdentityDouble:
             if "answered" not in outcome:
                 raise AssertionError(outcome.get("error", "the push answerer did not finish"))
 
-    def get_identity_session_tokens_at_once(self, url, identity, calls=10, user=None,
+    def get_identity_session_tokens_at_once(self, urls, identity, calls=10, user=None,
                                             password=None):
-        """``calls`` robots call ``Get Identity Session Token    identity`` on
-        ``url`` at the same moment (one thread each, released together), as
-        ``user``. Fails on any failure; returns how many different tokens
-        they got."""
+        """``calls`` robots call ``Get Identity Session Token    identity`` at
+        the same moment (one thread each, released together), call i on
+        ``urls[i % len(urls)]`` (one URL or a list), as ``user``. Fails on
+        any failure; returns how many different tokens they got."""
         calls = int(calls)
-        url = _with_credentials(url, user, password)
+        urls = [urls] if isinstance(urls, str) else list(urls)
+        urls = [_with_credentials(url, user, password) for url in urls]
         start = threading.Barrier(calls, timeout=CALL_TIMEOUT)
 
-        def robot(_):
+        def robot(i):
             start.wait()
-            return _run(url, "Get Identity Session Token", [identity])
+            return _run(urls[i % len(urls)], "Get Identity Session Token", [identity])
 
         with ThreadPoolExecutor(max_workers=calls) as pool:
             tokens = set(pool.map(robot, range(calls)))
