@@ -404,6 +404,9 @@ async fn holder(
             slot.write(call, &record).await?;
             Ok(session)
         }
+        // A server stopping says nothing about the platform: the next
+        // caller (on another server of the fleet) tries afresh.
+        Err(error) if error.name == "ServerStoppingError" => Err(error),
         Err(error) => {
             // A session still valid stays usable; the failure answers the
             // callers waiting for this login.
