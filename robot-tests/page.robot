@@ -21,11 +21,11 @@ The Page Shows What Libdoc Shows
     ${expected}=    Entries In Libdoc    ${OUTPUT DIR}/page-libdoc.json
     ${dom}=    Dump Page Dom    ${BASE}/    save_as=${OUTPUT DIR}/keyword-page.html
     ${shown}=    Entries On Page    ${dom}
-    # 36 keywords (8 OTP with Get Next Counter Based OTP and the two Verify,
+    # 37 keywords (8 OTP with Get Next Counter Based OTP and the two Verify,
     # 14 OAuth, 3 auth profile, 5 identity platform, Get Secret and Set
-    # Secret, 3 MFA service, Stop Remote Server) and the intro and import
-    # docs; none missing, none extra.
-    Length Should Be    ${expected}    38
+    # Secret, 3 MFA service, Wait For OTP In SMS, Stop Remote Server)
+    # and the intro and import docs; none missing, none extra.
+    Length Should Be    ${expected}    39
     Lists Should Be Equal    ${{sorted($shown)}}    ${{sorted($expected)}}
     FOR    ${name}    IN    @{expected}
         Dictionaries Should Be Equal    ${shown}[${name}]    ${expected}[${name}]

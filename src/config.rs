@@ -17,6 +17,7 @@ use rpa_mfa_keywords::identity::{IdentityConfig, IdentityPlatform};
 use rpa_mfa_keywords::mfa::{ProviderConfig, Providers};
 use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
+use rpa_mfa_keywords::sms::{normalize_number, SmsSettings};
 use rpa_mfa_keywords::state::spec::StateSpec;
 use rpa_mfa_keywords::state::NamespaceLimits;
 use rpa_mfa_keywords::vault::SecretRef;
@@ -109,6 +110,9 @@ settings! {
         profiles: BTreeMap<String, ProfileConfig>,
         /// Config file only: MFA service providers, `[mfa.NAME]` (docs/mfa.md).
         mfa: BTreeMap<String, ProviderConfig>,
+        /// Config file only: the SMS numbers messages are queued for,
+        /// `[sms_numbers."+15550104477"]` with `allow` (docs/sms.md).
+        sms_numbers: BTreeMap<String, SmsNumberTable>,
         /// Config file only: identity platforms, `[identities.NAME]` (docs/identity.md).
         identities: BTreeMap<String, IdentityConfig>,
     }
@@ -296,6 +300,30 @@ settings! {
     #[arg(long, value_name = "SECONDS")]
     max_wait: u64 = "RPA_MFA_MAX_WAIT",
 
+    /// The URL this server is reached at from outside (behind a proxy:
+    /// the proxy's), which SMS gateways call and Twilio signs; its path is
+    /// the prefix of /sms/twilio [default: the address the server listens
+    /// on]. [env: RPA_MFA_PUBLIC_URL]
+    #[arg(long, value_name = "URL")]
+    public_url: String = "RPA_MFA_PUBLIC_URL",
+
+    /// Vault secret [VAULT/]NAME:KEY holding the Twilio auth token that
+    /// signs POST /sms/twilio; without it that route refuses every call.
+    /// [env: RPA_MFA_SMS_TWILIO_TOKEN]
+    #[arg(long, value_name = "[VAULT/]NAME:KEY")]
+    sms_twilio_token: String = "RPA_MFA_SMS_TWILIO_TOKEN",
+
+    /// Vault secret [VAULT/]NAME:KEY holding the shared secret other SMS
+    /// gateways send in X-Webhook-Secret to POST /sms/webhook; without it
+    /// that route refuses every call. [env: RPA_MFA_SMS_WEBHOOK_SECRET]
+    #[arg(long, value_name = "[VAULT/]NAME:KEY")]
+    sms_webhook_secret: String = "RPA_MFA_SMS_WEBHOOK_SECRET",
+
+    /// Messages kept per SMS number (1 to 1000); a full queue drops its
+    /// oldest [default: 20]. [env: RPA_MFA_SMS_QUEUE_SIZE]
+    #[arg(long, value_name = "COUNT")]
+    sms_queue_size: u64 = "RPA_MFA_SMS_QUEUE_SIZE",
+
     /// Seconds a namespace may go unused before it and its state are
     /// dropped; the default namespace and pinned ones are kept
     /// [default: 86400]. [env: RPA_MFA_NAMESPACE_IDLE]
@@ -409,6 +437,35 @@ pub struct ServeConfig {
     /// Idle expiry and cap of namespaces.
     pub namespaces: NamespaceLimits,
     pub limits: Limits,
+    /// `--public-url`, without a trailing `/`.
+    pub public_url: Option<String>,
+    pub sms: SmsConfig,
+}
+
+/// The SMS webhooks' secrets and the numbers they feed.
+#[derive(Debug, Clone, Default)]
+pub struct SmsConfig {
+    pub twilio_token: Option<SecretRef>,
+    pub webhook_secret: Option<SecretRef>,
+    pub settings: SmsSettings,
+}
+
+/// SMS settings compare by what they configure (for the config tests).
+impl PartialEq for SmsConfig {
+    fn eq(&self, other: &SmsConfig) -> bool {
+        self.twilio_token == other.twilio_token
+            && self.webhook_secret == other.webhook_secret
+            && self.settings.numbers == other.settings.numbers
+            && self.settings.queue_size == other.settings.queue_size
+    }
+}
+
+/// A `[sms_numbers."NUMBER"]` table of the config file.
+#[derive(Deserialize, Debug, Clone, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SmsNumberTable {
+    #[serde(default)]
+    pub allow: Vec<String>,
 }
 
 impl ServeConfig {
@@ -727,6 +784,29 @@ impl Settings {
                 self.max_namespaces
                     .map(|v| check_max_namespaces(v).map(drop)),
             ),
+            (
+                "public_url",
+                self.public_url
+                    .as_deref()
+                    .map(|v| check_public_url(v).map(drop)),
+            ),
+            (
+                "sms_twilio_token",
+                self.sms_twilio_token
+                    .as_deref()
+                    .map(|v| parse_secret_ref(v).map(drop)),
+            ),
+            (
+                "sms_webhook_secret",
+                self.sms_webhook_secret
+                    .as_deref()
+                    .map(|v| parse_secret_ref(v).map(drop)),
+            ),
+            (
+                "sms_queue_size",
+                self.sms_queue_size
+                    .map(|v| check_sms_queue_size(v).map(drop)),
+            ),
         ];
         let pins = self
             .pin
@@ -748,6 +828,11 @@ impl Settings {
     /// Fills in the defaults and checks the values.
     fn finish(self) -> Result<ServeConfig, String> {
         let limits = self.limits()?;
+        let vaults = vault_configs(&self.vault, &self.vault_tables, &self.vault_allow)?;
+        let sms = self.sms_config(
+            &vaults,
+            self.users_secret.is_some() || self.tokens_secret.is_some(),
+        )?;
         let secret = self
             .secret
             .as_deref()
@@ -764,7 +849,6 @@ impl Settings {
             .map(parse_secret_ref)
             .transpose()
             .map_err(|e| format!("--state-key: {e}"))?;
-        let vaults = vault_configs(&self.vault, &self.vault_tables, &self.vault_allow)?;
         let references = [("--secret", &secret), ("--state-key", &state_key)];
         for (flag, reference) in references {
             if let Some(reference) = reference {
@@ -869,6 +953,12 @@ impl Settings {
         let max_namespaces =
             check_max_namespaces(self.max_namespaces.unwrap_or(defaults.max_count as u64))
                 .map_err(|e| format!("--max-namespaces: {e}"))?;
+        let public_url = self
+            .public_url
+            .as_deref()
+            .map(check_public_url)
+            .transpose()
+            .map_err(|e| format!("--public-url: {e}"))?;
         // Pinned users' namespaces are theirs for good: never dropped,
         // never counted.
         let exempt = pins_for_limits.into_values().collect();
@@ -902,8 +992,82 @@ impl Settings {
                 exempt,
             },
             limits,
+            public_url,
+            sms,
         })
     }
+
+    /// The SMS numbers (normalised, each once) and webhook secrets.
+    fn sms_config(&self, vaults: &[VaultConfig], auth: bool) -> Result<SmsConfig, String> {
+        let reference = |flag: &str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| {
+                    let reference = parse_secret_ref(v)?;
+                    check_vault_named(vaults, reference.vault.as_deref())?;
+                    Ok::<_, String>(reference)
+                })
+                .transpose()
+                .map_err(|e| format!("{flag}: {e}"))
+        };
+        let twilio_token = reference("--sms-twilio-token", &self.sms_twilio_token)?;
+        let webhook_secret = reference("--sms-webhook-secret", &self.sms_webhook_secret)?;
+        let queue_size = check_sms_queue_size(
+            self.sms_queue_size
+                .unwrap_or(rpa_mfa_keywords::sms::DEFAULT_QUEUE_SIZE as u64),
+        )
+        .map_err(|e| format!("--sms-queue-size: {e}"))?;
+        let mut numbers = BTreeMap::new();
+        for (written, table) in &self.sms_numbers {
+            let number = normalize_number(written);
+            if number.is_empty() || number.len() > 64 || number.chars().any(char::is_control) {
+                return Err(format!(
+                    "[sms_numbers.\"{}\"]: a number or sender ID of 1 to 64 characters",
+                    written.escape_debug()
+                ));
+            }
+            if !table.allow.is_empty() && !auth {
+                return Err(format!(
+                    "[sms_numbers.\"{written}\"]: allow needs --users-secret or --tokens-secret"
+                ));
+            }
+            if numbers.insert(number, table.allow.clone()).is_some() {
+                return Err(format!(
+                    "[sms_numbers.\"{written}\"]: the same number is configured twice"
+                ));
+            }
+        }
+        Ok(SmsConfig {
+            twilio_token,
+            webhook_secret,
+            settings: SmsSettings {
+                numbers,
+                queue_size,
+            },
+        })
+    }
+}
+
+/// `--public-url`: an http(s) URL without query or fragment, kept
+/// without its trailing `/`.
+fn check_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("'{text}' is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("'{text}' is not an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err(format!(
+            "'{text}' must have no query, fragment or credentials"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// The most messages a number keeps.
+const MAX_SMS_QUEUE_SIZE: u64 = 1000;
+
+fn check_sms_queue_size(count: u64) -> Result<usize, String> {
+    within(count, 1..=MAX_SMS_QUEUE_SIZE, "messages").map(|n| n as usize)
 }
 
 /// `--max-wait`'s default.
@@ -1700,6 +1864,66 @@ token = \"pi:token\"\n[mfa.pi.privacyidea]\nrealm = \"r1\"\n",
             err.contains("allow and identities need --users-secret"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn sms_settings_come_from_every_layer_and_are_checked() {
+        let file = config_file(
+            "public_url = \"https://mfa.example/rpa/\"\nsms_queue_size = 5\n\
+[sms_numbers.\"+1 (555) 010-4477\"]\nallow = [\"alice\"]\n[sms_numbers.ACME]\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let env = env(&[("RPA_MFA_SMS_TWILIO_TOKEN", "twilio:token")]);
+        let config = flags(&[
+            "--config",
+            path,
+            "--users-secret",
+            "users",
+            "--sms-webhook-secret",
+            "gw:secret",
+        ])
+        .resolve(env)
+        .unwrap();
+        assert_eq!(
+            config.public_url.as_deref(),
+            Some("https://mfa.example/rpa")
+        );
+        assert_eq!(config.sms.settings.queue_size, 5);
+        assert_eq!(
+            config.sms.settings.numbers.keys().collect::<Vec<_>>(),
+            ["+15550104477", "ACME"]
+        );
+        assert_eq!(config.sms.settings.numbers["+15550104477"], ["alice"]);
+        assert_eq!(config.sms.twilio_token.as_ref().unwrap().name, "twilio");
+        assert_eq!(config.sms.webhook_secret.as_ref().unwrap().key, "secret");
+        let defaults = flags(&[]).resolve(|_| None).unwrap();
+        assert_eq!(defaults.sms.settings.queue_size, 20);
+        assert_eq!(defaults.public_url, None);
+        let err = flags(&["--config", path]).resolve(|_| None).unwrap_err();
+        assert!(err.contains("allow needs --users-secret"), "{err}");
+        for (args, why) in [
+            (
+                &["--public-url", "ftp://h"][..],
+                "--public-url: 'ftp://h' is not an http(s) URL",
+            ),
+            (
+                &["--public-url", "https://h/x?a=1"][..],
+                "must have no query",
+            ),
+            (
+                &["--sms-queue-size", "0"][..],
+                "--sms-queue-size: expected messages from 1 to 1000",
+            ),
+            (&["--sms-twilio-token", "nokey"][..], "--sms-twilio-token"),
+        ] {
+            let err = flags(args).resolve(|_| None).unwrap_err();
+            assert!(err.contains(why), "{args:?}: {err}");
+        }
+        let twice = config_file("[sms_numbers.\"+15550100\"]\n[sms_numbers.\"+1 555 0100\"]\n");
+        let err = flags(&["--config", twice.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(err.contains("the same number is configured twice"), "{err}");
     }
 
     #[test]

@@ -112,6 +112,15 @@ pub fn policy(config: &ServeConfig) -> Policy {
     for (name, provider) in config.mfa.iter().filter(|(_, p)| !p.allow.is_empty()) {
         policy = policy.allow(ResourceKind::MfaProvider, name, provider.allow.clone());
     }
+    for (number, allow) in config.sms.settings.numbers.iter() {
+        if !allow.is_empty() {
+            policy = policy.allow(ResourceKind::SmsNumber, number, allow.clone());
+        }
+    }
+    let webhook_secrets = [&config.sms.twilio_token, &config.sms.webhook_secret];
+    for reference in webhook_secrets.into_iter().flatten() {
+        policy = policy.reserve_secret(&reference.name);
+    }
     let own = [&config.auth.users_secret, &config.auth.tokens_secret];
     for secret in own.into_iter().flatten() {
         policy = policy.reserve_secret(rpa_mfa_keywords::vault::split_vault(secret).1);

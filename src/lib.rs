@@ -9,8 +9,8 @@
 //! [`auth`], [`gate`] (the authorization gate every entry point passes),
 //! [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
 //! (`/health`, `/metrics`), [`page`] (the keyword page), [`stop`] and
-//! [`commands`] (the `otp`, `vault` and `keywords` subcommands), and
-//! [`vaults`] (opening the configured vaults).
+//! [`commands`] (the `otp`, `vault` and `keywords` subcommands),
+//! [`sms`] (the SMS webhooks) and [`vaults`] (opening the configured vaults).
 
 pub mod auth;
 pub mod commands;
@@ -24,6 +24,7 @@ pub mod ops;
 pub mod page;
 pub mod remote;
 pub mod server;
+pub mod sms;
 pub mod stop;
 pub mod tls;
 pub mod vaults;

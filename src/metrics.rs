@@ -22,6 +22,13 @@ pub const KEYWORD_DURATION: &str = "rpa_mfa_keyword_duration_seconds";
 /// Refused logins and calls, by reason.
 pub const AUTH_FAILURES: &str = "rpa_mfa_auth_failures_total";
 
+/// Text messages the SMS webhooks queued, by gateway.
+pub const SMS_RECEIVED: &str = "rpa_mfa_sms_received_total";
+/// Queued messages dropped because their number's queue was full.
+pub const SMS_DROPPED: &str = "rpa_mfa_sms_dropped_total";
+/// SMS webhook calls refused, by gateway and reason.
+pub const SMS_REFUSED: &str = "rpa_mfa_sms_refused_total";
+
 /// Histogram buckets: OTP keywords take microseconds; vault reads and
 /// `min_validity` waits take up to a period.
 const BUCKETS: &[f64] = &[
@@ -51,6 +58,18 @@ pub fn install() -> PrometheusHandle {
                 "Keyword run time, by protocol and keyword."
             );
             describe_counter!(AUTH_FAILURES, "Refused logins and calls, by reason.");
+            describe_counter!(
+                SMS_RECEIVED,
+                "Text messages queued by the SMS webhooks, by gateway."
+            );
+            describe_counter!(
+                SMS_DROPPED,
+                "Queued text messages dropped because their number's queue was full."
+            );
+            describe_counter!(
+                SMS_REFUSED,
+                "SMS webhook calls refused, by gateway and reason."
+            );
             handle
         })
         .clone()
@@ -130,4 +149,16 @@ fn kept<T: Clone>(
 /// Counts a refused login or call.
 pub fn auth_failure(reason: &'static str) {
     counter!(AUTH_FAILURES, "reason" => reason).increment(1);
+}
+
+/// Counts a message an SMS webhook queued, and the old ones it pushed out.
+pub fn sms_received(gateway: &'static str, dropped: usize) {
+    counter!(SMS_RECEIVED, "gateway" => gateway).increment(1);
+    // Created at 0 with the first message, so a scrape sees the series.
+    counter!(SMS_DROPPED).increment(dropped as u64);
+}
+
+/// Counts an SMS webhook call refused.
+pub fn sms_refused(gateway: &'static str, reason: &'static str) {
+    counter!(SMS_REFUSED, "gateway" => gateway, "reason" => reason).increment(1);
 }

@@ -31,6 +31,7 @@ use rpa_mfa_keywords::otp::record::OtpState;
 use rpa_mfa_keywords::otp::{Options, OtpKey};
 use rpa_mfa_keywords::state::{self, valid_namespace_name, Namespaces, DEFAULT_NAMESPACE};
 use rpa_mfa_keywords::stopping::Stopping;
+use rpa_mfa_keywords::vault::SecretRef;
 use rpa_mfa_keywords::{Library, Services};
 use tokio::time::error::Elapsed;
 use tower::Service;
@@ -40,6 +41,7 @@ use crate::config::{Limits, ServeConfig};
 use crate::listen::Activity;
 use crate::ops::Health;
 use crate::remote::{xmlrpc, Caller, Protocol, RemoteApi};
+use crate::sms::SmsWebhooks;
 use crate::stop::StopSwitch;
 
 /// JSON-RPC's (and our XML-RPC fault's) code for a request over the body
@@ -61,12 +63,12 @@ struct AppRest {
 
 /// How much of a request body is read, and for how long.
 #[derive(Clone)]
-struct BodyLimits {
-    max_bytes: usize,
+pub struct BodyLimits {
+    pub max_bytes: usize,
     /// A body must have arrived by then once the headers have.
-    read_timeout: Duration,
+    pub read_timeout: Duration,
     /// A body still arriving when the grace period ends is not waited for.
-    stopping: Stopping,
+    pub stopping: Stopping,
 }
 
 type RpcBuilder = TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>;
@@ -130,8 +132,12 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
             .with_identities(identities)
             .with_mfa(mfa)
             .with_max_wait(args.max_wait)
-            .with_stopping(stopping),
+            .with_stopping(stopping)
+            .with_sms(args.sms.settings.clone()),
     );
+    let twilio_token = sms_secret(&services, "--sms-twilio-token", &args.sms.twilio_token).await?;
+    let webhook_secret =
+        sms_secret(&services, "--sms-webhook-secret", &args.sms.webhook_secret).await?;
     let tls = args
         .tls
         .as_ref()
@@ -153,6 +159,13 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         auth: auth.is_some(),
         state: store,
     };
+    let sms = Arc::new(SmsWebhooks::new(
+        services.clone(),
+        twilio_token,
+        webhook_secret,
+        args.public_url.clone(),
+        body_limits(&args.limits, &services),
+    ));
     let app = router(
         api,
         services.clone(),
@@ -160,6 +173,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         auth.clone(),
         health,
         &args.limits,
+        sms.clone(),
     );
 
     // Checked before binding, on every address the host resolves to, so
@@ -178,6 +192,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     services
         .oauth
         .set_callback_url(callback_url(addr, tls.is_some()));
+    sms.listening_at(own_url(addr, tls.is_some()));
     stop_on_signals(stop.clone()).map_err(|e| format!("cannot handle signals: {e}"))?;
     if let Some(path) = &args.port_file {
         write_atomically(path, &addr.port().to_string())
@@ -204,6 +219,24 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     }
     println!("Robot Framework remote server at {addr} stopped.");
     Ok(())
+}
+
+/// A webhook secret from its vault, read once at start so that a bad
+/// reference stops the server instead of refusing every webhook.
+async fn sms_secret(
+    services: &Services,
+    flag: &str,
+    reference: &Option<SecretRef>,
+) -> Result<Option<zeroize::Zeroizing<String>>, String> {
+    let Some(reference) = reference else {
+        return Ok(None);
+    };
+    services
+        .vaults()
+        .value(reference)
+        .await
+        .map(Some)
+        .map_err(|e| format!("{flag} {reference}: {e}"))
 }
 
 /// Refuses to serve anything but loopback without authentication, unless
@@ -275,6 +308,7 @@ pub fn router(
     auth: Option<Arc<Auth>>,
     health: Health,
     limits: &Limits,
+    sms: Arc<SmsWebhooks>,
 ) -> Router {
     let body_size = u32::try_from(limits.max_body_size).unwrap_or(u32::MAX);
     let rpc = JsonRpcService {
@@ -306,11 +340,7 @@ pub fn router(
         )
         .to_service_builder(),
     };
-    let body = BodyLimits {
-        max_bytes: limits.max_body_size,
-        read_timeout: limits.header_read_timeout,
-        stopping: services.stopping.clone(),
-    };
+    let body = body_limits(limits, &services);
     let protected = Router::new()
         .route("/", post(xmlrpc_default).get(keyword_page))
         .route("/RPC2", post(xmlrpc_default))
@@ -329,7 +359,10 @@ pub fn router(
     let open = Router::new()
         .route("/health", get(crate::ops::health))
         .with_state(health)
-        .route("/oauth/callback", get(oauth_callback).with_state(services));
+        .route("/oauth/callback", get(oauth_callback).with_state(services))
+        .route("/sms/twilio", post(crate::sms::twilio))
+        .route("/sms/webhook", post(crate::sms::generic))
+        .with_state(sms);
     // Any extractor reading a body anywhere stops at the same limit.
     open.merge(protected)
         .layer(DefaultBodyLimit::max(limits.max_body_size))
@@ -350,8 +383,17 @@ async fn keyword_page(State(app): State<AppState>, headers: HeaderMap) -> Respon
     ([(CONTENT_SECURITY_POLICY, PAGE_POLICY)], page).into_response()
 }
 
-/// Where browsers are sent back after a login on this machine.
-fn callback_url(addr: SocketAddr, tls: bool) -> String {
+/// How much of a body any route reads, and for how long.
+fn body_limits(limits: &Limits, services: &Services) -> BodyLimits {
+    BodyLimits {
+        max_bytes: limits.max_body_size,
+        read_timeout: limits.header_read_timeout,
+        stopping: services.stopping.clone(),
+    }
+}
+
+/// This server's own base URL on this machine.
+fn own_url(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv6() => "[::1]".to_owned(),
         ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
@@ -359,7 +401,12 @@ fn callback_url(addr: SocketAddr, tls: bool) -> String {
         ip => ip.to_string(),
     };
     let scheme = if tls { "https" } else { "http" };
-    format!("{scheme}://{ip}:{}/oauth/callback", addr.port())
+    format!("{scheme}://{ip}:{}", addr.port())
+}
+
+/// Where browsers are sent back after a login on this machine.
+fn callback_url(addr: SocketAddr, tls: bool) -> String {
+    format!("{}/oauth/callback", own_url(addr, tls))
 }
 
 /// `GET /oauth/callback`: hands the redirect to the flow waiting for its
@@ -433,12 +480,19 @@ async fn xmlrpc_namespace(
 }
 
 /// Why a request body was not read: the HTTP status and a message.
-struct Refused(StatusCode, String);
+pub struct Refused(StatusCode, String);
+
+/// A refused body as a plain-text answer with its status.
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        (self.0, format!("{}\n", self.1)).into_response()
+    }
+}
 
 /// Reads a whole request body, refusing one over the limit (413), one
 /// that does not arrive in time (408) or is still arriving when the server
 /// stops (503), before it is parsed.
-async fn read_body(body: Body, limits: &BodyLimits) -> Result<Bytes, Refused> {
+pub async fn read_body(body: Body, limits: &BodyLimits) -> Result<Bytes, Refused> {
     let mut limited =
         std::pin::pin!(http_body_util::Limited::new(body, limits.max_bytes).collect());
     // A robot's request has usually arrived whole with its headers: then

@@ -7,8 +7,8 @@
 //! an `Access`, so no entry point (XML-RPC, JSON-RPC, a subscription, a
 //! webhook to come) can reach a namespace past the check.
 //!
-//! Named resources (a vault today; auth profiles, MFA providers, mailboxes
-//! and SMS numbers later) are allowed by the [`Policy`]: with no allow list,
+//! Named resources (vaults, auth profiles and SMS numbers today; MFA
+//! providers and mailboxes later) are allowed by the [`Policy`]: with no allow list,
 //! every unpinned caller; with one, only the users and namespaces it lists.
 //! The secrets the server itself uses (its users' passwords and tokens) are
 //! never readable by a keyword, whoever asks.
@@ -54,6 +54,9 @@ pub enum ResourceKind {
     Profile,
     /// An MFA service provider (`[mfa.NAME]`).
     MfaProvider,
+    /// An SMS number (`[sms_numbers."+1..."]`): its allow list is checked
+    /// by `Wait For OTP In SMS`.
+    SmsNumber,
     /// An identity platform (`[identities.NAME]`): its allow list is
     /// checked on every identity keyword.
     Identity,
@@ -65,6 +68,7 @@ impl ResourceKind {
             ResourceKind::Vault => "vault",
             ResourceKind::Profile => "auth profile",
             ResourceKind::MfaProvider => "MFA provider",
+            ResourceKind::SmsNumber => "SMS number",
             ResourceKind::Identity => "identity",
         }
     }

@@ -19,6 +19,7 @@ pub mod library;
 pub mod mfa;
 pub mod oauth;
 pub mod otp;
+pub mod sms;
 pub mod state;
 pub mod stopping;
 pub mod value;
@@ -50,6 +51,8 @@ pub struct Services {
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
     /// argument is checked against it, and waits without one end by it.
     pub(crate) max_wait: std::time::Duration,
+    /// The SMS numbers' queues, fed by the server's webhooks.
+    pub sms: sms::SmsInbox,
 }
 
 /// `--max-wait`'s default: 15 minutes, longer than any login a person
@@ -70,7 +73,13 @@ impl Services {
             namespaces.store().clone(),
             namespaces.state_key().clone(),
         );
+        let sms = sms::SmsInbox::new(
+            Default::default(),
+            namespaces.store().clone(),
+            namespaces.state_key().clone(),
+        );
         Services {
+            sms,
             vaults: vaults.into(),
             namespaces,
             clock: Arc::new(clock::SystemClock),
@@ -117,6 +126,16 @@ impl Services {
         self
     }
 
+    /// The same services with these SMS numbers (`[sms_numbers.NUMBER]`).
+    pub fn with_sms(mut self, settings: sms::SmsSettings) -> Services {
+        self.sms = sms::SmsInbox::new(
+            settings,
+            self.namespaces.store().clone(),
+            self.namespaces.state_key().clone(),
+        );
+        self
+    }
+
     /// The same services with another `--max-wait`.
     pub fn with_max_wait(mut self, max_wait: std::time::Duration) -> Services {
         self.max_wait = max_wait;
@@ -145,5 +164,6 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(identity::keywords::all());
     all.extend(vault::keywords::all());
     all.extend(mfa::keywords::all());
+    all.extend(sms::keywords::all());
     all
 }

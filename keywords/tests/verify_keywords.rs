@@ -316,6 +316,22 @@ impl StateStore for RacingReads {
     async fn set_counter(&self, key: &str, value: u64, force: bool) -> StateResult<CounterSet> {
         self.inner.set_counter(key, value, force).await
     }
+    async fn queue_push(
+        &self,
+        space: Space,
+        key: &str,
+        item: &[u8],
+        cap: usize,
+        ttl: Duration,
+    ) -> StateResult<usize> {
+        self.inner.queue_push(space, key, item, cap, ttl).await
+    }
+    async fn queue_items(&self, space: Space, key: &str) -> StateResult<Vec<Vec<u8>>> {
+        self.inner.queue_items(space, key).await
+    }
+    async fn queue_remove(&self, space: Space, key: &str, item: &[u8]) -> StateResult<bool> {
+        self.inner.queue_remove(space, key, item).await
+    }
     async fn lock(&self, name: &str, owner: &str, ttl: Duration) -> StateResult<bool> {
         self.inner.lock(name, owner, ttl).await
     }

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import requests
 from robot.api import logger
+from robot.utils import DotDict
 
 from RedisServers import _free_port, _output_dir
 from run_secrets import remember
@@ -211,7 +212,8 @@ class OpenBao:
         return body["data"]["metadata"]["version"]
 
     def create_openbao_approle(self, alias="bao", token_ttl="4s", token_max_ttl="9s"):
-        """Enables AppRole with a role that may read and write ``secret/``,
+        """Enables AppRole with a role that may read and write ``secret/``
+        and check codes of the TOTP engine (``totp/code/*``),
         whose tokens live ``token_ttl`` and at most ``token_max_ttl``.
         Returns the paths of two files holding the role id and a secret id."""
         server = self._server(alias)
@@ -219,7 +221,8 @@ class OpenBao:
         if "approle/" not in mounts.get("data", mounts):
             server.request("POST", "sys/auth/approle", json={"type": "approle"})
         policy = 'path "secret/*" { capabilities = ["create", "read", "update", "list"] }\n' \
-                 'path "auth/token/*" { capabilities = ["read", "update"] }'
+                 'path "auth/token/*" { capabilities = ["read", "update"] }\n' \
+                 'path "totp/code/*" { capabilities = ["update"] }'
         server.request("PUT", "sys/policies/acl/rpa-mfa", json={"policy": policy})
         server.request("POST", "auth/approle/role/rpa-mfa",
                        json={"token_policies": ["rpa-mfa"], "token_ttl": token_ttl,
@@ -254,3 +257,49 @@ class OpenBao:
     def revoke_openbao_approle_tokens(self, alias="bao"):
         """Revokes every token AppRole logins made (as an operator would)."""
         self._server(alias).request("PUT", "sys/leases/revoke-prefix/auth/approle/login")
+
+    def enable_openbao_totp_engine(self, alias="bao"):
+        """Mounts OpenBao's TOTP secrets engine at ``totp/`` (once)."""
+        server = self._server(alias)
+        mounts = server.request("GET", "sys/mounts")
+        if "totp/" not in mounts.get("data", mounts):
+            server.request("POST", "sys/mounts/totp", json={"type": "totp"})
+
+    def create_openbao_totp_key(self, name, key, alias="bao", period=30, digits=6,
+                                algorithm="SHA1", skew=1):
+        """Creates TOTP key ``name`` in ``totp/`` from the known base32
+        ``key`` (``generate=false``), so pyotp and oathtool make the codes
+        OpenBao checks. ``skew`` is how many periods either side it accepts
+        (OpenBao allows 0 or 1)."""
+        self._server(alias).request(
+            "POST", f"totp/keys/{name}",
+            json={"generate": False, "key": key, "period": int(period), "digits": int(digits),
+                  "algorithm": algorithm, "skew": int(skew)})
+
+    def openbao_checks_totp_code(self, name, code, alias="bao"):
+        """Asks OpenBao itself (not rpa-mfa) to validate ``code`` for key
+        ``name`` and returns its answer: ``valid`` (True/False) or, for a
+        refused request (a reused code), ``error`` with its message."""
+        server = self._server(alias)
+        response = requests.post(f"{server.url}/v1/totp/code/{name}", json={"code": code},
+                                 headers={"X-Vault-Token": server.root_token},
+                                 timeout=10, verify=server.ca or True)
+        body = response.json()
+        if response.status_code == 200:
+            return DotDict(valid=body["data"]["valid"], error=None)
+        return DotDict(valid=False, error="; ".join(body.get("errors", [])))
+
+    def store_openbao_totp_token(self, name, secret_path, alias="bao"):
+        """Makes a token whose policy may only validate codes of TOTP key
+        ``name`` (``update`` on ``totp/code/NAME``), as an operator would
+        hand a provider, and keeps it as key ``token`` of KV secret
+        ``secret/SECRET_PATH`` for a vault reference to name. The token
+        never passes through Robot's output (it is recorded for the scan)."""
+        server = self._server(alias)
+        policy = f'path "totp/code/{name}" {{ capabilities = ["update"] }}'
+        server.request("PUT", f"sys/policies/acl/totp-check-{name}", json={"policy": policy})
+        answer = server.request("POST", "auth/token/create",
+                                json={"policies": [f"totp-check-{name}"], "ttl": "1h"})
+        token = answer["auth"]["client_token"]
+        _remember_credential(token)
+        server.request("POST", f"secret/data/{secret_path}", json={"data": {"token": token}})

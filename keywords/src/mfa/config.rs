@@ -151,6 +151,17 @@ impl ProviderSettings {
     }
 }
 
+/// The checked settings of a provider written as JSON (the config file's
+/// TOML reads into the same serde types), for the kinds' unit tests.
+#[cfg(test)]
+pub(crate) fn settings_from_json(name: &str, json: serde_json::Value) -> ProviderSettings {
+    let config: ProviderConfig = serde_json::from_value(json).unwrap();
+    let kinds = super::kinds::names();
+    ProviderSettings::from_config(name, &config, &kinds)
+        .unwrap()
+        .0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -88,7 +88,9 @@ Example:
                 "Authenticates ``identity`` with MFA provider ``provider``: checks ``otp`` when \
 one is given (as `Verify OTP With Service`), else pushes an approval request \
 and waits up to ``timeout`` seconds (as `Request Push Approval`). Returns and \
-fails as they do.
+fails as they do. An empty ``otp`` counts as none and pushes: Robot's Remote \
+library sends None as an empty string, so the two cannot be told apart; use \
+`Verify OTP With Service` where a code is expected.
 
 Example:
 | `Authenticate With MFA Service`    alice    otp=${code}

@@ -16,21 +16,13 @@ pub type Builder =
 /// Every kind, by the name the config file gives it.
 pub const KINDS: &[(&str, Builder)] = &[
     ("privacyidea", super::privacyidea::build),
-    ("openbao-totp", not_built_yet),
-    ("rest", not_built_yet),
+    ("openbao-totp", super::openbao_totp::build),
+    ("rest", super::rest::build),
 ];
 
 /// The kinds' names, for error messages.
 pub fn names() -> Vec<&'static str> {
     KINDS.iter().map(|(name, _)| *name).collect()
-}
-
-/// A kind that is declared but whose provider is still being written.
-fn not_built_yet(
-    settings: &ProviderSettings,
-    _: &serde_json::Value,
-) -> Result<Arc<dyn MfaProvider>, String> {
-    Err(format!("kind '{}' is not available yet", settings.kind))
 }
 
 /// Reads a kind's sub-table into its typed form; `Null` (no sub-table) is

@@ -15,9 +15,12 @@ pub mod dispatch;
 pub mod error;
 pub mod keywords;
 pub mod kinds;
+mod openbao_totp;
 mod privacyidea;
 pub mod provider;
 pub mod registry;
+mod rest;
+mod rest_fields;
 
 pub use config::{ProviderConfig, ProviderSettings, DEFAULT_TIMEOUT};
 pub use error::MfaError;

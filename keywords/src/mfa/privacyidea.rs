@@ -395,3 +395,142 @@ impl MfaProvider for PrivacyIdea {
         ])
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The answers a real privacyIDEA does not give on demand (a gateway's
+    //! page, a broken body), injected by a one-request HTTP listener. The
+    //! flows themselves run against the real server in
+    //! robot-tests/mfa_privacyidea.robot.
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::stopping::Stopping;
+    use crate::vault::Vaults;
+
+    /// Serves `status` and `body` once on a free loopback port.
+    async fn answer_once(status: &'static str, body: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 4096];
+            let _ = socket.read(&mut request).await;
+            let reply = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(reply.as_bytes()).await.unwrap();
+        });
+        url
+    }
+
+    async fn check_code(url: &str) -> Result<Answer, MfaError> {
+        let settings = ProviderSettings {
+            name: "pi".into(),
+            kind: "privacyidea".into(),
+            url: url.parse().unwrap(),
+            token: None,
+            timeout: Duration::from_secs(5),
+            ca: None,
+            ignore_connection_error: true,
+            allow: vec![],
+            identities: None,
+        };
+        let provider = build(&settings, &Json::Null).unwrap();
+        let vaults = Vaults::single(Arc::new(crate::vault::EnvStore::new()));
+        let stopping = Stopping::default();
+        let ctx = Context {
+            vaults: &vaults,
+            stopping: &stopping,
+            deadline: tokio::time::Instant::now() + Duration::from_secs(10),
+        };
+        provider.otp_authenticate(&ctx, "alice", "123456").await
+    }
+
+    #[tokio::test]
+    async fn a_gateway_page_is_unreachable() {
+        let url = answer_once("503 Service Unavailable", "<html>down</html>").await;
+        let err = check_code(&url).await.unwrap_err();
+        assert_eq!(
+            err,
+            MfaError::Unreachable("MFA provider 'pi' answered HTTP 503 Service Unavailable".into())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_privacyideas_json_is_a_communication_error() {
+        for (status, body, expected) in [
+            ("200 OK", "<html>hello</html>", "the answer is not JSON"),
+            (
+                "200 OK",
+                r#"{"jsonrpc": "2.0"}"#,
+                "the answer has no result.status",
+            ),
+            (
+                "200 OK",
+                r#"{"result": {"status": true, "value": "yes"}}"#,
+                "result.value is not true or false",
+            ),
+            (
+                "400 BAD REQUEST",
+                r#"{"result": {"status": false, "error": {"code": 905, "message": "ERR905: Missing parameter: 'pass'"}}}"#,
+                "privacyIDEA error 905: ERR905: Missing parameter: 'pass'",
+            ),
+        ] {
+            let url = answer_once(status, body).await;
+            match check_code(&url).await {
+                Err(MfaError::Communication(message)) => {
+                    assert!(message.contains(expected), "{body}: {message}")
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_carries_privacyideas_message() {
+        let url = answer_once(
+            "200 OK",
+            r#"{"result": {"status": true, "value": false, "authentication": "REJECT"},
+                "detail": {"message": "wrong otp value"}}"#,
+        )
+        .await;
+        assert_eq!(
+            check_code(&url).await.unwrap_err(),
+            MfaError::AuthenticationFailure("MFA provider 'pi': wrong otp value".into())
+        );
+    }
+
+    #[test]
+    fn the_sub_table_is_checked() {
+        let settings = ProviderSettings {
+            name: "pi".into(),
+            kind: "privacyidea".into(),
+            url: "http://127.0.0.1:1".parse().unwrap(),
+            token: None,
+            timeout: Duration::from_secs(5),
+            ca: None,
+            ignore_connection_error: false,
+            allow: vec![],
+            identities: None,
+        };
+        let err = |table: Json| build(&settings, &table).err().unwrap();
+        assert!(err(serde_json::json!({"relm": "x"}))
+            .starts_with("[mfa.pi.privacyidea]: unknown field `relm`"));
+        assert_eq!(
+            err(serde_json::json!({"identity": "serial", "realm": "x"})),
+            "[mfa.pi.privacyidea] realm: only with identity = \"user\""
+        );
+        assert_eq!(
+            err(serde_json::json!({"username": "pi:user"})),
+            "[mfa.pi.privacyidea] username and password: give both or neither"
+        );
+        assert!(
+            err(serde_json::json!({"poll_interval": 0})).contains("poll_interval must be between")
+        );
+        assert!(err(serde_json::json!({"pin": "nokey"}))
+            .starts_with("[mfa.pi.privacyidea] pin: expected a secret reference"));
+    }
+}

@@ -27,6 +27,13 @@ pub trait MfaProvider: Send + Sync {
     /// `rest`).
     fn kind(&self) -> &'static str;
 
+    /// Checks at start-up what the provider needs from the server's other
+    /// settings (a vault it borrows a login from), so a typo stops the
+    /// server instead of failing the first call. Errors name the field.
+    fn check(&self, _vaults: &Vaults) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Asks the service to push an approval request to `identity` and
     /// waits at most `wait` for the answer: Ok when approved,
     /// `AuthenticationFailure` when declined or left unanswered.

@@ -68,6 +68,10 @@ impl Providers {
                     )
                 })?;
             }
+            provider
+                .client
+                .check(vaults)
+                .map_err(|e| format!("MFA provider '{}': {e}", provider.settings.name))?;
         }
         Ok(())
     }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::store::{Admit, CounterSet, Expect, Space, StateStore};
+use super::store::{queue_take_first, Admit, CounterSet, Expect, Space, StateStore};
 
 /// Runs every check; `store` must be empty. Expiry checks use real time
 /// with short TTLs, since a backend may keep time outside tokio.
@@ -18,6 +18,9 @@ pub async fn all(store: Arc<dyn StateStore>) {
     namespaces(&*store).await;
     stamp_moves_on_writes(&*store).await;
     changes_are_told(&*store).await;
+    queues_keep_order_cap_and_expiry(&*store).await;
+    queue_items_are_taken_once(store.clone()).await;
+    queue_pushes_are_told(&*store).await;
 }
 
 async fn records_and_versions(store: &dyn StateStore) {
@@ -243,4 +246,123 @@ async fn changes_are_told(store: &dyn StateStore) {
         change == Change::Key(Space::Namespace, "watched".into()) || change == Change::Any,
         "{change:?}"
     );
+}
+
+async fn queues_keep_order_cap_and_expiry(store: &dyn StateStore) {
+    let long = Duration::from_secs(60);
+    assert!(store.queue_items(Space::Sms, "q").await.unwrap().is_empty());
+    for item in [b"m1", b"m2", b"m3"] {
+        assert_eq!(
+            store
+                .queue_push(Space::Sms, "q", item, 3, long)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+    // The fourth push drops the oldest and says so.
+    assert_eq!(
+        store
+            .queue_push(Space::Sms, "q", b"m4", 3, long)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.queue_items(Space::Sms, "q").await.unwrap(),
+        [b"m2".to_vec(), b"m3".to_vec(), b"m4".to_vec()]
+    );
+    // Queues are per key and per space.
+    assert!(store
+        .queue_items(Space::Sms, "other")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .queue_items(Space::Handed, "q")
+        .await
+        .unwrap()
+        .is_empty());
+    // Taking the first match removes that one only, wherever it stands.
+    let taken = queue_take_first(store, Space::Sms, "q", |item| item == b"m3")
+        .await
+        .unwrap();
+    assert_eq!(taken.as_deref(), Some(&b"m3"[..]));
+    assert!(!store.queue_remove(Space::Sms, "q", b"m3").await.unwrap());
+    let first = queue_take_first(store, Space::Sms, "q", |_| true)
+        .await
+        .unwrap();
+    assert_eq!(first.as_deref(), Some(&b"m2"[..]), "oldest first");
+    assert_eq!(
+        queue_take_first(store, Space::Sms, "q", |item| item == b"none")
+            .await
+            .unwrap(),
+        None
+    );
+    // A queue expires its lifetime after its last push.
+    let short = Duration::from_millis(300);
+    store
+        .queue_push(Space::Sms, "brief", b"x", 3, short)
+        .await
+        .unwrap();
+    tokio::time::sleep(short + Duration::from_millis(200)).await;
+    assert!(store
+        .queue_items(Space::Sms, "brief")
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!store.queue_remove(Space::Sms, "brief", b"x").await.unwrap());
+}
+
+async fn queue_items_are_taken_once(store: Arc<dyn StateStore>) {
+    let long = Duration::from_secs(60);
+    for i in 0..40 {
+        let item = format!("item-{i}");
+        store
+            .queue_push(Space::Sms, "race", item.as_bytes(), 100, long)
+            .await
+            .unwrap();
+    }
+    let takers: Vec<_> = (0..4)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(item) = queue_take_first(&*store, Space::Sms, "race", |_| true)
+                    .await
+                    .unwrap()
+                {
+                    got.push(String::from_utf8(item).unwrap());
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for taker in takers {
+        all.extend(taker.await.unwrap());
+    }
+    all.sort_unstable();
+    let mut expected: Vec<String> = (0..40).map(|i| format!("item-{i}")).collect();
+    expected.sort_unstable();
+    assert_eq!(all, expected, "each item taken exactly once");
+}
+
+async fn queue_pushes_are_told(store: &dyn StateStore) {
+    let mut changes = store.subscribe();
+    store
+        .queue_push(Space::Sms, "told", b"x", 3, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let change = tokio::time::timeout_at(deadline, changes.recv())
+            .await
+            .expect("the push told within 5 s")
+            .unwrap();
+        use super::store::Change;
+        if change == Change::Key(Space::Sms, "told".into()) || change == Change::Any {
+            return;
+        }
+    }
 }

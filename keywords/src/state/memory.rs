@@ -4,7 +4,7 @@
 //! held across an await. Expiry follows tokio's clock, so tests on paused
 //! time see records expire exactly.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
@@ -27,12 +27,17 @@ impl Entry {
     }
 }
 
+/// A queue's items, oldest first, and when the queue expires.
+type Queue = (VecDeque<Vec<u8>>, Instant);
+
 #[derive(Default)]
 struct Maps {
     records: HashMap<(Space, String), Entry>,
     counters: HashMap<String, u64>,
     /// Namespace name -> when it was last used and its idle expiry.
     namespaces: HashMap<String, (Instant, Option<Duration>)>,
+    /// Queues and when each expires.
+    queues: HashMap<(Space, String), Queue>,
 }
 
 /// The `memory:` store.
@@ -273,6 +278,59 @@ impl StateStore for MemoryStore {
         let mut maps = self.maps();
         maps.sweep_namespaces(Instant::now());
         Ok(maps.namespaces.len())
+    }
+
+    async fn queue_push(
+        &self,
+        space: Space,
+        key: &str,
+        item: &[u8],
+        cap: usize,
+        ttl: Duration,
+    ) -> StateResult<usize> {
+        let now = Instant::now();
+        let mut maps = self.maps();
+        // Expired queues go when any queue is pushed to, so the map holds
+        // only live ones.
+        maps.queues.retain(|_, (_, expires)| now < *expires);
+        let (items, expires) = maps
+            .queues
+            .entry((space, key.to_owned()))
+            .or_insert_with(|| (VecDeque::new(), now));
+        items.push_back(item.to_vec());
+        let dropped = items.len().saturating_sub(cap);
+        items.drain(..dropped);
+        *expires = now + ttl;
+        drop(maps);
+        self.changed(Change::Key(space, key.to_owned()));
+        Ok(dropped)
+    }
+
+    async fn queue_items(&self, space: Space, key: &str) -> StateResult<Vec<Vec<u8>>> {
+        let now = Instant::now();
+        let maps = self.maps();
+        Ok(maps
+            .queues
+            .get(&(space, key.to_owned()))
+            .filter(|(_, expires)| now < *expires)
+            .map(|(items, _)| items.iter().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn queue_remove(&self, space: Space, key: &str, item: &[u8]) -> StateResult<bool> {
+        let now = Instant::now();
+        let mut maps = self.maps();
+        let Some((items, expires)) = maps.queues.get_mut(&(space, key.to_owned())) else {
+            return Ok(false);
+        };
+        if now >= *expires {
+            return Ok(false);
+        }
+        let Some(at) = items.iter().position(|i| i == item) else {
+            return Ok(false);
+        };
+        items.remove(at);
+        Ok(true)
     }
 
     fn stamp(&self) -> StateResult<Option<u64>> {

@@ -23,7 +23,8 @@ pub use memory::MemoryStore;
 pub use redis::{RedisOptions, RedisStore};
 pub use seal::StateKey;
 pub use store::{
-    Admit, Change, CounterSet, Expect, Space, StateError, StateResult, StateStore, Versioned,
+    queue_take_first, Admit, Change, CounterSet, Expect, Space, StateError, StateResult,
+    StateStore, Versioned,
 };
 
 use std::any::Any;

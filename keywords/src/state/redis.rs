@@ -282,6 +282,7 @@ struct Scripts {
     unlock: Script,
     touch_namespace: Script,
     count_namespaces: Script,
+    queue_push: Script,
 }
 
 /// A record is a hash: `v` its value, `n` its version. A new record's
@@ -392,6 +393,22 @@ end
 return admit
 ";
 
+/// KEYS[1] the queue (a list); ARGV[1] the item, ARGV[2] the cap, ARGV[3]
+/// the queue's lifetime in ms. Returns how many items were dropped. An
+/// item already queued is not queued again: a push retried after a lost
+/// connection must not make one message two.
+const QUEUE_PUSH: &str = r"
+if redis.call('LPOS', KEYS[1], ARGV[1]) then return 0 end
+local length = redis.call('RPUSH', KEYS[1], ARGV[1])
+local dropped = math.max(length - tonumber(ARGV[2]), 0)
+if dropped > 0 then
+  redis.call('LTRIM', KEYS[1], dropped, -1)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return dropped
+";
+
 const COUNT_NAMESPACES: &str = r"
 sweep(now_ms())
 return redis.call('ZCARD', KEYS[1])
@@ -407,6 +424,7 @@ impl Scripts {
             unlock: Script::new(UNLOCK),
             touch_namespace: Script::new(&format!("{SWEEP}{TOUCH_NAMESPACE}")),
             count_namespaces: Script::new(&format!("{SWEEP}{COUNT_NAMESPACES}")),
+            queue_push: Script::new(QUEUE_PUSH),
         }
     }
 }
@@ -800,6 +818,35 @@ impl StateStore for RedisStore {
         let mut count = self.scripts.count_namespaces.key(self.namespace_index());
         count.arg(records).arg(spaces);
         self.invoke(&count).await
+    }
+
+    async fn queue_push(
+        &self,
+        space: Space,
+        key: &str,
+        item: &[u8],
+        cap: usize,
+        ttl: Duration,
+    ) -> StateResult<usize> {
+        let mut push = self.scripts.queue_push.key(self.key(space, key));
+        push.arg(item).arg(cap).arg(ttl.as_millis().max(1) as u64);
+        push.arg(&self.channel)
+            .arg(Self::change_message(space, key));
+        self.invoke(&push).await
+    }
+
+    async fn queue_items(&self, space: Space, key: &str) -> StateResult<Vec<Vec<u8>>> {
+        let mut range = redis::cmd("LRANGE");
+        range.arg(self.key(space, key)).arg(0).arg(-1);
+        self.query(&range).await
+    }
+
+    /// One `LREM`: of two servers removing the same item, one removes it.
+    async fn queue_remove(&self, space: Space, key: &str, item: &[u8]) -> StateResult<bool> {
+        let mut remove = redis::cmd("LREM");
+        remove.arg(self.key(space, key)).arg(1).arg(item);
+        let removed: u64 = self.query(&remove).await?;
+        Ok(removed == 1)
     }
 
     /// Redis is read on every call: other servers write it too.

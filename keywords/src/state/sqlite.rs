@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS counters (
     key TEXT PRIMARY KEY, next INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS namespaces (
     name TEXT PRIMARY KEY, used_at INTEGER NOT NULL, idle_ms INTEGER) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS queue_items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, space TEXT NOT NULL, key TEXT NOT NULL,
+    item BLOB NOT NULL, expires_at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS queue_items_by_key ON queue_items (space, key, seq);
 ";
 
 /// The `sqlite:PATH` store.
@@ -75,7 +79,11 @@ impl SqliteStore {
             changes: broadcast::channel(256).0,
         });
         if tokio::runtime::Handle::try_current().is_ok() {
-            tokio::spawn(watch_other_processes(Arc::downgrade(&store)));
+            // The baseline is taken now, not when the watcher first runs:
+            // a commit made between the two would otherwise become the
+            // baseline and never be told.
+            let seen = store.stamp().ok().flatten();
+            tokio::spawn(watch_other_processes(Arc::downgrade(&store), seen));
         }
         store
     }
@@ -141,8 +149,8 @@ impl SqliteStore {
 
 /// Tells subscribers when another process committed, by watching the
 /// stamp; stops when the store is dropped.
-async fn watch_other_processes(store: std::sync::Weak<SqliteStore>) {
-    let mut last = None;
+async fn watch_other_processes(store: std::sync::Weak<SqliteStore>, seen: Option<u64>) {
+    let mut last = seen;
     loop {
         // The first look is at once: a commit made before the first poll
         // must change the stamp from what was seen, not set the baseline.
@@ -485,6 +493,71 @@ impl StateStore for SqliteStore {
         self.run(|tx| {
             sweep_namespaces(tx)?;
             count_namespaces(tx)
+        })
+        .await
+    }
+
+    async fn queue_push(
+        &self,
+        space: Space,
+        key: &str,
+        item: &[u8],
+        cap: usize,
+        ttl: Duration,
+    ) -> StateResult<usize> {
+        let (owned_key, item) = (key.to_owned(), item.to_vec());
+        let cap = i64::try_from(cap).unwrap_or(i64::MAX);
+        let dropped = self
+            .run(move |tx| {
+                let now = now_ms();
+                let expires = now.saturating_add(ms(ttl));
+                let name = space.as_str();
+                tx.execute(
+                    "DELETE FROM queue_items WHERE expires_at <= ?1",
+                    [now],
+                )?;
+                tx.execute(
+                    "INSERT INTO queue_items (space, key, item, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![name, owned_key, item, expires],
+                )?;
+                tx.execute(
+                    "UPDATE queue_items SET expires_at = ?3 WHERE space = ?1 AND key = ?2",
+                    params![name, owned_key, expires],
+                )?;
+                tx.execute(
+                    "DELETE FROM queue_items WHERE seq IN (SELECT seq FROM queue_items
+                     WHERE space = ?1 AND key = ?2 ORDER BY seq DESC LIMIT -1 OFFSET ?3)",
+                    params![name, owned_key, cap],
+                )
+            })
+            .await?;
+        self.told(Change::Key(space, key.to_owned()));
+        Ok(dropped)
+    }
+
+    async fn queue_items(&self, space: Space, key: &str) -> StateResult<Vec<Vec<u8>>> {
+        let key = key.to_owned();
+        self.run(move |tx| {
+            tx.prepare_cached(
+                "SELECT item FROM queue_items WHERE space = ?1 AND key = ?2 AND expires_at > ?3
+                 ORDER BY seq",
+            )?
+            .query_map(params![space.as_str(), key, now_ms()], |row| row.get(0))?
+            .collect()
+        })
+        .await
+    }
+
+    async fn queue_remove(&self, space: Space, key: &str, item: &[u8]) -> StateResult<bool> {
+        let (key, item) = (key.to_owned(), item.to_vec());
+        self.run(move |tx| {
+            let removed = tx.execute(
+                "DELETE FROM queue_items WHERE seq = (SELECT seq FROM queue_items
+                 WHERE space = ?1 AND key = ?2 AND item = ?3 AND expires_at > ?4
+                 ORDER BY seq LIMIT 1)",
+                params![space.as_str(), key, item, now_ms()],
+            )?;
+            Ok(removed == 1)
         })
         .await
     }

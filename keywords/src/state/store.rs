@@ -36,10 +36,13 @@ pub enum Space {
     /// the flow waiting for them (sealed: they carry the code), keyed by a
     /// keyed fingerprint of the flow's `state`.
     Callback,
+    /// Queues of text messages received for an SMS number (sealed: they
+    /// carry codes), keyed by a keyed fingerprint of the number.
+    Sms,
 }
 
 impl Space {
-    pub const ALL: [Space; 9] = [
+    pub const ALL: [Space; 10] = [
         Space::Namespace,
         Space::Session,
         Space::Counter,
@@ -49,6 +52,7 @@ impl Space {
         Space::Lock,
         Space::Token,
         Space::Callback,
+        Space::Sms,
     ];
 
     /// A short stable name, for key prefixes, tables and messages.
@@ -63,6 +67,7 @@ impl Space {
             Space::Lock => "lock",
             Space::Token => "token",
             Space::Callback => "callback",
+            Space::Sms => "sms",
         }
     }
 
@@ -135,6 +140,26 @@ pub enum Admit {
 pub enum Change {
     Key(Space, String),
     Any,
+}
+
+/// Takes the oldest item of the queue at `key` that `wanted` accepts,
+/// removing it for this caller only: one that another caller removed
+/// first is passed over for the next match.
+pub async fn queue_take_first(
+    store: &dyn StateStore,
+    space: Space,
+    key: &str,
+    wanted: impl Fn(&[u8]) -> bool,
+) -> StateResult<Option<Vec<u8>>> {
+    loop {
+        let items = store.queue_items(space, key).await?;
+        let Some(item) = items.into_iter().find(|item| wanted(item)) else {
+            return Ok(None);
+        };
+        if store.queue_remove(space, key, &item).await? {
+            return Ok(Some(item));
+        }
+    }
 }
 
 /// A store failure, shown to robots as `StateError: ...`. Messages name the
@@ -233,6 +258,28 @@ pub trait StateStore: Send + Sync + 'static {
 
     /// How many namespaces live (not expired).
     async fn namespace_count(&self) -> StateResult<usize>;
+
+    /// Appends `item` to the queue at `key` and drops its oldest items
+    /// beyond `cap`, returning how many were dropped. The whole queue
+    /// expires `ttl` after its last push. Items must be unique (a sealed
+    /// item is: its nonce is random), as [`StateStore::queue_remove`]
+    /// removes by value.
+    async fn queue_push(
+        &self,
+        space: Space,
+        key: &str,
+        item: &[u8],
+        cap: usize,
+        ttl: Duration,
+    ) -> StateResult<usize>;
+
+    /// The items of the queue at `key`, oldest first.
+    async fn queue_items(&self, space: Space, key: &str) -> StateResult<Vec<Vec<u8>>>;
+
+    /// Removes `item` from the queue at `key`; true for the one caller
+    /// that removed it, so an item is consumed once however many servers
+    /// try at the same moment.
+    async fn queue_remove(&self, space: Space, key: &str, item: &[u8]) -> StateResult<bool>;
 
     /// A number that changes whenever anything in the store may have
     /// changed, cheap enough to check on every call, so readers can keep

@@ -182,6 +182,12 @@ pub trait SecretStore: Send + Sync {
 
     /// Where this store keeps secrets, for logs and `--help` (no values).
     fn describe(&self) -> String;
+
+    /// A Vault/OpenBao backend's server and login, for services of that
+    /// server (the `openbao-totp` MFA provider); `None` for other stores.
+    fn vault_session(&self) -> Option<kv2::VaultSession> {
+        None
+    }
 }
 
 /// Opens the store a spec names. With no spec: `RPA_SECRET_FILE` if set,

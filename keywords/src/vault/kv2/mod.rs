@@ -14,6 +14,7 @@
 
 mod api;
 mod login;
+mod session;
 mod spec;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ use zeroize::Zeroizing;
 
 use self::api::{Answer, Api};
 use self::login::Credentials;
+pub use self::login::Token;
+pub use self::session::VaultSession;
 pub use self::spec::{Kv2Spec, Login};
 use super::{Secret, SecretStore, VaultError};
 
@@ -198,6 +201,13 @@ fn backoff(attempt: u32) -> std::time::Duration {
 
 #[async_trait]
 impl SecretStore for Kv2Store {
+    fn vault_session(&self) -> Option<VaultSession> {
+        Some(VaultSession {
+            api: self.api.clone(),
+            credentials: self.credentials.clone(),
+        })
+    }
+
     async fn get(&self, name: &str) -> Result<Secret, VaultError> {
         let read = self.read(name).await?;
         if read.data.is_empty() {
