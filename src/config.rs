@@ -14,6 +14,7 @@ use std::time::Duration;
 use clap::Args;
 use rpa_mfa_keywords::access::DEFAULT_VAULT;
 use rpa_mfa_keywords::email::{Mailbox, MailboxConfig};
+use rpa_mfa_keywords::identity::{IdentityConfig, IdentityPlatform};
 use rpa_mfa_keywords::mfa::{ProviderConfig, Providers};
 use rpa_mfa_keywords::oauth::profile::{Profile, ProfileConfig};
 use rpa_mfa_keywords::otp::Kind;
@@ -115,6 +116,8 @@ settings! {
         sms_numbers: BTreeMap<String, SmsNumberTable>,
         /// Config file only: IMAP mailboxes, `[mailboxes.NAME]` (docs/email.md).
         mailboxes: BTreeMap<String, MailboxConfig>,
+        /// Config file only: identity platforms, `[identities.NAME]` (docs/identity.md).
+        identities: BTreeMap<String, IdentityConfig>,
     }
 
     /// TOML config file; its keys are the flag names with `_` for `-`.
@@ -427,6 +430,8 @@ pub struct ServeConfig {
     pub mfa: BTreeMap<String, ProviderConfig>,
     /// The IMAP mailboxes, checked.
     pub mailboxes: Vec<Mailbox>,
+    /// The identity platforms, checked.
+    pub identities: Vec<IdentityPlatform>,
     pub insecure: bool,
     pub tls: Option<TlsFiles>,
     pub log_filter: String,
@@ -918,6 +923,19 @@ impl Settings {
                 ));
             }
         }
+        let identities = self
+            .identities
+            .iter()
+            .map(|(name, config)| IdentityPlatform::from_config(name, config))
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(i) = identities.iter().find(|i| !i.allow.is_empty()) {
+            if !auth.enabled() {
+                return Err(format!(
+                    "identity '{}': allow needs --users-secret or --tokens-secret",
+                    i.name
+                ));
+            }
+        }
         let providers = Providers::from_config(&self.mfa)?;
         if let Some(p) = providers.iter().find(|p| p.settings.has_lists()) {
             if !auth.enabled() {
@@ -976,6 +994,7 @@ impl Settings {
             profiles,
             mfa: self.mfa,
             mailboxes,
+            identities,
             insecure: self.insecure.unwrap_or(false),
             tls,
             log_filter,
@@ -1800,6 +1819,39 @@ client_id = \"robot\"\nallow = [\"alice\"]\n",
             .resolve(|_| None)
             .unwrap_err();
         assert!(err.contains("allow needs --users-secret"), "{err}");
+    }
+
+    #[test]
+    fn identities_come_from_the_config_file_and_are_checked() {
+        let file = config_file(
+            "[identities.corp]\ntenant_url = \"https://abc.id.example\"\nuser = \"robot@corp\"\n\
+password = \"idp:robot\"\npoll_timeout = 45\n",
+        );
+        let config = flags(&["--config", file.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap();
+        assert_eq!(config.identities.len(), 1);
+        assert_eq!(config.identities[0].name, "corp");
+        assert_eq!(config.identities[0].poll_timeout, Duration::from_secs(45));
+        let bad = config_file("[identities.corp]\nuser = \"robot@corp\"\n");
+        let err = flags(&["--config", bad.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("identity 'corp': tenant_url is missing"),
+            "{err}"
+        );
+        let allow = config_file(
+            "[identities.corp]\ntenant_url = \"https://abc.id.example\"\nuser = \"u\"\n\
+allow = [\"alice\"]\n",
+        );
+        let err = flags(&["--config", allow.path().to_str().unwrap()])
+            .resolve(|_| None)
+            .unwrap_err();
+        assert!(
+            err.contains("identity 'corp': allow needs --users-secret"),
+            "{err}"
+        );
     }
 
     #[test]

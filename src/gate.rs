@@ -102,6 +102,13 @@ pub fn policy(config: &ServeConfig) -> Policy {
     for profile in config.profiles.iter().filter(|p| !p.allow.is_empty()) {
         policy = policy.allow(ResourceKind::Profile, &profile.name, profile.allow.clone());
     }
+    for identity in config.identities.iter().filter(|i| !i.allow.is_empty()) {
+        policy = policy.allow(
+            ResourceKind::Identity,
+            &identity.name,
+            identity.allow.clone(),
+        );
+    }
     for (name, provider) in config.mfa.iter().filter(|(_, p)| !p.allow.is_empty()) {
         policy = policy.allow(ResourceKind::MfaProvider, name, provider.allow.clone());
     }

@@ -25,6 +25,7 @@ use jsonrpsee::server::{
     Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
 use rpa_mfa_keywords::email::Mailboxes;
+use rpa_mfa_keywords::identity::Identities;
 use rpa_mfa_keywords::oauth::callback::Delivery;
 use rpa_mfa_keywords::oauth::profile::Profiles;
 use rpa_mfa_keywords::otp::record::OtpState;
@@ -99,6 +100,8 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let vaults = crate::vaults::open(&args.vaults).await?;
     let profiles = Profiles::new(args.profiles.iter().cloned());
     profiles.check(&vaults)?;
+    let identities = Identities::new(args.identities.iter().cloned());
+    identities.check(&vaults)?;
     let mfa = rpa_mfa_keywords::mfa::Providers::from_config(&args.mfa)?;
     mfa.check(&vaults)?;
     let mailboxes = Mailboxes::new(args.mailboxes.iter().cloned());
@@ -129,6 +132,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     let services = Arc::new(
         Services::new(vaults, namespaces, args.oauth.clone())
             .with_profiles(profiles)
+            .with_identities(identities)
             .with_mfa(mfa)
             .with_mailboxes(mailboxes)
             .with_max_wait(args.max_wait)

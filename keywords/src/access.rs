@@ -59,6 +59,9 @@ pub enum ResourceKind {
     SmsNumber,
     /// A mailbox (`[mailboxes.NAME]`): checked by the e-mail keywords.
     Mailbox,
+    /// An identity platform (`[identities.NAME]`): its allow list is
+    /// checked on every identity keyword.
+    Identity,
 }
 
 impl ResourceKind {
@@ -69,6 +72,7 @@ impl ResourceKind {
             ResourceKind::MfaProvider => "MFA provider",
             ResourceKind::SmsNumber => "SMS number",
             ResourceKind::Mailbox => "mailbox",
+            ResourceKind::Identity => "identity",
         }
     }
 }

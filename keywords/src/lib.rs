@@ -17,6 +17,7 @@ pub mod code_pattern;
 pub mod email;
 pub mod error;
 pub mod http_clients;
+pub mod identity;
 pub mod library;
 pub mod mfa;
 pub mod oauth;
@@ -48,6 +49,8 @@ pub struct Services {
     pub mfa: mfa::Providers,
     /// The mailboxes of the config file (`[mailboxes.NAME]`).
     pub mailboxes: email::Mailboxes,
+    /// The identity platforms of the config file (`[identities.NAME]`).
+    pub identities: identity::Identities,
     /// Fires when the server stops: every wait ends then (see [`stopping`]).
     pub stopping: stopping::Stopping,
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
@@ -89,6 +92,7 @@ impl Services {
             profiles: Default::default(),
             mfa: Default::default(),
             mailboxes: Default::default(),
+            identities: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
         }
@@ -113,6 +117,12 @@ impl Services {
     /// The same services with these auth profiles.
     pub fn with_profiles(mut self, profiles: oauth::profile::Profiles) -> Services {
         self.profiles = profiles;
+        self
+    }
+
+    /// The same services with these identity platforms.
+    pub fn with_identities(mut self, identities: identity::Identities) -> Services {
+        self.identities = identities;
         self
     }
 
@@ -163,6 +173,7 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(otp::verify::all());
     all.extend(oauth::keywords::all());
     all.extend(oauth::profile::keywords::all());
+    all.extend(identity::keywords::all());
     all.extend(vault::keywords::all());
     all.extend(mfa::keywords::all());
     all.extend(sms::keywords::all());
