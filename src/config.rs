@@ -301,6 +301,12 @@ settings! {
     /// [env: RPA_MFA_MAX_NAMESPACES]
     #[arg(long, value_name = "COUNT")]
     max_namespaces: u64 = "RPA_MFA_MAX_NAMESPACES",
+
+    /// The one directory whose images `Read OTP Secret From QR Code` may
+    /// read by path and `Generate OTP QR Code` may write; without it,
+    /// paths are refused and images come as bytes. [env: RPA_MFA_QR_DIR]
+    #[arg(long, value_name = "PATH")]
+    qr_dir: PathBuf = "RPA_MFA_QR_DIR",
 }
 
 fn parse_env<T: EnvValue>(name: &str, value: &str) -> Result<T, String> {
@@ -399,6 +405,8 @@ pub struct ServeConfig {
     /// Idle expiry and cap of namespaces.
     pub namespaces: NamespaceLimits,
     pub limits: Limits,
+    /// `--qr-dir`: where QR keywords may read and write image files.
+    pub qr_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -868,6 +876,7 @@ impl Settings {
                 exempt,
             },
             limits,
+            qr_dir: self.qr_dir,
         })
     }
 }

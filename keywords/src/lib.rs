@@ -4,7 +4,7 @@
 //! [`access`] is the policy every call carries (who calls, which
 //! namespace and resources they may reach), [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
-//! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
+//! one-time-password keywords, [`qr`] enrollment from QR codes, [`oauth`] the OAuth2/OpenID client flows,
 //! [`vault`] where secrets come from and [`state`] what keywords remember
 //! between calls. The server crate turns XML-RPC or JSON-RPC into
 //! [`Library::run`] calls and back.
@@ -16,6 +16,7 @@ pub mod http_clients;
 pub mod library;
 pub mod oauth;
 pub mod otp;
+pub mod qr;
 pub mod state;
 pub mod stopping;
 pub mod value;
@@ -43,6 +44,9 @@ pub struct Services {
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
     /// argument is checked against it, and waits without one end by it.
     pub(crate) max_wait: std::time::Duration,
+    /// The only directory keywords may read and write images in by path
+    /// (`--qr-dir`); `None`: paths are refused.
+    pub(crate) qr_dir: Option<Arc<qr::QrDir>>,
 }
 
 /// `--max-wait`'s default: 15 minutes, longer than any login a person
@@ -71,6 +75,7 @@ impl Services {
             profiles: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
+            qr_dir: None,
         }
     }
 
@@ -102,6 +107,12 @@ impl Services {
         self
     }
 
+    /// The same services with a QR directory (`--qr-dir`).
+    pub fn with_qr_dir(mut self, qr_dir: Option<qr::QrDir>) -> Services {
+        self.qr_dir = qr_dir.map(Arc::new);
+        self
+    }
+
     /// The same services, whose waits end when `stopping` fires.
     pub fn with_stopping(mut self, stopping: stopping::Stopping) -> Services {
         self.stopping = stopping;
@@ -122,5 +133,6 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(oauth::keywords::all());
     all.extend(oauth::profile::keywords::all());
     all.extend(vault::keywords::all());
+    all.extend(qr::keywords::all());
     all
 }
