@@ -2,8 +2,9 @@
 //! of an enrollment page, a photo of a screen), within a pixel bound.
 //!
 //! rqrr reads codes at any of the four rotations and at slight angles on
-//! its own; what it misses are light-on-dark codes (dark themes), so an
-//! image whose plain reading finds nothing is read again inverted.
+//! its own; what it misses are light-on-dark codes (dark themes) and small
+//! codes of a few pixels a module, so an image whose plain reading finds
+//! nothing is read again inverted, and a small one enlarged.
 
 use std::io::Cursor;
 
@@ -15,6 +16,11 @@ use crate::KeywordError;
 /// Decoded pixels allowed: 16 megapixels, more than a 5K screen
 /// (5120 × 2880); a larger image is refused before it is decoded.
 pub const MAX_PIXELS: u64 = 16 * 1024 * 1024;
+
+/// Images up to this many pixels a side are also read enlarged
+/// [`ENLARGE`] times when nothing is found in them as they are.
+const MAX_ENLARGED_SIDE: u32 = 800;
+const ENLARGE: u32 = 3;
 
 /// What an image held.
 #[derive(Debug)]
@@ -32,19 +38,36 @@ pub struct Scanned {
 pub fn scan(bytes: &[u8]) -> Result<Scanned, KeywordError> {
     let grey = decode_image(bytes)?;
     let (width, height) = grey.dimensions();
-    let mut scanned = read_codes(&grey, false);
-    if scanned.0.is_empty() {
-        let inverted = read_codes(&grey, true);
-        if !inverted.0.is_empty() || inverted.1 > scanned.1 {
-            scanned = inverted;
-        }
+    let (mut texts, mut unreadable) = read_either_way(&grey);
+    // Small codes (2-4 pixels a module, tilted or blurred by JPEG) are
+    // found once enlarged; a screenshot is large enough as it is.
+    if texts.is_empty() && width.max(height) <= MAX_ENLARGED_SIDE {
+        let enlarged = image::imageops::resize(
+            &grey,
+            width * ENLARGE,
+            height * ENLARGE,
+            image::imageops::FilterType::Triangle,
+        );
+        let found = read_either_way(&enlarged);
+        texts = found.0;
+        unreadable = unreadable.max(found.1);
     }
     Ok(Scanned {
         width,
         height,
-        texts: scanned.0,
-        unreadable: scanned.1,
+        texts,
+        unreadable,
     })
+}
+
+/// The codes read as the picture is, else inverted.
+fn read_either_way(grey: &GrayImage) -> (Vec<Zeroizing<String>>, usize) {
+    let plain = read_codes(grey, false);
+    if !plain.0.is_empty() {
+        return plain;
+    }
+    let inverted = read_codes(grey, true);
+    (inverted.0, plain.1.max(inverted.1))
 }
 
 /// The image as greyscale, if it is a PNG or JPEG within [`MAX_PIXELS`].
