@@ -21,10 +21,11 @@ The Page Shows What Libdoc Shows
     ${expected}=    Entries In Libdoc    ${OUTPUT DIR}/page-libdoc.json
     ${dom}=    Dump Page Dom    ${BASE}/    save_as=${OUTPUT DIR}/keyword-page.html
     ${shown}=    Entries On Page    ${dom}
-    # 28 keywords (8 OTP with Get Next Counter Based OTP and the two Verify,
-    # 14 OAuth, 3 auth profile, Get Secret and Set Secret, Stop Remote Server)
+    # 30 keywords (8 OTP with Get Next Counter Based OTP and the two Verify,
+    # 14 OAuth, 3 auth profile, Get Secret and Set Secret, the two QR ones,
+    # Stop Remote Server)
     # and the intro and import docs; none missing, none extra.
-    Length Should Be    ${expected}    30
+    Length Should Be    ${expected}    32
     Lists Should Be Equal    ${{sorted($shown)}}    ${{sorted($expected)}}
     FOR    ${name}    IN    @{expected}
         Dictionaries Should Be Equal    ${shown}[${name}]    ${expected}[${name}]

@@ -78,6 +78,21 @@ A Browser Screenshot Of An Enrollment Page Gives The Exact URI
     Should Be Equal    ${otp.secret}    ${QR_SECRET}
     Parts Should Be Pyotps    ${otp}    ${URI}    with_secret=${True}
 
+README Twin: A Sign-up Page Screenshot Into A Vault
+    [Documentation]    The README's Browser example against a local page:
+    ...    Chromium's screenshot of a sign-up page, read into a named vault, then
+    ...    the code pyotp computes for the URI.
+    ${code}=    Qrcode Image    ${URI}    box_size=6
+    ${shot}=    Browser Screenshot Of Enrollment Page    ${code}    ${TEMPDIR}/qr-signup-page.png
+    ${otp}=    Read OTP Secret From QR Code    ${shot}    vault=enroll    name=crm-robot-twin
+    Should Be Equal    ${otp.account}    robot@acme.test
+    Should Be Equal    ${otp.issuer}    ACME Co
+    Should Be Equal    ${otp.period}    ${60}
+    Use MFA Secret From Vault    crm-robot-twin    otpsecret    vault=enroll
+    ${code}=    Get Time Based OTP    at=1800000000
+    ${expected}=    Evaluate    pyotp.parse_uri($URI).at(1800000000)    modules=pyotp
+    Should Be Equal    ${code}    ${expected}
+
 The Secret Is Returned Only When Asked For And Never Logged
     ${png}=    Segno Image    ${URI}    scale=4
     ${otp}=    Read OTP Secret From QR Code    ${png}
@@ -183,6 +198,7 @@ Generated Codes Read Back By Zxing-cpp As Pyotp Expects
     ...    Generate OTP QR Code    ${HOTP_URI}    issuer=X    digits=8
 
 Generated Codes Are Written Only Inside The QR Directory
+    Remove File    ${TEMPDIR}/qr-written.png
     ${png}=    Generate OTP QR Code    ${URI}    path=out/enroll.png
     ${written}=    Get Binary File    ${QR_DIR}/out/enroll.png
     Should Be Equal    ${written}    ${png}

@@ -9,8 +9,9 @@
 # - redis-server and redis-cli (Debian redis-server, redis-tools), the real
 #   Redis the fleet suites share state through (plain, TLS and a cluster);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
-#   requests, websockets, prometheus-client, Pillow and redis, rebuilt only when
-#   robot-tests/requirements.txt changes;
+#   requests, websockets, prometheus-client, Pillow, redis, and segno,
+#   qrcode and zxing-cpp (QR codes drawn and read by libraries independent of
+#   rpa-mfa), rebuilt only when robot-tests/requirements.txt changes;
 # - privacyIDEA 3.14, the real MFA server the privacyIDEA suites check
 #   against, in its own venv under target/privacyidea-venv (its pins clash
 #   with the Robot venv's), installed only when missing;
