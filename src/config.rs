@@ -1299,6 +1299,23 @@ mod tests {
     }
 
     #[test]
+    fn qr_dir_is_off_by_default_and_set_by_any_layer() {
+        assert_eq!(flags(&[]).resolve(env(&[])).unwrap().qr_dir, None);
+        let file = config_file("qr_dir = \"/srv/qr-file\"\n");
+        let path = file.path().to_str().unwrap();
+        let from_file = flags(&["--config", path]).resolve(env(&[])).unwrap();
+        assert_eq!(from_file.qr_dir, Some(PathBuf::from("/srv/qr-file")));
+        let from_env = flags(&["--config", path])
+            .resolve(env(&[("RPA_MFA_QR_DIR", "/srv/qr-env")]))
+            .unwrap();
+        assert_eq!(from_env.qr_dir, Some(PathBuf::from("/srv/qr-env")));
+        let from_flag = flags(&["--config", path, "--qr-dir", "/srv/qr-flag"])
+            .resolve(env(&[("RPA_MFA_QR_DIR", "/srv/qr-env")]))
+            .unwrap();
+        assert_eq!(from_flag.qr_dir, Some(PathBuf::from("/srv/qr-flag")));
+    }
+
+    #[test]
     fn waits_namespaces_and_caches_have_bounded_defaults_and_settings() {
         let config = flags(&[]).resolve(env(&[])).unwrap();
         assert_eq!(config.max_wait, Duration::from_secs(900));

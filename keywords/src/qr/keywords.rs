@@ -18,6 +18,12 @@ use crate::vault::keywords::RETURNS_SECRET;
 /// the one RPA.MFA's examples use.
 const DEFAULT_VAULT_KEY: &str = "otpsecret";
 
+/// Images decoded at once, server-wide: a 16-megapixel image takes about
+/// 100 MB while it is read, so calls beyond these wait their turn (within
+/// their deadline) instead of adding up.
+const MAX_DECODES: usize = 2;
+static DECODING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_DECODES);
+
 fn optional_str(name: &'static str) -> Param {
     Param::named(name, Type::optional(Type::Str), Value::None)
 }
@@ -80,6 +86,10 @@ Example:
                     ));
                 }
                 let bytes = image_bytes(&call).await?;
+                let _turn = call
+                    .wait(DECODING.acquire())
+                    .await?
+                    .map_err(|_| KeywordError::new("ServerStoppingError", "server is stopping"))?;
                 let scanned = tokio::task::spawn_blocking(move || scan::scan(&bytes))
                     .await
                     .map_err(|_| {
