@@ -173,6 +173,29 @@ Without A QR Directory Paths Are Refused
     Parts Should Be Pyotps    ${otp}    ${URI}
     [Teardown]    Stop Rpa Mfa Server    alias=nodir
 
+A Pinned Robot Sends Bytes, Never Paths
+    [Documentation]    The QR directory is shared by every robot of the server:
+    ...    a user pinned to a namespace may not reach it; an unpinned one may.
+    Create File    ${TEMPDIR}/rpa-mfa-qr-users.json
+    ...    {"users": {"alice": "${ALICE_PASSWORD}", "bot7": "${BOT_PASSWORD}"}}
+    ${port}=    Start Rpa Mfa Server    --qr-dir    ${QR_DIR}    --vault    file:${TEMPDIR}/rpa-mfa-qr-users.json
+    ...    --users-secret    users    --pin    bot7\=ci    alias=pinned
+    Import Library    Remote    http://bot7:${BOT_PASSWORD}@127.0.0.1:${port}/ns/ci    AS    PinnedBot
+    Import Library    Remote    http://alice:${ALICE_PASSWORD}@127.0.0.1:${port}    AS    QrAlice
+    ${png}=    Segno Image    ${URI}    scale=4
+    Create Binary File    ${QR_DIR}/inbox/pinned.png    ${png}
+    Run Keyword And Expect Error
+    ...    EQUALS:PermissionError: User 'bot7' may not use the QR directory '--qr-dir'.
+    ...    PinnedBot.Read OTP Secret From QR Code    inbox/pinned.png
+    Run Keyword And Expect Error
+    ...    EQUALS:PermissionError: User 'bot7' may not use the QR directory '--qr-dir'.
+    ...    PinnedBot.Generate OTP QR Code    ${URI}    path=out/pinned.png
+    ${otp}=    PinnedBot.Read OTP Secret From QR Code    ${png}
+    Parts Should Be Pyotps    ${otp}    ${URI}
+    ${otp}=    QrAlice.Read OTP Secret From QR Code    inbox/pinned.png
+    Parts Should Be Pyotps    ${otp}    ${URI}
+    [Teardown]    Stop Rpa Mfa Server    alias=pinned
+
 A Missing QR Directory Stops The Server At Start
     Rpa Mfa Server Should Fail To Start    --qr-dir    ${TEMPDIR}/qr-no-such-dir
     ...    expected_error=--qr-dir ${TEMPDIR}/qr-no-such-dir: No such file or directory

@@ -44,6 +44,9 @@ pub enum ResourceKind {
     /// An auth profile (`[profiles.NAME]`): its allow list is checked on
     /// every profile keyword.
     Profile,
+    /// The `--qr-dir` directory, reached by file paths: images other
+    /// robots left there hold their secrets.
+    QrDir,
 }
 
 impl ResourceKind {
@@ -51,6 +54,7 @@ impl ResourceKind {
         match self {
             ResourceKind::Vault => "vault",
             ResourceKind::Profile => "auth profile",
+            ResourceKind::QrDir => "the QR directory",
         }
     }
 }

@@ -6,6 +6,7 @@ use zeroize::Zeroizing;
 use super::enrollment::{is_otpauth, Enrollment};
 use super::scan::{self, Scanned};
 use super::{draw, QrDir};
+use crate::access::ResourceKind;
 use crate::library::{Call, Keyword, KeywordError, Param};
 use crate::otp::keywords::{
     adopt_uri_counter, algorithm_param, digits_param, options, period_param, set_secret,
@@ -48,7 +49,8 @@ reading its secret.
 library's screenshot as bytes, or base64 text such as a ``data:image/png;base64,…`` \
 URL), or the path of a file in the server's QR directory (``--qr-dir``; \
 relative paths are taken from it, and paths leading outside it, through \
-``..`` or links, are refused). Without ``--qr-dir`` only bytes are accepted. \
+``..`` or links, are refused; users pinned to a namespace may not use it). \
+Without ``--qr-dir`` only bytes are accepted. \
 Images above 16 megapixels are refused. Codes at any rotation, slightly \
 tilted or light on dark are read.
 
@@ -184,15 +186,18 @@ Example:
     ]
 }
 
-/// The QR directory, or why paths are refused.
+/// The QR directory, or why paths are refused: the server has none, or
+/// the caller is pinned to a namespace (the directory is shared by all).
 fn qr_dir(call: &Call) -> Result<&std::sync::Arc<QrDir>, KeywordError> {
-    call.services.qr_dir.as_ref().ok_or_else(|| {
+    let dir = call.services.qr_dir.as_ref().ok_or_else(|| {
         KeywordError::new(
             "PermissionError",
             "This server reads and writes no image files: it has no QR directory \
 (--qr-dir). Send the image's bytes instead.",
         )
-    })
+    })?;
+    call.access.check(ResourceKind::QrDir, "--qr-dir")?;
+    Ok(dir)
 }
 
 /// The bytes of the `image` argument: bytes as sent, base64 text of a PNG
