@@ -21,11 +21,11 @@ The Page Shows What Libdoc Shows
     ${expected}=    Entries In Libdoc    ${OUTPUT DIR}/page-libdoc.json
     ${dom}=    Dump Page Dom    ${BASE}/    save_as=${OUTPUT DIR}/keyword-page.html
     ${shown}=    Entries On Page    ${dom}
-    # 39 keywords (8 OTP with Get Next Counter Based OTP and the two Verify,
+    # 41 keywords (8 OTP with Get Next Counter Based OTP and the two Verify,
     # 14 OAuth, 3 auth profile, Get Secret and Set Secret, 3 MFA service,
-    # 5 identity platform, Wait For OTP In SMS, 2 e-mail, Stop Remote
+    # 5 identity platform, Wait For OTP In SMS, 2 e-mail, 2 QR, Stop Remote
     # Server) and the intro and import docs; none missing, none extra.
-    Length Should Be    ${expected}    41
+    Length Should Be    ${expected}    43
     Lists Should Be Equal    ${{sorted($shown)}}    ${{sorted($expected)}}
     FOR    ${name}    IN    @{expected}
         Dictionaries Should Be Equal    ${shown}[${name}]    ${expected}[${name}]

@@ -12,9 +12,10 @@
 #   (robot-tests/resources/Dovecot.py runs it from its own config; the
 #   package's service is never started);
 # - a Python venv under target/venv with Robot Framework 7.5, pyotp,
-#   requests, websockets, prometheus-client, Pillow, redis and twilio (whose
-#   RequestValidator signs the SMS suite's webhooks), rebuilt only when
-#   robot-tests/requirements.txt changes;
+#   requests, websockets, prometheus-client, Pillow, redis, twilio (whose
+#   RequestValidator signs the SMS suite's webhooks), and segno, qrcode and
+#   zxing-cpp (QR codes drawn and read by libraries independent of rpa-mfa),
+#   rebuilt only when robot-tests/requirements.txt changes;
 # - privacyIDEA 3.14, the real MFA server the privacyIDEA suites check
 #   against, in its own venv under target/privacyidea-venv (its pins clash
 #   with the Robot venv's), installed only when missing;

@@ -338,6 +338,12 @@ settings! {
     /// [env: RPA_MFA_MAX_NAMESPACES]
     #[arg(long, value_name = "COUNT")]
     max_namespaces: u64 = "RPA_MFA_MAX_NAMESPACES",
+
+    /// The one directory whose images `Read OTP Secret From QR Code` may
+    /// read by path and `Generate OTP QR Code` may write; without it,
+    /// paths are refused and images come as bytes. [env: RPA_MFA_QR_DIR]
+    #[arg(long, value_name = "PATH")]
+    qr_dir: PathBuf = "RPA_MFA_QR_DIR",
 }
 
 fn parse_env<T: EnvValue>(name: &str, value: &str) -> Result<T, String> {
@@ -442,6 +448,8 @@ pub struct ServeConfig {
     /// Idle expiry and cap of namespaces.
     pub namespaces: NamespaceLimits,
     pub limits: Limits,
+    /// `--qr-dir`: where QR keywords may read and write image files.
+    pub qr_dir: Option<PathBuf>,
     /// `--public-url`, without a trailing `/`.
     pub public_url: Option<String>,
     pub sms: SmsConfig,
@@ -1013,6 +1021,7 @@ impl Settings {
             limits,
             public_url,
             sms,
+            qr_dir: self.qr_dir,
         })
     }
 
@@ -1504,6 +1513,23 @@ mod tests {
             ]),
             "a list from the env replaces the file's"
         );
+    }
+
+    #[test]
+    fn qr_dir_is_off_by_default_and_set_by_any_layer() {
+        assert_eq!(flags(&[]).resolve(env(&[])).unwrap().qr_dir, None);
+        let file = config_file("qr_dir = \"/srv/qr-file\"\n");
+        let path = file.path().to_str().unwrap();
+        let from_file = flags(&["--config", path]).resolve(env(&[])).unwrap();
+        assert_eq!(from_file.qr_dir, Some(PathBuf::from("/srv/qr-file")));
+        let from_env = flags(&["--config", path])
+            .resolve(env(&[("RPA_MFA_QR_DIR", "/srv/qr-env")]))
+            .unwrap();
+        assert_eq!(from_env.qr_dir, Some(PathBuf::from("/srv/qr-env")));
+        let from_flag = flags(&["--config", path, "--qr-dir", "/srv/qr-flag"])
+            .resolve(env(&[("RPA_MFA_QR_DIR", "/srv/qr-env")]))
+            .unwrap();
+        assert_eq!(from_flag.qr_dir, Some(PathBuf::from("/srv/qr-flag")));
     }
 
     #[test]

@@ -129,6 +129,12 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         Namespaces::new(store.clone(), state_key, args.namespaces.clone()).with_initial(&initial);
     let auth = Auth::load(&args.auth, &vaults).await?.map(Arc::new);
     let (end_waits, stopping) = Stopping::channel();
+    let qr_dir = args
+        .qr_dir
+        .as_deref()
+        .map(rpa_mfa_keywords::qr::QrDir::open)
+        .transpose()
+        .map_err(|e| format!("--qr-dir {e}"))?;
     let services = Arc::new(
         Services::new(vaults, namespaces, args.oauth.clone())
             .with_profiles(profiles)
@@ -136,6 +142,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
             .with_mfa(mfa)
             .with_mailboxes(mailboxes)
             .with_max_wait(args.max_wait)
+            .with_qr_dir(qr_dir)
             .with_stopping(stopping)
             .with_sms(args.sms.settings.clone()),
     );

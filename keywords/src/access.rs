@@ -62,6 +62,9 @@ pub enum ResourceKind {
     /// An identity platform (`[identities.NAME]`): its allow list is
     /// checked on every identity keyword.
     Identity,
+    /// The `--qr-dir` directory, reached by file paths: images other
+    /// robots left there hold their secrets.
+    QrDir,
 }
 
 impl ResourceKind {
@@ -73,6 +76,7 @@ impl ResourceKind {
             ResourceKind::SmsNumber => "SMS number",
             ResourceKind::Mailbox => "mailbox",
             ResourceKind::Identity => "identity",
+            ResourceKind::QrDir => "the QR directory",
         }
     }
 }

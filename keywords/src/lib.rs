@@ -4,7 +4,8 @@
 //! [`access`] is the policy every call carries (who calls, which
 //! namespace and resources they may reach), [`library`] holds the registry and Robot-style argument binding,
 //! [`value`] the values and types every protocol maps to, [`otp`] the
-//! one-time-password keywords, [`oauth`] the OAuth2/OpenID client flows,
+//! one-time-password keywords, [`qr`] enrollment from QR codes, [`oauth`]
+//! the OAuth2/OpenID client flows,
 //! [`vault`] where secrets come from, [`mfa`] the MFA service clients,
 //! [`email`] and [`sms`] codes that arrive by e-mail and SMS, and
 //! [`state`] what keywords remember between calls. The server crate turns
@@ -22,6 +23,7 @@ pub mod library;
 pub mod mfa;
 pub mod oauth;
 pub mod otp;
+pub mod qr;
 pub mod sms;
 pub mod state;
 pub mod stopping;
@@ -56,6 +58,9 @@ pub struct Services {
     /// The longest any keyword may wait (`--max-wait`): every `timeout`
     /// argument is checked against it, and waits without one end by it.
     pub(crate) max_wait: std::time::Duration,
+    /// The only directory keywords may read and write images in by path
+    /// (`--qr-dir`); `None`: paths are refused.
+    pub(crate) qr_dir: Option<Arc<qr::QrDir>>,
     /// The SMS numbers' queues, fed by the server's webhooks.
     pub sms: sms::SmsInbox,
 }
@@ -95,6 +100,7 @@ impl Services {
             identities: Default::default(),
             stopping: Default::default(),
             max_wait: DEFAULT_MAX_WAIT,
+            qr_dir: None,
         }
     }
 
@@ -154,6 +160,12 @@ impl Services {
         self
     }
 
+    /// The same services with a QR directory (`--qr-dir`).
+    pub fn with_qr_dir(mut self, qr_dir: Option<qr::QrDir>) -> Services {
+        self.qr_dir = qr_dir.map(Arc::new);
+        self
+    }
+
     /// The same services, whose waits end when `stopping` fires.
     pub fn with_stopping(mut self, stopping: stopping::Stopping) -> Services {
         self.stopping = stopping;
@@ -175,6 +187,7 @@ pub fn keywords() -> Vec<Keyword> {
     all.extend(oauth::profile::keywords::all());
     all.extend(identity::keywords::all());
     all.extend(vault::keywords::all());
+    all.extend(qr::keywords::all());
     all.extend(mfa::keywords::all());
     all.extend(sms::keywords::all());
     all.extend(email::keywords::all());

@@ -156,13 +156,12 @@ Example:
                 let secret = call.args.str("otp_passcode").unwrap_or_default();
                 let counter = counter_arg(&call.args, "counter")?;
                 let key = set_secret(&call.ns, Kind::Hotp, secret, options(&call.args)?).await?;
-                let store = call.ns.store();
                 let id = key.counter_id(call.ns.state_key());
                 let force = call.args.bool("force");
-                match (counter, key.uri_counter) {
-                    (Some(counter), _) => {
+                match counter {
+                    Some(counter) => {
                         if let CounterSet::Below { current } =
-                            store.set_counter(&id, counter, force).await?
+                            call.ns.store().set_counter(&id, counter, force).await?
                         {
                             return Err(KeywordError::value_error(format!(
                                 "counter {counter} is below this secret's counter {current}: \
@@ -170,10 +169,7 @@ the codes in between were already handed out. Use force=True to go back."
                             )));
                         }
                     }
-                    (None, Some(from_uri)) if store.peek_counter(&id).await?.is_none() => {
-                        store.set_counter(&id, from_uri, false).await?;
-                    }
-                    _ => {}
+                    None => adopt_uri_counter(&call.ns, &key).await?,
                 }
                 Ok(Value::None)
             }),
@@ -211,14 +207,9 @@ Example, on any number of robots behind one load balancer:
                     }
                     None => current_key(&call.ns, Kind::Hotp).await?,
                 };
-                let store = call.ns.store();
+                adopt_uri_counter(&call.ns, &key).await?;
                 let id = key.counter_id(call.ns.state_key());
-                if let Some(from_uri) = key.uri_counter {
-                    if store.peek_counter(&id).await?.is_none() {
-                        store.set_counter(&id, from_uri, false).await?;
-                    }
-                }
-                let counter = store.next_counter(&id).await?;
+                let counter = call.ns.store().next_counter(&id).await?;
                 Ok(Value::Str(key.code_at_counter(counter)))
             }),
         Keyword::new("Get Time Based OTP")
@@ -343,10 +334,23 @@ fn counter_arg(args: &Args, name: &str) -> Result<Option<u64>, KeywordError> {
     }
 }
 
+/// Starts a secret never seen before at its `otpauth://hotp` URI's
+/// counter; a known secret keeps the counter it reached.
+pub(crate) async fn adopt_uri_counter(ns: &Namespace, key: &OtpKey) -> Result<(), KeywordError> {
+    if let Some(from_uri) = key.uri_counter {
+        let store = ns.store();
+        let id = key.counter_id(ns.state_key());
+        if store.peek_counter(&id).await?.is_none() {
+            store.set_counter(&id, from_uri, false).await?;
+        }
+    }
+    Ok(())
+}
+
 /// Parses and stores a secret; on any error the old one stays. Storing
 /// the secret that is already there writes nothing, and the stored key
 /// (its HMAC already keyed) is the one returned.
-async fn set_secret(
+pub(crate) async fn set_secret(
     ns: &Namespace,
     kind: Kind,
     secret: &str,
