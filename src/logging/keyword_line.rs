@@ -65,12 +65,11 @@ pub struct Fields<'a> {
 
 impl Fields<'_> {
     /// Whether every text field is written as it is (no escaping), as
-    /// [`write`] requires.
+    /// [`write`] requires. The protocol, keyword and status are the
+    /// server's own plain names (a test holds every keyword name plain);
+    /// the namespace and user come from outside.
     pub fn plain(&self) -> bool {
-        [self.protocol, self.namespace, self.keyword, self.status]
-            .into_iter()
-            .chain(self.user)
-            .all(plain)
+        plain(self.namespace) && self.user.is_none_or(plain)
     }
 }
 
@@ -212,6 +211,19 @@ mod tests {
         fields.namespace = "";
         fields.user = Some("a\\b");
         assert!(!fields.plain());
+    }
+
+    #[test]
+    fn the_servers_own_names_need_no_escaping() {
+        let library = crate::server::library(
+            std::sync::Arc::new(rpa_mfa_keywords::Services::offline()),
+            &crate::stop::StopSwitch::new(false),
+        );
+        let names = library.keywords().iter().map(|k| k.name);
+        let statuses = ["PASS", "FAIL", "FAULT", "(unknown)", "xmlrpc", "jsonrpc"];
+        for name in names.chain(statuses) {
+            assert!(plain(name), "{name}");
+        }
     }
 
     #[test]
