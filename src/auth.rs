@@ -3,7 +3,8 @@
 //! checked against credentials read from a vault at start-up.
 //!
 //! [`require_auth`] is an axum middleware: the server layers it on the
-//! protected routes only, so routes that carry no credentials (`/health`,
+//! protected routes only (the calls answered before the router ask
+//! [`Auth::authenticate`] themselves), so routes that carry no credentials (`/health`,
 //! a browser's OAuth redirect) simply live outside it. A caller that
 //! passes gets an [`Identity`] in the request's extensions; the gate
 //! ([`crate::gate`]) uses it to keep pinned users in their namespace.
@@ -14,13 +15,13 @@
 
 mod limiter;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{Request, State};
 use axum::http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -280,53 +281,80 @@ async fn read_entries(
 }
 
 /// The middleware: lets authenticated requests through with their
-/// [`Identity`]; answers 401 (or 429 after too many failures of that user
-/// from that address) otherwise.
+/// [`Identity`]; answers as [`Auth::authenticate`] refuses otherwise.
 pub async fn require_auth(
     State(auth): State<Arc<Auth>>,
     ConnectInfo(ClientAddr(client)): ConnectInfo<ClientAddr>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let ip = client.ip();
-    let header = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|h| h.to_str().ok());
-    let Some(header) = header else {
-        return unauthorized();
-    };
-    let credentials = Credentials::from_header(header);
-    let claimed = credentials.claimed_user();
-    // Only a configured user's name is logged: clients put tokens there.
-    let user = || auth.known_user(claimed).unwrap_or(UNKNOWN_USER);
-    if let Some(wait) = auth.limiter.blocked(ip, claimed) {
-        tracing::warn!(client = %ip, user = %user(), "login refused: too many failed attempts");
-        crate::metrics::auth_failure("rate_limited");
-        let mut response = (
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed logins; try again later.\n",
-        )
-            .into_response();
-        response
-            .headers_mut()
-            .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
-        return response;
-    }
-    match auth.check(&credentials) {
-        Some(identity) => {
-            let identity = identity.clone();
-            auth.limiter.succeeded(ip, claimed);
-            drop(credentials);
+    match auth.authenticate(client.ip(), request.headers()) {
+        Ok(identity) => {
             request.extensions_mut().insert(identity);
             next.run(request).await
         }
-        None => {
-            auth.limiter.failed(ip, claimed);
-            let scheme = credentials.scheme();
-            tracing::warn!(client = %ip, scheme, user = %user(), "login failed");
-            crate::metrics::auth_failure("bad_credentials");
-            unauthorized()
+        Err(refused) => refused.into_response(),
+    }
+}
+
+/// Why a request was not let in.
+pub enum Refused {
+    /// No credentials, or wrong ones: 401.
+    Unauthorized,
+    /// Too many failed logins of that user from that address: 429, with
+    /// the wait.
+    TooManyFailures(std::time::Duration),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized => unauthorized(),
+            Refused::TooManyFailures(wait) => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed logins; try again later.\n",
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(wait.as_secs().max(1)));
+                response
+            }
+        }
+    }
+}
+
+impl Auth {
+    /// Who sent a request with these headers from `ip`, or why it is
+    /// refused. The middleware and the calls answered before the router
+    /// ([`crate::direct`]) both ask here.
+    pub fn authenticate(&self, ip: IpAddr, headers: &HeaderMap) -> Result<Identity, Refused> {
+        let Some(header) = headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok()) else {
+            return Err(Refused::Unauthorized);
+        };
+        let credentials = Credentials::from_header(header);
+        let claimed = credentials.claimed_user();
+        // Only a configured user's name is logged: clients put tokens there.
+        let user = || self.known_user(claimed).unwrap_or(UNKNOWN_USER);
+        if let Some(wait) = self.limiter.blocked(ip, claimed) {
+            tracing::warn!(client = %ip, user = %user(), "login refused: too many failed attempts");
+            crate::metrics::auth_failure("rate_limited");
+            return Err(Refused::TooManyFailures(wait));
+        }
+        match self.check(&credentials) {
+            Some(identity) => {
+                let identity = identity.clone();
+                self.limiter.succeeded(ip, claimed);
+                Ok(identity)
+            }
+            None => {
+                self.limiter.failed(ip, claimed);
+                let scheme = credentials.scheme();
+                tracing::warn!(client = %ip, scheme, user = %user(), "login failed");
+                crate::metrics::auth_failure("bad_credentials");
+                Err(Refused::Unauthorized)
+            }
         }
     }
 }

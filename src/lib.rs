@@ -6,6 +6,8 @@
 //! knows no wire; everything here is about wires and processes:
 //! [`remote`] (the Robot remote API and its XML-RPC codec), [`jsonrpc`]
 //! (the same API over JSON-RPC), [`server`] (the one axum router),
+//! [`direct`] (the calls answered before the router), [`listen`]
+//! (connections and their limits),
 //! [`auth`], [`gate`] (the authorization gate every entry point passes),
 //! [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
 //! (`/health`, `/metrics`), [`page`] (the keyword page), [`stop`] and
@@ -15,6 +17,7 @@
 pub mod auth;
 pub mod commands;
 pub mod config;
+pub mod direct;
 pub mod gate;
 pub mod jsonrpc;
 pub mod listen;

@@ -9,6 +9,7 @@
 //! is not busy is ever closed by a deadline or to make room.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -19,6 +20,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use jsonrpsee::server::StopHandle;
@@ -32,6 +34,7 @@ use tower::ServiceExt;
 
 use crate::auth::ClientAddr;
 use crate::config::Limits;
+use crate::direct::{Direct, Handled};
 
 /// A client that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -266,6 +269,8 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
 /// What every connection task shares.
 struct Shared {
     app: Router,
+    /// The calls answered before the router.
+    direct: Direct,
     limits: Limits,
     tls: Option<TlsAcceptor>,
     registry: Arc<Registry>,
@@ -280,6 +285,7 @@ struct Shared {
 pub async fn serve(
     listener: TcpListener,
     app: Router,
+    direct: Direct,
     tls: Option<Arc<rustls::ServerConfig>>,
     limits: Limits,
     stopped: impl std::future::Future<Output = ()>,
@@ -287,6 +293,7 @@ pub async fn serve(
 ) {
     let shared = Arc::new(Shared {
         app,
+        direct,
         limits,
         tls: tls.map(TlsAcceptor::from),
         registry: Arc::new(Registry {
@@ -391,9 +398,29 @@ fn next_look(conn: &Connection, limits: &Limits) -> Instant {
         .min(Instant::now() + limits.header_read_timeout / 4)
 }
 
+/// A request the direct path does not answer, through the router.
+async fn routed(
+    app: &Router,
+    mut request: hyper::Request<Body>,
+    client: SocketAddr,
+    activity: Activity,
+) -> axum::response::Response {
+    request
+        .extensions_mut()
+        .insert(ConnectInfo(ClientAddr(client)));
+    // Only JSON-RPC looks at it (WebSockets, subscriptions).
+    if request.uri().path() == "/jsonrpc" {
+        request.extensions_mut().insert(activity);
+    }
+    match app.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
 /// HTTP/1.1 on one connection (and the WebSocket it may become), until
 /// the client leaves, a deadline passes, it is evicted or the server stops.
-async fn serve_http<IO>(shared: &Shared, conn: Arc<Connection>, io: IO, client: SocketAddr)
+async fn serve_http<IO>(shared: &Arc<Shared>, conn: Arc<Connection>, io: IO, client: SocketAddr)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -402,33 +429,31 @@ where
         conn: conn.clone(),
         ws_stop,
     };
-    let app = shared.app.clone();
+    let requests = shared.clone();
     let requests_conn = conn.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let mut request = request.map(Body::new);
-        request
-            .extensions_mut()
-            .insert(ConnectInfo(ClientAddr(client)));
-        // Only JSON-RPC looks at it (WebSockets, subscriptions).
-        if request.uri().path() == "/jsonrpc" {
-            request.extensions_mut().insert(activity.clone());
-        }
-        let answer = app.clone().oneshot(request);
+        let shared = requests.clone();
         let conn = requests_conn.clone();
+        let activity = activity.clone();
         async move {
             // Busy from the first poll: hyper takes a pipelined request
             // before it has written the previous answer, and polls it only
             // once that answer is out, which a client that stopped reading
             // never lets happen.
             let busy = conn.busy();
-            let response = answer.await;
-            if let Ok(r) = &response {
-                if r.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
-                    conn.upgraded.store(true, Ordering::Relaxed);
-                }
+            let request = match Direct::route(&request) {
+                Some(route) => match shared.direct.answer(route, request, client).await {
+                    Handled::Answered(response) => return Ok(response),
+                    Handled::ForRouter(request) => request,
+                },
+                None => request.map(Body::new),
+            };
+            let response = routed(&shared.app, request, client, activity).await;
+            if response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
+                conn.upgraded.store(true, Ordering::Relaxed);
             }
             drop(busy);
-            response
+            Ok::<_, Infallible>(response.map(Either::Right))
         }
     });
     let io = TokioIo::new(Watched {

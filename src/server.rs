@@ -64,12 +64,22 @@ struct AppRest {
 
 /// How much of a request body is read, and for how long.
 #[derive(Clone)]
-pub struct BodyLimits {
-    pub max_bytes: usize,
+pub(crate) struct BodyLimits {
+    pub(crate) max_bytes: usize,
     /// A body must have arrived by then once the headers have.
-    pub read_timeout: Duration,
+    pub(crate) read_timeout: Duration,
     /// A body still arriving when the grace period ends is not waited for.
-    pub stopping: Stopping,
+    pub(crate) stopping: Stopping,
+}
+
+impl BodyLimits {
+    pub(crate) fn new(limits: &Limits, stopping: &Stopping) -> BodyLimits {
+        BodyLimits {
+            max_bytes: limits.max_body_size,
+            read_timeout: limits.header_read_timeout,
+            stopping: stopping.clone(),
+        }
+    }
 }
 
 type RpcBuilder = TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>;
@@ -175,8 +185,13 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
         twilio_token,
         webhook_secret,
         args.public_url.clone(),
-        body_limits(&args.limits, &services),
+        BodyLimits::new(&args.limits, &services.stopping),
     ));
+    let direct = crate::direct::Direct {
+        api: api.clone(),
+        body: BodyLimits::new(&args.limits, &services.stopping),
+        auth: auth.clone(),
+    };
     let app = router(
         api,
         services.clone(),
@@ -219,6 +234,7 @@ pub async fn serve(args: ServeConfig) -> Result<(), String> {
     crate::listen::serve(
         listener,
         app,
+        direct,
         tls,
         args.limits.clone(),
         shutdown,
@@ -351,7 +367,7 @@ pub fn router(
         )
         .to_service_builder(),
     };
-    let body = body_limits(limits, &services);
+    let body = BodyLimits::new(limits, &services.stopping);
     let protected = Router::new()
         .route("/", post(xmlrpc_default).get(keyword_page))
         .route("/RPC2", post(xmlrpc_default))
@@ -392,15 +408,6 @@ async fn keyword_page(State(app): State<AppState>, headers: HeaderMap) -> Respon
         .unwrap_or("127.0.0.1:8270");
     let page = Html(crate::page::render(app.api.library(), server));
     ([(CONTENT_SECURITY_POLICY, PAGE_POLICY)], page).into_response()
-}
-
-/// How much of a body any route reads, and for how long.
-fn body_limits(limits: &Limits, services: &Services) -> BodyLimits {
-    BodyLimits {
-        max_bytes: limits.max_body_size,
-        read_timeout: limits.header_read_timeout,
-        stopping: services.stopping.clone(),
-    }
 }
 
 /// This server's own base URL on this machine.
@@ -491,7 +498,7 @@ async fn xmlrpc_namespace(
 }
 
 /// Why a request body was not read: the HTTP status and a message.
-pub struct Refused(StatusCode, String);
+pub(crate) struct Refused(StatusCode, String);
 
 /// A refused body as a plain-text answer with its status.
 impl IntoResponse for Refused {
@@ -503,7 +510,11 @@ impl IntoResponse for Refused {
 /// Reads a whole request body, refusing one over the limit (413), one
 /// that does not arrive in time (408) or is still arriving when the server
 /// stops (503), before it is parsed.
-pub async fn read_body(body: Body, limits: &BodyLimits) -> Result<Bytes, Refused> {
+pub(crate) async fn read_body<B>(body: B, limits: &BodyLimits) -> Result<Bytes, Refused>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: Into<BoxError>,
+{
     let mut limited =
         std::pin::pin!(http_body_util::Limited::new(body, limits.max_bytes).collect());
     // A robot's request has usually arrived whole with its headers: then
@@ -578,12 +589,18 @@ fn body_read(read: Result<BodyRead, Elapsed>, limits: &BodyLimits) -> Result<Byt
 }
 
 /// A refused body, as an XML-RPC fault with the HTTP status.
-fn xml_refusal(Refused(status, message): Refused) -> Response {
-    (status, xml(xmlrpc::encode_fault(TOO_BIG, &message))).into_response()
+fn xml_refusal(refused: Refused) -> Response {
+    let (status, body) = xml_refusal_parts(refused);
+    (status, xml(body)).into_response()
+}
+
+/// A refused body's status and XML-RPC fault.
+pub(crate) fn xml_refusal_parts(Refused(status, message): Refused) -> (StatusCode, String) {
+    (status, xmlrpc::encode_fault(TOO_BIG, &message))
 }
 
 /// A refused body, as a JSON-RPC error object with the HTTP status.
-fn json_refusal(Refused(status, message): Refused) -> Response {
+pub(crate) fn json_refusal(Refused(status, message): Refused) -> Response {
     let error = serde_json::json!({
         "jsonrpc": "2.0",
         "error": {"code": TOO_BIG, "message": message},
@@ -599,12 +616,24 @@ async fn xmlrpc_call(
     identity: MaybeIdentity,
     body: &[u8],
 ) -> Response {
-    let answer = match xmlrpc::decode_call(body) {
+    let identity = identity.as_ref().map(|Extension(i)| i);
+    xml(xmlrpc_answer(api, namespace, identity, body).await)
+}
+
+/// The XML-RPC answer to a request body: decoded, called (which counts
+/// and logs the call) and encoded.
+pub(crate) async fn xmlrpc_answer(
+    api: &RemoteApi,
+    namespace: &str,
+    identity: Option<&Identity>,
+    body: &[u8],
+) -> String {
+    match xmlrpc::decode_call(body) {
         Ok(call) => {
             let caller = Caller {
                 protocol: Protocol::XmlRpc,
                 namespace,
-                identity: identity.as_ref().map(|Extension(i)| i),
+                identity,
             };
             match api.call(caller, &call.method, call.params).await {
                 Ok(value) => xmlrpc::encode_response(&value),
@@ -615,8 +644,7 @@ async fn xmlrpc_call(
             tracing::debug!(protocol = "xmlrpc", namespace, "unparsable request: {e}");
             xmlrpc::encode_fault(-32700, &format!("Parse error: {e}"))
         }
-    };
-    xml(answer)
+    }
 }
 
 /// What jsonrpsee answers over HTTP for a request it read as a

@@ -22,7 +22,7 @@ use crate::auth::Identity;
 use crate::remote::{RemoteApi, METHODS};
 
 /// jsonrpsee's content type for its answers.
-const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
+pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 
 /// The answer to one HTTP JSON-RPC request, or `None` when it is not a
 /// single call of a remote method with a JSON content type (jsonrpsee
@@ -34,6 +34,24 @@ pub async fn answer(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Option<Response> {
+    Some(
+        match answer_text(api, identity, method, headers, body).await? {
+            Ok(text) => ([(CONTENT_TYPE, JSON)], text).into_response(),
+            // Not reached: every value has a JSON form and every key is text.
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        },
+    )
+}
+
+/// [`answer`]'s body (content type [`JSON`]), for a caller that builds
+/// the response itself.
+pub async fn answer_text(
+    api: &RemoteApi,
+    identity: Option<&Identity>,
+    method: &Method,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<serde_json::Result<Vec<u8>>> {
     if method != Method::POST || !jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE)) {
         return None;
     }
@@ -47,13 +65,7 @@ pub async fn answer(
         Ok(value) => ResponsePayload::success(Answer(value)),
         Err(error) => ResponsePayload::error(error),
     };
-    Some(
-        match serde_json::to_vec(&RpcResponse::new(payload, request.id.0)) {
-            Ok(text) => ([(CONTENT_TYPE, JSON)], text).into_response(),
-            // Not reached: every value has a JSON form and every key is text.
-            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        },
-    )
+    Some(serde_json::to_vec(&RpcResponse::new(payload, request.id.0)))
 }
 
 /// One JSON-RPC request object, its params read into values at once

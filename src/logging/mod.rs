@@ -3,6 +3,7 @@
 //! and time, never argument values; failed logins name configured users
 //! only.
 
+pub mod keyword_line;
 mod text;
 
 use std::io::IsTerminal;
@@ -23,8 +24,9 @@ const REQUEST_DUMPERS: &[&str] = &["jsonrpsee", "async_imap"];
 
 /// Installs the process-wide subscriber with a filter such as `info` or
 /// `rpa_mfa=debug,warn`.
-pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
-    let chosen = EnvFilter::try_new(filter).map_err(|e| format!("--log '{filter}': {e}"))?;
+pub fn init(filter_text: &str, format: LogFormat) -> Result<(), String> {
+    let chosen =
+        EnvFilter::try_new(filter_text).map_err(|e| format!("--log '{filter_text}': {e}"))?;
     let caps = REQUEST_DUMPERS.iter().fold(
         Targets::new().with_default(LevelFilter::TRACE),
         |caps, t| caps.with_target(*t, LevelFilter::DEBUG),
@@ -32,11 +34,13 @@ pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
     // An event is written when the chosen filter and the caps both let it.
     let filter = chosen.and(caps);
     let lines = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let ansi = std::io::stderr().is_terminal();
+    let direct = format == LogFormat::Text && !ansi && keyword_line::static_filter(filter_text);
     let layer = match format {
         // The default layout with a cheaper timer and field writer: one
         // line per keyword call is on the hot path.
         LogFormat::Text => lines
-            .with_ansi(std::io::stderr().is_terminal())
+            .with_ansi(ansi)
             .fmt_fields(text::PlainFields)
             .with_timer(text::CachedSecondTime)
             .with_filter(filter)
@@ -46,5 +50,15 @@ pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
     tracing_subscriber::registry()
         .with(layer)
         .try_init()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // The filter decides by target and level alone: asked once here.
+    if direct {
+        let on = tracing::enabled!(target: keyword_line::TARGET, tracing::Level::INFO);
+        keyword_line::set_mode(if on {
+            keyword_line::KeywordLine::Direct
+        } else {
+            keyword_line::KeywordLine::Off
+        });
+    }
+    Ok(())
 }

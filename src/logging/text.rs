@@ -40,7 +40,7 @@ struct PlainVisitor<'w> {
 }
 
 /// Whether `Debug` would print `value` as itself between quotes.
-fn plain(value: &str) -> bool {
+pub(super) fn plain(value: &str) -> bool {
     value
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
@@ -121,7 +121,7 @@ impl Visit for PlainVisitor<'_> {
 }
 
 /// `value` in decimal, zero-padded to at least `width` digits.
-fn write_decimal(out: &mut impl Write, mut value: u64, width: usize) -> fmt::Result {
+pub(super) fn write_decimal(out: &mut impl Write, mut value: u64, width: usize) -> fmt::Result {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     while value > 0 || digits.len() - start < width {
@@ -150,7 +150,7 @@ impl FormatTime for CachedSecondTime {
     }
 }
 
-fn write_time(w: &mut impl Write, second: u64, micros: u32) -> fmt::Result {
+pub(super) fn write_time(w: &mut impl Write, second: u64, micros: u32) -> fmt::Result {
     LAST_SECOND.with_borrow_mut(|(cached, text)| {
         if *cached != second {
             text.clear();
@@ -198,7 +198,7 @@ fn write_date_time(out: &mut String, unix_seconds: u64) -> fmt::Result {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, Mutex};
 
     use tracing_subscriber::layer::SubscriberExt;
@@ -207,7 +207,7 @@ mod tests {
 
     /// Text written by a subscriber, kept for the test to read.
     #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
+    pub(in crate::logging) struct Captured(pub(in crate::logging) Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Captured {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

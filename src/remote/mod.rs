@@ -20,6 +20,7 @@ use rpa_mfa_keywords::library::shown_name;
 use rpa_mfa_keywords::{Library, Value};
 
 use crate::gate::Gate;
+use crate::logging::keyword_line::{self, KeywordLine};
 use crate::stop::StopSwitch;
 
 /// Short documentation shown as the library introduction, in Robot's
@@ -219,15 +220,19 @@ impl RemoteApi {
             Err(_) => "FAULT",
         };
         crate::metrics::keyword_call(protocol, keyword, status != "PASS", took);
-        tracing::info!(
+        let line = keyword_line::Fields {
             protocol,
             namespace,
             user,
             keyword,
             status,
-            duration_us = took.as_micros() as u64,
-            "keyword"
-        );
+            duration_us: took.as_micros() as u64,
+        };
+        match keyword_line::mode() {
+            KeywordLine::Direct if line.plain() => keyword_line::write(&line),
+            KeywordLine::Off => {}
+            _ => log_keyword_through_tracing(&line),
+        }
         result
     }
 
@@ -333,6 +338,20 @@ impl RemoteApi {
             .keyword(name)
             .map_or(Value::List(Vec::new()), what)
     }
+}
+
+/// The keyword line through `tracing`, when it cannot be written directly
+/// (see [`keyword_line`]).
+pub(crate) fn log_keyword_through_tracing(line: &keyword_line::Fields<'_>) {
+    tracing::info!(
+        protocol = line.protocol,
+        namespace = line.namespace,
+        user = line.user,
+        keyword = line.keyword,
+        status = line.status,
+        duration_us = line.duration_us,
+        "keyword"
+    );
 }
 
 fn text(value: Value) -> Result<String, Fault> {

@@ -41,7 +41,7 @@ pub struct SmsWebhooks {
 }
 
 impl SmsWebhooks {
-    pub fn new(
+    pub(crate) fn new(
         services: Arc<Services>,
         twilio_token: Option<Zeroizing<String>>,
         webhook_secret: Option<Zeroizing<String>>,

@@ -356,6 +356,14 @@ pub(crate) async fn set_secret(
     secret: &str,
     options: Options,
 ) -> Result<Arc<OtpKey>, KeywordError> {
+    // A robot passing its secret on every call (`Get Time Based OTP
+    // ${secret}`) sends the text the stored key was parsed from: known
+    // without decoding it again.
+    if let Some(stored) = ns.read::<OtpState>().await?.get(kind) {
+        if stored.parsed_from(secret, kind, options) {
+            return Ok(stored.clone());
+        }
+    }
     let key = Arc::new(OtpKey::parse(secret, kind, options)?);
     let state = ns
         .update(|state: &OtpState| match state.get(kind) {
@@ -363,7 +371,9 @@ pub(crate) async fn set_secret(
             _ => Some(state.with(key.clone())),
         })
         .await?;
-    Ok(state.get(kind).cloned().unwrap_or(key))
+    let kept = state.get(kind).cloned().unwrap_or(key.clone());
+    kept.learn_source(&key);
+    Ok(kept)
 }
 
 /// The namespace's secret of `kind`, or RPA.MFA's "not set" error.

@@ -103,6 +103,11 @@ pub struct OtpKey {
     /// totp-rs's engine for this key, made on the first code: a key
     /// parsed only to be compared with the stored one never needs it.
     engine: OnceLock<totp_rs::Totp>,
+    /// The base32 text this key was parsed from (not a URI), so a call
+    /// that passes the same text again is recognised without decoding it
+    /// (see [`OtpKey::parsed_from`]); learnt later by a key read back from
+    /// the store ([`OtpKey::learn_source`]). Wiped on drop like the secret.
+    source: OnceLock<Zeroizing<String>>,
 }
 
 impl fmt::Debug for OtpKey {
@@ -148,14 +153,44 @@ impl OtpKey {
             Kind::Totp => options.period.or(uri_options.period).unwrap_or(30),
         };
         check_period(period.into())?;
-        Ok(OtpKey::from_parts(
-            kind,
-            algorithm,
-            digits,
-            period,
-            uri_counter,
-            secret,
-        ))
+        let key = OtpKey::from_parts(kind, algorithm, digits, period, uri_counter, secret);
+        if !is_uri {
+            let _ = key.source.set(Zeroizing::new(input.to_owned()));
+        }
+        Ok(key)
+    }
+
+    /// Takes the text `parsed` was parsed from, when both keys are the
+    /// same: the stored key of a namespace then knows the text a robot
+    /// keeps passing.
+    pub fn learn_source(&self, parsed: &OtpKey) {
+        if let Some(text) = parsed.source.get() {
+            if self.same_as(parsed) {
+                let _ = self.source.set(text.clone());
+            }
+        }
+    }
+
+    /// Whether [`OtpKey::parse`] of `input` with `kind` and `options`
+    /// would give this key, known without decoding: this key was parsed
+    /// from exactly that base32 text with the parameters `options` ask
+    /// for. False only means "parse it". The text is compared in constant
+    /// time, as it is a secret.
+    pub fn parsed_from(&self, input: &str, kind: Kind, options: Options) -> bool {
+        use subtle::ConstantTimeEq;
+        let Some(source) = self.source.get() else {
+            return false;
+        };
+        let period = match kind {
+            Kind::Hotp => 1,
+            Kind::Totp => options.period.unwrap_or(30),
+        };
+        self.kind == kind
+            && self.algorithm == options.algorithm.unwrap_or(Algorithm::Sha1)
+            && self.digits == options.digits.unwrap_or(6)
+            && self.period == period
+            && self.uri_counter.is_none()
+            && bool::from(source.as_bytes().ct_eq(input.as_bytes()))
     }
 
     /// A key from checked parts (as [`OtpKey::parse`] or the store has them).
@@ -175,6 +210,7 @@ impl OtpKey {
             uri_counter,
             secret,
             engine: OnceLock::new(),
+            source: OnceLock::new(),
         }
     }
 
@@ -451,6 +487,70 @@ fn parse_uri(input: &str) -> Result<OtpauthUri, KeywordError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_knows_only_the_exact_text_and_parameters_it_was_parsed_from() {
+        let text = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        let sha256 = Options {
+            algorithm: Some(Algorithm::Sha256),
+            ..Options::default()
+        };
+        let key = OtpKey::parse(text, Kind::Totp, Options::default()).unwrap();
+        assert!(key.parsed_from(text, Kind::Totp, Options::default()));
+        let explicit = Options {
+            algorithm: Some(Algorithm::Sha1),
+            digits: Some(6),
+            period: Some(30),
+        };
+        assert!(key.parsed_from(text, Kind::Totp, explicit));
+        // Another spelling of the same secret, other parameters, the other
+        // kind: not known, so parsed (and then compared with `same_as`).
+        assert!(!key.parsed_from(&text.to_lowercase(), Kind::Totp, Options::default()));
+        assert!(!key.parsed_from(
+            " JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP",
+            Kind::Totp,
+            Options::default()
+        ));
+        assert!(!key.parsed_from(
+            "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXQ",
+            Kind::Totp,
+            Options::default()
+        ));
+        assert!(!key.parsed_from(text, Kind::Totp, sha256));
+        let eight = Options {
+            digits: Some(8),
+            ..Options::default()
+        };
+        assert!(!key.parsed_from(text, Kind::Totp, eight));
+        assert!(!key.parsed_from(text, Kind::Hotp, Options::default()));
+        let hotp = OtpKey::parse(text, Kind::Hotp, Options::default()).unwrap();
+        assert!(hotp.parsed_from(text, Kind::Hotp, Options::default()));
+        // Keys from a URI or from the store carry no text.
+        let uri = "otpauth://totp/x?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+        let from_uri = OtpKey::parse(uri, Kind::Totp, Options::default()).unwrap();
+        assert!(!from_uri.parsed_from(uri, Kind::Totp, Options::default()));
+        let stored = OtpKey::from_parts(
+            Kind::Totp,
+            Algorithm::Sha1,
+            6,
+            30,
+            None,
+            Zeroizing::new(key.secret.to_vec()),
+        );
+        assert!(stored.same_as(&key));
+        assert!(!stored.parsed_from(text, Kind::Totp, Options::default()));
+        // ... until it learns the text from a key parsed from it, and only
+        // from the same key.
+        stored.learn_source(
+            &OtpKey::parse(&text.to_lowercase(), Kind::Hotp, Options::default()).unwrap(),
+        );
+        assert!(!stored.parsed_from(&text.to_lowercase(), Kind::Hotp, Options::default()));
+        stored.learn_source(
+            &OtpKey::parse(&text.to_lowercase(), Kind::Totp, Options::default()).unwrap(),
+        );
+        assert!(stored.parsed_from(&text.to_lowercase(), Kind::Totp, Options::default()));
+        assert!(!stored.parsed_from(text, Kind::Totp, Options::default()));
+    }
 
     const RFC_SECRET: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
 

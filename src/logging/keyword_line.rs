@@ -1,0 +1,235 @@
+//! The `info` line of every keyword call, written without tracing's
+//! dispatch when that gives the same bytes: the text format without
+//! colours and a filter that only names targets and levels (so whether
+//! the line is written is known once, at start-up). The dispatch, the
+//! filter and the field visitors cost about 5k instructions a call, more
+//! than formatting the line; here it is one buffer and one write.
+//!
+//! Anything else — JSON logs, colours, a filter with field or span
+//! directives, a value that needs escaping — goes through `tracing` as
+//! before (`KeywordLine::Tracing`), and a test holds the two equal byte
+//! for byte.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::text::{plain, write_decimal, write_time};
+
+/// The target of the keyword line: the module that logs it.
+pub const TARGET: &str = "rpa_mfa::remote";
+
+/// How the keyword line is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeywordLine {
+    /// Through `tracing` (the default, and whenever the direct line could
+    /// differ).
+    Tracing,
+    /// Straight to stderr by [`write`].
+    Direct,
+    /// Not at all: the filter leaves `info` of [`TARGET`] out.
+    Off,
+}
+
+static MODE: AtomicU8 = AtomicU8::new(KeywordLine::Tracing as u8);
+
+/// How the keyword line is written in this process.
+pub fn mode() -> KeywordLine {
+    match MODE.load(Ordering::Relaxed) {
+        1 => KeywordLine::Direct,
+        2 => KeywordLine::Off,
+        _ => KeywordLine::Tracing,
+    }
+}
+
+pub(super) fn set_mode(mode: KeywordLine) {
+    MODE.store(mode as u8, Ordering::Relaxed);
+}
+
+/// Whether a filter such as `info` or `rpa_mfa=debug,warn` decides by
+/// target and level alone: no `[span{field}]` directives.
+pub(super) fn static_filter(filter: &str) -> bool {
+    !filter.contains(['[', ']', '{', '}'])
+}
+
+/// The fields of one keyword line.
+pub struct Fields<'a> {
+    pub protocol: &'a str,
+    pub namespace: &'a str,
+    pub user: Option<&'a str>,
+    pub keyword: &'a str,
+    pub status: &'a str,
+    pub duration_us: u64,
+}
+
+impl Fields<'_> {
+    /// Whether every text field is written as it is (no escaping), as
+    /// [`write`] requires. The protocol, keyword and status are the
+    /// server's own plain names (a test holds every keyword name plain);
+    /// the namespace and user come from outside.
+    pub fn plain(&self) -> bool {
+        plain(self.namespace) && self.user.is_none_or(plain)
+    }
+}
+
+thread_local! {
+    /// The line being written, kept between calls.
+    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Writes the line to stderr now. Only for [`KeywordLine::Direct`] and
+/// [`Fields::plain`] fields.
+pub fn write(fields: &Fields<'_>) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    LINE.with_borrow_mut(|line| {
+        line.clear();
+        if format(line, now.as_secs(), now.subsec_micros(), fields).is_ok() {
+            // As tracing's writer does: a log line that cannot be written
+            // is dropped.
+            let _ = std::io::stderr().write_all(line.as_bytes());
+        }
+    });
+}
+
+/// The line as tracing's default text format writes it, without colours.
+fn format(out: &mut String, second: u64, micros: u32, fields: &Fields<'_>) -> std::fmt::Result {
+    use std::fmt::Write;
+    write_time(out, second, micros)?;
+    out.push_str("  INFO ");
+    out.push_str(TARGET);
+    out.push_str(": keyword protocol=\"");
+    out.push_str(fields.protocol);
+    out.push_str("\" namespace=\"");
+    out.push_str(fields.namespace);
+    if let Some(user) = fields.user {
+        out.push_str("\" user=\"");
+        out.push_str(user);
+    }
+    out.push_str("\" keyword=\"");
+    out.push_str(fields.keyword);
+    out.push_str("\" status=\"");
+    out.push_str(fields.status);
+    out.push_str("\" duration_us=");
+    write_decimal(out, fields.duration_us, 1)?;
+    out.write_char('\n')
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::fmt::format::Writer;
+    use tracing_subscriber::fmt::time::FormatTime;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+    use crate::logging::text::tests::Captured;
+    use crate::logging::text::PlainFields;
+
+    /// A clock stopped at one moment, written as the server's timer
+    /// writes it.
+    struct Stopped(u64, u32);
+
+    impl FormatTime for Stopped {
+        fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+            write_time(w, self.0, self.1)
+        }
+    }
+
+    /// What the server's tracing layer (as `logging::init` sets it up for
+    /// text without colours) writes for the keyword event.
+    fn through_tracing(second: u64, micros: u32, fields: &Fields<'_>) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .fmt_fields(PlainFields)
+            .with_timer(Stopped(second, micros));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+            // The event exactly as `RemoteApi::call` logs it.
+            crate::remote::log_keyword_through_tracing(fields)
+        });
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    #[test]
+    fn the_direct_line_is_tracings_line_byte_for_byte() {
+        let cases = [
+            Fields {
+                protocol: "xmlrpc",
+                namespace: "",
+                user: None,
+                keyword: "Get Time Based OTP",
+                status: "PASS",
+                duration_us: 17,
+            },
+            Fields {
+                protocol: "jsonrpc",
+                namespace: "Suite A",
+                user: Some("robot"),
+                keyword: "(unknown)",
+                status: "FAULT",
+                duration_us: 0,
+            },
+            Fields {
+                protocol: "xmlrpc",
+                namespace: "ns",
+                user: Some(""),
+                keyword: "Get Counter Based OTP",
+                status: "FAIL",
+                duration_us: u64::MAX,
+            },
+        ];
+        for (second, micros) in [(1_700_000_000, 123_456), (0, 0)] {
+            for fields in &cases {
+                assert!(fields.plain());
+                let mut direct = String::new();
+                format(&mut direct, second, micros, fields).unwrap();
+                let traced = through_tracing(second, micros, fields);
+                assert!(traced.contains(" INFO "), "{traced}");
+                assert_eq!(direct, traced);
+            }
+        }
+    }
+
+    #[test]
+    fn values_that_need_escaping_are_not_plain() {
+        let mut fields = Fields {
+            protocol: "xmlrpc",
+            namespace: "Suite \"A\"",
+            user: None,
+            keyword: "Get Time Based OTP",
+            status: "PASS",
+            duration_us: 1,
+        };
+        assert!(!fields.plain());
+        fields.namespace = "ünï";
+        assert!(!fields.plain());
+        fields.namespace = "";
+        fields.user = Some("a\\b");
+        assert!(!fields.plain());
+    }
+
+    #[test]
+    fn the_servers_own_names_need_no_escaping() {
+        let library = crate::server::library(
+            std::sync::Arc::new(rpa_mfa_keywords::Services::offline()),
+            &crate::stop::StopSwitch::new(false),
+        );
+        let names = library.keywords().iter().map(|k| k.name);
+        let statuses = ["PASS", "FAIL", "FAULT", "(unknown)", "xmlrpc", "jsonrpc"];
+        for name in names.chain(statuses) {
+            assert!(plain(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn only_target_and_level_filters_are_static() {
+        assert!(static_filter("info"));
+        assert!(static_filter("rpa_mfa=debug,warn"));
+        assert!(!static_filter("rpa_mfa[keyword{status=FAIL}]=info"));
+    }
+}
