@@ -21,7 +21,6 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use jsonrpsee::server::StopHandle;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -32,6 +31,7 @@ use tower::ServiceExt;
 
 use crate::auth::ClientAddr;
 use crate::config::Limits;
+use crate::jsonrpc::ws::Session;
 
 /// A client that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,19 +45,27 @@ const LAST_WORDS: Duration = Duration::from_millis(500);
 const FD_PAUSE: Duration = Duration::from_millis(20);
 
 /// What a connection's requests see of it (an extension on each request):
-/// the busy marker, and the handle that closes its WebSocket.
+/// the busy marker, and where a WebSocket handshake leaves its socket.
 #[derive(Clone)]
 pub struct Activity {
     conn: Arc<Connection>,
-    /// Closes this connection's WebSocket (jsonrpsee), when it becomes one.
-    pub ws_stop: StopHandle,
 }
 
 impl Activity {
     /// Marks the connection busy until the guard is dropped: held for each
-    /// request and each open subscription.
+    /// request, and by a WebSocket while it has calls or subscriptions.
     pub fn busy(&self) -> Busy {
         self.conn.busy()
+    }
+
+    /// Leaves an accepted WebSocket to this connection's task, which
+    /// serves it once the 101 answer is out.
+    pub fn hand_over(&self, session: Box<Session>) {
+        *self
+            .conn
+            .websocket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(session);
     }
 }
 
@@ -74,6 +82,8 @@ struct Connection {
     head_started: AtomicU64,
     /// A WebSocket now: reads are frames, not request heads.
     upgraded: AtomicBool,
+    /// The WebSocket the handshake accepted, until this task serves it.
+    websocket: Mutex<Option<Box<Session>>>,
     /// Wakes the connection's task to look at `evicted` and the server's
     /// `closing` (one signal: its task polls it on every wake).
     signal: Notify,
@@ -155,6 +165,7 @@ impl Registry {
             idle_since: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
             head_started: AtomicU64::new(0),
             upgraded: AtomicBool::new(false),
+            websocket: Mutex::new(None),
             signal: Notify::new(),
             evicted: AtomicBool::new(false),
         });
@@ -397,11 +408,7 @@ async fn serve_http<IO>(shared: &Shared, conn: Arc<Connection>, io: IO, client: 
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (ws_stop, ws_handle) = jsonrpsee::server::stop_channel();
-    let activity = Activity {
-        conn: conn.clone(),
-        ws_stop,
-    };
+    let activity = Activity { conn: conn.clone() };
     let app = shared.app.clone();
     let requests_conn = conn.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -479,15 +486,23 @@ where
         }
     }
     drop(http);
-    if !conn.upgraded.load(Ordering::Relaxed) {
+    let session = conn
+        .websocket
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    let Some(session) = session.filter(|_| conn.upgraded.load(Ordering::Relaxed)) else {
         return;
-    }
-    // A WebSocket now, served by jsonrpsee's own task: closed through its
-    // stop handle when idle, evicted or stopping.
+    };
+    // A WebSocket now, served in this task (crate::jsonrpc::ws): told to
+    // close when idle, evicted or stopping.
+    let close = Notify::new();
+    let websocket = session.serve(&close);
+    tokio::pin!(websocket);
     loop {
         let deadline = next_look(&conn, &shared.limits);
         tokio::select! {
-            _ = ws_handle.clone().stopped() => return,
+            _ = &mut websocket => return,
             _ = tokio::time::sleep_until(deadline) => {
                 if conn.deadline(&shared.limits) <= Instant::now() {
                     tracing::debug!(client = %client.ip(), "WebSocket closed: idle without a subscription");
@@ -497,8 +512,7 @@ where
             _ = conn.signal.notified() => break,
         }
     }
-    let _ = ws_handle.stop();
-    // A client that does not read its close frame is left to the server's
-    // own end rather than held in the registry.
-    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws_handle.stopped()).await;
+    close.notify_one();
+    // A client that does not read its close frame is not waited for long.
+    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, websocket).await;
 }
