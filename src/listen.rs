@@ -375,22 +375,39 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let conn = registered.conn.clone();
-    match &shared.tls {
-        None => serve_http(&shared, conn, stream, client).await,
+    // Boxed, so that what the task keeps for a WebSocket's life is sized
+    // for the WebSocket alone, not for hyper's connection or a TLS stream.
+    let websocket = match &shared.tls {
+        None => Box::pin(serve_http(&shared, conn.clone(), stream, client)).await,
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-            let tls = tokio::select! {
-                tls = handshake => tls,
-                _ = conn.signal.notified() => return,
-            };
-            match tls {
-                Ok(Ok(tls)) => serve_http(&shared, conn, tls, client).await,
-                Ok(Err(e)) => tracing::debug!(client = %client.ip(), "TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!(client = %client.ip(), "TLS handshake timed out"),
-            }
+            Box::pin(serve_tls(&shared, acceptor, conn.clone(), stream, client)).await
         }
+    };
+    if let Some(session) = websocket {
+        serve_websocket(&shared, &conn, *session, client).await;
     }
     drop(registered);
+}
+
+/// The TLS handshake, then HTTP over it.
+async fn serve_tls(
+    shared: &Shared,
+    acceptor: &TlsAcceptor,
+    conn: Arc<Connection>,
+    stream: TcpStream,
+    client: SocketAddr,
+) -> Option<Box<Session>> {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let tls = tokio::select! {
+        tls = handshake => tls,
+        _ = conn.signal.notified() => return None,
+    };
+    match tls {
+        Ok(Ok(tls)) => return serve_http(shared, conn, tls, client).await,
+        Ok(Err(e)) => tracing::debug!(client = %client.ip(), "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(client = %client.ip(), "TLS handshake timed out"),
+    }
+    None
 }
 
 /// When a connection's task looks at its deadlines next: at the deadline,
@@ -402,9 +419,15 @@ fn next_look(conn: &Connection, limits: &Limits) -> Instant {
         .min(Instant::now() + limits.header_read_timeout / 4)
 }
 
-/// HTTP/1.1 on one connection (and the WebSocket it may become), until
-/// the client leaves, a deadline passes, it is evicted or the server stops.
-async fn serve_http<IO>(shared: &Shared, conn: Arc<Connection>, io: IO, client: SocketAddr)
+/// HTTP/1.1 on one connection, until the client leaves, a deadline
+/// passes, it is evicted or the server stops; or until it becomes a
+/// WebSocket, which it returns.
+async fn serve_http<IO>(
+    shared: &Shared,
+    conn: Arc<Connection>,
+    io: IO,
+    client: SocketAddr,
+) -> Option<Box<Session>>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -464,7 +487,7 @@ where
             _ = tokio::time::sleep_until(deadline) => {
                 if conn.deadline(&shared.limits) <= Instant::now() {
                     tracing::debug!(client = %client.ip(), "connection closed: header or idle deadline");
-                    return;
+                    return None;
                 }
             }
             _ = conn.signal.notified() => {
@@ -480,7 +503,7 @@ where
                         continue;
                     }
                     tracing::debug!(client = %client.ip(), "connection closed to make room");
-                    return;
+                    return None;
                 }
             }
         }
@@ -491,16 +514,17 @@ where
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .take();
-    let Some(session) = session.filter(|_| conn.upgraded.load(Ordering::Relaxed)) else {
-        return;
-    };
-    // A WebSocket now, served in this task (crate::jsonrpc::ws): told to
-    // close when idle, evicted or stopping.
+    session.filter(|_| conn.upgraded.load(Ordering::Relaxed))
+}
+
+/// A WebSocket, served in the connection's task (crate::jsonrpc::ws), told
+/// to close when idle, evicted or stopping.
+async fn serve_websocket(shared: &Shared, conn: &Connection, session: Session, client: SocketAddr) {
     let close = Notify::new();
-    let websocket = session.serve(&close);
-    tokio::pin!(websocket);
+    // Boxed: moved into place, it would be stored twice in this task.
+    let mut websocket = Box::pin(session.serve(&close));
     loop {
-        let deadline = next_look(&conn, &shared.limits);
+        let deadline = next_look(conn, &shared.limits);
         tokio::select! {
             _ = &mut websocket => return,
             _ = tokio::time::sleep_until(deadline) => {

@@ -44,7 +44,7 @@ use crate::remote::RemoteApi;
 
 /// Bytes read from a socket at a time (tungstenite allocates them up
 /// front): a call of a keyword fits; a longer message grows the buffer.
-const READ_BUFFER: usize = 512;
+const READ_BUFFER: usize = 256;
 
 /// What every WebSocket of a server shares.
 pub struct WsServer {
