@@ -28,8 +28,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::header::{CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, UPGRADE};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::header::{
+    CONNECTION, SEC_WEBSOCKET_ACCEPT, SEC_WEBSOCKET_KEY, SEC_WEBSOCKET_VERSION, UPGRADE,
+};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jsonrpsee::server::Methods;
 use rpa_mfa_keywords::otp::live::LiveCodes;
@@ -99,16 +101,15 @@ impl WsServer {
                 .into_response();
         };
         let headers = request.headers();
+        let version_13 = headers.get(SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) == Some(b"13");
         let key = match headers.get(SEC_WEBSOCKET_KEY) {
-            Some(key)
-                if headers.get("sec-websocket-version").map(|v| v.as_bytes()) == Some(b"13") =>
-            {
+            Some(key) if version_13 && request.method() == Method::GET => {
                 derive_accept_key(key.as_bytes())
             }
             _ => {
                 return (
                     StatusCode::BAD_REQUEST,
-                    "WS upgrade handshake failed: a WebSocket version 13 handshake with a \
+                    "WS upgrade handshake failed: a GET with Sec-WebSocket-Version 13 and a \
 Sec-WebSocket-Key is needed",
                 )
                     .into_response()
