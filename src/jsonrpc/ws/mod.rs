@@ -84,11 +84,6 @@ impl WsServer {
         })
     }
 
-    /// WebSockets open now.
-    pub fn open(&self) -> u32 {
-        self.open.load(Ordering::Relaxed)
-    }
-
     /// Answers a WebSocket handshake on `/jsonrpc`: 101, with the socket
     /// handed to the connection's task to serve, or a refusal.
     pub fn upgrade(self: &Arc<Self>, mut request: Request) -> Response {
