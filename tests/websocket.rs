@@ -84,6 +84,16 @@ async fn answers_are_byte_for_byte_jsonrpsees() {
     }
     // The HOTP code is RFC 4226's for this secret at 0 (pyotp's 702218).
     assert!(http(&server, &counter_call).await.contains("702218"));
+    // Subscriptions are requests of their own, not batch entries.
+    socket
+        .send(Message::text(
+            r#"[{"jsonrpc":"2.0","id":10,"method":"subscribe_totp","params":[]}]"#,
+        ))
+        .await
+        .unwrap();
+    let batch: Json = serde_json::from_str(&next_text(&mut socket).await.unwrap()).unwrap();
+    assert_eq!(batch[0]["id"], json!(10));
+    assert_eq!(batch[0]["error"]["code"], json!(-32600), "{batch}");
     // A notification gets no answer: the next message answers the call.
     socket
         .send(Message::text(
