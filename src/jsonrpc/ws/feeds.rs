@@ -106,6 +106,13 @@ impl Feeds {
     }
 }
 
+/// However the WebSocket ends, each subscription's end is logged.
+impl Drop for Feeds {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
 /// The JSON of the ticks being sent, shared by every WebSocket: a timer's
 /// tick reaches all subscribers of its secret as one `Arc`, and is written
 /// as JSON once. Entries go when their tick is dropped.
