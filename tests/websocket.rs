@@ -242,3 +242,38 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     assert!(both_open.is_ok(), "the reader that stopped is still open");
     drop(socket);
 }
+
+/// Even at trace level (where tungstenite logs every frame it reads and
+/// writes) the log holds no secret and no code sent over a WebSocket.
+#[tokio::test]
+async fn trace_logs_hold_no_secret_or_code_sent_over_a_websocket() {
+    let mut server = Spawn::serve()
+        .args(["--log", "trace"])
+        .log(common::Log::Piped)
+        .start();
+    let mut socket = connect(&server).await;
+    // pyotp's HOTP code for SECRET at counter 1.
+    let args = json!({"name": "Get Counter Based OTP", "args": ["1", SECRET]});
+    let answer = ws_call(&mut socket, 1, "run_keyword", args).await;
+    assert_eq!(answer["result"]["return"], json!("503347"));
+    let set = json!({"name": "Set Time Based OTP", "args": [SECRET], "namespace": "live"});
+    assert_eq!(
+        ws_call(&mut socket, 2, "run_keyword", set).await["result"]["status"],
+        "PASS"
+    );
+    ws_call(&mut socket, 3, "subscribe_totp", json!(["live"])).await;
+    let note: Json = serde_json::from_str(&next_text(&mut socket).await.unwrap()).unwrap();
+    let code = note["params"]["result"]["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(socket);
+    server.sigterm();
+    server.wait_stopped();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut server.child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(log.contains("live TOTP codes: subscribed"), "{log}");
+    for secret in [SECRET, "503347", code.as_str()] {
+        assert!(!log.contains(secret), "{secret} is in the trace log");
+    }
+}

@@ -17,7 +17,9 @@ use crate::config::LogFormat;
 /// Targets whose trace output holds whole requests (headers with
 /// credentials, bodies with secrets): capped at debug whatever the filter.
 /// A cap only: at the default `info` their debug lines stay out too.
-const REQUEST_DUMPERS: &[&str] = &["jsonrpsee"];
+/// tungstenite (the WebSocket frames, through the `log` bridge) writes
+/// every frame and message at trace.
+const REQUEST_DUMPERS: &[&str] = &["jsonrpsee", "tungstenite", "tokio_tungstenite"];
 
 /// Installs the process-wide subscriber with a filter such as `info` or
 /// `rpa_mfa=debug,warn`.
