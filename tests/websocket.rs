@@ -277,3 +277,38 @@ async fn trace_logs_hold_no_secret_or_code_sent_over_a_websocket() {
         assert!(!log.contains(secret), "{secret} is in the trace log");
     }
 }
+
+/// A client whose calls are at the per-socket cap (64 running) is not
+/// read until one ends, so the server does not hear its pongs: that is
+/// not silence, and it is not closed for it.
+#[tokio::test]
+async fn a_client_with_64_waiting_calls_is_not_taken_for_silent() {
+    let server = Spawn::serve().args(["--ws-ping-interval", "1"]).start();
+    let uri = format!("otpauth://totp/x?secret={SECRET}&period=10");
+    server
+        .run_keyword_ok("waits", "Set Time Based OTP", json!([uri]), json!({}))
+        .await;
+    // Each call waits for the next period (min_validity 9 of 10 s): start
+    // 8.5 s before it, longer than three ping intervals.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let left = 10.0 - now % 10.0;
+    tokio::time::sleep(Duration::from_secs_f64((left - 8.5).rem_euclid(10.0))).await;
+    let mut socket = connect(&server).await;
+    for id in 1..=65 {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": "run_keyword",
+            "params": {"name": "Get Time Based OTP", "kwargs": {"min_validity": 9},
+                       "namespace": "waits"}});
+        socket
+            .send(Message::text(request.to_string()))
+            .await
+            .unwrap();
+    }
+    for _ in 1..=65 {
+        let text = next_text(&mut socket).await.expect("every call answered");
+        let answer: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(answer["result"]["status"], json!("PASS"), "{answer}");
+    }
+}

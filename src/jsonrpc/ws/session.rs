@@ -197,6 +197,11 @@ impl Session {
                 }
                 Event::Delivery(Delivery::Ended) => {}
                 Event::Ping => {
+                    // Not reading because its calls are at the cap, the
+                    // server cannot hear the client: that is no silence.
+                    if calls.len() >= MAX_CALLS {
+                        last_heard = Instant::now();
+                    }
                     if last_heard.elapsed() > interval * 3 {
                         tracing::debug!("WebSocket closed: nothing heard for three ping intervals");
                         return;
