@@ -5,6 +5,7 @@
 use std::future::{poll_fn, Future};
 use std::sync::Arc;
 use std::task::Poll;
+use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
@@ -97,7 +98,8 @@ impl Session {
         let mut unflushed = false;
         let mut closing = false;
         let mut last_heard = Instant::now();
-        let ping = sleep(interval);
+        // The first ping at once, as jsonrpsee sent it.
+        let ping = sleep(Duration::ZERO);
         let closed = close.notified();
         tokio::pin!(ping, closed);
         loop {
