@@ -5,6 +5,7 @@ Documentation     HTTPS with rustls: Robot's Remote over ``https://`` trusts the
 Resource          resources/common.resource
 Library           OperatingSystem
 Library           resources/Ops.py
+Library           resources/JsonRpcWebSocket.py
 Suite Setup       Make A CA And Start Over TLS
 Suite Teardown    Stop And Forget The CA
 Test Tags         tls
@@ -18,6 +19,17 @@ Robot's Remote Works Over HTTPS With The Test CA
     Should Be Equal    ${code}    338314    # RFC 4226 Appendix D
     Http Status Should Be    200    https://127.0.0.1:${PORT}/health
     Http Status Should Be    200    https://localhost:${PORT}/metrics    user=alice    password=${ALICE_PASSWORD}
+
+Live Codes Arrive Over A Secure WebSocket
+    Set Environment Variable    SSL_CERT_FILE    ${CA}
+    Import Library    Remote    https://alice:${ALICE_PASSWORD}@127.0.0.1:${PORT}/ns/wss    AS    SecureLive
+    SecureLive.Set Time Based OTP    ${SECRET}
+    Open Json Rpc Websocket    wss://127.0.0.1:${PORT}/jsonrpc    alice    ${ALICE_PASSWORD}
+    ${id}=    Subscribe To Totp Codes    wss
+    ${tick}=    Next Totp Notification    ${id}
+    ${pyotp}=    Evaluate    pyotp.TOTP($SECRET).at(int($tick['period_start']))
+    Should Be Equal    ${tick}[code]    ${pyotp}
+    [Teardown]    Close Json Rpc Websocket
 
 A Client That Does Not Trust The CA Refuses The Server
     Set Environment Variable    SSL_CERT_FILE    ${CURDIR}/resources/common.resource

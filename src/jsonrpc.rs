@@ -11,22 +11,20 @@
 
 pub mod http;
 pub mod values;
+pub mod ws;
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use jsonrpsee::types::{ErrorObject, ErrorObjectOwned};
-use jsonrpsee::{RpcModule, SubscriptionSink};
-use rpa_mfa_keywords::otp::live::{LiveCodes, TotpFeed};
+use jsonrpsee::types::{ErrorCode, ErrorObject, ErrorObjectOwned};
+use jsonrpsee::RpcModule;
 use rpa_mfa_keywords::state::{valid_namespace_name, DEFAULT_NAMESPACE};
-use rpa_mfa_keywords::stopping::Stopping;
 use rpa_mfa_keywords::Value;
 use serde_json::Value as Json;
 
 pub use self::values::Params;
 
 use crate::auth::Identity;
-use crate::listen::Activity;
 use crate::remote::{Caller, Fault, Protocol, RemoteApi, METHODS};
 
 /// Subscribes to a namespace's live TOTP codes.
@@ -38,20 +36,18 @@ pub const UNSUBSCRIBE_TOTP: &str = "unsubscribe_totp";
 /// The JSON-RPC error code of a subscription refused by the library (a
 /// keyword-style failure such as `TOTPNotSetError`): the first of the
 /// spec's implementation-defined server errors.
-const LIBRARY_ERROR: i32 = -32000;
+pub(crate) const LIBRARY_ERROR: i32 = -32000;
 
-/// All remote methods and the live TOTP subscription as a jsonrpsee module.
-/// Over plain HTTP, calls to [`METHODS`] skip it ([`http::answer`]) and
-/// reach the same [`call`].
+/// All remote methods as a jsonrpsee module; `subscribe_totp` and
+/// `unsubscribe_totp` are registered so that jsonrpsee's HTTP service
+/// answers them as it always did (no subscriptions over HTTP), but
+/// WebSockets serve them in [`ws`]. Over plain HTTP, calls to [`METHODS`]
+/// skip the module ([`http::answer`]) and reach the same [`call`].
 pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
-    // One timer per secret and period for every subscription.
-    let live = LiveCodes::new(api.gate().services().clock.clone());
     let mut module = RpcModule::from_arc(api);
     for &method in METHODS {
         module
             .register_async_method(method, move |params, api, extensions| async move {
-                // A WebSocket with a call running is not idle.
-                let _busy = extensions.get::<Activity>().map(Activity::busy);
                 // The HTTP request's extensions: the auth layer's identity.
                 let identity = extensions.get::<Identity>();
                 let params = params.as_str().unwrap_or("null");
@@ -64,74 +60,17 @@ pub fn module(api: Arc<RemoteApi>) -> RpcModule<RemoteApi> {
             SUBSCRIBE_TOTP,
             TOTP_NOTIFICATION,
             UNSUBSCRIBE_TOTP,
-            move |params, pending, api, extensions| {
-                let live = live.clone();
-                async move {
-                    let namespace = match parse(&params).and_then(subscription_namespace) {
-                        Ok(namespace) => namespace,
-                        Err(e) => return pending.reject(e).await,
-                    };
-                    // The subscription passes the same gate as every call.
-                    let identity = extensions.get::<Identity>();
-                    let gate = api.gate();
-                    let access = match gate
-                        .admit(Protocol::JsonRpc, identity, &namespace, SUBSCRIBE_TOTP)
-                        .await
-                    {
-                        Ok(access) => access,
-                        Err(fault) => return pending.reject(error_object(&fault)).await,
-                    };
-                    let feed = match TotpFeed::new(access.namespace().clone(), &live).await {
-                        Ok(feed) => feed,
-                        Err(e) => {
-                            let error =
-                                ErrorObject::owned(LIBRARY_ERROR, e.to_string(), None::<()>);
-                            return pending.reject(error).await;
-                        }
-                    };
-                    if let Ok(sink) = pending.accept().await {
-                        // An open subscription keeps its WebSocket from being
-                        // closed as idle; server pings keep it alive instead.
-                        let _busy = extensions.get::<Activity>().map(Activity::busy);
-                        let stopping = gate.services().stopping.clone();
-                        push_totp_codes(feed, sink, &namespace, stopping).await;
-                    }
-                }
-            },
+            // Not reached: jsonrpsee serves no WebSocket, and refuses
+            // subscriptions over HTTP before calling this.
+            |_, pending, _, _| pending.reject(ErrorObject::from(ErrorCode::InternalError)),
         )
         .expect("subscription names are unique");
     module
 }
 
-/// Sends each code of the feed until the client unsubscribes or leaves,
-/// or the server's grace period is over. Codes are never logged.
-async fn push_totp_codes(
-    mut feed: TotpFeed,
-    sink: SubscriptionSink,
-    namespace: &str,
-    stopping: Stopping,
-) {
-    tracing::info!(namespace, "live TOTP codes: subscribed");
-    loop {
-        let tick = tokio::select! {
-            tick = feed.next() => tick,
-            _ = sink.closed() => break,
-            _ = stopping.stopped() => break,
-        };
-        let Ok(tick) = tick else { break };
-        let Ok(message) = serde_json::value::to_raw_value(&*tick) else {
-            break;
-        };
-        if sink.send(message).await.is_err() {
-            break;
-        }
-    }
-    tracing::info!(namespace, "live TOTP codes: unsubscribed");
-}
-
 /// The namespace a subscription names: `[]`, `["name"]` or
 /// `{"namespace": "name"}`; the default namespace when left out.
-fn subscription_namespace(raw: Json) -> Result<String, ErrorObjectOwned> {
+pub(crate) fn subscription_namespace(raw: Json) -> Result<String, ErrorObjectOwned> {
     let given = match raw {
         Json::Null => None,
         Json::Array(mut items) if items.len() <= 1 => items.pop(),
@@ -167,18 +106,18 @@ fn invalid(message: String) -> ErrorObjectOwned {
     error_object(&Fault::InvalidParams(message))
 }
 
-fn error_object(fault: &Fault) -> ErrorObjectOwned {
+pub(crate) fn error_object(fault: &Fault) -> ErrorObjectOwned {
     ErrorObject::owned(fault.code(), fault.message(), None::<()>)
 }
 
 /// The params as JSON; absent params are `null`. Params jsonrpsee keeps
 /// but serde cannot read (a number such as `1e999`) are refused with what
 /// serde said, rather than read as absent.
-fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned> {
+pub(crate) fn parse(params: &jsonrpsee::types::Params<'_>) -> Result<Json, ErrorObjectOwned> {
     serde_json::from_str(params.as_str().unwrap_or("null")).map_err(not_json)
 }
 
-fn not_json(e: serde_json::Error) -> ErrorObjectOwned {
+pub(crate) fn not_json(e: serde_json::Error) -> ErrorObjectOwned {
     invalid(format!("params are not valid JSON: {e}."))
 }
 

@@ -23,7 +23,6 @@ use axum::Router;
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use jsonrpsee::server::StopHandle;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -35,6 +34,7 @@ use tower::ServiceExt;
 use crate::auth::ClientAddr;
 use crate::config::Limits;
 use crate::direct::{Direct, Handled};
+use crate::jsonrpc::ws::Session;
 
 /// A client that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,19 +48,27 @@ const LAST_WORDS: Duration = Duration::from_millis(500);
 const FD_PAUSE: Duration = Duration::from_millis(20);
 
 /// What a connection's requests see of it (an extension on each request):
-/// the busy marker, and the handle that closes its WebSocket.
+/// the busy marker, and where a WebSocket handshake leaves its socket.
 #[derive(Clone)]
 pub struct Activity {
     conn: Arc<Connection>,
-    /// Closes this connection's WebSocket (jsonrpsee), when it becomes one.
-    pub ws_stop: StopHandle,
 }
 
 impl Activity {
     /// Marks the connection busy until the guard is dropped: held for each
-    /// request and each open subscription.
+    /// request, and by a WebSocket while it has calls or subscriptions.
     pub fn busy(&self) -> Busy {
         self.conn.busy()
+    }
+
+    /// Leaves an accepted WebSocket to this connection's task, which
+    /// serves it once the 101 answer is out.
+    pub fn hand_over(&self, session: Box<Session>) {
+        *self
+            .conn
+            .websocket
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(session);
     }
 }
 
@@ -77,6 +85,8 @@ struct Connection {
     head_started: AtomicU64,
     /// A WebSocket now: reads are frames, not request heads.
     upgraded: AtomicBool,
+    /// The WebSocket the handshake accepted, until this task serves it.
+    websocket: Mutex<Option<Box<Session>>>,
     /// Wakes the connection's task to look at `evicted` and the server's
     /// `closing` (one signal: its task polls it on every wake).
     signal: Notify,
@@ -158,6 +168,7 @@ impl Registry {
             idle_since: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
             head_started: AtomicU64::new(0),
             upgraded: AtomicBool::new(false),
+            websocket: Mutex::new(None),
             signal: Notify::new(),
             evicted: AtomicBool::new(false),
         });
@@ -371,22 +382,39 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let conn = registered.conn.clone();
-    match &shared.tls {
-        None => serve_http(&shared, conn, stream, client).await,
+    // Boxed, so that what the task keeps for a WebSocket's life is sized
+    // for the WebSocket alone, not for hyper's connection or a TLS stream.
+    let websocket = match &shared.tls {
+        None => Box::pin(serve_http(&shared, conn.clone(), stream, client)).await,
         Some(acceptor) => {
-            let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
-            let tls = tokio::select! {
-                tls = handshake => tls,
-                _ = conn.signal.notified() => return,
-            };
-            match tls {
-                Ok(Ok(tls)) => serve_http(&shared, conn, tls, client).await,
-                Ok(Err(e)) => tracing::debug!(client = %client.ip(), "TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!(client = %client.ip(), "TLS handshake timed out"),
-            }
+            Box::pin(serve_tls(&shared, acceptor, conn.clone(), stream, client)).await
         }
+    };
+    if let Some(session) = websocket {
+        serve_websocket(&shared, &conn, *session, client).await;
     }
     drop(registered);
+}
+
+/// The TLS handshake, then HTTP over it.
+async fn serve_tls(
+    shared: &Arc<Shared>,
+    acceptor: &TlsAcceptor,
+    conn: Arc<Connection>,
+    stream: TcpStream,
+    client: SocketAddr,
+) -> Option<Box<Session>> {
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+    let tls = tokio::select! {
+        tls = handshake => tls,
+        _ = conn.signal.notified() => return None,
+    };
+    match tls {
+        Ok(Ok(tls)) => return serve_http(shared, conn, tls, client).await,
+        Ok(Err(e)) => tracing::debug!(client = %client.ip(), "TLS handshake failed: {e}"),
+        Err(_) => tracing::debug!(client = %client.ip(), "TLS handshake timed out"),
+    }
+    None
 }
 
 /// When a connection's task looks at its deadlines next: at the deadline,
@@ -418,17 +446,19 @@ async fn routed(
     }
 }
 
-/// HTTP/1.1 on one connection (and the WebSocket it may become), until
-/// the client leaves, a deadline passes, it is evicted or the server stops.
-async fn serve_http<IO>(shared: &Arc<Shared>, conn: Arc<Connection>, io: IO, client: SocketAddr)
+/// HTTP/1.1 on one connection, until the client leaves, a deadline
+/// passes, it is evicted or the server stops; or until it becomes a
+/// WebSocket, which it returns.
+async fn serve_http<IO>(
+    shared: &Arc<Shared>,
+    conn: Arc<Connection>,
+    io: IO,
+    client: SocketAddr,
+) -> Option<Box<Session>>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let (ws_stop, ws_handle) = jsonrpsee::server::stop_channel();
-    let activity = Activity {
-        conn: conn.clone(),
-        ws_stop,
-    };
+    let activity = Activity { conn: conn.clone() };
     let requests = shared.clone();
     let requests_conn = conn.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
@@ -482,7 +512,7 @@ where
             _ = tokio::time::sleep_until(deadline) => {
                 if conn.deadline(&shared.limits) <= Instant::now() {
                     tracing::debug!(client = %client.ip(), "connection closed: header or idle deadline");
-                    return;
+                    return None;
                 }
             }
             _ = conn.signal.notified() => {
@@ -498,21 +528,30 @@ where
                         continue;
                     }
                     tracing::debug!(client = %client.ip(), "connection closed to make room");
-                    return;
+                    return None;
                 }
             }
         }
     }
     drop(http);
-    if !conn.upgraded.load(Ordering::Relaxed) {
-        return;
-    }
-    // A WebSocket now, served by jsonrpsee's own task: closed through its
-    // stop handle when idle, evicted or stopping.
+    let session = conn
+        .websocket
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    session.filter(|_| conn.upgraded.load(Ordering::Relaxed))
+}
+
+/// A WebSocket, served in the connection's task (crate::jsonrpc::ws), told
+/// to close when idle, evicted or stopping.
+async fn serve_websocket(shared: &Shared, conn: &Connection, session: Session, client: SocketAddr) {
+    let close = Notify::new();
+    // Boxed: moved into place, it would be stored twice in this task.
+    let mut websocket = Box::pin(session.serve(&close));
     loop {
-        let deadline = next_look(&conn, &shared.limits);
+        let deadline = next_look(conn, &shared.limits);
         tokio::select! {
-            _ = ws_handle.clone().stopped() => return,
+            _ = &mut websocket => return,
             _ = tokio::time::sleep_until(deadline) => {
                 if conn.deadline(&shared.limits) <= Instant::now() {
                     tracing::debug!(client = %client.ip(), "WebSocket closed: idle without a subscription");
@@ -522,8 +561,7 @@ where
             _ = conn.signal.notified() => break,
         }
     }
-    let _ = ws_handle.stop();
-    // A client that does not read its close frame is left to the server's
-    // own end rather than held in the registry.
-    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, ws_handle.stopped()).await;
+    close.notify_one();
+    // A client that does not read its close frame is not waited for long.
+    let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, websocket).await;
 }

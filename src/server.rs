@@ -22,7 +22,7 @@ use axum::BoxError;
 use axum::{middleware, Extension, Router};
 use http_body_util::{BodyExt, Collected};
 use jsonrpsee::server::{
-    Methods, PingConfig, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
+    Methods, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
 use rpa_mfa_keywords::email::Mailboxes;
 use rpa_mfa_keywords::identity::Identities;
@@ -39,7 +39,7 @@ use tower::Service;
 
 use crate::auth::{require_auth, Auth, Identity};
 use crate::config::{Limits, ServeConfig};
-use crate::listen::Activity;
+use crate::jsonrpc::ws::WsServer;
 use crate::ops::Health;
 use crate::remote::{xmlrpc, Caller, Protocol, RemoteApi};
 use crate::sms::SmsWebhooks;
@@ -84,18 +84,15 @@ impl BodyLimits {
 
 type RpcBuilder = TowerServiceBuilder<tower::layer::util::Identity, tower::layer::util::Identity>;
 
-/// What it takes to build a jsonrpsee service for one request. Each
-/// request gets its own service so each WebSocket gets its own connection
-/// id (one shared service would break subscriptions). HTTP calls and
-/// WebSockets have a builder each, so each has its own connection count:
-/// open WebSockets never shut out an HTTP call.
+/// What it takes to build a jsonrpsee service for one HTTP request that
+/// is not answered directly; WebSockets are served by [`WsServer`], with a
+/// count of their own: open WebSockets never shut out an HTTP call.
 #[derive(Clone)]
 struct JsonRpcService {
     methods: Methods,
-    /// Closes WebSockets when a connection has no stop handle of its own.
     stop: StopHandle,
     http: RpcBuilder,
-    ws: RpcBuilder,
+    ws: Arc<WsServer>,
 }
 
 /// The library with every keyword, the server's own included.
@@ -322,7 +319,7 @@ fn write_atomically(path: &FilePath, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Builds the router; `rpc_stop` closes WebSocket connections on shutdown.
+/// Builds the router; `rpc_stop` ends jsonrpsee's HTTP calls on shutdown.
 ///
 /// Two parts: `protected` holds every route that serves the library or
 /// tells about it, behind `auth` when it is on; `open` holds the routes
@@ -338,8 +335,9 @@ pub fn router(
     sms: Arc<SmsWebhooks>,
 ) -> Router {
     let body_size = u32::try_from(limits.max_body_size).unwrap_or(u32::MAX);
+    let methods: Methods = crate::jsonrpc::module(api.clone()).into();
     let rpc = JsonRpcService {
-        methods: crate::jsonrpc::module(api.clone()).into(),
+        methods: methods.clone(),
         stop: rpc_stop,
         // Each HTTP call holds a permit only while it runs; the connection
         // cap (crate::listen) bounds them.
@@ -351,21 +349,7 @@ pub fn router(
                 .build(),
         )
         .to_service_builder(),
-        ws: Builder::with_config(
-            ServerConfig::builder()
-                .ws_only()
-                .max_request_body_size(body_size)
-                .max_connections(limits.max_websockets)
-                .max_subscriptions_per_connection(limits.max_subscriptions)
-                .enable_ws_ping(
-                    PingConfig::new()
-                        .ping_interval(limits.ws_ping_interval)
-                        .inactive_limit(limits.ws_ping_interval * 3)
-                        .max_failures(1),
-                )
-                .build(),
-        )
-        .to_service_builder(),
+        ws: WsServer::new(api.clone(), methods.clone(), limits),
     };
     let body = BodyLimits::new(limits, &services.stopping);
     let protected = Router::new()
@@ -692,29 +676,25 @@ fn xml(body: String) -> Response {
 /// remote method (the hot path), by the HTTP service otherwise.
 async fn jsonrpc(State(app): State<AppState>, request: Request) -> Response {
     let rpc = &app.rest.rpc;
-    let stop = match request.extensions().get::<Activity>() {
-        Some(activity) => activity.ws_stop.clone(),
-        None => rpc.stop.clone(),
+    if jsonrpsee::server::ws::is_upgrade_request(&request) {
+        return rpc.ws.upgrade(request);
+    }
+    let (parts, body) = request.into_parts();
+    let body = match read_body(body, &app.rest.body).await {
+        Ok(body) => body,
+        Err(refused) => return json_refusal(refused),
     };
-    let mut service;
-    let request = if jsonrpsee::server::ws::is_upgrade_request(&request) {
-        service = rpc.ws.clone().build(rpc.methods.clone(), stop);
-        request
-    } else {
-        let (parts, body) = request.into_parts();
-        let body = match read_body(body, &app.rest.body).await {
-            Ok(body) => body,
-            Err(refused) => return json_refusal(refused),
-        };
-        let identity = parts.extensions.get::<Identity>();
-        let direct =
-            crate::jsonrpc::http::answer(&app.api, identity, &parts.method, &parts.headers, &body);
-        if let Some(answer) = direct.await {
-            return answer;
-        }
-        service = rpc.http.clone().build(rpc.methods.clone(), stop);
-        Request::from_parts(parts, Body::from(body))
-    };
+    let identity = parts.extensions.get::<Identity>();
+    let direct =
+        crate::jsonrpc::http::answer(&app.api, identity, &parts.method, &parts.headers, &body);
+    if let Some(answer) = direct.await {
+        return answer;
+    }
+    let mut service = rpc
+        .http
+        .clone()
+        .build(rpc.methods.clone(), rpc.stop.clone());
+    let request = Request::from_parts(parts, Body::from(body));
     match service.call(request).await {
         Ok(response) => answer_invalid_ids(response.map(Body::new)).await,
         Err(e) => {

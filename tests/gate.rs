@@ -5,17 +5,13 @@
 //! the failed-login limiter and the smaller protocol findings of issue 8.
 //! Every case runs against the built binary on a free port.
 
-use std::time::Duration;
-
 use base64::Engine;
-use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value as Json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::Message;
 
 mod common;
 use common::remote_text::{member, run_keyword_xml};
-use common::{post_jsonrpc, post_xml, Log, Server, Spawn};
+use common::{post_jsonrpc, post_xml, ws_call, Log, Server, Spawn, WsSocket};
 
 const SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 /// pyotp 2.12: `pyotp.HOTP(SECRET).at(0)`.
@@ -102,11 +98,8 @@ async fn jsonrpc(server: &Server, authorization: &str, method: &str, params: Jso
     .await
 }
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 /// A real WebSocket to `/jsonrpc`, authenticated in the handshake.
-async fn websocket(server: &Server, authorization: &str) -> Socket {
+async fn websocket(server: &Server, authorization: &str) -> WsSocket {
     let mut request = format!("ws://127.0.0.1:{}/jsonrpc", server.port)
         .into_client_request()
         .unwrap();
@@ -114,28 +107,6 @@ async fn websocket(server: &Server, authorization: &str) -> Socket {
         .headers_mut()
         .insert("Authorization", authorization.parse().unwrap());
     tokio_tungstenite::connect_async(request).await.unwrap().0
-}
-
-/// Sends one request over the socket and returns the answer with its id.
-async fn ws_call(socket: &mut Socket, id: u64, method: &str, params: Json) -> Json {
-    let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
-    socket
-        .send(Message::text(request.to_string()))
-        .await
-        .unwrap();
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(10), socket.next())
-            .await
-            .expect("an answer within 10 s")
-            .expect("the socket stays open")
-            .unwrap();
-        if let Message::Text(text) = message {
-            let answer: Json = serde_json::from_str(&text).unwrap();
-            if answer["id"] == id {
-                return answer;
-            }
-        }
-    }
 }
 
 /// Sets the TOTP secret of `namespace` as alice, who is not pinned.

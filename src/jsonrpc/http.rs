@@ -72,20 +72,21 @@ pub async fn answer_text(
 /// (not scanned twice). What jsonrpsee's request type accepts and this
 /// does not (escapes in the version or method name, params serde cannot
 /// read) goes to jsonrpsee, which answers as it always did.
+/// The WebSocket path reads its calls with it too.
 #[derive(Deserialize)]
-struct Call<'a> {
+pub(super) struct Call<'a> {
     #[serde(borrow)]
-    jsonrpc: &'a str,
+    pub jsonrpc: &'a str,
     #[serde(borrow)]
-    id: CallId<'a>,
+    pub id: CallId<'a>,
     #[serde(borrow)]
-    method: &'a str,
+    pub method: &'a str,
     #[serde(default)]
-    params: Option<Params>,
+    pub params: Option<Params>,
 }
 
 /// The ids jsonrpsee takes: null, a non-negative integer or a string.
-struct CallId<'a>(Id<'a>);
+pub(super) struct CallId<'a>(pub Id<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for CallId<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<CallId<'a>, D::Error> {

@@ -19,8 +19,14 @@ use crate::config::LogFormat;
 /// credentials, bodies with secrets): capped at debug whatever the filter.
 /// A cap only: at the default `info` their debug lines stay out too.
 /// async-imap traces every IMAP command and answer: `LOGIN` passwords,
-/// XOAUTH2 tokens, messages with their codes.
-const REQUEST_DUMPERS: &[&str] = &["jsonrpsee", "async_imap"];
+/// XOAUTH2 tokens, messages with their codes. tungstenite (the WebSocket
+/// frames, through the `log` bridge) writes every frame and message.
+const REQUEST_DUMPERS: &[&str] = &[
+    "jsonrpsee",
+    "async_imap",
+    "tungstenite",
+    "tokio_tungstenite",
+];
 
 /// Installs the process-wide subscriber with a filter such as `info` or
 /// `rpa_mfa=debug,warn`.

@@ -303,3 +303,31 @@ pub async fn run_keyword(port: u16, ns: &str, name: &str, args: Json, kwargs: Js
     let url = format!("http://127.0.0.1:{port}/jsonrpc");
     post_jsonrpc(&reqwest::Client::new(), &url, "run_keyword", params).await["result"].clone()
 }
+
+/// A client WebSocket (tokio-tungstenite, a real client).
+pub type WsSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Sends one request over the socket and returns the answer with its id.
+pub async fn ws_call(socket: &mut WsSocket, id: u64, method: &str, params: Json) -> Json {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    socket
+        .send(Message::text(request.to_string()))
+        .await
+        .unwrap();
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("an answer within 10 s")
+            .expect("the socket stays open")
+            .unwrap();
+        if let Message::Text(text) = message {
+            let answer: Json = serde_json::from_str(&text).unwrap();
+            if answer["id"] == id {
+                return answer;
+            }
+        }
+    }
+}

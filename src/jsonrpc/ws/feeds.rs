@@ -1,0 +1,205 @@
+//! A WebSocket's live-code subscriptions, polled by the connection's own
+//! task (no task, channel or buffer per subscription), and the `totp`
+//! notifications they send, each tick's JSON written once for all
+//! subscribers of its secret.
+
+use std::fmt::Write;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, Weak};
+use std::task::{Context, Poll};
+
+use rpa_mfa_keywords::otp::live::{TotpFeed, TotpTick};
+use rpa_mfa_keywords::KeywordError;
+
+use crate::jsonrpc::TOTP_NOTIFICATION;
+
+/// A feed waiting for its next code; gives the feed back with the code.
+type NextCode =
+    Pin<Box<dyn Future<Output = (TotpFeed, Result<Arc<TotpTick>, KeywordError>)> + Send>>;
+
+fn next_code(mut feed: TotpFeed) -> NextCode {
+    Box::pin(async move {
+        let tick = feed.next().await;
+        (feed, tick)
+    })
+}
+
+/// One open subscription.
+struct Feed {
+    /// The subscription id the client was given (jsonrpsee's kind: a
+    /// random integer below 2^53).
+    id: u64,
+    namespace: Box<str>,
+    next: NextCode,
+}
+
+/// The subscriptions of one WebSocket.
+#[derive(Default)]
+pub(super) struct Feeds {
+    open: Vec<Feed>,
+}
+
+/// A code for a subscription, or the end of it.
+pub(super) enum Delivery {
+    Code(u64, Arc<TotpTick>),
+    Ended,
+}
+
+impl Feeds {
+    pub fn len(&self) -> usize {
+        self.open.len()
+    }
+
+    pub fn add(&mut self, id: u64, namespace: &str, feed: TotpFeed) {
+        tracing::info!(namespace, "live TOTP codes: subscribed");
+        self.open.push(Feed {
+            id,
+            namespace: namespace.into(),
+            next: next_code(feed),
+        });
+    }
+
+    /// Ends a subscription; false when this WebSocket has none by that id.
+    pub fn remove(&mut self, id: u64) -> bool {
+        let Some(at) = self.open.iter().position(|f| f.id == id) else {
+            return false;
+        };
+        let feed = self.open.swap_remove(at);
+        tracing::info!(
+            namespace = &*feed.namespace,
+            "live TOTP codes: unsubscribed"
+        );
+        true
+    }
+
+    /// The next code of any subscription. Polls each: a WebSocket holds at
+    /// most `--max-subscriptions` (16), most often one.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Delivery> {
+        for at in 0..self.open.len() {
+            let feed = &mut self.open[at];
+            if let Poll::Ready((next, tick)) = feed.next.as_mut().poll(cx) {
+                let id = feed.id;
+                return Poll::Ready(match tick {
+                    Ok(tick) => {
+                        feed.next = next_code(next);
+                        Delivery::Code(id, tick)
+                    }
+                    // The secret was removed or the store failed: the
+                    // subscription ends, as it did under jsonrpsee.
+                    Err(_) => {
+                        self.remove(id);
+                        Delivery::Ended
+                    }
+                });
+            }
+        }
+        Poll::Pending
+    }
+
+    /// Ends every subscription (the WebSocket is closing).
+    pub fn clear(&mut self) {
+        while let Some(feed) = self.open.first() {
+            let id = feed.id;
+            self.remove(id);
+        }
+    }
+}
+
+/// However the WebSocket ends, each subscription's end is logged.
+impl Drop for Feeds {
+    fn drop(&mut self) {
+        self.clear();
+    }
+}
+
+/// The JSON of the ticks being sent, shared by every WebSocket: a timer's
+/// tick reaches all subscribers of its secret as one `Arc`, and is written
+/// as JSON once. Entries go when their tick is dropped.
+#[derive(Default)]
+pub(super) struct TickTexts {
+    texts: Mutex<Vec<(Weak<TotpTick>, Arc<str>)>>,
+}
+
+impl TickTexts {
+    fn text(&self, tick: &Arc<TotpTick>) -> Arc<str> {
+        let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, text)) = texts
+            .iter()
+            .find(|(t, _)| std::ptr::eq(t.as_ptr(), Arc::as_ptr(tick)))
+        {
+            return text.clone();
+        }
+        texts.retain(|(t, _)| t.strong_count() > 0);
+        // Not reached: a tick is plain numbers and text.
+        let text: Arc<str> = serde_json::to_string(&**tick)
+            .unwrap_or_else(|_| "null".into())
+            .into();
+        texts.push((Arc::downgrade(tick), text.clone()));
+        text
+    }
+
+    /// The `totp` notification of `tick` for subscription `id`, as
+    /// jsonrpsee writes it: `{"jsonrpc":"2.0","method":"totp","params":
+    /// {"subscription":ID,"result":TICK}}`.
+    pub fn notification(&self, id: u64, tick: &Arc<TotpTick>) -> String {
+        let result = self.text(tick);
+        let mut text = String::with_capacity(96 + result.len());
+        text.push_str("{\"jsonrpc\":\"2.0\",\"method\":\"");
+        text.push_str(TOTP_NOTIFICATION);
+        text.push_str("\",\"params\":{\"subscription\":");
+        let _ = write!(text, "{id}");
+        text.push_str(",\"result\":");
+        text.push_str(&result);
+        text.push_str("}}");
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonrpsee::types::response::{SubscriptionPayload, SubscriptionResponse};
+    use jsonrpsee::types::SubscriptionId;
+
+    fn tick(seconds_left: f64) -> Arc<TotpTick> {
+        Arc::new(TotpTick {
+            code: "07081804".into(),
+            period: 30,
+            period_start: 1_111_111_080,
+            period_end: 1_111_111_110,
+            seconds_left,
+        })
+    }
+
+    /// Byte for byte what jsonrpsee sent for the same tick.
+    #[test]
+    fn notifications_are_jsonrpsees() {
+        let texts = TickTexts::default();
+        for (id, tick) in [(7, tick(9.5)), (9_007_199_254_740_991, tick(30.0))] {
+            let jsonrpsee = serde_json::to_string(&SubscriptionResponse::new(
+                TOTP_NOTIFICATION.into(),
+                SubscriptionPayload {
+                    subscription: SubscriptionId::Num(id),
+                    result: &*tick,
+                },
+            ))
+            .unwrap();
+            assert_eq!(texts.notification(id, &tick), jsonrpsee);
+        }
+    }
+
+    #[test]
+    fn a_tick_is_written_once_and_forgotten_when_dropped() {
+        let texts = TickTexts::default();
+        let shared = tick(30.0);
+        let first = texts.text(&shared);
+        assert!(Arc::ptr_eq(&first, &texts.text(&shared)));
+        // Another tick with equal fields is another entry.
+        let other = tick(30.0);
+        assert!(!Arc::ptr_eq(&first, &texts.text(&other)));
+        drop((shared, other));
+        texts.text(&tick(1.0));
+        assert_eq!(texts.texts.lock().unwrap().len(), 1);
+    }
+}

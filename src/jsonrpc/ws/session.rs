@@ -1,0 +1,278 @@
+//! One WebSocket's life, in its connection's task: reads messages, runs
+//! their calls, polls its subscriptions, pings, and writes, until the
+//! client leaves, goes silent, or the connection is told to close.
+
+use std::future::{poll_fn, Future};
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use jsonrpsee::server::{IdProvider, RandomIntegerIdProvider};
+use jsonrpsee::types::error::reject_too_big_request;
+use jsonrpsee::types::{Id, SubscriptionId};
+use tokio::sync::Notify;
+use tokio::time::{sleep, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
+use tokio_tungstenite::tungstenite::{error::CapacityError, Error as WsError, Message};
+use tokio_tungstenite::WebSocketStream;
+
+use super::dispatch::{self, Done, Incoming, Pending, Sender};
+use super::feeds::{Delivery, Feeds};
+use super::{Permit, WsServer};
+use crate::auth::Identity;
+use crate::listen::{Activity, Busy};
+
+/// Calls one WebSocket may have running; past it its next message is not
+/// read until one ends (a bound on what a client that sends without
+/// reading can make the server hold).
+const MAX_CALLS: usize = 64;
+
+/// A WebSocket accepted by the handshake, waiting for its connection's
+/// task to serve it.
+pub struct Session {
+    server: Arc<WsServer>,
+    identity: Option<Identity>,
+    activity: Activity,
+    upgrade: OnUpgrade,
+    _permit: Permit,
+}
+
+/// What woke the session.
+enum Event {
+    Message(Message),
+    Done(Done),
+    Delivery(Delivery),
+    /// Time for a ping, or to see whether the client went silent.
+    Ping,
+    /// The connection was told to close.
+    Close,
+    /// Every call running at the close has answered.
+    Finished,
+    /// The socket failed or the client left.
+    Gone(Option<WsError>),
+}
+
+impl Session {
+    pub(super) fn new(
+        server: Arc<WsServer>,
+        identity: Option<Identity>,
+        activity: Activity,
+        upgrade: OnUpgrade,
+        permit: Permit,
+    ) -> Session {
+        Session {
+            server,
+            identity,
+            activity,
+            upgrade,
+            _permit: permit,
+        }
+    }
+
+    /// Serves the WebSocket until the client leaves or goes silent, or
+    /// `close` is notified: then running calls answer, subscriptions end,
+    /// and the close handshake is sent.
+    pub async fn serve(self, close: &Notify) {
+        let io = match self.upgrade.await {
+            Ok(io) => TokioIo::new(io),
+            Err(e) => {
+                tracing::debug!("WebSocket upgrade failed: {e}");
+                return;
+            }
+        };
+        let server = self.server;
+        let mut ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(server.config)).await;
+        let sender = Sender {
+            server: server.clone(),
+            identity: self.identity,
+        };
+        let interval = server.ping_interval;
+        let mut feeds = Feeds::default();
+        let mut calls: Vec<Pending> = Vec::new();
+        let mut subscribing = 0;
+        let mut busy: Option<Busy> = None;
+        let mut unflushed = false;
+        let mut closing = false;
+        let mut last_heard = Instant::now();
+        // The first ping at once, as jsonrpsee sent it.
+        let ping = sleep(Duration::ZERO);
+        let closed = close.notified();
+        tokio::pin!(ping, closed);
+        loop {
+            let event = poll_fn(|cx| {
+                if !closing && closed.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Close);
+                }
+                if unflushed {
+                    match ws.poll_flush_unpin(cx) {
+                        Poll::Ready(Ok(())) => unflushed = false,
+                        Poll::Ready(Err(e)) => return Poll::Ready(Event::Gone(Some(e))),
+                        Poll::Pending => {}
+                    }
+                }
+                if ping.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Event::Ping);
+                }
+                // A client not reading gets nothing new until its backlog
+                // is written.
+                if unflushed {
+                    return Poll::Pending;
+                }
+                for at in 0..calls.len() {
+                    if let Poll::Ready(done) = calls[at].as_mut().poll(cx) {
+                        drop(calls.swap_remove(at));
+                        return Poll::Ready(Event::Done(done));
+                    }
+                }
+                if closing && calls.is_empty() {
+                    return Poll::Ready(Event::Finished);
+                }
+                if closing {
+                    return Poll::Pending;
+                }
+                if let Poll::Ready(delivery) = feeds.poll_next(cx) {
+                    return Poll::Ready(Event::Delivery(delivery));
+                }
+                if calls.len() < MAX_CALLS {
+                    return match ws.poll_next_unpin(cx) {
+                        Poll::Ready(Some(Ok(message))) => Poll::Ready(Event::Message(message)),
+                        Poll::Ready(Some(Err(e))) => Poll::Ready(Event::Gone(Some(e))),
+                        Poll::Ready(None) => Poll::Ready(Event::Gone(None)),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+                Poll::Pending
+            })
+            .await;
+            let mut out = None;
+            match event {
+                Event::Message(message) => {
+                    last_heard = Instant::now();
+                    let data = match &message {
+                        Message::Text(text) => text.as_bytes(),
+                        Message::Binary(data) => &data[..],
+                        // tungstenite answers pings and closes itself;
+                        // its answer is written with the next flush.
+                        _ => {
+                            unflushed = true;
+                            continue;
+                        }
+                    };
+                    match sender.read(data) {
+                        Incoming::Answer(text) => out = Some(text),
+                        Incoming::Start(work) => calls.push(work),
+                        Incoming::Subscribe(id, work) => {
+                            if feeds.len() + subscribing >= server.max_subscriptions {
+                                let max = server.max_subscriptions as u32;
+                                let refusal =
+                                    jsonrpsee::types::error::reject_too_many_subscriptions(max);
+                                out = Some(dispatch::error(id, refusal));
+                            } else {
+                                subscribing += 1;
+                                calls.push(work);
+                            }
+                        }
+                        Incoming::Unsubscribe(id, subscription) => {
+                            let ended = subscription.is_some_and(|s| feeds.remove(s));
+                            out = Some(dispatch::unsubscribed(id, ended));
+                        }
+                        Incoming::Nothing => {}
+                    }
+                }
+                Event::Done(Done::Answer(text)) => out = Some(text),
+                Event::Done(Done::Subscribed {
+                    id,
+                    namespace,
+                    feed,
+                }) => {
+                    subscribing -= 1;
+                    let subscription = new_subscription_id();
+                    feeds.add(subscription, &namespace, feed);
+                    out = Some(dispatch::subscribed(id, subscription));
+                }
+                Event::Delivery(Delivery::Code(subscription, tick)) => {
+                    out = Some(server.ticks.notification(subscription, &tick));
+                }
+                Event::Delivery(Delivery::Ended) => {}
+                Event::Ping => {
+                    // Not reading because its calls are at the cap, the
+                    // server cannot hear the client: that is no silence.
+                    if calls.len() >= MAX_CALLS {
+                        last_heard = Instant::now();
+                    }
+                    if last_heard.elapsed() > interval * 3 {
+                        tracing::debug!("WebSocket closed: nothing heard for three ping intervals");
+                        return;
+                    }
+                    ping.as_mut().reset(Instant::now() + interval);
+                    if !unflushed {
+                        if ws
+                            .start_send_unpin(Message::Ping(Default::default()))
+                            .is_err()
+                        {
+                            return;
+                        }
+                        unflushed = true;
+                    }
+                }
+                Event::Close => {
+                    closing = true;
+                    feeds.clear();
+                }
+                Event::Finished => {
+                    drop(busy);
+                    let _ = ws.close(None).await;
+                    return;
+                }
+                Event::Gone(Some(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
+                    // As jsonrpsee, the error with a null id; then the
+                    // socket closes, as the rest of the message cannot be
+                    // skipped.
+                    let max = u32::try_from(server.config.max_message_size.unwrap_or(0))
+                        .unwrap_or(u32::MAX);
+                    let refusal = dispatch::error(Id::Null, reject_too_big_request(max));
+                    let _ = ws.feed(Message::text(refusal)).await;
+                    let frame = CloseFrame {
+                        code: CloseCode::Size,
+                        reason: "message too big".into(),
+                    };
+                    let _ = ws.close(Some(frame)).await;
+                    return;
+                }
+                Event::Gone(e) => {
+                    if let Some(e) = e {
+                        tracing::debug!("WebSocket ended: {e}");
+                    }
+                    return;
+                }
+            }
+            if let Some(text) = out.filter(|t| !t.is_empty()) {
+                if ws.start_send_unpin(Message::text(text)).is_err() {
+                    return;
+                }
+                unflushed = true;
+            }
+            // Busy (never closed as idle or to make room) while a call runs
+            // or a subscription is open.
+            let active = !calls.is_empty() || feeds.len() > 0;
+            match (active, busy.is_some()) {
+                (true, false) => busy = Some(self.activity.busy()),
+                (false, true) => busy = None,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// A subscription id as jsonrpsee makes them: a random integer below 2^53.
+fn new_subscription_id() -> u64 {
+    match RandomIntegerIdProvider.next_id() {
+        SubscriptionId::Num(n) => n,
+        // Not reached: the integer provider.
+        SubscriptionId::Str(_) => 0,
+    }
+}
