@@ -67,6 +67,22 @@ fn build(ca: Option<&Path>) -> Result<reqwest::Client, String> {
         .map_err(|e| format!("cannot set up an HTTP client: {e}"))
 }
 
+/// What a failed request's chain of causes says: the innermost message
+/// (`default` when there is none), and whether TLS failed anywhere in it
+/// (a certificate not trusted, plain HTTP where TLS was expected).
+pub fn request_cause(error: &reqwest::Error, default: &str) -> (String, bool) {
+    use std::error::Error as _;
+    let mut cause = default.to_owned();
+    let mut tls = false;
+    let mut source = error.source();
+    while let Some(inner) = source {
+        cause = inner.to_string();
+        tls |= is_tls_error(inner);
+        source = inner.source();
+    }
+    (cause, tls)
+}
+
 /// Whether rustls failed, directly or wrapped in the (nested) I/O errors
 /// hyper reports; an I/O error's `source()` skips what it wraps.
 pub fn is_tls_error(mut error: &(dyn std::error::Error + 'static)) -> bool {

@@ -4,7 +4,6 @@
 //! protocol breach or unreachable. Bodies are never quoted in an error:
 //! they carry passwords, codes and tokens.
 
-use std::error::Error as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -103,14 +102,7 @@ impl Wire {
                 self.timeout.as_secs_f64()
             ));
         }
-        let mut cause = String::from("request failed");
-        let mut tls = false;
-        let mut source = error.source();
-        while let Some(inner) = source {
-            cause = inner.to_string();
-            tls |= crate::http_clients::is_tls_error(inner);
-            source = inner.source();
-        }
+        let (cause, tls) = crate::http_clients::request_cause(error, "request failed");
         // A certificate not trusted, or plain HTTP where TLS was expected,
         // is a setup mismatch, not a platform that is down.
         if tls {

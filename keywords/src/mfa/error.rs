@@ -5,8 +5,6 @@
 //! (`MFAServiceUnreachable`, the only one `ignore_connection_error` lets
 //! pass).
 
-use std::error::Error as _;
-
 use crate::KeywordError;
 
 /// Why a provider call did not authenticate. Messages never carry a code,
@@ -47,12 +45,7 @@ impl MfaError {
     pub fn from_http(provider: &str, error: reqwest::Error) -> MfaError {
         let error = error.without_url();
         let text = format!("MFA provider '{provider}': {}", chain(&error));
-        let mut tls = false;
-        let mut source = error.source();
-        while let Some(cause) = source {
-            tls |= crate::http_clients::is_tls_error(cause);
-            source = cause.source();
-        }
+        let (_, tls) = crate::http_clients::request_cause(&error, "");
         if tls {
             MfaError::Communication(text)
         } else if error.is_connect() || error.is_timeout() {

@@ -1,7 +1,6 @@
 //! The HTTP client every OAuth call goes through: timeouts, no redirects,
 //! JSON answers only, and failures named the way `requests` names them.
 
-use std::error::Error as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -223,14 +222,7 @@ impl Http {
                 ),
             );
         }
-        let mut cause = String::from("request failed");
-        let mut tls = false;
-        let mut source = error.source();
-        while let Some(inner) = source {
-            cause = inner.to_string();
-            tls |= crate::http_clients::is_tls_error(inner);
-            source = inner.source();
-        }
+        let (cause, tls) = crate::http_clients::request_cause(error, "request failed");
         if tls {
             KeywordError::new("SSLError", format!("{url}: TLS failed: {cause}"))
         } else {
