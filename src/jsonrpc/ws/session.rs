@@ -13,6 +13,7 @@ use hyper_util::rt::TokioIo;
 use jsonrpsee::server::{IdProvider, RandomIntegerIdProvider};
 use jsonrpsee::types::error::reject_too_big_request;
 use jsonrpsee::types::{Id, SubscriptionId};
+use tokio::io::AsyncReadExt;
 use tokio::sync::Notify;
 use tokio::time::{sleep, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -241,6 +242,16 @@ impl Session {
                         reason: "message too big".into(),
                     };
                     let _ = ws.close(Some(frame)).await;
+                    // Dropping a socket with the rest of the message still
+                    // unread makes the kernel answer with a RST, which can
+                    // destroy the error before the client reads it: what it
+                    // still sends is read and dropped for a bounded moment.
+                    let mut io = ws.into_inner();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+                        let mut sink = [0u8; 1024];
+                        while matches!(io.read(&mut sink).await, Ok(n) if n > 0) {}
+                    })
+                    .await;
                     return;
                 }
                 Event::Gone(e) => {
