@@ -328,7 +328,7 @@ impl LastCode {
     fn get(&self, step: u64) -> Option<u32> {
         let word = self.0.load(Ordering::Relaxed);
         (word != Self::EMPTY && word >> Self::CODE_BITS == step)
-            .then(|| (word & ((1 << Self::CODE_BITS) - 1)) as u32)
+            .then_some((word & ((1 << Self::CODE_BITS) - 1)) as u32)
     }
 
     /// Keeps `code` (as totp-rs wrote it) for `step`.
