@@ -281,7 +281,7 @@ impl OtpKey {
                 return code;
             }
         };
-        format!("{code:0width$}", width = usize::from(self.digits))
+        zero_padded(code, self.digits)
     }
 
     /// The TOTP code at a Unix time.
@@ -343,6 +343,18 @@ impl LastCode {
             }
         }
     }
+}
+
+/// `code` in `digits` decimal digits, leading zeros kept (as totp-rs
+/// writes it), without `format!`'s machinery: this is every call's answer.
+fn zero_padded(mut code: u32, digits: u8) -> String {
+    let mut text = [b'0'; 10];
+    let digits = usize::from(digits).min(text.len());
+    for at in (0..digits).rev() {
+        text[at] = b'0' + (code % 10) as u8;
+        code /= 10;
+    }
+    text[..digits].iter().map(|&b| char::from(b)).collect()
 }
 
 /// Checks a digit count: RFC 4226 allows 6 to 8 (and totp-rs panics beyond 9).
