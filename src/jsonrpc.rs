@@ -25,7 +25,7 @@ use serde_json::Value as Json;
 pub use self::values::Params;
 
 use crate::auth::Identity;
-use crate::remote::{Caller, Fault, Protocol, RemoteApi, METHODS};
+use crate::remote::{Caller, Entry, Fault, Protocol, RemoteApi, Reply, METHODS};
 
 /// Subscribes to a namespace's live TOTP codes.
 pub const SUBSCRIBE_TOTP: &str = "subscribe_totp";
@@ -129,7 +129,7 @@ pub async fn call(
     method: &'static str,
     params: &str,
     identity: Option<&Identity>,
-) -> Result<Value, ErrorObjectOwned> {
+) -> Result<Reply, ErrorObjectOwned> {
     let params = serde_json::from_str(params).map_err(not_json)?;
     call_with(api, method, params, identity).await
 }
@@ -141,7 +141,7 @@ pub async fn call_with(
     method: &'static str,
     params: Params,
     identity: Option<&Identity>,
-) -> Result<Value, ErrorObjectOwned> {
+) -> Result<Reply, ErrorObjectOwned> {
     let (namespace, values) = bind(method, params)?;
     let caller = Caller {
         protocol: Protocol::JsonRpc,
@@ -153,13 +153,27 @@ pub async fn call_with(
         .map_err(|f| error_object(&f))
 }
 
-/// A method's result, written as JSON straight from the value.
+/// A method's result, written as JSON straight from the reply (a
+/// keyword's result dict from its parts, in the dict's key order).
 #[derive(Clone)]
-pub struct Answer(pub Value);
+pub struct Answer(pub Reply);
 
 impl serde::Serialize for Answer {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        values::Wire(&self.0).serialize(s)
+        use serde::ser::SerializeMap;
+        let keyword = match &self.0 {
+            Reply::Value(value) => return values::Wire(value).serialize(s),
+            Reply::Keyword(keyword) => keyword,
+        };
+        let entries = keyword.entries();
+        let mut map = s.serialize_map(Some(entries.iter().flatten().count()))?;
+        for (name, entry) in entries.iter().flatten() {
+            match entry {
+                Entry::Text(text) => map.serialize_entry(name, text)?,
+                Entry::Value(value) => map.serialize_entry(name, &values::Wire(value))?,
+            }
+        }
+        map.end()
     }
 }
 

@@ -620,7 +620,7 @@ pub(crate) async fn xmlrpc_answer(
                 identity,
             };
             match api.call(caller, &call.method, call.params).await {
-                Ok(value) => xmlrpc::encode_response(&value),
+                Ok(reply) => xmlrpc::encode_reply(&reply),
                 Err(fault) => xmlrpc::encode_fault(fault.code(), &fault.message()),
             }
         }

@@ -116,6 +116,87 @@ impl Fault {
     }
 }
 
+/// What a remote method answers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reply {
+    Value(Value),
+    /// `run_keyword`'s result, kept as its parts: the encoders write
+    /// Robot's result dict straight from them, without building a map of
+    /// owned keys for every call (see [`KeywordReply::into_value`]).
+    Keyword(KeywordReply),
+}
+
+impl Reply {
+    /// The reply as one value (`run_keyword`'s as Robot's result dict).
+    pub fn into_value(self) -> Value {
+        match self {
+            Reply::Value(value) => value,
+            Reply::Keyword(keyword) => keyword.into_value(),
+        }
+    }
+}
+
+/// A keyword's result: what it returned, or the error it failed with, and
+/// what it wrote to Robot's log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeywordReply {
+    pub result: Result<Value, String>,
+    pub output: String,
+}
+
+impl KeywordReply {
+    pub fn passed(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    /// Robot's result dict: `status` PASS with `return`, or FAIL with
+    /// `error`, and `output`.
+    pub fn into_value(self) -> Value {
+        let mut dict = BTreeMap::new();
+        match self.result {
+            Ok(value) => {
+                dict.insert("status".to_owned(), Value::str("PASS"));
+                dict.insert("return".to_owned(), value);
+            }
+            Err(error) => {
+                dict.insert("status".to_owned(), Value::str("FAIL"));
+                dict.insert("error".to_owned(), Value::Str(error));
+            }
+        }
+        dict.insert("output".to_owned(), Value::Str(self.output));
+        Value::Dict(dict)
+    }
+
+    /// The dict's entries in its key order (`error`, `output`, `return`,
+    /// `status`), as [`KeywordReply::into_value`]'s map would list them:
+    /// an encoder writes these instead.
+    pub fn entries(&self) -> [Option<(&'static str, Entry<'_>)>; 3] {
+        let status = (
+            "status",
+            Entry::Text(if self.passed() { "PASS" } else { "FAIL" }),
+        );
+        let output = ("output", Entry::Text(&self.output));
+        match &self.result {
+            Ok(value) => [
+                Some(output),
+                Some(("return", Entry::Value(value))),
+                Some(status),
+            ],
+            Err(error) => [
+                Some(("error", Entry::Text(error))),
+                Some(output),
+                Some(status),
+            ],
+        }
+    }
+}
+
+/// One entry of a [`KeywordReply`]'s dict: a string, or the returned value.
+pub enum Entry<'a> {
+    Text(&'a str),
+    Value(&'a Value),
+}
+
 /// The wire protocol a call came in on, for metrics and logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Protocol {
@@ -179,7 +260,7 @@ impl RemoteApi {
         caller: Caller<'_>,
         method: &str,
         params: Vec<Value>,
-    ) -> Result<Value, Fault> {
+    ) -> Result<Reply, Fault> {
         let access = self
             .gate
             .admit(caller.protocol, caller.identity, caller.namespace, method)
@@ -213,9 +294,7 @@ impl RemoteApi {
         let result = self.dispatch(access, method, params).await;
         let took = started.elapsed();
         let status = match &result {
-            Ok(Value::Dict(map)) if matches!(map.get("status"), Some(Value::Str(s)) if s == "PASS") => {
-                "PASS"
-            }
+            Ok(Reply::Keyword(reply)) if reply.passed() => "PASS",
             Ok(_) => "FAIL",
             Err(_) => "FAULT",
         };
@@ -241,30 +320,30 @@ impl RemoteApi {
         access: Access,
         method: &str,
         params: Vec<Value>,
-    ) -> Result<Value, Fault> {
+    ) -> Result<Reply, Fault> {
         let mut params = params.into_iter();
         let mut next = |what: &str| {
             params.next().ok_or_else(|| {
                 Fault::InvalidParams(format!("'{method}' needs the argument '{what}'."))
             })
         };
-        match method {
-            "get_library_information" => Ok(library_information(&self.library)),
-            "get_keyword_names" => Ok(Value::list(self.library.keywords().iter().map(|k| k.name))),
+        let value = match method {
+            "get_library_information" => library_information(&self.library),
+            "get_keyword_names" => Value::list(self.library.keywords().iter().map(|k| k.name)),
             "get_keyword_arguments" => {
-                Ok(self.describe(&text(next("name")?)?, |k| Value::List(k.robot_args())))
+                self.describe(&text(next("name")?)?, |k| Value::List(k.robot_args()))
             }
-            "get_keyword_types" => Ok(self.describe(&text(next("name")?)?, |k| k.robot_types())),
-            "get_keyword_tags" => Ok(self.describe(&text(next("name")?)?, |k| {
+            "get_keyword_types" => self.describe(&text(next("name")?)?, |k| k.robot_types()),
+            "get_keyword_tags" => self.describe(&text(next("name")?)?, |k| {
                 Value::list(k.tags.iter().copied())
-            })),
+            }),
             "get_keyword_documentation" => {
                 let name = text(next("name")?)?;
-                Ok(Value::str(match name.as_str() {
+                Value::str(match name.as_str() {
                     "__intro__" => INTRO,
                     "__init__" => INIT_DOC,
                     _ => self.library.keyword(&name).map_or("", |k| k.doc),
-                }))
+                })
             }
             "run_keyword" => {
                 let name = text(next("name")?)?;
@@ -286,11 +365,15 @@ impl RemoteApi {
                         ))
                     }
                 };
-                self.run_keyword(access, name, args, kwargs).await
+                return self
+                    .run_keyword(access, name, args, kwargs)
+                    .await
+                    .map(Reply::Keyword);
             }
-            "stop_remote_server" => Ok(Value::Bool(self.stop.request())),
-            other => Err(Fault::MethodNotFound(shown_name(other).into_owned())),
-        }
+            "stop_remote_server" => Value::Bool(self.stop.request()),
+            other => return Err(Fault::MethodNotFound(shown_name(other).into_owned())),
+        };
+        Ok(Reply::Value(value))
     }
 
     /// Runs a keyword so that a client hanging up mid-call cannot cancel
@@ -303,7 +386,7 @@ impl RemoteApi {
         name: String,
         args: Vec<Value>,
         kwargs: Vec<(String, Value)>,
-    ) -> Result<Value, Fault> {
+    ) -> Result<KeywordReply, Fault> {
         let library = self.library.clone();
         let mut run = Box::pin(async move { library.run(access, &name, args, kwargs).await });
         let failed =
@@ -318,19 +401,10 @@ impl RemoteApi {
             Ok(Poll::Pending) => tokio::spawn(run).await.map_err(|_| failed())?,
             Err(_) => return Err(failed()),
         };
-        let mut result = BTreeMap::new();
-        match outcome.result {
-            Ok(value) => {
-                result.insert("status".to_owned(), Value::str("PASS"));
-                result.insert("return".to_owned(), value);
-            }
-            Err(error) => {
-                result.insert("status".to_owned(), Value::str("FAIL"));
-                result.insert("error".to_owned(), Value::Str(error.to_string()));
-            }
-        }
-        result.insert("output".to_owned(), Value::Str(outcome.output));
-        Ok(Value::Dict(result))
+        Ok(KeywordReply {
+            result: outcome.result.map_err(|error| error.to_string()),
+            output: outcome.output,
+        })
     }
 
     fn describe(&self, name: &str, what: impl Fn(&rpa_mfa_keywords::Keyword) -> Value) -> Value {
@@ -425,7 +499,53 @@ mod tests {
             identity: None,
         };
         let params = vec![Value::str(keyword), Value::List(Vec::new())];
-        api.call(caller, "run_keyword", params).await
+        api.call(caller, "run_keyword", params)
+            .await
+            .map(Reply::into_value)
+    }
+
+    /// Replies with every kind of entry: returned values of several
+    /// types, texts XML must escape or cannot carry, a failure.
+    fn keyword_replies() -> Vec<KeywordReply> {
+        let returned = [
+            Value::str("755224"),
+            Value::None,
+            Value::Int(1 << 40),
+            Value::dict([("b", Value::Bool(true)), ("a", Value::list(["x<y", "&"]))]),
+        ];
+        let mut replies: Vec<KeywordReply> = returned
+            .into_iter()
+            .map(|value| KeywordReply {
+                result: Ok(value),
+                output: "*INFO* a <b> & c\r\n".into(),
+            })
+            .collect();
+        replies.push(KeywordReply {
+            result: Err("ValueError: 'x' is not \u{1} valid <here>".into()),
+            output: String::new(),
+        });
+        replies
+    }
+
+    #[test]
+    fn a_keyword_reply_is_written_as_its_result_dict() {
+        // Both encoders write the parts exactly as they write the dict
+        // Robot's protocol defines (the generic value encoders, which the
+        // codec and round-trip tests hold to the peers).
+        for reply in keyword_replies() {
+            let dict = reply.clone().into_value();
+            assert_eq!(
+                xmlrpc::encode_reply(&Reply::Keyword(reply.clone())),
+                xmlrpc::encode_response(&dict),
+                "{reply:?}"
+            );
+            let json = |reply| serde_json::to_string(&crate::jsonrpc::Answer(reply)).unwrap();
+            assert_eq!(
+                json(Reply::Keyword(reply.clone())),
+                json(Reply::Value(dict)),
+                "{reply:?}"
+            );
+        }
     }
 
     #[tokio::test]

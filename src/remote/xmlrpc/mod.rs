@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
+use super::{Entry, Reply};
 use base64::Engine;
 use rpa_mfa_keywords::value::{DateTime, Value};
 
@@ -145,6 +146,32 @@ pub fn encode_response(value: &Value) -> String {
     out
 }
 
+/// Encodes a successful `methodResponse` of a remote method's reply; a
+/// keyword's result dict is written from its parts, exactly as
+/// [`encode_response`] writes [`super::KeywordReply::into_value`].
+pub fn encode_reply(reply: &Reply) -> String {
+    let keyword = match reply {
+        Reply::Value(value) => return encode_response(value),
+        Reply::Keyword(keyword) => keyword,
+    };
+    let mut out = String::with_capacity(512);
+    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
+    out.push_str("<value><struct>");
+    for (name, entry) in keyword.entries().iter().flatten() {
+        out.push_str("<member><name>");
+        out.push_str(name);
+        out.push_str("</name>");
+        match entry {
+            Entry::Text(text) => encode_str(text, &mut out),
+            Entry::Value(value) => encode_value(value, &mut out),
+        }
+        out.push_str("</member>");
+    }
+    out.push_str("</struct></value>");
+    out.push_str("</param></params></methodResponse>\n");
+    out
+}
+
 /// Encodes a fault `methodResponse`.
 pub fn encode_fault(code: i32, message: &str) -> String {
     let mut out =
@@ -176,12 +203,7 @@ fn encode_value(value: &Value, out: &mut String) {
         Value::Float(x) => {
             let _ = write!(out, "<double>{x:?}</double>");
         }
-        Value::Str(s) if verbatim(s) || s.chars().all(xml_char) => {
-            out.push_str("<string>");
-            escape_into(s, out);
-            out.push_str("</string>");
-        }
-        Value::Str(s) => encode_base64(s.as_bytes(), out),
+        Value::Str(s) => encode_string(s, out),
         Value::Bytes(b) => encode_base64(b, out),
         Value::DateTime(d) => {
             let _ = write!(
@@ -208,6 +230,24 @@ fn encode_value(value: &Value, out: &mut String) {
         }
     }
     out.push_str("</value>");
+}
+
+/// A string value, `<value>` included.
+fn encode_str(s: &str, out: &mut String) {
+    out.push_str("<value>");
+    encode_string(s, out);
+    out.push_str("</value>");
+}
+
+/// A string as `<string>`, or as `<base64>` when XML cannot carry it.
+fn encode_string(s: &str, out: &mut String) {
+    if verbatim(s) || s.chars().all(xml_char) {
+        out.push_str("<string>");
+        escape_into(s, out);
+        out.push_str("</string>");
+    } else {
+        encode_base64(s.as_bytes(), out);
+    }
 }
 
 fn encode_base64(bytes: &[u8], out: &mut String) {
