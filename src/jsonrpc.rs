@@ -166,8 +166,8 @@ impl serde::Serialize for Answer {
             Reply::Keyword(keyword) => keyword,
         };
         let entries = keyword.entries();
-        let mut map = s.serialize_map(Some(entries.iter().flatten().count()))?;
-        for (name, entry) in entries.iter().flatten() {
+        let mut map = s.serialize_map(Some(entries.len()))?;
+        for (name, entry) in entries.iter() {
             match entry {
                 Entry::Text(text) => map.serialize_entry(name, text)?,
                 Entry::Value(value) => map.serialize_entry(name, &values::Wire(value))?,

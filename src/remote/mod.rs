@@ -170,23 +170,15 @@ impl KeywordReply {
     /// The dict's entries in its key order (`error`, `output`, `return`,
     /// `status`), as [`KeywordReply::into_value`]'s map would list them:
     /// an encoder writes these instead.
-    pub fn entries(&self) -> [Option<(&'static str, Entry<'_>)>; 3] {
+    pub fn entries(&self) -> [(&'static str, Entry<'_>); 3] {
         let status = (
             "status",
             Entry::Text(if self.passed() { "PASS" } else { "FAIL" }),
         );
         let output = ("output", Entry::Text(&self.output));
         match &self.result {
-            Ok(value) => [
-                Some(output),
-                Some(("return", Entry::Value(value))),
-                Some(status),
-            ],
-            Err(error) => [
-                Some(("error", Entry::Text(error))),
-                Some(output),
-                Some(status),
-            ],
+            Ok(value) => [output, ("return", Entry::Value(value)), status],
+            Err(error) => [("error", Entry::Text(error)), output, status],
         }
     }
 }

@@ -157,7 +157,7 @@ pub fn encode_reply(reply: &Reply) -> String {
     let mut out = String::with_capacity(512);
     out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
     out.push_str("<value><struct>");
-    for (name, entry) in keyword.entries().iter().flatten() {
+    for (name, entry) in keyword.entries().iter() {
         out.push_str("<member><name>");
         out.push_str(name);
         out.push_str("</name>");
