@@ -354,7 +354,7 @@ fn zero_padded(mut code: u32, digits: u8) -> String {
         text[at] = b'0' + (code % 10) as u8;
         code /= 10;
     }
-    text[..digits].iter().map(|&b| char::from(b)).collect()
+    String::from_utf8_lossy(&text[..digits]).into_owned()
 }
 
 /// Checks a digit count: RFC 4226 allows 6 to 8 (and totp-rs panics beyond 9).
