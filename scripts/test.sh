@@ -25,6 +25,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo build [at ${SECONDS} s]"
 cargo build --locked
+# The release build the wheel needs is the longest single job: it starts
+# now, niced, and takes the CPU the test builds, the tests and the Robot
+# suites leave idle (debug and release build in separate directories).
+echo "== beside the rest, niced: cargo build --release (log: target/background-release.log) [at ${SECONDS} s]"
+nice -n 19 cargo build --release --locked > target/background-release.log 2>&1 &
+release_pid=$!
+trap 'kill "$install_pid" "$release_pid" 2>/dev/null || true' EXIT
 cargo test --workspace --locked --no-run
 
 echo "== waiting for install-test-deps [at ${SECONDS} s]"
@@ -45,16 +52,15 @@ fi
 echo "== cargo test [at ${SECONDS} s]"
 cargo test --workspace --locked
 
-# The fuzz run and the release build the wheel needs are CPU work; the
-# Robot suites mostly wait on servers, peers and clocks. So those run
-# beside the suites, niced, to use the CPU the suites leave idle.
-echo "== robot; beside it, niced: fuzz (20 s per target) and cargo build --release (logs: target/background-*.log) [at ${SECONDS} s]"
-# Side by side, not one after the other: each leaves a core idle at times
-# (linking, the single-threaded fuzz runs) that the other fills.
+# The fuzz run is CPU work; the Robot suites mostly wait on servers,
+# peers and clocks. So it runs beside the suites, niced, to use the CPU
+# they leave idle, side by side with the release build (each leaves a core
+# idle at times, linking or in the single-threaded fuzz runs, that the
+# other fills).
+echo "== robot; beside it, niced: fuzz (20 s per target; log: target/background-fuzz.log) [at ${SECONDS} s]"
 nice -n 19 env FUZZ_DEV=1 scripts/fuzz.sh 20 > target/background-fuzz.log 2>&1 &
 fuzz_pid=$!
-nice -n 19 cargo build --release --locked > target/background-release.log 2>&1 &
-release_pid=$!
+trap 'kill "$install_pid" "$release_pid" "$fuzz_pid" 2>/dev/null || true' EXIT
 results=target/robot-results
 rm -rf "$results"
 robot_status=0
