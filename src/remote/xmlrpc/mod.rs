@@ -125,9 +125,11 @@ fn bad(kind: &str) -> DecodeError {
 /// The value of a typed element that holds only text (`<int>`,
 /// `<string>`, ...; an error for any other tag), for both readers.
 fn decode_scalar(tag: &Tag, text: &str) -> Result<Value, DecodeError> {
+    if *tag == Tag::String {
+        return Ok(Value::Str(text.to_owned())); // not trimmed
+    }
     let trimmed = text.trim();
     Ok(match tag {
-        Tag::String => Value::Str(text.to_owned()),
         Tag::Int(name) => Value::Int(trimmed.parse().map_err(|_| bad(name))?),
         Tag::Boolean => match trimmed {
             "1" | "true" => Value::Bool(true),

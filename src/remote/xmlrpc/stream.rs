@@ -66,45 +66,47 @@ static NAME_BYTE: [bool; 256] = {
 
 /// Decodes a plain call, or None where quick_xml must read the body.
 pub(super) fn decode(body: &[u8]) -> Option<MethodCall> {
+    // One UTF-8 check for the body: cheaper than one per piece of text.
+    let xml = std::str::from_utf8(body).ok()?;
     let declaration = DECLARATIONS
         .iter()
-        .find(|d| body.starts_with(d.as_bytes()))
+        .find(|d| xml.starts_with(**d))
         .map_or(0, |d| d.len());
     let mut reader = Reader {
-        bytes: body,
+        xml,
         at: declaration,
     };
     reader.skip_space();
-    let call = reader.start(Tag::MethodCall)?;
+    let call = reader.open(b"methodCall")?;
     if call.empty {
         return None;
     }
     reader.skip_space();
-    let name = reader.start(Tag::MethodName)?;
-    let method = reader.text_of(&name)?.trim();
+    let name = reader.open(b"methodName")?;
+    let method = reader.text_of(&name, b"methodName")?.trim();
     if method.is_empty() {
         return None;
     }
     reader.skip_space();
-    let mut params = Vec::new();
+    // Room for what Robot sends (name, arguments, named arguments).
+    let mut params = Vec::with_capacity(3);
     if !reader.at_end_tag() {
-        let list = reader.start(Tag::Params)?;
-        while !list.empty && !reader.end_of(&list) {
-            let param = reader.start(Tag::Param)?;
+        let list = reader.open(b"params")?;
+        while !list.empty && !reader.end_of(&list, b"params") {
+            let param = reader.open(b"param")?;
             if param.empty {
                 return None;
             }
             reader.skip_space();
-            let value = reader.start(Tag::Value)?;
-            params.push(reader.value(&value, 0)?);
+            params.push(reader.value(0)?);
             reader.skip_space();
-            reader.end(&param)?;
+            reader.close(&param, b"param")?;
         }
         reader.skip_space();
     }
-    reader.end(&call)?;
+    reader.close(&call, b"methodCall")?;
     reader.skip_space();
-    (reader.at == body.len()).then(|| MethodCall {
+    (reader.at == xml.len()).then(|| MethodCall {
         method: method.to_owned(),
         params,
     })
@@ -112,47 +114,98 @@ pub(super) fn decode(body: &[u8]) -> Option<MethodCall> {
 
 /// The body and how far it has been read.
 struct Reader<'a> {
-    bytes: &'a [u8],
+    xml: &'a str,
     at: usize,
 }
 
-/// A start tag read: its whole name (prefix included, for its end tag),
-/// what it is and whether it was empty (`<nil/>`).
+/// A start tag read: its whole name (prefix included, for its end tag)
+/// and whether it was empty (`<nil/>`).
 struct Start<'a> {
     name: &'a [u8],
-    tag: Tag,
     empty: bool,
 }
 
 impl<'a> Reader<'a> {
+    #[inline(always)]
+    fn rest(&self) -> &'a [u8] {
+        &self.xml.as_bytes()[self.at..]
+    }
+
     /// Skips the white space XML allows between elements (a carriage
     /// return is left to quick_xml, like everywhere here).
     fn skip_space(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n') = self.bytes.get(self.at) {
+        while let Some(b' ' | b'\t' | b'\n') = self.xml.as_bytes().get(self.at) {
             self.at += 1;
         }
     }
 
+    #[inline(always)]
     fn at_end_tag(&self) -> bool {
-        self.bytes.get(self.at..self.at + 2) == Some(b"</")
+        self.rest().starts_with(b"</")
     }
 
-    /// Reads a start tag that must be `expected` (any prefix).
-    fn start(&mut self, expected: Tag) -> Option<Start<'a>> {
-        let start = self.any_start()?;
-        (start.tag == expected).then_some(start)
+    /// Reads the start tag of element `local` (with any prefix).
+    #[inline(always)]
+    fn open(&mut self, local: &'static [u8]) -> Option<Start<'a>> {
+        match self.open_exact(local) {
+            Some(start) => Some(start),
+            None => self.open_any(local),
+        }
     }
 
-    /// Reads the start tag of an element XML-RPC knows.
-    fn any_start(&mut self) -> Option<Start<'a>> {
-        let bytes = self.bytes;
-        if bytes.get(self.at) != Some(&b'<') {
+    /// Reads `<local>` or `<local/>` if it comes next. Inlined, so that
+    /// the tag is compared with a constant.
+    #[inline(always)]
+    fn open_exact(&mut self, local: &'static [u8]) -> Option<Start<'a>> {
+        let rest = self.rest();
+        let n = local.len();
+        if rest.len() <= n + 2 || rest[0] != b'<' || &rest[1..n + 1] != local {
             return None;
         }
-        let name_start = self.at + 1;
-        let mut name_end = name_start;
+        let empty = match &rest[n + 1..n + 3] {
+            [b'>', _] => false,
+            b"/>" => true,
+            _ => return None,
+        };
+        self.at += n + 2 + usize::from(empty);
+        Some(Start {
+            name: &rest[1..n + 1],
+            empty,
+        })
+    }
+
+    /// The start tag of the typed element in a value, and its type: the
+    /// usual names compared with constants, any other read by name.
+    fn typed(&mut self) -> Option<(Start<'a>, Tag)> {
+        let usual = match self.rest().get(1) {
+            Some(b's') => (self.open_exact(b"string").map(|s| (s, Tag::String)))
+                .or_else(|| self.open_exact(b"struct").map(|s| (s, Tag::Struct))),
+            Some(b'a') => self.open_exact(b"array").map(|s| (s, Tag::Array)),
+            Some(b'i') => self.open_exact(b"int").map(|s| (s, Tag::Int("int"))),
+            _ => None,
+        };
+        if usual.is_some() {
+            return usual;
+        }
+        let (start, local) = self.any_start()?;
+        Some((start, Tag::known(local)?))
+    }
+
+    /// [`Self::open`] for a prefixed (or any other) name.
+    fn open_any(&mut self, local: &[u8]) -> Option<Start<'a>> {
+        let (start, found) = self.any_start()?;
+        (found == local).then_some(start)
+    }
+
+    /// Reads any start tag without attributes; with its local name.
+    fn any_start(&mut self) -> Option<(Start<'a>, &'a [u8])> {
+        let rest = self.rest();
+        if rest.first() != Some(&b'<') {
+            return None;
+        }
+        let mut name_end = 1;
         let mut colon = None;
-        while let Some(&byte) = bytes.get(name_end) {
+        while let Some(&byte) = rest.get(name_end) {
             if !NAME_BYTE[usize::from(byte)] {
                 break;
             }
@@ -164,83 +217,93 @@ impl<'a> Reader<'a> {
             }
             name_end += 1;
         }
-        let empty = bytes.get(name_end) == Some(&b'/');
+        let empty = rest.get(name_end) == Some(&b'/');
         let close = name_end + usize::from(empty);
-        if bytes.get(close) != Some(&b'>') {
+        if rest.get(close) != Some(&b'>') {
             return None;
         }
         let local = match colon {
-            Some(colon) => {
-                let prefix_starts_well =
-                    bytes[name_start].is_ascii_alphabetic() || bytes[name_start] == b'_';
-                if !prefix_starts_well {
-                    return None;
-                }
-                &bytes[colon + 1..name_end]
+            // A prefix begins with a letter or `_`; the local names read
+            // here all begin with a letter.
+            Some(colon) if rest[1].is_ascii_alphabetic() || rest[1] == b'_' => {
+                &rest[colon + 1..name_end]
             }
-            None => &bytes[name_start..name_end],
+            Some(_) => return None,
+            None => &rest[1..name_end],
         };
-        let tag = Tag::known(local)?;
-        self.at = close + 1;
-        Some(Start {
-            name: &bytes[name_start..name_end],
-            tag,
-            empty,
-        })
+        self.at += close + 1;
+        let name = &rest[1..name_end];
+        Some((Start { name, empty }, local))
     }
 
-    /// Reads the end tag of `open`: compared with its name, not scanned.
-    fn end(&mut self, open: &Start<'_>) -> Option<()> {
-        let rest = &self.bytes[self.at..];
-        let name_end = 2 + open.name.len();
-        let closes = rest.len() > name_end
+    /// Reads the end tag of `open`, element `local`: compared with its
+    /// name, not scanned (with a constant where it has no prefix).
+    #[inline(always)]
+    fn close(&mut self, open: &Start<'_>, local: &'static [u8]) -> Option<()> {
+        // The same length means the same name: no prefix.
+        match open.name.len() == local.len() {
+            true => self.end_tag(local),
+            false => self.end_tag(open.name),
+        }
+    }
+
+    /// Reads the end tag `</name>`.
+    #[inline(always)]
+    fn end_tag(&mut self, name: &[u8]) -> Option<()> {
+        let rest = self.rest();
+        let n = name.len();
+        let closes = rest.len() > n + 2
             && rest.starts_with(b"</")
-            && &rest[2..name_end] == open.name
-            && rest[name_end] == b'>';
-        closes.then(|| self.at += name_end + 1)
+            && &rest[2..n + 2] == name
+            && rest[n + 2] == b'>';
+        closes.then(|| self.at += n + 3)
     }
 
     /// Whether the white space and then the end tag of `open` come next,
     /// reading them if so (a container's loop condition).
-    fn end_of(&mut self, open: &Start<'_>) -> bool {
+    #[inline(always)]
+    fn end_of(&mut self, open: &Start<'_>, local: &'static [u8]) -> bool {
         self.skip_space();
-        self.at_end_tag() && self.end(open).is_some()
+        self.at_end_tag() && self.close(open, local).is_some()
     }
 
     /// Plain text up to the next markup: None if anything else stops it
-    /// (an entity, a carriage return, the end of the body) or it is not
-    /// UTF-8.
+    /// (an entity, a carriage return, the end of the body).
     fn text(&mut self) -> Option<&'a str> {
+        let bytes = self.xml.as_bytes();
         let start = self.at;
         let mut end = start;
-        while let Some(&byte) = self.bytes.get(end) {
+        while let Some(&byte) = bytes.get(end) {
             if !PLAIN_TEXT[usize::from(byte)] {
                 break;
             }
             end += 1;
         }
-        if self.bytes.get(end) != Some(&b'<') {
+        if bytes.get(end) != Some(&b'<') {
             return None;
         }
         self.at = end;
-        std::str::from_utf8(&self.bytes[start..end]).ok()
+        // Both ends are ASCII (markup or the body's start): never None.
+        self.xml.get(start..end)
     }
 
     /// The text of an element that holds only text, up to its end tag.
-    fn text_of(&mut self, open: &Start<'_>) -> Option<&'a str> {
+    #[inline(always)]
+    fn text_of(&mut self, open: &Start<'_>, local: &'static [u8]) -> Option<&'a str> {
         if open.empty {
             return Some("");
         }
         let text = self.text()?;
-        self.end(open)?;
+        self.close(open, local)?;
         Some(text)
     }
 
-    /// The value of `<value>` element `open`, `depth` values deep.
-    fn value(&mut self, open: &Start<'_>, depth: usize) -> Option<Value> {
-        if depth > MAX_DEPTH || open.tag != Tag::Value {
+    /// The `<value>` element that comes next, `depth` values deep.
+    fn value(&mut self, depth: usize) -> Option<Value> {
+        if depth > MAX_DEPTH {
             return None;
         }
+        let open = self.open(b"value")?;
         if open.empty {
             return Some(Value::Str(String::new()));
         }
@@ -248,49 +311,55 @@ impl<'a> Reader<'a> {
         // read (as the element tree never did).
         let text = self.text()?;
         if self.at_end_tag() {
-            self.end(open)?;
+            self.close(&open, b"value")?;
             return Some(Value::Str(text.to_owned()));
         }
-        let typed = self.any_start()?;
-        let value = match typed.tag {
+        let (typed, tag) = self.typed()?;
+        let value = match tag {
             Tag::Array if !typed.empty => {
                 self.skip_space();
-                let data = self.start(Tag::Data)?;
-                let mut items = Vec::new();
-                while !data.empty && !self.end_of(&data) {
-                    let item = self.any_start()?;
-                    items.push(self.value(&item, depth + 1)?);
+                let data = self.open(b"data")?;
+                let mut items = match data.empty {
+                    true => Vec::new(),
+                    false => Vec::with_capacity(4),
+                };
+                while !data.empty && !self.end_of(&data, b"data") {
+                    items.push(self.value(depth + 1)?);
                 }
                 self.skip_space();
-                self.end(&typed)?;
+                self.close(&typed, b"array")?;
                 Value::List(items)
             }
             Tag::Struct => {
                 let mut members = BTreeMap::new();
-                while !typed.empty && !self.end_of(&typed) {
-                    let member = self.start(Tag::Member)?;
+                while !typed.empty && !self.end_of(&typed, b"struct") {
+                    let member = self.open(b"member")?;
                     if member.empty {
                         return None;
                     }
                     self.skip_space();
-                    let name = self.start(Tag::Name)?;
-                    let name = self.text_of(&name)?;
+                    let name = self.open(b"name")?;
+                    let name = self.text_of(&name, b"name")?;
                     self.skip_space();
-                    let item = self.any_start()?;
-                    let item = self.value(&item, depth + 1)?;
+                    let item = self.value(depth + 1)?;
                     self.skip_space();
-                    self.end(&member)?;
+                    self.close(&member, b"member")?;
                     members.insert(name.to_owned(), item);
                 }
                 Value::Dict(members)
             }
-            _ => {
-                let text = self.text_of(&typed)?;
-                decode_scalar(&typed.tag, text).ok()?
+            tag => {
+                let mut text = "";
+                if !typed.empty {
+                    text = self.text()?;
+                    // Compared with the name it came with: types are many.
+                    self.end_tag(typed.name)?;
+                }
+                decode_scalar(&tag, text).ok()?
             }
         };
         self.skip_space();
-        self.end(open)?;
+        self.close(&open, b"value")?;
         Some(value)
     }
 }
