@@ -1,9 +1,9 @@
 //! The plain calls most clients send, decoded as they are read: no
 //! element tree, no stack of names (each open element's name lives in the
 //! frame of the function reading its content, and its end tag is compared
-//! with it, not scanned), text borrowed from the body until a `Value`
-//! owns it, and a UTF-8 check of text only (all markup read here is
-//! ASCII).
+//! with it, not scanned; the tag expected next is compared with a
+//! constant), text borrowed from the body until a `Value` owns it, and one
+//! UTF-8 check of the whole body.
 //!
 //! It reads XML-RPC in the shape clients write it: elements without
 //! attributes where the spec puts them (white space between them), text
