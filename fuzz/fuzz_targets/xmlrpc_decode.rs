@@ -1,15 +1,25 @@
 //! The XML-RPC decoder on any bytes, as a hostile client could send them:
-//! it never panics, and every value it decodes survives the encoder and
-//! the decoder again (what the server answers, Python's client can send
-//! back).
+//! it never panics, it answers exactly as quick_xml alone would (the
+//! streaming reader of plain calls changes no answer, value or error), and
+//! every value it decodes survives the encoder and the decoder again (what
+//! the server answers, Python's client can send back).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use rpa_mfa::remote::xmlrpc::{decode_call, encode_fault, encode_response};
+use rpa_mfa::remote::xmlrpc::{
+    decode_call, decode_call_with_quick_xml, encode_fault, encode_response,
+};
 use rpa_mfa_keywords::Value;
 
 fuzz_target!(|body: &[u8]| {
-    let Ok(call) = decode_call(body) else {
+    let decoded = decode_call(body);
+    // Debug text, so that a NaN compares equal to itself.
+    assert_eq!(
+        format!("{decoded:?}"),
+        format!("{:?}", decode_call_with_quick_xml(body)),
+        "the streaming reader and quick_xml differ"
+    );
+    let Ok(call) = decoded else {
         return;
     };
     // Faults repeat the method name; any name must encode.

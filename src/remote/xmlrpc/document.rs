@@ -1,7 +1,8 @@
 //! A parsed XML document as XML-RPC needs it: every element in one
 //! vector, its text borrowed from the request body unless entities or line
-//! ends had to be rewritten, read by quick_xml ([`parse`]) or, for the
-//! plain requests most clients send, by [`super::plain`].
+//! ends had to be rewritten, read by quick_xml ([`parse`]). The plain
+//! requests most clients send skip it: [`super::stream`] decodes them as
+//! it reads them, and leaves everything else to this.
 
 use std::borrow::Cow;
 
@@ -39,28 +40,34 @@ pub(super) enum Tag {
 
 impl Tag {
     pub(super) fn of(local_name: &str) -> Tag {
-        match local_name {
-            "methodCall" => Tag::MethodCall,
-            "methodName" => Tag::MethodName,
-            "params" => Tag::Params,
-            "param" => Tag::Param,
-            "value" => Tag::Value,
-            "array" => Tag::Array,
-            "data" => Tag::Data,
-            "struct" => Tag::Struct,
-            "member" => Tag::Member,
-            "name" => Tag::Name,
-            "string" => Tag::String,
-            "int" => Tag::Int("int"),
-            "i4" => Tag::Int("i4"),
-            "i8" => Tag::Int("i8"),
-            "boolean" => Tag::Boolean,
-            "double" => Tag::Double,
-            "dateTime.iso8601" => Tag::DateTime,
-            "base64" => Tag::Base64,
-            "nil" => Tag::Nil,
-            other => Tag::Other(other.to_owned()),
-        }
+        Tag::known(local_name.as_bytes()).unwrap_or_else(|| Tag::Other(local_name.to_owned()))
+    }
+
+    /// The tag XML-RPC gives `local_name` a meaning as, if any: bytes, so
+    /// that the streaming reader matches names without a UTF-8 check.
+    pub(super) fn known(local_name: &[u8]) -> Option<Tag> {
+        Some(match local_name {
+            b"methodCall" => Tag::MethodCall,
+            b"methodName" => Tag::MethodName,
+            b"params" => Tag::Params,
+            b"param" => Tag::Param,
+            b"value" => Tag::Value,
+            b"array" => Tag::Array,
+            b"data" => Tag::Data,
+            b"struct" => Tag::Struct,
+            b"member" => Tag::Member,
+            b"name" => Tag::Name,
+            b"string" => Tag::String,
+            b"int" => Tag::Int("int"),
+            b"i4" => Tag::Int("i4"),
+            b"i8" => Tag::Int("i8"),
+            b"boolean" => Tag::Boolean,
+            b"double" => Tag::Double,
+            b"dateTime.iso8601" => Tag::DateTime,
+            b"base64" => Tag::Base64,
+            b"nil" => Tag::Nil,
+            _ => return None,
+        })
     }
 
     pub(super) fn name(&self) -> &str {
@@ -130,7 +137,7 @@ pub(super) struct Document<'a> {
 
 impl<'a> Document<'a> {
     /// A document with no element yet, with room for those of `xml`.
-    pub(super) fn new(xml: &str) -> Document<'a> {
+    fn new(xml: &str) -> Document<'a> {
         // About one element per 24 bytes in what clients send.
         let mut nodes = Vec::with_capacity(xml.len() / 24 + 2);
         nodes.push(Node {
@@ -145,7 +152,7 @@ impl<'a> Document<'a> {
     }
 
     /// The element `id` is inside (NONE for the document).
-    pub(super) fn parent(&self, id: u32) -> u32 {
+    fn parent(&self, id: u32) -> u32 {
         self.node(id).parent
     }
 
@@ -168,7 +175,7 @@ impl<'a> Document<'a> {
         self.children(id).find(|(_, c)| c.tag == *tag)
     }
 
-    pub(super) fn add_child(&mut self, parent: u32, tag: Tag) -> u32 {
+    fn add_child(&mut self, parent: u32, tag: Tag) -> u32 {
         let id = self.nodes.len() as u32;
         self.nodes.push(Node {
             tag,
@@ -198,12 +205,12 @@ impl<'a> Document<'a> {
     }
 
     /// Whether text inside `id` is ever read (see [`Tag::text_read`]).
-    pub(super) fn gathers_text(&self, id: u32) -> bool {
+    fn gathers_text(&self, id: u32) -> bool {
         let node = self.node(id);
         node.tag.text_read() && !(node.tag == Tag::Value && node.first_child != NONE)
     }
 
-    pub(super) fn push_text(&mut self, id: u32, piece: Cow<'a, str>) {
+    fn push_text(&mut self, id: u32, piece: Cow<'a, str>) {
         let text = &mut self.nodes[id as usize].text;
         if text.is_empty() {
             *text = piece;
