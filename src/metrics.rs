@@ -74,13 +74,20 @@ pub fn install() -> PrometheusHandle {
         .clone()
 }
 
+/// How often the samples histograms queue up are folded into their
+/// buckets. The recorder keeps every sample (about 8 bytes) until then:
+/// at 60,000 calls a second, 5 s let the queues grow by some 5 MB, a
+/// third of the server's memory; a quarter of a second keeps them near
+/// 250 KB for the same work (each sample is folded once either way).
+const UPKEEP_EVERY: Duration = Duration::from_millis(250);
+
 /// Installs the recorder, and folds the samples histograms queue up into
-/// their buckets every few seconds. The recorder keeps every sample until then, so a server that
-/// is never scraped would otherwise grow with each call.
+/// their buckets every [`UPKEEP_EVERY`]: a server that is never scraped
+/// would otherwise grow with each call.
 pub fn spawn_upkeep() {
     let handle = install();
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(5));
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
         loop {
             every.tick().await;
             handle.run_upkeep();
