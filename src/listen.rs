@@ -589,13 +589,11 @@ async fn serve_http<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let activity = Activity { conn: conn.clone() };
     let requests = shared.clone();
     let requests_conn = conn.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let shared = requests.clone();
         let conn = requests_conn.clone();
-        let activity = activity.clone();
         async move {
             // Busy from the first poll: hyper takes a pipelined request
             // before it has written the previous answer, and polls it only
@@ -609,6 +607,8 @@ where
                 },
                 None => request.map(Body::new),
             };
+            // Made here, not per request: the direct path needs none.
+            let activity = Activity { conn: conn.clone() };
             let response = routed(&shared.app, request, client, activity).await;
             if response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
                 conn.upgraded.store(true, Ordering::Relaxed);

@@ -515,11 +515,11 @@ where
 /// server's stop: kept out of `read_body`'s own future, which every call
 /// moves around.
 fn body_arriving<'a>(
-    limited: std::pin::Pin<&'a mut (impl Future<Output = BodyRead> + Send)>,
+    whole: std::pin::Pin<&'a mut (impl Future<Output = BodyRead> + Send)>,
     limits: &'a BodyLimits,
 ) -> std::pin::Pin<Box<dyn Future<Output = Result<BodyRead, Elapsed>> + Send + 'a>> {
     Box::pin(async move {
-        let read = tokio::time::timeout(limits.read_timeout, limited);
+        let read = tokio::time::timeout(limits.read_timeout, whole);
         tokio::select! {
             read = read => read,
             _ = limits.stopping.stopped() => Ok(Err(BodyError::Failed(Box::new(ServerStopping)))),
