@@ -260,10 +260,11 @@ async fn attend<F: Future + Unpin>(
     let mut sleep: Pin<&mut Sleep> = std::pin::pin!(tokio::time::sleep_until(look_at));
     let mut registered: Option<Waker> = None;
     std::future::poll_fn(|cx| {
-        if let Poll::Ready(done) = Pin::new(&mut *work).poll(cx) {
+        let polled = Pin::new(&mut *work).poll(cx);
+        conn.settle();
+        if let Poll::Ready(done) = polled {
             return Poll::Ready(Woken::Done(done));
         }
-        conn.settle();
         if registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             if sleep.is_elapsed() {
                 return Poll::Ready(Woken::Look);
