@@ -99,7 +99,40 @@ struct Connection {
     /// Told to close (to make room, or at the end of the grace period):
     /// not to be picked again.
     evicted: AtomicBool,
+    /// The connection's task, woken through the connection's own waker
+    /// (see [`Connection::wake_by_ref`]).
+    task: AtomicWaker,
+    /// The task is polling the connection now.
+    polling: AtomicBool,
+    /// Woken while `polling`: poll again.
+    again: AtomicBool,
 }
+
+/// The waker hyper and the WebSocket are polled with. A wake that comes
+/// while the task is polling them only asks [`attend`] to poll again at
+/// once: hyper's body channel wakes the dispatcher's waker whenever a
+/// body is taken (every call), and through tokio that is a second
+/// scheduling of the task. A wake at any other time wakes the task.
+impl std::task::Wake for Connection {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // SeqCst here and in `attend`: either the poll sees `again`, or
+        // this sees `polling` false and wakes the task (or both).
+        self.again.store(true, Ordering::SeqCst);
+        if !self.polling.load(Ordering::SeqCst) {
+            self.task.wake();
+        }
+    }
+}
+
+/// How many times one poll of the task polls its connection again for
+/// wakes that came during the poll, before it asks tokio to (the wakes
+/// of an exhausted coop budget or of hyper yielding come back through
+/// tokio then).
+const POLLS_PER_WAKE: usize = 3;
 
 /// A time noted by a read or a request's end, in the connection's task,
 /// and read from the clock once when that poll of the task ends
@@ -253,14 +286,30 @@ enum Woken<T> {
 /// `Notify` cost several hundred instructions.
 async fn attend<F: Future + Unpin>(
     work: &mut F,
-    conn: &Connection,
+    conn: &Arc<Connection>,
     look_at: Instant,
     told: impl Fn() -> bool,
 ) -> Woken<F::Output> {
     let mut sleep: Pin<&mut Sleep> = std::pin::pin!(tokio::time::sleep_until(look_at));
     let mut registered: Option<Waker> = None;
+    let conn_waker = Waker::from(conn.clone());
     std::future::poll_fn(|cx| {
-        let polled = Pin::new(&mut *work).poll(cx);
+        conn.task.register(cx.waker());
+        let mut polls = 0;
+        let polled = loop {
+            conn.again.store(false, Ordering::SeqCst);
+            conn.polling.store(true, Ordering::SeqCst);
+            let polled = Pin::new(&mut *work).poll(&mut Context::from_waker(&conn_waker));
+            conn.polling.store(false, Ordering::SeqCst);
+            polls += 1;
+            if polled.is_ready() || !conn.again.swap(false, Ordering::SeqCst) {
+                break polled;
+            }
+            if polls == POLLS_PER_WAKE {
+                cx.waker().wake_by_ref();
+                break polled;
+            }
+        };
         conn.settle();
         if let Poll::Ready(done) = polled {
             return Poll::Ready(Woken::Done(done));
@@ -303,6 +352,9 @@ impl Registry {
             websocket: Mutex::new(None),
             signal: AtomicWaker::new(),
             evicted: AtomicBool::new(false),
+            task: AtomicWaker::new(),
+            polling: AtomicBool::new(false),
+            again: AtomicBool::new(false),
         });
         self.lock().insert(conn.id, conn.clone());
         Registered {
@@ -677,7 +729,12 @@ where
 
 /// A WebSocket, served in the connection's task (crate::jsonrpc::ws), told
 /// to close when idle, evicted or stopping.
-async fn serve_websocket(shared: &Shared, conn: &Connection, session: Session, client: SocketAddr) {
+async fn serve_websocket(
+    shared: &Shared,
+    conn: &Arc<Connection>,
+    session: Session,
+    client: SocketAddr,
+) {
     let close = Notify::new();
     // Boxed: moved into place, it would be stored twice in this task.
     let mut websocket = Box::pin(session.serve(&close));
