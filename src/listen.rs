@@ -283,7 +283,9 @@ enum Woken<T> {
 /// (which registers the task) only when the task's waker changes; on the
 /// other wakes, those of every request, its state is read instead: this
 /// wait costs a few loads per wake where `select!` over a sleep and a
-/// `Notify` cost several hundred instructions.
+/// `Notify` cost several hundred instructions. `work` is polled with the
+/// connection's own waker (see its `Wake`), the timer and the signal with
+/// the task's.
 async fn attend<F: Future + Unpin>(
     work: &mut F,
     conn: &Arc<Connection>,
@@ -755,4 +757,80 @@ async fn serve_websocket(
     close.notify_one();
     // A client that does not read its close frame is not waited for long.
     let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, websocket).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+
+    /// Counts the wakes of a task.
+    struct Task(AtomicUsize);
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// What a [`Work`] shows the test.
+    #[derive(Default)]
+    struct Seen {
+        polls: AtomicUsize,
+        kept: Mutex<Option<Waker>>,
+    }
+
+    /// Pending twice, then ready: wakes itself during its first poll, as
+    /// hyper's body channel does when a body is taken, and keeps the
+    /// waker of its second poll, as an I/O registration does.
+    struct Work(Arc<Seen>);
+
+    impl Future for Work {
+        type Output = usize;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let polls = self.0.polls.fetch_add(1, Ordering::SeqCst) + 1;
+            match polls {
+                1 => cx.waker().wake_by_ref(),
+                2 => *self.0.kept.lock().unwrap() = Some(cx.waker().clone()),
+                polls => return Poll::Ready(polls),
+            }
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wake_during_the_poll_polls_again_a_wake_after_it_wakes_the_task() {
+        let registry = Arc::new(Registry {
+            open: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let registered = registry.open();
+        let task = Arc::new(Task(AtomicUsize::new(0)));
+        let task_waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let seen = Arc::new(Seen::default());
+        let mut work = Work(seen.clone());
+        let look_at = Instant::now() + Duration::from_secs(3600);
+        let conn = &registered.conn;
+        let mut attending = std::pin::pin!(attend(&mut work, conn, look_at, || false));
+
+        assert!(attending.as_mut().poll(&mut cx).is_pending());
+        // The wake during the poll was a second poll at once, not a wake
+        // of the task.
+        assert_eq!(seen.polls.load(Ordering::SeqCst), 2);
+        assert_eq!(task.0.load(Ordering::SeqCst), 0);
+
+        // A wake after the poll wakes the task, which then polls the work.
+        let kept = seen.kept.lock().unwrap().take().unwrap();
+        kept.wake();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1);
+        match attending.as_mut().poll(&mut cx) {
+            Poll::Ready(Woken::Done(polls)) => assert_eq!(polls, 3),
+            _ => panic!("the work is done"),
+        }
+    }
 }
