@@ -31,3 +31,4 @@ pub mod sms;
 pub mod stop;
 pub mod tls;
 pub mod vaults;
+pub mod whole_body;

@@ -10,16 +10,18 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
+use futures_util::task::AtomicWaker;
 use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
@@ -28,6 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
@@ -78,30 +81,77 @@ struct Connection {
     epoch: Instant,
     /// Requests being answered and subscriptions open.
     busy: AtomicUsize,
-    /// Milliseconds since `epoch`: when it last stopped being busy.
+    /// Milliseconds since `epoch`: when it last stopped being busy;
+    /// [`UNTIMED`] until the task's [`Connection::settle`].
     idle_since: AtomicU64,
     /// Milliseconds since `epoch` + 1 when the first byte of a request
-    /// head arrived, 0 when no request is being read.
+    /// head arrived, 0 when no request is being read; [`UNTIMED`] until
+    /// the task's [`Connection::settle`].
     head_started: AtomicU64,
     /// A WebSocket now: reads are frames, not request heads.
     upgraded: AtomicBool,
     /// The WebSocket the handshake accepted, until this task serves it.
     websocket: Mutex<Option<Box<Session>>>,
     /// Wakes the connection's task to look at `evicted` and the server's
-    /// `closing` (one signal: its task polls it on every wake).
-    signal: Notify,
+    /// `closing` (flags it checks on every wake: cheaper than a `Notify`
+    /// polled on every wake, which takes a lock).
+    signal: AtomicWaker,
     /// Told to close (to make room, or at the end of the grace period):
     /// not to be picked again.
     evicted: AtomicBool,
+    /// The connection's task, woken through the connection's own waker
+    /// (see [`Connection::wake_by_ref`]).
+    task: AtomicWaker,
+    /// The task is polling the connection now.
+    polling: AtomicBool,
+    /// Woken while `polling`: poll again.
+    again: AtomicBool,
 }
 
+/// The waker hyper and the WebSocket are polled with. A wake that comes
+/// while the task is polling them only asks [`attend`] to poll again at
+/// once: hyper's body channel wakes the dispatcher's waker whenever a
+/// body is taken (every call), and through tokio that is a second
+/// scheduling of the task. A wake at any other time wakes the task.
+impl std::task::Wake for Connection {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // SeqCst here and in `attend`: either the poll sees `again`, or
+        // this sees `polling` false and wakes the task (or both).
+        self.again.store(true, Ordering::SeqCst);
+        if !self.polling.load(Ordering::SeqCst) {
+            self.task.wake();
+        }
+    }
+}
+
+/// How many times one poll of the task polls its connection again for
+/// wakes that came during the poll, before it asks tokio to (the wakes
+/// of an exhausted coop budget or of hyper yielding come back through
+/// tokio then).
+const POLLS_PER_WAKE: usize = 3;
+
+/// A time noted by a read or a request's end, in the connection's task,
+/// and read from the clock once when that poll of the task ends
+/// ([`Connection::settle`]): a request that arrives whole and is answered
+/// in one poll then reads the clock once, not twice.
+const UNTIMED: u64 = u64::MAX;
+
 /// Marks a connection busy while alive.
-pub struct Busy(Arc<Connection>);
+pub struct Busy {
+    conn: Arc<Connection>,
+    /// Dropped in the connection's task, which settles the time.
+    in_task: bool,
+}
 
 impl Drop for Busy {
     fn drop(&mut self) {
-        let conn = &self.0;
-        conn.idle_since.store(conn.now_ms(), Ordering::Relaxed);
+        let conn = &self.conn;
+        let now = if self.in_task { UNTIMED } else { conn.now_ms() };
+        conn.idle_since.store(now, Ordering::Relaxed);
         conn.busy.fetch_sub(1, Ordering::Release);
     }
 }
@@ -114,7 +164,47 @@ impl Connection {
     fn busy(self: &Arc<Self>) -> Busy {
         self.busy.fetch_add(1, Ordering::Acquire);
         self.head_started.store(0, Ordering::Relaxed);
-        Busy(self.clone())
+        Busy {
+            conn: self.clone(),
+            in_task: false,
+        }
+    }
+
+    /// Busy for one request, answered in the connection's task: when it
+    /// ends, the task reads the clock (see [`UNTIMED`]).
+    fn busy_in_task(self: &Arc<Self>) -> Busy {
+        let mut busy = self.busy();
+        busy.in_task = true;
+        busy
+    }
+
+    /// Reads the clock for the times noted [`UNTIMED`] during the task's
+    /// last poll: called by the task after every poll of its connection,
+    /// so no deadline is ever computed from an untimed mark.
+    fn settle(&self) {
+        let head = self.head_started.load(Ordering::Relaxed) == UNTIMED;
+        let idle = self.idle_since.load(Ordering::Relaxed) == UNTIMED;
+        if !(head || idle) {
+            return;
+        }
+        let now = self.now_ms();
+        // compare_exchange: a request may have begun or ended meanwhile.
+        if head {
+            let _ = self.head_started.compare_exchange(
+                UNTIMED,
+                now + 1,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        if idle {
+            let _ = self.idle_since.compare_exchange(
+                UNTIMED,
+                now,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
     }
 
     fn is_busy(&self) -> bool {
@@ -127,29 +217,122 @@ impl Connection {
         if self.is_busy() {
             return Instant::now() + limits.idle_timeout;
         }
-        let at = |ms: u64, after: Duration| self.epoch + Duration::from_millis(ms) + after;
+        // Not reached after `settle`; an untimed mark counts as now.
+        let at = |ms: u64, after: Duration| match ms {
+            UNTIMED => Instant::now() + after,
+            ms => self.epoch + Duration::from_millis(ms) + after,
+        };
         match self.head_started.load(Ordering::Relaxed) {
             0 => at(self.idle_since.load(Ordering::Relaxed), limits.idle_timeout),
+            UNTIMED => at(UNTIMED, limits.header_read_timeout),
             started => at(started - 1, limits.header_read_timeout),
         }
     }
 
     /// Tells the connection's task to close it.
     fn close(&self) {
-        self.evicted.store(true, Ordering::Relaxed);
-        self.signal.notify_one();
+        self.evicted.store(true, Ordering::Release);
+        self.signal.wake();
     }
 
-    /// Notes the first byte of a request head (not for WebSockets).
+    /// Whether the task has been told to close, or to stop (`closing`,
+    /// unless it already has: `stopping`). The caller registered the
+    /// task's waker with `signal` first, so no telling is missed.
+    fn told(&self, closing: &AtomicBool, stopping: bool) -> bool {
+        self.evicted.load(Ordering::Acquire) || (!stopping && closing.load(Ordering::Acquire))
+    }
+
+    /// Resolves once the task is told to close or the server is closing.
+    async fn told_to_close(&self, closing: &AtomicBool) {
+        std::future::poll_fn(|cx| {
+            self.signal.register(cx.waker());
+            match self.told(closing, false) {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Notes the first byte of a request head (not for WebSockets); the
+    /// time is read when the task's poll ends, unless the request is
+    /// being answered by then (see [`UNTIMED`]).
     fn on_read(&self) {
         if self.head_started.load(Ordering::Relaxed) == 0
             && !self.is_busy()
             && !self.upgraded.load(Ordering::Relaxed)
         {
-            self.head_started
-                .store(self.now_ms() + 1, Ordering::Relaxed);
+            self.head_started.store(UNTIMED, Ordering::Relaxed);
         }
     }
+}
+
+/// What ended a wait of a connection's task ([`attend`]).
+enum Woken<T> {
+    /// The connection (or WebSocket) ended.
+    Done(T),
+    /// Time to look at the deadlines.
+    Look,
+    /// Told to close or to stop.
+    Told,
+}
+
+/// Polls `work` until it ends, `look_at` passes, or `told` turns true
+/// (the connection's `signal` wakes the task for it), settling the
+/// connection's untimed marks after every poll. The timer is polled
+/// (which registers the task) only when the task's waker changes; on the
+/// other wakes, those of every request, its state is read instead: this
+/// wait costs a few loads per wake where `select!` over a sleep and a
+/// `Notify` cost several hundred instructions. `work` is polled with the
+/// connection's own waker (see its `Wake`), the timer and the signal with
+/// the task's.
+async fn attend<F: Future + Unpin>(
+    work: &mut F,
+    conn: &Arc<Connection>,
+    look_at: Instant,
+    told: impl Fn() -> bool,
+) -> Woken<F::Output> {
+    let mut sleep: Pin<&mut Sleep> = std::pin::pin!(tokio::time::sleep_until(look_at));
+    let mut registered: Option<Waker> = None;
+    let conn_waker = Waker::from(conn.clone());
+    std::future::poll_fn(|cx| {
+        conn.task.register(cx.waker());
+        let mut polls = 0;
+        let polled = loop {
+            conn.again.store(false, Ordering::SeqCst);
+            conn.polling.store(true, Ordering::SeqCst);
+            let polled = Pin::new(&mut *work).poll(&mut Context::from_waker(&conn_waker));
+            conn.polling.store(false, Ordering::SeqCst);
+            polls += 1;
+            if polled.is_ready() || !conn.again.swap(false, Ordering::SeqCst) {
+                break polled;
+            }
+            if polls == POLLS_PER_WAKE {
+                cx.waker().wake_by_ref();
+                break polled;
+            }
+        };
+        conn.settle();
+        if let Poll::Ready(done) = polled {
+            return Poll::Ready(Woken::Done(done));
+        }
+        if registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            if sleep.is_elapsed() {
+                return Poll::Ready(Woken::Look);
+            }
+        } else {
+            registered = Some(cx.waker().clone());
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Woken::Look);
+            }
+        }
+        conn.signal.register(cx.waker());
+        match told() {
+            true => Poll::Ready(Woken::Told),
+            false => Poll::Pending,
+        }
+    })
+    .await
 }
 
 /// The connections open now, to find one to close when at the cap.
@@ -169,8 +352,11 @@ impl Registry {
             head_started: AtomicU64::new(0),
             upgraded: AtomicBool::new(false),
             websocket: Mutex::new(None),
-            signal: Notify::new(),
+            signal: AtomicWaker::new(),
             evicted: AtomicBool::new(false),
+            task: AtomicWaker::new(),
+            polling: AtomicBool::new(false),
+            again: AtomicBool::new(false),
         });
         self.lock().insert(conn.id, conn.clone());
         Registered {
@@ -346,7 +532,7 @@ pub async fn serve(
     drop(listener);
     shared.closing.store(true, Ordering::Release);
     for conn in shared.registry.lock().values() {
-        conn.signal.notify_one();
+        conn.signal.wake();
     }
     let finished = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(shared.limits.shutdown_grace, finished)
@@ -407,7 +593,7 @@ async fn serve_tls(
     let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
     let tls = tokio::select! {
         tls = handshake => tls,
-        _ = conn.signal.notified() => return None,
+        _ = conn.told_to_close(&shared.closing) => return None,
     };
     match tls {
         Ok(Ok(tls)) => return serve_http(shared, conn, tls, client).await,
@@ -458,19 +644,17 @@ async fn serve_http<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let activity = Activity { conn: conn.clone() };
     let requests = shared.clone();
     let requests_conn = conn.clone();
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
         let shared = requests.clone();
         let conn = requests_conn.clone();
-        let activity = activity.clone();
         async move {
             // Busy from the first poll: hyper takes a pipelined request
             // before it has written the previous answer, and polls it only
             // once that answer is out, which a client that stopped reading
             // never lets happen.
-            let busy = conn.busy();
+            let busy = conn.busy_in_task();
             let request = match Direct::route(&request) {
                 Some(route) => match shared.direct.answer(route, request, client).await {
                     Handled::Answered(response) => return Ok(response),
@@ -478,6 +662,8 @@ where
                 },
                 None => request.map(Body::new),
             };
+            // Made here, not per request: the direct path needs none.
+            let activity = Activity { conn: conn.clone() };
             let response = routed(&shared.app, request, client, activity).await;
             if response.status() == axum::http::StatusCode::SWITCHING_PROTOCOLS {
                 conn.upgraded.store(true, Ordering::Relaxed);
@@ -501,26 +687,27 @@ where
     let mut http = Box::pin(http);
     let mut stopping = false;
     loop {
-        let deadline = next_look(&conn, &shared.limits);
-        tokio::select! {
-            done = &mut http => {
+        let look_at = next_look(&conn, &shared.limits);
+        let told = || conn.told(&shared.closing, stopping);
+        match attend(&mut http, &conn, look_at, told).await {
+            Woken::Done(done) => {
                 if let Err(e) = done {
                     tracing::debug!(client = %client.ip(), "connection ended: {e}");
                 }
                 break;
             }
-            _ = tokio::time::sleep_until(deadline) => {
+            Woken::Look => {
                 if conn.deadline(&shared.limits) <= Instant::now() {
                     tracing::debug!(client = %client.ip(), "connection closed: header or idle deadline");
                     return None;
                 }
             }
-            _ = conn.signal.notified() => {
+            Woken::Told => {
                 if shared.closing.load(Ordering::Acquire) && !stopping {
                     stopping = true;
                     http.as_mut().graceful_shutdown();
                 }
-                if conn.evicted.load(Ordering::Relaxed) {
+                if conn.evicted.load(Ordering::Acquire) {
                     // A request may have begun since it was picked: it is
                     // answered, and the connection may be picked again.
                     if conn.is_busy() && !stopping {
@@ -544,24 +731,106 @@ where
 
 /// A WebSocket, served in the connection's task (crate::jsonrpc::ws), told
 /// to close when idle, evicted or stopping.
-async fn serve_websocket(shared: &Shared, conn: &Connection, session: Session, client: SocketAddr) {
+async fn serve_websocket(
+    shared: &Shared,
+    conn: &Arc<Connection>,
+    session: Session,
+    client: SocketAddr,
+) {
     let close = Notify::new();
     // Boxed: moved into place, it would be stored twice in this task.
     let mut websocket = Box::pin(session.serve(&close));
     loop {
-        let deadline = next_look(conn, &shared.limits);
-        tokio::select! {
-            _ = &mut websocket => return,
-            _ = tokio::time::sleep_until(deadline) => {
+        let look_at = next_look(conn, &shared.limits);
+        let told = || conn.told(&shared.closing, false);
+        match attend(&mut websocket, conn, look_at, told).await {
+            Woken::Done(()) => return,
+            Woken::Look => {
                 if conn.deadline(&shared.limits) <= Instant::now() {
                     tracing::debug!(client = %client.ip(), "WebSocket closed: idle without a subscription");
                     break;
                 }
             }
-            _ = conn.signal.notified() => break,
+            Woken::Told => break,
         }
     }
     close.notify_one();
     // A client that does not read its close frame is not waited for long.
     let _ = tokio::time::timeout(HANDSHAKE_TIMEOUT, websocket).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+    use std::task::Wake;
+
+    use super::*;
+
+    /// Counts the wakes of a task.
+    struct Task(AtomicUsize);
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// What a [`Work`] shows the test.
+    #[derive(Default)]
+    struct Seen {
+        polls: AtomicUsize,
+        kept: Mutex<Option<Waker>>,
+    }
+
+    /// Pending twice, then ready: wakes itself during its first poll, as
+    /// hyper's body channel does when a body is taken, and keeps the
+    /// waker of its second poll, as an I/O registration does.
+    struct Work(Arc<Seen>);
+
+    impl Future for Work {
+        type Output = usize;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            let polls = self.0.polls.fetch_add(1, Ordering::SeqCst) + 1;
+            match polls {
+                1 => cx.waker().wake_by_ref(),
+                2 => *self.0.kept.lock().unwrap() = Some(cx.waker().clone()),
+                polls => return Poll::Ready(polls),
+            }
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_wake_during_the_poll_polls_again_a_wake_after_it_wakes_the_task() {
+        let registry = Arc::new(Registry {
+            open: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(0),
+            epoch: Instant::now(),
+        });
+        let registered = registry.open();
+        let task = Arc::new(Task(AtomicUsize::new(0)));
+        let task_waker = Waker::from(task.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        let seen = Arc::new(Seen::default());
+        let mut work = Work(seen.clone());
+        let look_at = Instant::now() + Duration::from_secs(3600);
+        let conn = &registered.conn;
+        let mut attending = std::pin::pin!(attend(&mut work, conn, look_at, || false));
+
+        assert!(attending.as_mut().poll(&mut cx).is_pending());
+        // The wake during the poll was a second poll at once, not a wake
+        // of the task.
+        assert_eq!(seen.polls.load(Ordering::SeqCst), 2);
+        assert_eq!(task.0.load(Ordering::SeqCst), 0);
+
+        // A wake after the poll wakes the task, which then polls the work.
+        let kept = seen.kept.lock().unwrap().take().unwrap();
+        kept.wake();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1);
+        match attending.as_mut().poll(&mut cx) {
+            Poll::Ready(Woken::Done(polls)) => assert_eq!(polls, 3),
+            _ => panic!("the work is done"),
+        }
+    }
 }

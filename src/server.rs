@@ -20,7 +20,6 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::BoxError;
 use axum::{middleware, Extension, Router};
-use http_body_util::{BodyExt, Collected};
 use jsonrpsee::server::{
     Methods, ServerBuilder as Builder, ServerConfig, StopHandle, TowerServiceBuilder,
 };
@@ -44,6 +43,7 @@ use crate::ops::Health;
 use crate::remote::{xmlrpc, Caller, Protocol, RemoteApi};
 use crate::sms::SmsWebhooks;
 use crate::stop::StopSwitch;
+use crate::whole_body::{BodyError, WholeBody};
 
 /// JSON-RPC's (and our XML-RPC fault's) code for a request over the body
 /// limit: jsonrpsee's "Request is too big" (-32007).
@@ -496,40 +496,39 @@ impl IntoResponse for Refused {
 /// stops (503), before it is parsed.
 pub(crate) async fn read_body<B>(body: B, limits: &BodyLimits) -> Result<Bytes, Refused>
 where
-    B: hyper::body::Body<Data = Bytes> + Send,
+    B: hyper::body::Body<Data = Bytes> + Send + Unpin,
     B::Error: Into<BoxError>,
 {
-    let mut limited =
-        std::pin::pin!(http_body_util::Limited::new(body, limits.max_bytes).collect());
+    let mut whole = std::pin::pin!(WholeBody::new(body, limits.max_bytes));
     // A robot's request has usually arrived whole with its headers: then
     // no timer is set up for it (the hot path of every call).
-    let ready = limited
+    let ready = whole
         .as_mut()
         .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()));
     if let std::task::Poll::Ready(read) = ready {
         return body_read(Ok(read), limits);
     }
-    body_read(body_arriving(limited, limits).await, limits)
+    body_read(body_arriving(whole, limits).await, limits)
 }
 
 /// The rest of a body still arriving, within the read timeout and the
 /// server's stop: kept out of `read_body`'s own future, which every call
 /// moves around.
 fn body_arriving<'a>(
-    limited: std::pin::Pin<&'a mut (impl Future<Output = BodyRead> + Send)>,
+    whole: std::pin::Pin<&'a mut (impl Future<Output = BodyRead> + Send)>,
     limits: &'a BodyLimits,
 ) -> std::pin::Pin<Box<dyn Future<Output = Result<BodyRead, Elapsed>> + Send + 'a>> {
     Box::pin(async move {
-        let read = tokio::time::timeout(limits.read_timeout, limited);
+        let read = tokio::time::timeout(limits.read_timeout, whole);
         tokio::select! {
             read = read => read,
-            _ = limits.stopping.stopped() => Ok(Err(Box::new(ServerStopping) as BoxError)),
+            _ = limits.stopping.stopped() => Ok(Err(BodyError::Failed(Box::new(ServerStopping)))),
         }
     })
 }
 
 /// A whole body, or why reading it failed.
-type BodyRead = Result<Collected<Bytes>, BoxError>;
+type BodyRead = Result<Bytes, BodyError>;
 
 /// A body read ended by the end of the grace period.
 #[derive(Debug)]
@@ -546,19 +545,19 @@ impl std::error::Error for ServerStopping {}
 /// The body, or why it was refused.
 fn body_read(read: Result<BodyRead, Elapsed>, limits: &BodyLimits) -> Result<Bytes, Refused> {
     match read {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(e)) if e.is::<ServerStopping>() => Err(Refused(
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(BodyError::Failed(e))) if e.is::<ServerStopping>() => Err(Refused(
             StatusCode::SERVICE_UNAVAILABLE,
             rpa_mfa_keywords::stopping::SERVER_STOPPING.to_owned(),
         )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(Refused(
+        Ok(Err(BodyError::TooBig)) => Err(Refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
                 "Request is too big: the limit is {} bytes.",
                 limits.max_bytes
             ),
         )),
-        Ok(Err(e)) => Err(Refused(
+        Ok(Err(BodyError::Failed(e))) => Err(Refused(
             StatusCode::BAD_REQUEST,
             format!("The request body could not be read: {e}"),
         )),

@@ -446,6 +446,96 @@ async fn a_chunked_50mb_body_gets_413_in_each_protocols_shape() {
     assert_http_jsonrpc_works(&server).await;
 }
 
+/// Writes `request` one byte every `pause` while reading what the server
+/// answers; returns the answer and how many bytes were written when it
+/// came (all of them if it came only after the last).
+async fn trickle(stream: TcpStream, request: &[u8], pause: Duration) -> (u16, String, usize) {
+    let (mut read, mut write) = stream.into_split();
+    // Until a whole answer (head and Content-Length bytes) or the end.
+    let answer = tokio::spawn(async move {
+        let mut data = Vec::new();
+        let mut buf = [0u8; 4096];
+        let whole = |data: &[u8]| {
+            let end = data.windows(4).position(|w| w == b"\r\n\r\n")?;
+            let head = String::from_utf8_lossy(&data[..end]).to_ascii_lowercase();
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))?
+                .trim()
+                .parse()
+                .ok()?;
+            (data.len() >= end + 4 + length).then_some(())
+        };
+        while whole(&data).is_none() {
+            match tokio::time::timeout(PATIENCE, read.read(&mut buf)).await {
+                Ok(Ok(n)) if n > 0 => data.extend_from_slice(&buf[..n]),
+                _ => break,
+            }
+        }
+        data
+    });
+    let mut written = 0;
+    for byte in request {
+        if answer.is_finished() || write.write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        written += 1;
+        tokio::time::sleep(pause).await;
+    }
+    let data = answer.await.unwrap();
+    let text = String::from_utf8_lossy(&data).into_owned();
+    let status = text.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    (status, text, written)
+}
+
+/// A slow-loris body: the head arrives whole, the body a byte at a time,
+/// forever within any per-read timeout. The read timeout (here the header
+/// timeout, 1 s) runs from when the body is first waited for, so the
+/// server answers 408 long before the body could be complete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickled_body_gets_408_after_the_read_timeout() {
+    let server = start(&["--header-read-timeout", "1"]);
+    let body = xml_call("Get Time Based OTP", &[SECRET]);
+    // The head and the body's first bytes together, then a byte every
+    // 100 ms: the whole body would take about 30 s.
+    let request = xml_post("/RPC2", &body);
+    let head_end = request.len() - body.len() + 10;
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream.write_all(&request[..head_end]).await.unwrap();
+    let (status, answer, written) =
+        trickle(stream, &request[head_end..], Duration::from_millis(100)).await;
+    assert_eq!(status, 408, "{answer}");
+    assert!(
+        answer.contains("The request body did not arrive within 1 s."),
+        "{answer}"
+    );
+    assert!(
+        written < body.len() - 10,
+        "answered only after the whole body"
+    );
+    assert_http_jsonrpc_works(&server).await;
+}
+
+/// A body in many small pieces, all within the read timeout, is read
+/// whole: the call passes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_in_many_pieces_is_read_whole() {
+    let server = start(&[]);
+    let body = xml_call("Get Time Based OTP", &[SECRET]);
+    let request = xml_post("/RPC2", &body);
+    let head_end = request.len() - body.len();
+    let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+    stream.write_all(&request[..head_end]).await.unwrap();
+    for piece in request[head_end..].chunks(body.len() / 8 + 1) {
+        stream.write_all(piece).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, answer) = exchange(&mut stream, b"").await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("<string>PASS</string>"), "{answer}");
+}
+
 /// Starts an authorization-code flow in `namespace` so that `Wait For
 /// OAuth Callback` has something to wait for.
 async fn start_oauth_flow(server: &Server, namespace: &str) {
