@@ -11,8 +11,10 @@
 //! for byte.
 
 use std::cell::RefCell;
+use std::fs::File;
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::text::{plain, write_decimal, write_time};
@@ -89,9 +91,29 @@ pub fn write(fields: &Fields<'_>) {
         if format(line, now.as_secs(), now.subsec_micros(), fields).is_ok() {
             // As tracing's writer does: a log line that cannot be written
             // is dropped.
-            let _ = std::io::stderr().write_all(line.as_bytes());
+            let _ = write_to_stderr(line.as_bytes());
         }
     });
+}
+
+/// Writes `line` to standard error through a duplicate of its descriptor
+/// (sharing its offset), without `Stderr`'s lock: two worker threads
+/// logging at the same moment would otherwise queue on it, a futex wait
+/// and wake for a lock held across a system call. One line is one
+/// `write`, far below the size up to which Linux writes a pipe or a file
+/// in one piece, so lines from several threads never mix. If the
+/// duplicate cannot be made, through `Stderr` as before.
+fn write_to_stderr(line: &[u8]) -> std::io::Result<()> {
+    use std::os::fd::AsFd;
+    static DUPLICATE: OnceLock<Option<File>> = OnceLock::new();
+    let duplicate = DUPLICATE.get_or_init(|| {
+        let fd = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
+        Some(File::from(fd))
+    });
+    match duplicate {
+        Some(file) => (&*file).write_all(line),
+        None => std::io::stderr().write_all(line),
+    }
 }
 
 /// The line as tracing's default text format writes it, without colours.
