@@ -67,8 +67,12 @@ fn run(cli: Cli) -> Result<(), String> {
             None
         }
     };
+    // Workers batch their keyword lines until they run out of work.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(logging::keyword_line::batch_on_this_thread)
+        .on_thread_park(logging::keyword_line::flush_this_thread)
+        .on_thread_stop(logging::keyword_line::flush_this_thread)
         .build()
         .expect("a tokio runtime");
     runtime.block_on(async {

@@ -440,7 +440,7 @@ async fn the_default_log_has_one_integer_time_field_and_no_library_debug_lines()
     )
     .await;
     assert_eq!(answer["result"]["return"], HOTP_0);
-    let log = server.log();
+    let log = server.log_with("keyword=\"Get Counter Based OTP\"").await;
     assert!(
         !log.contains("jsonrpsee") && !log.contains("DEBUG"),
         "{log}"
@@ -459,4 +459,45 @@ async fn the_default_log_has_one_integer_time_field_and_no_library_debug_lines()
         !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()),
         "{line}"
     );
+}
+
+/// Workers keep keyword lines until they are idle (`logging::keyword_line`):
+/// after many calls at once on several connections and a graceful stop,
+/// every call has its line, whole, and no line is mixed with another.
+#[tokio::test]
+async fn every_call_of_a_burst_has_one_whole_keyword_line() {
+    const CONNECTIONS: usize = 8;
+    const CALLS: usize = 150;
+    let mut server = start_open();
+    let url = server.url("/RPC2");
+    let body = run_keyword_xml("Get Counter Based OTP", &["0", SECRET]);
+    let mut clients = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let (url, body) = (url.clone(), body.clone());
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            for _ in 0..CALLS {
+                let answer = post_xml(&client, &url, body.clone()).await;
+                assert!(answer.contains(HOTP_0), "{answer}");
+            }
+        }));
+    }
+    for client in clients {
+        client.await.unwrap();
+    }
+    server.sigterm();
+    server.wait_stopped();
+    let log = server.log();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("keyword=\"")).collect();
+    assert_eq!(lines.len(), CONNECTIONS * CALLS, "{log}");
+    for line in lines {
+        let (_, fields) = line
+            .split_once("  INFO rpa_mfa::remote: keyword ")
+            .unwrap_or_else(|| panic!("{line}"));
+        assert!(
+            fields.starts_with("protocol=\"xmlrpc\" namespace=\"\" keyword=\"Get Counter Based OTP\" status=\"PASS\" duration_us="),
+            "{line}"
+        );
+        assert_eq!(line.matches("keyword=").count(), 1, "{line}");
+    }
 }

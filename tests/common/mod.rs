@@ -203,6 +203,21 @@ impl Server {
         std::fs::read_to_string(self.log_path()).unwrap()
     }
 
+    /// The log once a line containing `text` is in it, or after 10 s
+    /// without one (the caller's assertion then shows the log). Keyword
+    /// lines are written when the worker that answered goes idle, a moment
+    /// after the answer (`logging::keyword_line`).
+    pub async fn log_with(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(text) || std::time::Instant::now() > deadline {
+                return log;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
     /// `127.0.0.1:PORT`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
