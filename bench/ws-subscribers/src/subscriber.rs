@@ -5,8 +5,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
+
+use crate::arrival::TimedStream;
 
 /// Unix time now, in seconds.
 pub fn now() -> f64 {
@@ -19,8 +22,14 @@ pub fn now() -> f64 {
 pub enum Event {
     /// Subscribed: the first code has arrived.
     Subscribed,
-    /// A code of a later period arrived at `at` (Unix seconds).
-    Code { period_start: u64, at: f64 },
+    /// A code of a later period: when its bytes reached the client's
+    /// socket (the kernel's stamp) and when the client had read it (Unix
+    /// seconds).
+    Code {
+        period_start: u64,
+        arrived: f64,
+        read: f64,
+    },
     /// The connection or subscription failed.
     Failed(String),
 }
@@ -65,9 +74,19 @@ async fn follow(
     namespace: &str,
     events: &mpsc::UnboundedSender<Event>,
 ) -> Result<(), String> {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    // ws://HOST:PORT/PATH: the socket is opened here to stamp its reads.
+    let address = url
+        .trim_start_matches("ws://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let tcp = TcpStream::connect(address)
         .await
         .map_err(|e| format!("connect: {e}"))?;
+    let timed = TimedStream::new(tcp).map_err(|e| format!("SO_TIMESTAMPNS: {e}"))?;
+    let (mut socket, _) = tokio_tungstenite::client_async(url, timed)
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
     call(
         &mut socket,
         "subscribe_totp",
@@ -76,7 +95,8 @@ async fn follow(
     .await?;
     let mut first = true;
     while let Some(message) = socket.next().await {
-        let at = now();
+        let read = now();
+        let arrived = socket.get_ref().arrived();
         let Message::Text(text) = message.map_err(|e| e.to_string())? else {
             continue;
         };
@@ -88,7 +108,11 @@ async fn follow(
             first = false;
             Event::Subscribed
         } else {
-            Event::Code { period_start, at }
+            Event::Code {
+                period_start,
+                arrived,
+                read,
+            }
         };
         if events.send(event).is_err() {
             return Ok(());
