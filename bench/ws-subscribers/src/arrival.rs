@@ -79,8 +79,7 @@ fn recv_timed(fd: i32, buf: &mut [MaybeUninit<u8>]) -> io::Result<(usize, Option
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
         while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SO_TIMESTAMPNS
-            {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SO_TIMESTAMPNS {
                 let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
                 stamp = Some(ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9);
             }

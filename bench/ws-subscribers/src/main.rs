@@ -257,6 +257,11 @@ async fn measure(args: &Args) -> Result<(), String> {
             summary(&read_latencies)
         );
     }
+    // A code in the client's socket before its period began was sent early.
+    let early = latencies.iter().filter(|&&ms| ms < 0.0).count();
+    if early > 0 {
+        return Err(format!("{early} codes arrived before their period began"));
+    }
     if received < subscribed {
         return Err(format!(
             "{} subscribers had no code of the boundary's period within {CODES_WITHIN:?}",

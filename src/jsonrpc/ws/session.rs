@@ -3,6 +3,7 @@
 //! client leaves, goes silent, or the connection is told to close.
 
 use std::future::{poll_fn, Future};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -209,7 +210,7 @@ impl Session {
                         tracing::debug!("WebSocket closed: nothing heard for three ping intervals");
                         return;
                     }
-                    ping.as_mut().reset(Instant::now() + interval);
+                    ping.as_mut().reset(next_ping(interval));
                     if !unflushed {
                         if ws
                             .start_send_unpin(Message::Ping(Default::default()))
@@ -277,6 +278,18 @@ impl Session {
             }
         }
     }
+}
+
+/// When to ping next: between half and all of `interval` from now, at
+/// random. Sockets opened together would otherwise ping together for
+/// ever, and such a wave (a ping written and a pong read per socket)
+/// landing on a period boundary delays every live code behind it.
+/// Silence is still judged against the whole interval.
+fn next_ping(interval: Duration) -> Instant {
+    // A fresh RandomState has fresh keys: its hash of anything is random.
+    let random = RandomState::new().hash_one(0u8);
+    let fraction = 0.5 + 0.5 * ((random >> 11) as f64 / (1u64 << 53) as f64);
+    Instant::now() + interval.mul_f64(fraction)
 }
 
 /// A subscription id as jsonrpsee makes them: a random integer below 2^53.
