@@ -25,6 +25,8 @@ use tokio::time::timeout;
 const SUBSCRIBE_WITHIN: Duration = Duration::from_secs(300);
 /// How long after the boundary the last code may take.
 const CODES_WITHIN: Duration = Duration::from_secs(10);
+/// How long the subscribers stay open after the figures.
+const LINGER: Duration = Duration::from_secs(1);
 /// CPU is read this long before the boundary (and after the last code).
 const CPU_LEAD: f64 = 0.5;
 
@@ -268,5 +270,8 @@ async fn measure(args: &Args) -> Result<(), String> {
             subscribed - received
         ));
     }
+    // The sockets stay open a moment after the figures are printed, so a
+    // profiler stopped on them sees no teardown.
+    tokio::time::sleep(LINGER).await;
     Ok(())
 }
