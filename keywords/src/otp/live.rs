@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -233,13 +235,26 @@ impl LiveCodes {
     }
 }
 
+/// A wait for the namespace's next change, kept from one code to the
+/// next: dropped and made again at every code, it left and rejoined the
+/// store's change channel (a lock on it) per subscriber per boundary.
+/// Gives the receiver back when a change comes.
+type ChangeWait = Pin<Box<dyn Future<Output = broadcast::Receiver<Change>> + Send>>;
+
+fn wait_for_change(ns: Arc<Namespace>, mut changes: broadcast::Receiver<Change>) -> ChangeWait {
+    Box::pin(async move {
+        ns.changed(&mut changes, Space::Namespace).await;
+        changes
+    })
+}
+
 /// A namespace's TOTP codes as they change.
 pub struct TotpFeed {
     ns: Arc<Namespace>,
     live: Arc<LiveCodes>,
     /// The store's changes: a secret set through any server sharing the
     /// store reaches this feed.
-    changes: broadcast::Receiver<Change>,
+    change: ChangeWait,
     /// The key the last code came from.
     key: Arc<OtpKey>,
     /// Its timer's codes.
@@ -256,9 +271,9 @@ impl TotpFeed {
         let key = current_key(&ns, Kind::Totp).await?;
         let codes = live.follow(&key);
         Ok(TotpFeed {
+            change: wait_for_change(ns.clone(), changes),
             ns,
             live: live.clone(),
-            changes,
             key,
             codes,
             sent: None,
@@ -284,7 +299,8 @@ impl TotpFeed {
                             return Ok(tick);
                         }
                     }
-                    _ = self.ns.changed(&mut self.changes, Space::Namespace) => {
+                    changes = &mut self.change => {
+                        self.change = wait_for_change(self.ns.clone(), changes);
                         // Stores that cannot say what changed wake every
                         // feed: only a new secret ends the wait.
                         let key = current_key(&self.ns, Kind::Totp).await?;

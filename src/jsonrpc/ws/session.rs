@@ -33,6 +33,11 @@ use crate::listen::{Activity, Busy};
 /// reading can make the server hold).
 const MAX_CALLS: usize = 64;
 
+/// How long after a code a ping waits (at most a quarter of the ping
+/// interval): the rush of codes at a period boundary lasts about this long
+/// with 10,000 subscribers (`bench/subscribers.sh`).
+const PING_QUIET: Duration = Duration::from_millis(500);
+
 /// A WebSocket accepted by the handshake, waiting for its connection's
 /// task to serve it.
 pub struct Session {
@@ -100,6 +105,10 @@ impl Session {
         let mut unflushed = false;
         let mut closing = false;
         let mut last_heard = Instant::now();
+        // When the last code was written, and whether the ping due now was
+        // already put off once because of it.
+        let mut last_code: Option<Instant> = None;
+        let mut ping_put_off = false;
         // The first ping at once, as jsonrpsee sent it.
         let ping = sleep(Duration::ZERO);
         let closed = close.notified();
@@ -197,10 +206,22 @@ impl Session {
                     out = Some(dispatch::subscribed(id, subscription));
                 }
                 Event::Delivery(Delivery::Code(subscription, tick)) => {
+                    last_code = Some(Instant::now());
                     out = Some(server.ticks.notification(subscription, &tick));
                 }
                 Event::Delivery(Delivery::Ended) => {}
                 Event::Ping => {
+                    // Codes go out at a period boundary to every socket
+                    // following the secret at once: a ping (and the pong
+                    // read back) due in that rush waits until it is over.
+                    // Once only, so pings never starve.
+                    let quiet = PING_QUIET.min(interval / 4);
+                    if let Some(at) = last_code.filter(|at| !ping_put_off && at.elapsed() < quiet) {
+                        ping_put_off = true;
+                        ping.as_mut().reset(at + quiet.mul_f64(1.0 + random_unit()));
+                        continue;
+                    }
+                    ping_put_off = false;
                     // Not reading because its calls are at the cap, the
                     // server cannot hear the client: that is no silence.
                     if calls.len() >= MAX_CALLS {
@@ -286,10 +307,14 @@ impl Session {
 /// landing on a period boundary delays every live code behind it.
 /// Silence is still judged against the whole interval.
 fn next_ping(interval: Duration) -> Instant {
+    Instant::now() + interval.mul_f64(0.5 + 0.5 * random_unit())
+}
+
+/// A random number in [0, 1).
+fn random_unit() -> f64 {
     // A fresh RandomState has fresh keys: its hash of anything is random.
     let random = RandomState::new().hash_one(0u8);
-    let fraction = 0.5 + 0.5 * ((random >> 11) as f64 / (1u64 << 53) as f64);
-    Instant::now() + interval.mul_f64(fraction)
+    (random >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A subscription id as jsonrpsee makes them: a random integer below 2^53.
