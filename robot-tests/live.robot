@@ -27,6 +27,9 @@ Live Codes Arrive At Each Period Boundary
     ${previous}=    Set Variable    ${first}
     FOR    ${i}    IN RANGE    2
         ${tick}=    Next Totp Notification    ${id}
+        # Never ahead of its period: pyotp's code for the moment it arrived.
+        ${now_code}=    Evaluate    pyotp.TOTP($SECRET, interval=2).at(float($tick['received_at']))
+        Should Be Equal    ${tick}[code]    ${now_code}    not the code of the moment it arrived
         Code Should Be Right For Its Period    ${tick}    ${SECRET}    2
         # Consecutive periods, each code sent once its period had begun.
         Should Be Equal As Integers    ${tick}[period_start]    ${previous}[period_end]

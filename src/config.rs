@@ -275,8 +275,10 @@ settings! {
     #[arg(long, value_name = "COUNT")]
     max_subscriptions: u32 = "RPA_MFA_MAX_SUBSCRIPTIONS",
 
-    /// Seconds between the server's pings on each WebSocket; one that
-    /// answers none for three intervals is closed [default: 20].
+    /// Longest time between the server's pings on each WebSocket (each
+    /// wait is drawn between half of it and all of it, so sockets do not
+    /// ping in step); one that answers none for three intervals is closed
+    /// [default: 20].
     /// [env: RPA_MFA_WS_PING_INTERVAL]
     #[arg(long, value_name = "SECONDS")]
     ws_ping_interval: f64 = "RPA_MFA_WS_PING_INTERVAL",

@@ -168,6 +168,19 @@ fn rss_mib(server: &Server, field: &str) -> f64 {
     kib / 1024.0
 }
 
+/// A raw socket that has asked for a WebSocket on `/jsonrpc` (the answer
+/// is left unread): a client that answers nothing by itself.
+async fn raw_upgrade(server: &Server) -> TcpStream {
+    let mut socket = TcpStream::connect(server.addr()).await.unwrap();
+    let handshake = format!(
+        "GET /jsonrpc HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr()
+    );
+    socket.write_all(handshake.as_bytes()).await.unwrap();
+    socket
+}
+
 /// A client frame: text, masked (with a zero key, which RFC 6455 allows).
 fn text_frame(payload: &[u8]) -> Vec<u8> {
     let mut frame = vec![0x81];
@@ -188,13 +201,7 @@ async fn a_client_that_stops_reading_grows_no_memory_and_is_closed() {
     let server = Spawn::serve()
         .args(["--ws-ping-interval", "3", "--max-websockets", "2"])
         .start();
-    let mut socket = TcpStream::connect(server.addr()).await.unwrap();
-    let handshake = format!(
-        "GET /jsonrpc HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        server.addr()
-    );
-    socket.write_all(handshake.as_bytes()).await.unwrap();
+    let mut socket = raw_upgrade(&server).await;
     let mut head = [0u8; 12];
     socket.read_exact(&mut head).await.unwrap();
     assert_eq!(&head, b"HTTP/1.1 101");
@@ -311,4 +318,43 @@ async fn a_client_with_64_waiting_calls_is_not_taken_for_silent() {
         let answer: Json = serde_json::from_str(&text).unwrap();
         assert_eq!(answer["result"]["status"], json!("PASS"), "{answer}");
     }
+}
+
+/// Pings put off behind a code still come: a subscriber to a 1-second
+/// period (a code every second, so pings keep falling just after codes)
+/// that reads everything but answers no ping is closed as silent.
+#[tokio::test]
+async fn a_subscriber_answering_no_ping_is_closed_while_codes_flow() {
+    let server = Spawn::serve()
+        .args(["--ws-ping-interval", "1", "--log", "debug"])
+        .log(common::Log::File)
+        .start();
+    let uri = format!("otpauth://totp/x?secret={SECRET}&period=1");
+    server
+        .run_keyword_ok("fast", "Set Time Based OTP", json!([uri]), json!({}))
+        .await;
+    // A raw socket: unlike tungstenite, it never answers a ping.
+    let mut socket = raw_upgrade(&server).await;
+    let subscribe = br#"{"jsonrpc":"2.0","id":1,"method":"subscribe_totp","params":["fast"]}"#;
+    socket.write_all(&text_frame(subscribe)).await.unwrap();
+    let mut received = Vec::new();
+    let closed = tokio::time::timeout(PATIENCE, async {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n @ 1..) = socket.read(&mut buffer).await {
+            received.extend_from_slice(&buffer[..n]);
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "a client answering no ping was kept open");
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    // Codes came meanwhile, each followed by a put-off ping or none.
+    let codes = text.matches(r#""method":"totp""#).count();
+    assert!(codes >= 3, "{codes} codes before the close: {text}");
+    // Closed for its silence, not for anything else.
+    let log = server.log();
+    assert!(
+        log.contains("WebSocket closed: nothing heard for three ping intervals"),
+        "{log}"
+    );
 }

@@ -10,6 +10,7 @@
 //! Loopback only; every wait is bounded. Exits 1 when a subscriber
 //! failed or missed the boundary's code.
 
+mod arrival;
 mod proc;
 mod subscriber;
 
@@ -24,6 +25,8 @@ use tokio::time::timeout;
 const SUBSCRIBE_WITHIN: Duration = Duration::from_secs(300);
 /// How long after the boundary the last code may take.
 const CODES_WITHIN: Duration = Duration::from_secs(10);
+/// How long the subscribers stay open after the figures.
+const LINGER: Duration = Duration::from_secs(1);
 /// CPU is read this long before the boundary (and after the last code).
 const CPU_LEAD: f64 = 0.5;
 
@@ -180,13 +183,21 @@ async fn measure(args: &Args) -> Result<(), String> {
     while events.try_recv().is_ok() {}
     let cpu_before = (proc::cpu_ns(args.pid), proc::cpu_seconds(args.pid));
 
+    // Milliseconds after the boundary: when each code reached the client's
+    // socket (the server's delay), and when the client had read it.
     let mut latencies = Vec::with_capacity(subscribed);
+    let mut read_latencies = Vec::with_capacity(subscribed);
     let wait = Duration::from_secs_f64(boundary - now()) + CODES_WITHIN;
     let all_codes = async {
         while latencies.len() < subscribed {
             match events.recv().await {
-                Some(Event::Code { period_start, at }) if period_start as f64 == boundary => {
-                    latencies.push((at - boundary) * 1000.0)
+                Some(Event::Code {
+                    period_start,
+                    arrived,
+                    read,
+                }) if period_start as f64 == boundary => {
+                    latencies.push((arrived - boundary) * 1000.0);
+                    read_latencies.push((read - boundary) * 1000.0);
                 }
                 Some(Event::Failed(e)) => return Err(e),
                 Some(_) => {}
@@ -203,6 +214,7 @@ async fn measure(args: &Args) -> Result<(), String> {
     }
 
     latencies.sort_by(f64::total_cmp);
+    read_latencies.sort_by(f64::total_cmp);
     let cpu_ms = match (cpu_before, cpu_after) {
         ((Some(a), _), (Some(b), _)) => (b - a) as f64 / 1e6,
         ((_, Some(a)), (_, Some(b))) => (b - a) * 1000.0,
@@ -229,12 +241,28 @@ async fn measure(args: &Args) -> Result<(), String> {
         CPU_LEAD
     );
     if received > 0 {
+        let summary = |values: &[f64]| {
+            format!(
+                "first {:.1} ms, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+                values[0],
+                quantile(values, 0.5),
+                quantile(values, 0.99),
+                values[values.len() - 1]
+            )
+        };
         println!(
-            "code after boundary    p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({received} of {subscribed})",
-            quantile(&latencies, 0.5),
-            quantile(&latencies, 0.99),
-            latencies[received - 1]
+            "code after boundary    {} ({received} of {subscribed}; in the client's socket, the kernel's stamp)",
+            summary(&latencies)
         );
+        println!(
+            "code read by client    {} (when the client had read and parsed it)",
+            summary(&read_latencies)
+        );
+    }
+    // A code in the client's socket before its period began was sent early.
+    let early = latencies.iter().filter(|&&ms| ms < 0.0).count();
+    if early > 0 {
+        return Err(format!("{early} codes arrived before their period began"));
     }
     if received < subscribed {
         return Err(format!(
@@ -242,5 +270,8 @@ async fn measure(args: &Args) -> Result<(), String> {
             subscribed - received
         ));
     }
+    // The sockets stay open a moment after the figures are printed, so a
+    // profiler stopped on them sees no teardown.
+    tokio::time::sleep(LINGER).await;
     Ok(())
 }

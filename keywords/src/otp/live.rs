@@ -11,7 +11,9 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -52,6 +54,18 @@ impl fmt::Debug for TotpTick {
 }
 
 impl TotpTick {
+    /// The tick of the period starting at `period_start`, whose `code`
+    /// was computed beforehand, published at Unix time `now`.
+    fn starting(key: &OtpKey, period_start: u64, code: String, now: f64) -> TotpTick {
+        TotpTick {
+            code,
+            period: key.period,
+            period_start,
+            period_end: period_start + key.period,
+            seconds_left: seconds_left(period_start + key.period, now),
+        }
+    }
+
     /// The tick for `key` at Unix time `now`.
     pub fn at(key: &OtpKey, now: f64) -> TotpTick {
         let second = now.max(0.0).floor() as u64;
@@ -61,14 +75,23 @@ impl TotpTick {
             period: key.period,
             period_start,
             period_end: period_start + key.period,
-            // Milliseconds are plenty for a countdown.
-            seconds_left: (((period_start + key.period) as f64 - now) * 1000.0)
-                .round()
-                .max(0.0)
-                / 1000.0,
+            seconds_left: seconds_left(period_start + key.period, now),
         }
     }
 }
+
+/// Seconds from `now` to `period_end`, to the millisecond (plenty for a
+/// countdown).
+fn seconds_left(period_end: u64, now: f64) -> f64 {
+    ((period_end as f64 - now) * 1000.0).round().max(0.0) / 1000.0
+}
+
+/// How early a timer is armed before a period boundary, in seconds:
+/// tokio's timer tick (1 ms), by which it rounds deadlines up.
+const ARM_LEAD: f64 = 0.001;
+
+/// The longest a timer yields in wait for a boundary before it sleeps.
+const SPIN_FOR: Duration = Duration::from_millis(3);
 
 /// The codes of one secret, as its timer publishes them.
 type Codes = watch::Sender<Arc<TotpTick>>;
@@ -135,15 +158,21 @@ impl LiveCodes {
         follower
     }
 
-    /// One secret's timer: at each period boundary computes the code once
-    /// and publishes it; ends when no feed follows it any more.
+    /// One secret's timer: at each period boundary publishes the code
+    /// once for every feed; ends when no feed follows it any more.
+    ///
+    /// tokio's timer rounds a deadline up to its 1 ms tick and wakes a
+    /// little after that, so a sleep armed for the boundary fires 1-2 ms
+    /// late. This one is armed [`ARM_LEAD`] early, computes the next code
+    /// meanwhile, and waits out the rest by yielding: the code goes out as
+    /// the period begins, never before.
     async fn run_timer(self: Arc<Self>, slot: u64, key: Arc<OtpKey>, codes: Arc<Codes>) {
         loop {
             let expires = codes.borrow().period_end;
-            // Loops because a timer may fire a hair before the wall clock
-            // reaches the boundary; a code is never sent before its period.
             loop {
-                let wait = expires as f64 - self.clock.now();
+                // Subtracted last: `expires - now` is exact where the two
+                // are close, which keeps paused-clock tests exact.
+                let wait = (expires as f64 - self.clock.now()) - ARM_LEAD;
                 if wait <= 0.0 {
                     break;
                 }
@@ -156,9 +185,37 @@ impl LiveCodes {
                     }
                 }
             }
-            let tick = TotpTick::at(&key, self.clock.now());
+            let code = key.code_at_time(expires);
             self.computed.fetch_add(1, Ordering::Relaxed);
-            codes.send_replace(Arc::new(tick));
+            self.reach(expires as f64).await;
+            codes.send_replace(Arc::new(TotpTick::starting(
+                &key,
+                expires,
+                code,
+                self.clock.now(),
+            )));
+        }
+    }
+
+    /// Returns once the clock reads `boundary` or later: yields while it is
+    /// at most [`ARM_LEAD`] away, for at most [`SPIN_FOR`] of real time
+    /// (a clock that does not move meanwhile, as tokio's paused one in
+    /// tests, or a worker held up, falls back to tokio's timer).
+    async fn reach(&self, boundary: f64) {
+        let spin_until = std::time::Instant::now() + SPIN_FOR;
+        loop {
+            let left = boundary - self.clock.now();
+            if left <= 0.0 {
+                return;
+            }
+            if left <= ARM_LEAD && std::time::Instant::now() < spin_until {
+                tokio::task::yield_now().await;
+            } else {
+                // Whole microseconds: a hair of float error above a tick
+                // would cost the timer a whole tick.
+                let micros = (left * 1e6).floor().max(1.0);
+                tokio::time::sleep(Duration::from_micros(micros as u64)).await;
+            }
         }
     }
 
@@ -178,13 +235,26 @@ impl LiveCodes {
     }
 }
 
+/// A wait for the namespace's next change, kept from one code to the
+/// next: dropped and made again at every code, it left and rejoined the
+/// store's change channel (a lock on it) per subscriber per boundary.
+/// Gives the receiver back when a change comes.
+type ChangeWait = Pin<Box<dyn Future<Output = broadcast::Receiver<Change>> + Send>>;
+
+fn wait_for_change(ns: Arc<Namespace>, mut changes: broadcast::Receiver<Change>) -> ChangeWait {
+    Box::pin(async move {
+        ns.changed(&mut changes, Space::Namespace).await;
+        changes
+    })
+}
+
 /// A namespace's TOTP codes as they change.
 pub struct TotpFeed {
     ns: Arc<Namespace>,
     live: Arc<LiveCodes>,
     /// The store's changes: a secret set through any server sharing the
     /// store reaches this feed.
-    changes: broadcast::Receiver<Change>,
+    change: ChangeWait,
     /// The key the last code came from.
     key: Arc<OtpKey>,
     /// Its timer's codes.
@@ -201,9 +271,9 @@ impl TotpFeed {
         let key = current_key(&ns, Kind::Totp).await?;
         let codes = live.follow(&key);
         Ok(TotpFeed {
+            change: wait_for_change(ns.clone(), changes),
             ns,
             live: live.clone(),
-            changes,
             key,
             codes,
             sent: None,
@@ -229,7 +299,8 @@ impl TotpFeed {
                             return Ok(tick);
                         }
                     }
-                    _ = self.ns.changed(&mut self.changes, Space::Namespace) => {
+                    changes = &mut self.change => {
+                        self.change = wait_for_change(self.ns.clone(), changes);
                         // Stores that cannot say what changed wake every
                         // feed: only a new secret ends the wait.
                         let key = current_key(&self.ns, Kind::Totp).await?;

@@ -4,25 +4,26 @@
 //! subscribers of its secret.
 
 use std::fmt::Write;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 
+use futures_util::stream::{self, Stream};
 use rpa_mfa_keywords::otp::live::{TotpFeed, TotpTick};
 use rpa_mfa_keywords::KeywordError;
 
 use crate::jsonrpc::TOTP_NOTIFICATION;
 
-/// A feed waiting for its next code; gives the feed back with the code.
-type NextCode =
-    Pin<Box<dyn Future<Output = (TotpFeed, Result<Arc<TotpTick>, KeywordError>)> + Send>>;
+/// A feed's codes as a stream: one allocation for the subscription's
+/// life (a boxed future per code was an allocation and a free per
+/// subscriber at every boundary).
+type Codes = Pin<Box<dyn Stream<Item = Result<Arc<TotpTick>, KeywordError>> + Send>>;
 
-fn next_code(mut feed: TotpFeed) -> NextCode {
-    Box::pin(async move {
+fn codes(feed: TotpFeed) -> Codes {
+    Box::pin(stream::unfold(feed, |mut feed| async move {
         let tick = feed.next().await;
-        (feed, tick)
-    })
+        Some((tick, feed))
+    }))
 }
 
 /// One open subscription.
@@ -31,7 +32,7 @@ struct Feed {
     /// random integer below 2^53).
     id: u64,
     namespace: Box<str>,
-    next: NextCode,
+    codes: Codes,
 }
 
 /// The subscriptions of one WebSocket.
@@ -56,7 +57,7 @@ impl Feeds {
         self.open.push(Feed {
             id,
             namespace: namespace.into(),
-            next: next_code(feed),
+            codes: codes(feed),
         });
     }
 
@@ -78,16 +79,13 @@ impl Feeds {
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Delivery> {
         for at in 0..self.open.len() {
             let feed = &mut self.open[at];
-            if let Poll::Ready((next, tick)) = feed.next.as_mut().poll(cx) {
+            if let Poll::Ready(tick) = feed.codes.as_mut().poll_next(cx) {
                 let id = feed.id;
                 return Poll::Ready(match tick {
-                    Ok(tick) => {
-                        feed.next = next_code(next);
-                        Delivery::Code(id, tick)
-                    }
+                    Some(Ok(tick)) => Delivery::Code(id, tick),
                     // The secret was removed or the store failed: the
                     // subscription ends, as it did under jsonrpsee.
-                    Err(_) => {
+                    Some(Err(_)) | None => {
                         self.remove(id);
                         Delivery::Ended
                     }

@@ -13,7 +13,8 @@
 //!
 //! Limits are those of the jsonrpsee server it replaces: `--max-websockets`
 //! (429 past it), `--max-subscriptions` per socket, `--max-body-size` per
-//! message, a ping every `--ws-ping-interval` and a socket that says
+//! message, a ping at least every `--ws-ping-interval` (at random from half
+//! of it, so sockets opened together do not ping in step) and a socket that says
 //! nothing for three intervals closed. A slow reader gets nothing new
 //! (no answer, no code, no request read) until what it was sent is
 //! written, so it holds at most the answers of the calls it has running.

@@ -3,6 +3,7 @@
 //! client leaves, goes silent, or the connection is told to close.
 
 use std::future::{poll_fn, Future};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -31,6 +32,11 @@ use crate::listen::{Activity, Busy};
 /// read until one ends (a bound on what a client that sends without
 /// reading can make the server hold).
 const MAX_CALLS: usize = 64;
+
+/// How long after a code a ping waits (at most a quarter of the ping
+/// interval): the rush of codes at a period boundary lasts about this long
+/// with 10,000 subscribers (`bench/subscribers.sh`).
+const PING_QUIET: Duration = Duration::from_millis(500);
 
 /// A WebSocket accepted by the handshake, waiting for its connection's
 /// task to serve it.
@@ -99,6 +105,10 @@ impl Session {
         let mut unflushed = false;
         let mut closing = false;
         let mut last_heard = Instant::now();
+        // When the last code was written, and whether the ping due now was
+        // already put off once because of it.
+        let mut last_code: Option<Instant> = None;
+        let mut ping_put_off = false;
         // The first ping at once, as jsonrpsee sent it.
         let ping = sleep(Duration::ZERO);
         let closed = close.notified();
@@ -196,10 +206,22 @@ impl Session {
                     out = Some(dispatch::subscribed(id, subscription));
                 }
                 Event::Delivery(Delivery::Code(subscription, tick)) => {
+                    last_code = Some(Instant::now());
                     out = Some(server.ticks.notification(subscription, &tick));
                 }
                 Event::Delivery(Delivery::Ended) => {}
                 Event::Ping => {
+                    // Codes go out at a period boundary to every socket
+                    // following the secret at once: a ping (and the pong
+                    // read back) due in that rush waits until it is over.
+                    // Once only, so pings never starve.
+                    let quiet = PING_QUIET.min(interval / 4);
+                    if let Some(at) = last_code.filter(|at| !ping_put_off && at.elapsed() < quiet) {
+                        ping_put_off = true;
+                        ping.as_mut().reset(at + quiet.mul_f64(1.0 + random_unit()));
+                        continue;
+                    }
+                    ping_put_off = false;
                     // Not reading because its calls are at the cap, the
                     // server cannot hear the client: that is no silence.
                     if calls.len() >= MAX_CALLS {
@@ -209,7 +231,7 @@ impl Session {
                         tracing::debug!("WebSocket closed: nothing heard for three ping intervals");
                         return;
                     }
-                    ping.as_mut().reset(Instant::now() + interval);
+                    ping.as_mut().reset(next_ping(interval));
                     if !unflushed {
                         if ws
                             .start_send_unpin(Message::Ping(Default::default()))
@@ -277,6 +299,22 @@ impl Session {
             }
         }
     }
+}
+
+/// When to ping next: between half and all of `interval` from now, at
+/// random. Sockets opened together would otherwise ping together for
+/// ever, and such a wave (a ping written and a pong read per socket)
+/// landing on a period boundary delays every live code behind it.
+/// Silence is still judged against the whole interval.
+fn next_ping(interval: Duration) -> Instant {
+    Instant::now() + interval.mul_f64(0.5 + 0.5 * random_unit())
+}
+
+/// A random number in [0, 1).
+fn random_unit() -> f64 {
+    // A fresh RandomState has fresh keys: its hash of anything is random.
+    let random = RandomState::new().hash_one(0u8);
+    (random >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A subscription id as jsonrpsee makes them: a random integer below 2^53.
