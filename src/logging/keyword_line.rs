@@ -3,7 +3,9 @@
 //! colours and a filter that only names targets and levels (so whether
 //! the line is written is known once, at start-up). The dispatch, the
 //! filter and the field visitors cost about 5k instructions a call, more
-//! than formatting the line; here it is one buffer and one write.
+//! than formatting the line; here it is one buffer, and one write per
+//! line, or per burst of lines on a busy runtime worker
+//! ([`batch_on_this_thread`]).
 //!
 //! Anything else — JSON logs, colours, a filter with field or span
 //! directives, a value that needs escaping — goes through `tracing` as
@@ -155,10 +157,10 @@ pub fn write(fields: &Fields<'_>) {
 /// Writes `line` to standard error through a duplicate of its descriptor
 /// (sharing its offset), without `Stderr`'s lock: two worker threads
 /// logging at the same moment would otherwise queue on it, a futex wait
-/// and wake for a lock held across a system call. One line is one
+/// and wake for a lock held across a system call. Each call is one
 /// `write` of at most [`PENDING_BYTES`] (or of one longer line), so lines
-/// from several threads never mix. If the
-/// duplicate cannot be made, through `Stderr` as before.
+/// from several threads never mix. If the duplicate cannot be made,
+/// through `Stderr` as before.
 fn write_to_stderr(line: &[u8]) -> std::io::Result<()> {
     use std::os::fd::AsFd;
     static DUPLICATE: OnceLock<Option<File>> = OnceLock::new();
