@@ -1,7 +1,8 @@
 //! Robot Framework's remote library API, independent of the wire.
 //!
 //! [`RemoteApi::call`] takes a method name and decoded parameters and
-//! answers with a value or a [`Fault`]; [`xmlrpc`] and the JSON-RPC module
+//! answers with a [`Reply`] (a value, or a keyword's result) or a
+//! [`Fault`]; [`xmlrpc`] and the JSON-RPC module
 //! only translate. The methods are those Robot Framework 7.5's `Remote`
 //! library calls: `get_library_information` (and the per-keyword fallbacks),
 //! `run_keyword`, and the `stop_remote_server` convention.
