@@ -5,6 +5,8 @@
 //! the failed-login limiter and the smaller protocol findings of issue 8.
 //! Every case runs against the built binary on a free port.
 
+use std::time::Duration;
+
 use base64::Engine;
 use serde_json::{json, Value as Json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -500,4 +502,28 @@ async fn every_call_of_a_burst_has_one_whole_keyword_line() {
         );
         assert_eq!(line.matches("keyword=").count(), 1, "{line}");
     }
+}
+
+/// A keyword that blocks on the disk (`Set Secret` on a file vault) has
+/// its line written as soon as the server is idle, like any other: a
+/// thread that blocked must not keep its lines until it is reused or
+/// stopped (tokio keeps an idle blocking thread for 10 s).
+#[tokio::test]
+async fn a_file_vault_write_has_its_keyword_line_at_once() {
+    let server = start_open();
+    let answer = jsonrpc(
+        &server,
+        "",
+        "run_keyword",
+        json!(["Set Secret", ["login", {"user": "robot"}]]),
+    )
+    .await;
+    assert_eq!(answer["result"]["status"], "PASS", "{answer}");
+    let log = server
+        .log_within("keyword=\"Set Secret\"", Duration::from_secs(5))
+        .await;
+    assert!(
+        log.contains("keyword=\"Set Secret\" status=\"PASS\""),
+        "{log}"
+    );
 }

@@ -118,6 +118,11 @@ const PENDING_BYTES: usize = 4096;
 /// a burst of calls is written in a few. A `write` per call was a tenth
 /// of a busy server's time. A line comes a moment after its answer, never
 /// later than the worker's next idle moment or about 25 lines later.
+/// Blocking work goes to `spawn_blocking`, never `block_in_place`
+/// (clippy.toml forbids it): a thread that blocks in place hands its worker
+/// role to another and does not go idle as a worker, so its lines would
+/// wait until the runtime reuses or stops it (`tests/gate.rs`,
+/// `a_file_vault_write_has_its_keyword_line_at_once`).
 pub fn batch_on_this_thread() {
     PENDING.with_borrow_mut(|pending| pending.batching = true);
 }

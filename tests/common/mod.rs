@@ -208,7 +208,13 @@ impl Server {
     /// lines are written when the worker that answered goes idle, a moment
     /// after the answer (`logging::keyword_line`).
     pub async fn log_with(&self, text: &str) -> String {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        self.log_within(text, std::time::Duration::from_secs(10))
+            .await
+    }
+
+    /// [`Server::log_with`], giving up after `wait`.
+    pub async fn log_within(&self, text: &str, wait: std::time::Duration) -> String {
+        let deadline = std::time::Instant::now() + wait;
         loop {
             let log = self.log();
             if log.contains(text) || std::time::Instant::now() > deadline {

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,13 +40,18 @@ const LEGACY_TEMP_PREFIX: &str = ".secrets-";
 const LEGACY_TEMP_AGE: Duration = Duration::from_secs(60);
 
 pub struct FileStore {
+    file: Arc<SecretsFile>,
+    /// Serialises read-modify-write cycles within this process.
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+/// The file itself: shared with the blocking task that writes it.
+struct SecretsFile {
     path: PathBuf,
     format: Format,
     /// Named explicitly (`--vault file:PATH`): a missing file is then a
     /// typo to report, not an empty vault. Writing still creates it.
     must_exist: bool,
-    /// Serialises read-modify-write cycles within this process.
-    write_lock: tokio::sync::Mutex<()>,
 }
 
 impl FileStore {
@@ -66,17 +72,38 @@ impl FileStore {
             .and_then(|e| e.to_str())
             .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
         FileStore {
-            path,
-            format: if yaml { Format::Yaml } else { Format::Json },
-            must_exist,
+            file: Arc::new(SecretsFile {
+                path,
+                format: if yaml { Format::Yaml } else { Format::Json },
+                must_exist,
+            }),
             write_lock: tokio::sync::Mutex::new(()),
         }
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.file.path
     }
 
+    /// Runs one read-modify-write ([`SecretsFile::update`]) on a blocking
+    /// thread, one writer of this process at a time. Not `block_in_place`:
+    /// a runtime worker keeps its keyword log lines until it goes idle, and
+    /// a thread that blocked in place leaves the runtime's workers without
+    /// going idle as one (`rpa_mfa::logging::keyword_line`).
+    async fn update(
+        &self,
+        change: impl FnOnce(&mut Document) -> Result<(), VaultError> + Send + 'static,
+    ) -> Result<(), VaultError> {
+        // Waiting writers wait here, not each on a blocking thread.
+        let _guard = self.write_lock.lock().await;
+        let file = Arc::clone(&self.file);
+        tokio::task::spawn_blocking(move || file.update(change))
+            .await
+            .map_err(|e| self.file.error(format!("its writer stopped: {e}")))?
+    }
+}
+
+impl SecretsFile {
     /// Reads the whole document; a missing file is empty when `missing_ok`.
     async fn load(&self, missing_ok: bool) -> Result<Document, VaultError> {
         let text = tokio::fs::read_to_string(&self.path).await;
@@ -263,7 +290,8 @@ impl FileStore {
 #[async_trait]
 impl SecretStore for FileStore {
     async fn get(&self, name: &str) -> Result<Secret, VaultError> {
-        self.load(!self.must_exist)
+        self.file
+            .load(!self.file.must_exist)
             .await?
             .remove(name)
             .map(Secret::new)
@@ -271,17 +299,13 @@ impl SecretStore for FileStore {
     }
 
     async fn set(&self, name: &str, key: &str, value: &str) -> Result<(), VaultError> {
-        // One writer per process at a time waits for the file lock, so
-        // waiting writers do not each block a runtime thread.
-        let _guard = self.write_lock.lock().await;
-        tokio::task::block_in_place(|| {
-            self.update(|doc| {
-                doc.entry(name.to_owned())
-                    .or_default()
-                    .insert(key.to_owned(), Zeroizing::new(value.to_owned()));
-                Ok(())
-            })
+        let (name, key) = (name.to_owned(), key.to_owned());
+        let value = Zeroizing::new(value.to_owned());
+        self.update(move |doc| {
+            doc.entry(name).or_default().insert(key, value);
+            Ok(())
         })
+        .await
     }
 
     /// Check-and-set under the same locks as `set`: the value is compared
@@ -294,31 +318,35 @@ impl SecretStore for FileStore {
         expected: Option<&str>,
         new: &str,
     ) -> Result<(), VaultError> {
-        let _guard = self.write_lock.lock().await;
-        tokio::task::block_in_place(|| {
-            self.update(|doc| {
-                let current = doc.get(name).and_then(|s| s.get(key));
-                if current.map(|v| v.as_str()) != expected {
-                    return Err(VaultError::Conflict(name.to_owned()));
-                }
-                doc.entry(name.to_owned())
-                    .or_default()
-                    .insert(key.to_owned(), Zeroizing::new(new.to_owned()));
-                Ok(())
-            })
+        let (name, key) = (name.to_owned(), key.to_owned());
+        let expected = expected.map(|e| Zeroizing::new(e.to_owned()));
+        let new = Zeroizing::new(new.to_owned());
+        self.update(move |doc| {
+            let current = doc.get(&name).and_then(|s| s.get(&key));
+            if current.map(|v| v.as_str()) != expected.as_deref().map(String::as_str) {
+                return Err(VaultError::Conflict(name));
+            }
+            doc.entry(name).or_default().insert(key, new);
+            Ok(())
         })
+        .await
     }
 
     async fn list(&self) -> Result<Vec<String>, VaultError> {
-        Ok(self.load(!self.must_exist).await?.into_keys().collect())
+        Ok(self
+            .file
+            .load(!self.file.must_exist)
+            .await?
+            .into_keys()
+            .collect())
     }
 
     async fn check(&self) -> Result<(), VaultError> {
-        self.load(!self.must_exist).await.map(|_| ())
+        self.file.load(!self.file.must_exist).await.map(|_| ())
     }
 
     fn describe(&self) -> String {
-        format!("file:{}", self.path.display())
+        format!("file:{}", self.file.path.display())
     }
 }
 
