@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the Python wheel (maturin, `bindings = "bin"`, release profile),
+# Builds the Python wheel (maturin, `bindings = "bin"`, the release profile
+# or WHEEL_PROFILE),
 # installs it into a fresh venv and runs robot-tests/_wheel/rpa_mfa_suite.robot,
 # a suite written for RPA.MFA with only its import line changed, twice:
 #   1. `Library    rpa_mfa.MFA    vault_name=mfa    vault_key=otpsecret    mode=TIME`
@@ -26,12 +27,15 @@ if [ "$("$maturin_venv/bin/maturin" --version 2>/dev/null)" != "maturin $maturin
   "$maturin_venv/bin/pip" install -q --disable-pip-version-check "maturin==$maturin_version"
 fi
 
-echo "== maturin build --release"
+# WHEEL_PROFILE=dev (what scripts/test.sh sets) packs the debug build the
+# tests use instead of an optimised one.
+profile=${WHEEL_PROFILE:-release}
+echo "== maturin build --profile $profile"
 rm -rf target/wheels
 start=$(date +%s.%N)
-# Same target/ and release profile as `cargo build --release`: only the
-# crates that changed are rebuilt.
-"$maturin_venv/bin/maturin" build --release --locked --out target/wheels 2>&1 | grep -E 'Built wheel|error|warning: unused' || true
+# Same target/ and profile as `cargo build [--release]`: only the crates
+# that changed are rebuilt.
+"$maturin_venv/bin/maturin" build --profile "$profile" --locked --out target/wheels 2>&1 | grep -E 'Built wheel|error|warning: unused' || true
 build_seconds=$(python3 -c "import time; print(f'{time.time() - $start:.0f}')")
 wheel=$(ls target/wheels/rpa_mfa-*.whl)
 echo "built $wheel in $build_seconds s"
