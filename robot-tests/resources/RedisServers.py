@@ -280,6 +280,14 @@ class RedisServers:
         logger.info(f"read {keys} keys in Redis '{where}'")
         return keys
 
+    def redis_lasting_key_count(self, where):
+        """How many keys in the Redis ``where`` have no expiry (namespace
+        records, counters): unlike the used-code marks, which live a few
+        seconds, they are all still there when a suite ends, however slow
+        the run was."""
+        client = self._get(where).client()
+        return sum(1 for key in client.scan_iter(count=1000) if client.ttl(key) == -1)
+
     def _every_value(self, where):
         """(key, [bytes of every part of its value]) for each key."""
         if where == "cluster":
