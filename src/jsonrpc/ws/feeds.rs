@@ -54,6 +54,9 @@ impl Feeds {
 
     pub fn add(&mut self, id: u64, namespace: &str, feed: TotpFeed) {
         tracing::info!(namespace, "live TOTP codes: subscribed");
+        // Room for this one only: a socket most often has one subscription,
+        // and `push` would keep room for four (120 bytes per subscriber).
+        self.open.reserve_exact(1);
         self.open.push(Feed {
             id,
             namespace: namespace.into(),
