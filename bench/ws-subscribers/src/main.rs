@@ -161,11 +161,13 @@ async fn measure(args: &Args) -> Result<(), String> {
     let url = format!("ws://127.0.0.1:{}/jsonrpc", args.port);
     set_secrets(&url, args).await?;
     let rss_before = proc::rss_kib(args.pid).ok_or("cannot read the server's VmRSS")?;
+    let anon_before = proc::rss_anon_kib(args.pid).ok_or("cannot read the server's RssAnon")?;
     let (sender, mut events) = mpsc::unbounded_channel();
     let opening = now();
     let subscribed = subscribe_all(&url, args, &mut events, &sender).await?;
     let opened_in = now() - opening;
     let rss_after = proc::rss_kib(args.pid).ok_or("cannot read the server's VmRSS")?;
+    let anon_after = proc::rss_anon_kib(args.pid).ok_or("cannot read the server's RssAnon")?;
 
     // The next boundary at least a second away, so CPU is read before it.
     let period = args.period as f64;
@@ -235,6 +237,12 @@ async fn measure(args: &Args) -> Result<(), String> {
     println!(
         "memory per subscriber  {:.2} KiB",
         (rss_after as f64 - rss_before as f64) / subscribed as f64
+    );
+    println!(
+        "server RssAnon         {:.1} MiB before, {:.1} MiB after ({:.2} KiB per subscriber)",
+        mib(anon_before),
+        mib(anon_after),
+        (anon_after as f64 - anon_before as f64) / subscribed as f64
     );
     println!(
         "server CPU at boundary {cpu_ms:.1} ms (from {:.1} s before the boundary to the last code)",

@@ -4,10 +4,22 @@ use std::fs;
 
 /// VmRSS of `pid` in KiB.
 pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// RssAnon of `pid` in KiB: the heap and stacks, without the pages of the
+/// binary mapped in (RssFile), which vary with the page cache (a binary
+/// just built or copied is cached whole, and the kernel maps up to 64 KiB
+/// around each page the server touches first: 2 MiB more at start-up).
+pub fn rss_anon_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "RssAnon:")
+}
+
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))?
+        .find_map(|line| line.strip_prefix(field))?
         .trim()
         .trim_end_matches("kB")
         .trim()

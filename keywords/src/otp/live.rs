@@ -287,6 +287,10 @@ impl TotpFeed {
         if let Some(sent) = self.sent {
             loop {
                 tokio::select! {
+                    // The codes first: at a boundary the code is taken
+                    // without polling the change wait, each poll of which
+                    // locks the store's change channel, shared by every feed.
+                    biased;
                     changed = self.codes.changed() => {
                         if changed.is_err() {
                             // Not reached: a timer runs while followed.

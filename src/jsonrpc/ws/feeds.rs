@@ -54,6 +54,9 @@ impl Feeds {
 
     pub fn add(&mut self, id: u64, namespace: &str, feed: TotpFeed) {
         tracing::info!(namespace, "live TOTP codes: subscribed");
+        // Room for this one only: a socket most often has one subscription,
+        // and `push` would keep room for four (120 bytes per subscriber).
+        self.open.reserve_exact(1);
         self.open.push(Feed {
             id,
             namespace: namespace.into(),
@@ -141,13 +144,20 @@ impl TickTexts {
     /// jsonrpsee writes it: `{"jsonrpc":"2.0","method":"totp","params":
     /// {"subscription":ID,"result":TICK}}`.
     pub fn notification(&self, id: u64, tick: &Arc<TotpTick>) -> String {
+        const HEAD: &str = "{\"jsonrpc\":\"2.0\",\"method\":\"";
+        const PARAMS: &str = "\",\"params\":{\"subscription\":";
+        const RESULT: &str = ",\"result\":";
         let result = self.text(tick);
-        let mut text = String::with_capacity(96 + result.len());
-        text.push_str("{\"jsonrpc\":\"2.0\",\"method\":\"");
+        let digits = id.checked_ilog10().unwrap_or(0) as usize + 1;
+        // Exactly its length: a frame's text becomes `Bytes`, which takes
+        // a string with spare room only with an allocation of its own.
+        let len = HEAD.len() + TOTP_NOTIFICATION.len() + PARAMS.len() + digits;
+        let mut text = String::with_capacity(len + RESULT.len() + result.len() + 2);
+        text.push_str(HEAD);
         text.push_str(TOTP_NOTIFICATION);
-        text.push_str("\",\"params\":{\"subscription\":");
+        text.push_str(PARAMS);
         let _ = write!(text, "{id}");
-        text.push_str(",\"result\":");
+        text.push_str(RESULT);
         text.push_str(&result);
         text.push_str("}}");
         text
@@ -174,7 +184,12 @@ mod tests {
     #[test]
     fn notifications_are_jsonrpsees() {
         let texts = TickTexts::default();
-        for (id, tick) in [(7, tick(9.5)), (9_007_199_254_740_991, tick(30.0))] {
+        for (id, tick) in [
+            (0, tick(9.5)),
+            (7, tick(9.5)),
+            (10, tick(0.001)),
+            (9_007_199_254_740_991, tick(30.0)),
+        ] {
             let jsonrpsee = serde_json::to_string(&SubscriptionResponse::new(
                 TOTP_NOTIFICATION.into(),
                 SubscriptionPayload {
@@ -183,7 +198,9 @@ mod tests {
                 },
             ))
             .unwrap();
-            assert_eq!(texts.notification(id, &tick), jsonrpsee);
+            let text = texts.notification(id, &tick);
+            assert_eq!(text, jsonrpsee);
+            assert_eq!(text.capacity(), text.len());
         }
     }
 
