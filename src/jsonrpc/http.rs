@@ -24,6 +24,10 @@ use crate::remote::{RemoteApi, METHODS};
 /// jsonrpsee's content type for its answers.
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 
+/// Room for a `run_keyword` answer with its envelope (about 130 bytes
+/// for an OTP code), as the XML-RPC encoder reserves.
+const ANSWER_CAPACITY: usize = 512;
+
 /// The answer to one HTTP JSON-RPC request, or `None` when it is not a
 /// single call of a remote method with a JSON content type (jsonrpsee
 /// answers those).
@@ -65,7 +69,9 @@ pub async fn answer_text(
         Ok(value) => ResponsePayload::success(Answer(value)),
         Err(error) => ResponsePayload::error(error),
     };
-    Some(serde_json::to_vec(&RpcResponse::new(payload, request.id.0)))
+    // Sized for a keyword's answer, so that writing it does not grow it.
+    let mut text = Vec::with_capacity(ANSWER_CAPACITY);
+    Some(serde_json::to_writer(&mut text, &RpcResponse::new(payload, request.id.0)).map(|()| text))
 }
 
 /// One JSON-RPC request object, its params read into values at once
