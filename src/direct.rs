@@ -112,11 +112,9 @@ impl Direct {
                 )
                 .await;
                 match answer {
-                    Some(Ok(text)) => Handled::Answered(whole(
-                        StatusCode::OK,
-                        crate::jsonrpc::http::JSON,
-                        text,
-                    )),
+                    Some(Ok(text)) => {
+                        Handled::Answered(whole(StatusCode::OK, crate::jsonrpc::http::JSON, text))
+                    }
                     // Not reached: every value has a JSON form.
                     Some(Err(_)) => Handled::Answered(whole(
                         StatusCode::INTERNAL_SERVER_ERROR,

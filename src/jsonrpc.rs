@@ -9,6 +9,7 @@
 //! Over WebSocket, `subscribe_totp` pushes a namespace's TOTP code as each
 //! period begins (notification method `totp`) until `unsubscribe_totp`.
 
+mod envelope;
 pub mod http;
 pub mod values;
 pub mod ws;

@@ -188,7 +188,13 @@ impl Keyword {
     ) -> Result<Args, KeywordError> {
         let fail = |msg: String| Err(KeywordError::value_error(msg));
         let given_positional = positional.len();
-        if given_positional > self.params.iter().filter(|p| p.kind == ParamKind::Positional).count() {
+        if given_positional
+            > self
+                .params
+                .iter()
+                .filter(|p| p.kind == ParamKind::Positional)
+                .count()
+        {
             return fail(self.count_error(given_positional));
         }
         // Named values first checked in the order given, as Robot does:
@@ -201,7 +207,10 @@ impl Keyword {
         let free = self.params.iter().any(|p| p.kind == ParamKind::FreeNamed);
         for (j, (name, _)) in named.iter().enumerate() {
             match declared(name) {
-                Some(i) if self.by_place(i, given_positional) || named[..j].iter().any(|(n, _)| n == name) => {
+                Some(i)
+                    if self.by_place(i, given_positional)
+                        || named[..j].iter().any(|(n, _)| n == name) =>
+                {
                     return fail(format!(
                         "Keyword '{}' got multiple values for argument '{}'.",
                         self.name, self.params[i].name
@@ -257,10 +266,14 @@ impl Keyword {
                     .map_err(KeywordError::value_error)?;
             bound.push((p.name, converted));
         }
-        let extra = named
-            .into_iter()
-            .filter(|(name, _)| declared(name).is_none())
-            .collect();
+        // Without a `**kwargs`, every named value was a declared one.
+        let extra = match free {
+            true => named
+                .into_iter()
+                .filter(|(name, _)| declared(name).is_none())
+                .collect(),
+            false => BTreeMap::new(),
+        };
         Ok(Args { bound, extra })
     }
 
@@ -507,11 +520,15 @@ impl Library {
 
     /// The keyword `name` names, matched as Robot matches names.
     pub fn keyword(&self, name: &str) -> Option<&Keyword> {
-        let found = match self.exact.get(name) {
+        self.keyword_index(name).map(|i| &self.keywords[i])
+    }
+
+    /// Where in [`Library::keywords`] the keyword `name` names is.
+    pub fn keyword_index(&self, name: &str) -> Option<usize> {
+        match self.exact.get(name) {
             Some(&i) => Some(i),
             None => self.index.get(&normalize_name(name)).copied(),
-        };
-        found.map(|i| &self.keywords[i])
+        }
     }
 
     /// Binds the arguments and runs the keyword in the namespace the
@@ -523,7 +540,8 @@ impl Library {
         positional: Vec<Value>,
         named: Vec<(String, Value)>,
     ) -> Outcome {
-        match self.start(access, name, self.keyword(name), positional, named) {
+        let now = tokio::time::Instant::now();
+        match self.start(access, name, self.keyword(name), positional, named, now) {
             Started::Running(running) => {
                 let result = running.future.await;
                 running.output.outcome(result)
@@ -535,7 +553,8 @@ impl Library {
     /// [`Library::run`] up to the handler's future, for a caller that
     /// polls or spawns that future itself (the server, which must not let
     /// a client hanging up cancel a keyword half-way) and has already
-    /// looked `name` up (`keyword`).
+    /// looked `name` up (`keyword`) and read the clock (`now`: the call's
+    /// waits end `--max-wait` after it).
     pub fn start(
         &self,
         access: Access,
@@ -543,6 +562,7 @@ impl Library {
         keyword: Option<&Keyword>,
         positional: Vec<Value>,
         named: Vec<(String, Value)>,
+        now: tokio::time::Instant,
     ) -> Started {
         let Some(keyword) = keyword else {
             return Started::Done(Outcome {
@@ -569,9 +589,7 @@ impl Library {
             access,
             services: self.services.clone(),
             output: output.clone(),
-            deadline: tokio::time::Instant::now()
-                + self.services.max_wait
-                + crate::stopping::DEADLINE_MARGIN,
+            deadline: now + self.services.max_wait + crate::stopping::DEADLINE_MARGIN,
         };
         Started::Running(Running {
             future: (keyword.handler)(call),
@@ -685,6 +703,45 @@ mod tests {
             err(k.bind(vec![Value::str("x")], vec![])),
             "ValueError: Argument 'counter' got value 'x' that cannot be converted to integer."
         );
+    }
+
+    #[test]
+    fn named_values_are_checked_in_the_order_given() {
+        // As Robot reports them: the first named value at fault, whether
+        // unknown or given twice, before any missing or unconvertible one.
+        let k = sample();
+        let named = |pairs: &[(&str, i64)]| {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), Value::Int(*v as i128)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            err(k.bind(vec![Value::Int(1)], named(&[("bogus", 1), ("counter", 2)]))),
+            "ValueError: Keyword 'Get Counter Based OTP' got unexpected named argument 'bogus'."
+        );
+        assert_eq!(
+            err(k.bind(vec![Value::Int(1)], named(&[("counter", 2), ("bogus", 1)]))),
+            "ValueError: Keyword 'Get Counter Based OTP' got multiple values for argument 'counter'."
+        );
+        assert_eq!(
+            err(k.bind(vec![], named(&[("digits", 7), ("digits", 8)]))),
+            "ValueError: Keyword 'Get Counter Based OTP' got multiple values for argument 'digits'."
+        );
+        // A second positional slot taken by place and by name.
+        assert_eq!(
+            err(k.bind(
+                vec![Value::Int(1), Value::str("x")],
+                named(&[("otp_passcode", 2)])
+            )),
+            "ValueError: Keyword 'Get Counter Based OTP' got multiple values for argument 'otp_passcode'."
+        );
+        // Given by name only, a positional parameter binds.
+        let args = k
+            .bind(vec![], named(&[("otp_passcode", 3), ("counter", 9)]))
+            .unwrap();
+        assert_eq!(args.int("counter"), Some(9));
+        assert_eq!(args.get("otp_passcode"), &Value::str("3"));
     }
 
     #[test]

@@ -59,7 +59,10 @@ pub async fn answer_text(
     if method != Method::POST || !jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE)) {
         return None;
     }
-    let request: Call<'_> = serde_json::from_slice(body).ok()?;
+    let request = match super::envelope::read(body) {
+        Some(request) => request,
+        None => serde_json::from_slice::<Call<'_>>(body).ok()?,
+    };
     if request.jsonrpc != "2.0" {
         return None;
     }

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+// tokio's: the same clock, and what a keyword's deadline is counted on.
+use tokio::time::Instant;
 
 use rpa_mfa_keywords::access::{Access, Identity};
 use rpa_mfa_keywords::library::{shown_name, Running, Started};
@@ -21,6 +22,7 @@ use rpa_mfa_keywords::{Keyword, Library, Value};
 
 use crate::gate::Gate;
 use crate::logging::keyword_line::{self, KeywordLine};
+use crate::metrics::CallMetrics;
 use crate::stop::StopSwitch;
 
 /// Short documentation shown as the library introduction, in Robot's
@@ -220,11 +222,13 @@ pub struct RemoteApi {
     library: Arc<Library>,
     stop: StopSwitch,
     gate: Gate,
+    metrics: CallMetrics,
 }
 
 impl RemoteApi {
     pub fn new(library: Arc<Library>, stop: StopSwitch, gate: Gate) -> RemoteApi {
         RemoteApi {
+            metrics: CallMetrics::new(library.keywords().len()),
             library,
             stop,
             gate,
@@ -260,14 +264,12 @@ impl RemoteApi {
         let protocol = caller.protocol.as_str();
         let namespace = caller.namespace;
         let user = caller.identity.map(|i| &*i.user);
-        let method_label = METHODS
-            .iter()
-            .find(|m| **m == method)
-            .copied()
-            .unwrap_or("(unknown)");
-        crate::metrics::method_call(protocol, method_label);
+        let method_index = METHODS.iter().position(|m| *m == method);
+        self.metrics.method_call(caller.protocol, method_index);
         if method != "run_keyword" {
-            let result = self.dispatch(access, method, params, None).await;
+            let result = self
+                .dispatch(access, method, params, None, Instant::now())
+                .await;
             tracing::debug!(
                 protocol,
                 namespace,
@@ -279,20 +281,23 @@ impl RemoteApi {
             return result;
         }
         // Looked up once: for the metric label here, and to run it.
-        let found = match params.first() {
-            Some(Value::Str(name)) => self.library.keyword(name),
+        let index = match params.first() {
+            Some(Value::Str(name)) => self.library.keyword_index(name),
             _ => None,
         };
-        let keyword = found.map_or("(unknown)", |k| k.name);
+        let found = index.map(|i| &self.library.keywords()[i]);
+        let keyword = found.map_or(crate::metrics::UNKNOWN, |k| k.name);
+        // Read once: the run's time, and where its waits end.
         let started = Instant::now();
-        let result = self.dispatch(access, method, params, found).await;
+        let result = self.dispatch(access, method, params, found, started).await;
         let took = started.elapsed();
         let status = match &result {
             Ok(Reply::Keyword(reply)) if reply.passed() => "PASS",
             Ok(_) => "FAIL",
             Err(_) => "FAULT",
         };
-        crate::metrics::keyword_call(protocol, keyword, status != "PASS", took);
+        self.metrics
+            .keyword_call(caller.protocol, index, keyword, status != "PASS", took);
         let line = keyword_line::Fields {
             protocol,
             namespace,
@@ -310,13 +315,14 @@ impl RemoteApi {
     }
 
     /// Answers one method; `keyword` is `run_keyword`'s keyword, looked
-    /// up by [`RemoteApi::call`].
+    /// up by [`RemoteApi::call`], and `started` when the call began.
     async fn dispatch(
         &self,
         access: Access,
         method: &str,
         params: Vec<Value>,
         keyword: Option<&Keyword>,
+        started: Instant,
     ) -> Result<Reply, Fault> {
         let mut params = params.into_iter();
         let mut next = |what: &str| {
@@ -363,7 +369,7 @@ impl RemoteApi {
                     }
                 };
                 return self
-                    .run_keyword(access, &name, keyword, args, kwargs)
+                    .run_keyword(access, &name, keyword, args, kwargs, started)
                     .await
                     .map(Reply::Keyword);
             }
@@ -384,13 +390,15 @@ impl RemoteApi {
         keyword: Option<&Keyword>,
         args: Vec<Value>,
         kwargs: Vec<(String, Value)>,
+        started: Instant,
     ) -> Result<KeywordReply, Fault> {
         let failed =
             || Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into());
         // Binding runs user input through conversions: a panic there is a
         // fault too.
         let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            self.library.start(access, name, keyword, args, kwargs)
+            self.library
+                .start(access, name, keyword, args, kwargs, started)
         }));
         let Running { mut future, output } = match started {
             Ok(Started::Running(running)) => running,
@@ -402,7 +410,9 @@ impl RemoteApi {
         // does nothing is enough: a future that is not ready is polled
         // again by its task, which wakes it properly.
         let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
         }));
         let result = match polled {
             Ok(Poll::Ready(result)) => result,
