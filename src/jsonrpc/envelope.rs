@@ -168,6 +168,37 @@ mod tests {
     }
 
     #[test]
+    fn mangled_bodies_are_read_as_serde_reads_them_or_left_to_it() {
+        // Every body one byte away from a common one (deleted, or replaced
+        // by a byte that matters to JSON): whatever is read by hand, serde
+        // reads the same.
+        let body =
+            br#"{"jsonrpc": "2.0", "id": 12, "method": "run_keyword", "params": ["K", ["x"], {}]}"#;
+        let mut read_by_hand = 0;
+        for at in 0..body.len() {
+            let mut variants = vec![[&body[..at], &body[at + 1..]].concat()];
+            for byte in *b"\" \\{}[],:0-.e\x01\xff" {
+                let mut changed = body.to_vec();
+                changed[at] = byte;
+                variants.push(changed);
+            }
+            for variant in variants {
+                let Some(fast) = read(&variant) else { continue };
+                read_by_hand += 1;
+                let serde: Call<'_> = serde_json::from_slice(&variant)
+                    .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(&variant)));
+                assert_eq!(
+                    shown(&fast),
+                    shown(&serde),
+                    "{}",
+                    String::from_utf8_lossy(&variant)
+                );
+            }
+        }
+        assert!(read_by_hand > 100, "{read_by_hand}");
+    }
+
+    #[test]
     fn anything_else_is_left_to_serde() {
         for body in [
             // Escapes, in a key or a value.
