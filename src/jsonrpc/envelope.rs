@@ -22,13 +22,17 @@ pub(super) fn read(body: &[u8]) -> Option<Call<'_>> {
     at.expect(b'{')?;
     let (mut jsonrpc, mut id, mut method, mut params) = (None, None, None, None);
     loop {
-        let key = at.plain_string()?;
+        let key = at.plain_bytes()?;
         at.expect(b':')?;
         let fresh = match key {
-            "jsonrpc" => jsonrpc.replace(at.plain_string()?).is_none(),
-            "method" => method.replace(at.plain_string()?).is_none(),
-            "id" => id.replace(at.id()?).is_none(),
-            "params" => params.replace(at.params()?).is_none(),
+            // Any other version is answered by jsonrpsee either way.
+            b"jsonrpc" => match at.plain_bytes()? {
+                b"2.0" => jsonrpc.replace("2.0").is_none(),
+                _ => return None,
+            },
+            b"method" => method.replace(at.plain_string()?).is_none(),
+            b"id" => id.replace(at.id()?).is_none(),
+            b"params" => params.replace(at.params()?).is_none(),
             _ => return None,
         };
         if !fresh {
@@ -80,6 +84,12 @@ impl<'a> Cursor<'a> {
 
     /// A string without escapes or control characters, borrowed.
     fn plain_string(&mut self) -> Option<&'a str> {
+        std::str::from_utf8(self.plain_bytes()?).ok()
+    }
+
+    /// [`Cursor::plain_string`]'s bytes, for a key or value only compared
+    /// with ASCII text (which no other UTF-8 text equals).
+    fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let rest = &self.body[self.pos..];
         let len = rest
@@ -89,7 +99,7 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.pos += len + 1;
-        std::str::from_utf8(&rest[..len]).ok()
+        Some(&rest[..len])
     }
 
     /// `null`, a plain string or a non-negative integer in u64, written as
@@ -157,7 +167,7 @@ mod tests {
             " \r\n\t{ \"params\" : { \"name\" : \"K\" } , \"method\" : \"run_keyword\" , \"id\" : \"abc\" , \"jsonrpc\" : \"2.0\" } \n",
             r#"{"jsonrpc":"2.0","id":null,"method":"get_keyword_names"}"#,
             r#"{"jsonrpc":"2.0","id":18446744073709551615,"method":"m","params":null}"#,
-            r#"{"jsonrpc":"1.0","id":7,"method":"m","params":5}"#,
+            r#"{"jsonrpc":"2.0","id":7,"method":"m","params":5}"#,
             r#"{"jsonrpc":"2.0","id":"é ☃","method":"ünï","params":["\u00e9\n"]}"#,
             r#"{"jsonrpc":"2.0","id":1,"method":"m","params":[1,2.5,true,null,"x",[[]],{"k":{}}]}"#,
         ] {
@@ -205,6 +215,8 @@ mod tests {
             r#"{"json\u0072pc":"2.0","id":1,"method":"m"}"#,
             r#"{"jsonrpc":"2.\u0030","id":1,"method":"m"}"#,
             r#"{"jsonrpc":"2.0","id":"a\"b","method":"m"}"#,
+            // Another version (jsonrpsee answers it).
+            r#"{"jsonrpc":"1.0","id":1,"method":"m"}"#,
             // Another member, a duplicate, a missing one.
             r#"{"jsonrpc":"2.0","id":1,"method":"m","extra":1}"#,
             r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"m"}"#,
