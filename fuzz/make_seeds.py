@@ -105,6 +105,24 @@ def jsonrpc_seeds():
         write(t, name, text)
 
 
+def jsonrpc_envelope_seeds():
+    """Whole JSON-RPC requests, as bots send them and as they may not."""
+    t = "jsonrpc_envelope"
+    seeds = {
+        "run_keyword.json": '{"jsonrpc": "2.0", "id": 1, "method": "run_keyword", '
+            f'"params": ["Get Time Based OTP", ["{RFC_SEED}"], {{}}]}}',
+        "string_id.json": '{"jsonrpc":"2.0","id":"abc","method":"get_keyword_names"}',
+        "named_params_any_order.json":
+            ' {"params":{"name":"K"},"method":"run_keyword","id":null,"jsonrpc":"2.0"}\n',
+        "big_id_null_params.json":
+            '{"jsonrpc":"2.0","id":18446744073709551615,"method":"m","params":null}',
+        "escaped_key.json": '{"json\\u0072pc":"2.0","id":1,"method":"m"}',
+        "negative_id.json": '{"jsonrpc":"2.0","id":-1,"method":"m"}',
+    }
+    for name, text in seeds.items():
+        write(t, name, text)
+
+
 def otp_seeds():
     t = "otp_secret"
     seeds = {
@@ -157,5 +175,6 @@ def oauth_seeds():
 if __name__ == "__main__":
     xmlrpc_seeds()
     jsonrpc_seeds()
+    jsonrpc_envelope_seeds()
     otp_seeds()
     oauth_seeds()

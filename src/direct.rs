@@ -16,21 +16,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderValue, Method, Request, Response, StatusCode};
 use axum::response::IntoResponse;
-use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use rpa_mfa_keywords::state::DEFAULT_NAMESPACE;
 
+use crate::answer_body::AnyBody;
 use crate::auth::Auth;
 use crate::remote::RemoteApi;
 use crate::server::{json_refusal, read_body, xml_refusal_parts, xmlrpc_answer, BodyLimits};
-
-/// A response body: one buffer written whole on the direct path, axum's
-/// boxed body from the router.
-pub type AnyBody = Either<Full<Bytes>, Body>;
 
 /// The content type of an XML-RPC answer.
 const XML: HeaderValue = HeaderValue::from_static("text/xml; charset=utf-8");
@@ -83,7 +79,7 @@ impl Direct {
             Some(auth) => match auth.authenticate(client.ip(), request.headers()) {
                 Ok(identity) => Some(identity),
                 Err(refused) => {
-                    return Handled::Answered(refused.into_response().map(Either::Right))
+                    return Handled::Answered(refused.into_response().map(AnyBody::Router))
                 }
             },
         };
@@ -98,13 +94,13 @@ impl Direct {
                     ),
                     Err(refused) => xml_refusal_parts(refused),
                 };
-                Handled::Answered(whole(status, XML, text.into()))
+                Handled::Answered(whole(status, XML, text.into_bytes()))
             }
             Route::JsonRpc => {
                 let body = match body {
                     Ok(body) => body,
                     Err(refused) => {
-                        return Handled::Answered(json_refusal(refused).map(Either::Right))
+                        return Handled::Answered(json_refusal(refused).map(AnyBody::Router))
                     }
                 };
                 let answer = crate::jsonrpc::http::answer_text(
@@ -116,16 +112,14 @@ impl Direct {
                 )
                 .await;
                 match answer {
-                    Some(Ok(text)) => Handled::Answered(whole(
-                        StatusCode::OK,
-                        crate::jsonrpc::http::JSON,
-                        text.into(),
-                    )),
+                    Some(Ok(text)) => {
+                        Handled::Answered(whole(StatusCode::OK, crate::jsonrpc::http::JSON, text))
+                    }
                     // Not reached: every value has a JSON form.
                     Some(Err(_)) => Handled::Answered(whole(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         HeaderValue::from_static("text/plain"),
-                        Bytes::new(),
+                        Vec::new(),
                     )),
                     // The router's middleware checks the credentials again.
                     None => Handled::ForRouter(Request::from_parts(parts, Body::from(body))),
@@ -136,8 +130,8 @@ impl Direct {
 }
 
 /// A response with a whole body of one content type.
-fn whole(status: StatusCode, content_type: HeaderValue, body: Bytes) -> Response<AnyBody> {
-    let mut response = Response::new(Either::Left(Full::new(body)));
+fn whole(status: StatusCode, content_type: HeaderValue, body: Vec<u8>) -> Response<AnyBody> {
+    let mut response = Response::new(AnyBody::whole(body));
     *response.status_mut() = status;
     response.headers_mut().insert(CONTENT_TYPE, content_type);
     response

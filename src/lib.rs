@@ -6,7 +6,8 @@
 //! knows no wire; everything here is about wires and processes:
 //! [`remote`] (the Robot remote API and its XML-RPC codec), [`jsonrpc`]
 //! (the same API over JSON-RPC), [`server`] (the one axum router),
-//! [`direct`] (the calls answered before the router), [`listen`]
+//! [`direct`] (the calls answered before the router) and
+//! [`answer_body`] (the body they answer with), [`listen`]
 //! (connections and their limits),
 //! [`auth`], [`gate`] (the authorization gate every entry point passes),
 //! [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
@@ -14,6 +15,7 @@
 //! [`commands`] (the `otp`, `vault` and `keywords` subcommands),
 //! [`sms`] (the SMS webhooks) and [`vaults`] (opening the configured vaults).
 
+pub mod answer_body;
 pub mod auth;
 pub mod commands;
 pub mod config;

@@ -22,7 +22,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::Router;
 use futures_util::task::AtomicWaker;
-use http_body_util::Either;
+
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -34,6 +34,7 @@ use tokio::time::Sleep;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+use crate::answer_body::AnyBody;
 use crate::auth::ClientAddr;
 use crate::config::Limits;
 use crate::direct::{Direct, Handled};
@@ -669,7 +670,7 @@ where
                 conn.upgraded.store(true, Ordering::Relaxed);
             }
             drop(busy);
-            Ok::<_, Infallible>(response.map(Either::Right))
+            Ok::<_, Infallible>(response.map(AnyBody::Router))
         }
     });
     let io = TokioIo::new(Watched {

@@ -4,11 +4,13 @@
 //! `(unknown)`), never arguments, user names or namespaces, so no secret
 //! and no client-chosen text reaches `/metrics`.
 
-use std::sync::{OnceLock, RwLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics::{counter, describe_counter, describe_histogram, histogram, Counter, Histogram, Unit};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::remote::{Protocol, METHODS};
 
 /// Every remote method call (`get_library_information`, `run_keyword`, ...).
 pub const METHOD_CALLS: &str = "rpa_mfa_method_calls_total";
@@ -102,56 +104,79 @@ pub fn render() -> String {
     handle.render()
 }
 
-/// Counts one remote method call.
-pub fn method_call(protocol: &'static str, method: &'static str) {
-    static CALLS: Kept<Counter> = OnceLock::new();
-    kept(
-        &CALLS,
-        (protocol, method),
-        || counter!(METHOD_CALLS, "protocol" => protocol, "method" => method),
-    )
-    .increment(1);
+/// The method and keyword metric handles of one API, each in a slot
+/// found by index (the protocol, and the method's or keyword's place):
+/// every call counts without a lock or a hash, and a handle is made, with
+/// its labels, on its first use.
+pub struct CallMetrics {
+    /// Per protocol, each of [`METHODS`] and then "(unknown)".
+    methods: Box<[OnceLock<Counter>]>,
+    /// Per protocol, each keyword of the library and then "(unknown)".
+    keywords: Box<[OnceLock<(Counter, Histogram)>]>,
+    keyword_count: usize,
 }
 
-/// Counts one keyword run and its time.
-pub fn keyword_call(protocol: &'static str, keyword: &'static str, failed: bool, took: Duration) {
-    static RUNS: Kept<(Counter, Histogram)> = OnceLock::new();
-    let (calls, duration) = kept(&RUNS, (protocol, keyword), || {
-        (
-            counter!(KEYWORD_CALLS, "protocol" => protocol, "keyword" => keyword),
-            histogram!(KEYWORD_DURATION, "protocol" => protocol, "keyword" => keyword),
-        )
-    });
-    calls.increment(1);
-    duration.record(took.as_secs_f64());
-    // Rare, and its series should appear only once something failed.
-    if failed {
-        counter!(KEYWORD_FAILURES, "protocol" => protocol, "keyword" => keyword).increment(1);
+/// Slots per method or keyword: one per [`Protocol`].
+const PROTOCOLS: usize = Protocol::JsonRpc as usize + 1;
+
+impl CallMetrics {
+    /// Slots for a library of `keyword_count` keywords.
+    pub fn new(keyword_count: usize) -> CallMetrics {
+        fn slots<T>(n: usize) -> Box<[OnceLock<T>]> {
+            (0..n * PROTOCOLS).map(|_| OnceLock::new()).collect()
+        }
+        CallMetrics {
+            methods: slots(METHODS.len() + 1),
+            keywords: slots(keyword_count + 1),
+            keyword_count,
+        }
+    }
+
+    /// Counts a call of `method`, the method at `index` in [`METHODS`]
+    /// (`None`: one that is not, counted as "(unknown)").
+    pub fn method_call(&self, protocol: Protocol, index: Option<usize>) {
+        let (index, method) = match index.and_then(|i| Some((i, *METHODS.get(i)?))) {
+            Some(found) => found,
+            None => (METHODS.len(), UNKNOWN),
+        };
+        let slot = &self.methods[protocol as usize * (METHODS.len() + 1) + index];
+        let protocol = protocol.as_str();
+        slot.get_or_init(|| counter!(METHOD_CALLS, "protocol" => protocol, "method" => method))
+            .increment(1);
+    }
+
+    /// Counts and times a keyword run: `keyword` is the library's keyword
+    /// at `index` (`None`: no keyword of that name, "(unknown)").
+    pub fn keyword_call(
+        &self,
+        protocol: Protocol,
+        index: Option<usize>,
+        keyword: &'static str,
+        failed: bool,
+        took: Duration,
+    ) {
+        let (index, keyword) = match index.filter(|i| *i < self.keyword_count) {
+            Some(i) => (i, keyword),
+            None => (self.keyword_count, UNKNOWN),
+        };
+        let slot = &self.keywords[protocol as usize * (self.keyword_count + 1) + index];
+        let protocol = protocol.as_str();
+        let (calls, duration) = slot.get_or_init(|| {
+            (
+                counter!(KEYWORD_CALLS, "protocol" => protocol, "keyword" => keyword),
+                histogram!(KEYWORD_DURATION, "protocol" => protocol, "keyword" => keyword),
+            )
+        });
+        calls.increment(1);
+        duration.record(took.as_secs_f64());
+        if failed {
+            counter!(KEYWORD_FAILURES, "protocol" => protocol, "keyword" => keyword).increment(1);
+        }
     }
 }
 
-/// Metric handles by (protocol, method or keyword). Building a metric key
-/// and finding it in the registry costs more than the count itself, so
-/// each pair is looked up once and its handles kept (measured: ~10% of
-/// throughput under wrk). foldhash rather than SipHash: the pairs are
-/// the server's own static names, so no client can grow a bucket.
-type Kept<T> = OnceLock<RwLock<foldhash::HashMap<(&'static str, &'static str), T>>>;
-
-fn kept<T: Clone>(
-    cache: &Kept<T>,
-    pair: (&'static str, &'static str),
-    make: impl FnOnce() -> T,
-) -> T {
-    let map = cache.get_or_init(Default::default);
-    if let Some(found) = map.read().unwrap_or_else(|e| e.into_inner()).get(&pair) {
-        return found.clone();
-    }
-    map.write()
-        .unwrap_or_else(|e| e.into_inner())
-        .entry(pair)
-        .or_insert_with(make)
-        .clone()
-}
+/// The label of a method or keyword the server does not have.
+pub const UNKNOWN: &str = "(unknown)";
 
 /// Counts a refused login or call.
 pub fn auth_failure(reason: &'static str) {

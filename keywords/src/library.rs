@@ -187,41 +187,37 @@ impl Keyword {
         named: Vec<(String, Value)>,
     ) -> Result<Args, KeywordError> {
         let fail = |msg: String| Err(KeywordError::value_error(msg));
-        let is_slot = |p: &&Param| p.kind == ParamKind::Positional;
         let given_positional = positional.len();
-        if given_positional > self.params.iter().filter(is_slot).count() {
-            return fail(self.count_error(given_positional));
-        }
-        // What was given for each parameter, by its place in `params`.
-        let mut values: Vec<Option<Value>> = self.params.iter().map(|_| None).collect();
-        let slots = self
-            .params
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| is_slot(p))
-            .map(|(i, _)| i);
-        for (slot, value) in slots.zip(positional) {
-            values[slot] = Some(value);
-        }
-        let free = self.params.iter().find(|p| p.kind == ParamKind::FreeNamed);
-        let mut extra = BTreeMap::new();
-        let named_given = !named.is_empty();
-        for (name, value) in named {
-            match self
+        if given_positional
+            > self
                 .params
                 .iter()
+                .filter(|p| p.kind == ParamKind::Positional)
+                .count()
+        {
+            return fail(self.count_error(given_positional));
+        }
+        // Named values first checked in the order given, as Robot does:
+        // a name given twice (by place or by name), or unknown.
+        let declared = |name: &str| {
+            self.params
+                .iter()
                 .position(|p| p.kind != ParamKind::FreeNamed && p.name == name)
-            {
-                Some(i) if values[i].is_some() => {
+        };
+        let free = self.params.iter().any(|p| p.kind == ParamKind::FreeNamed);
+        for (j, (name, _)) in named.iter().enumerate() {
+            match declared(name) {
+                Some(i)
+                    if self.by_place(i, given_positional)
+                        || named[..j].iter().any(|(n, _)| n == name) =>
+                {
                     return fail(format!(
                         "Keyword '{}' got multiple values for argument '{}'.",
                         self.name, self.params[i].name
                     ));
                 }
-                Some(i) => values[i] = Some(value),
-                None if free.is_some() => {
-                    extra.insert(name, value);
-                }
+                Some(_) => {}
+                None if free => {}
                 None => {
                     return fail(format!(
                         "Keyword '{}' got unexpected named argument '{name}'.",
@@ -230,11 +226,22 @@ impl Keyword {
                 }
             }
         }
+        // Then each parameter's value, from its place or its name, without
+        // a table of what was given (this runs on every call).
+        let named_given = !named.is_empty();
+        let mut named = named;
+        let mut positional = positional.into_iter();
         let mut bound = Vec::with_capacity(self.params.len());
-        for (p, given) in self.params.iter().zip(values) {
-            if p.kind == ParamKind::FreeNamed {
-                continue;
+        for p in &self.params {
+            let given = match p.kind {
+                ParamKind::FreeNamed => continue,
+                ParamKind::Positional => positional.next(),
+                ParamKind::NamedOnly => None,
             }
+            .or_else(|| {
+                let (_, value) = named.iter_mut().find(|(name, _)| name == p.name)?;
+                Some(std::mem::replace(value, Value::None))
+            });
             let value = match (given, &p.default) {
                 // Robot sends None as "", so "" means "not given" for a None default.
                 (Some(Value::Str(s)), Some(Value::None)) if s.is_empty() => Value::None,
@@ -259,7 +266,25 @@ impl Keyword {
                     .map_err(KeywordError::value_error)?;
             bound.push((p.name, converted));
         }
+        // Without a `**kwargs`, every named value was a declared one.
+        let extra = match free {
+            true => named
+                .into_iter()
+                .filter(|(name, _)| declared(name).is_none())
+                .collect(),
+            false => BTreeMap::new(),
+        };
         Ok(Args { bound, extra })
+    }
+
+    /// Whether parameter `i` took one of the `given` positional values.
+    fn by_place(&self, i: usize, given: usize) -> bool {
+        self.params[i].kind == ParamKind::Positional
+            && self.params[..i]
+                .iter()
+                .filter(|p| p.kind == ParamKind::Positional)
+                .count()
+                < given
     }
 
     fn count_error(&self, given: usize) -> String {
@@ -495,11 +520,15 @@ impl Library {
 
     /// The keyword `name` names, matched as Robot matches names.
     pub fn keyword(&self, name: &str) -> Option<&Keyword> {
-        let found = match self.exact.get(name) {
+        self.keyword_index(name).map(|i| &self.keywords[i])
+    }
+
+    /// Where in [`Library::keywords`] the keyword `name` names is.
+    pub fn keyword_index(&self, name: &str) -> Option<usize> {
+        match self.exact.get(name) {
             Some(&i) => Some(i),
             None => self.index.get(&normalize_name(name)).copied(),
-        };
-        found.map(|i| &self.keywords[i])
+        }
     }
 
     /// Binds the arguments and runs the keyword in the namespace the
@@ -511,32 +540,84 @@ impl Library {
         positional: Vec<Value>,
         named: Vec<(String, Value)>,
     ) -> Outcome {
-        let output = Output::default();
-        let result = match self.keyword(name) {
-            None => Err(KeywordError::plain(format!(
-                "No keyword with name '{}' found.",
-                shown_name(name)
-            ))),
-            Some(keyword) => match keyword.bind(positional, named) {
-                Err(e) => Err(e),
-                Ok(args) => {
-                    let call = Call {
-                        args,
-                        ns: access.namespace().clone(),
-                        access,
-                        services: self.services.clone(),
-                        output: output.clone(),
-                        deadline: tokio::time::Instant::now()
-                            + self.services.max_wait
-                            + crate::stopping::DEADLINE_MARGIN,
-                    };
-                    (keyword.handler)(call).await
-                }
-            },
+        let now = tokio::time::Instant::now();
+        match self.start(access, name, self.keyword(name), positional, named, now) {
+            Started::Running(running) => {
+                let result = running.future.await;
+                running.output.outcome(result)
+            }
+            Started::Done(outcome) => outcome,
+        }
+    }
+
+    /// [`Library::run`] up to the handler's future, for a caller that
+    /// polls or spawns that future itself (the server, which must not let
+    /// a client hanging up cancel a keyword half-way) and has already
+    /// looked `name` up (`keyword`) and read the clock (`now`: the call's
+    /// waits end `--max-wait` after it).
+    pub fn start(
+        &self,
+        access: Access,
+        name: &str,
+        keyword: Option<&Keyword>,
+        positional: Vec<Value>,
+        named: Vec<(String, Value)>,
+        now: tokio::time::Instant,
+    ) -> Started {
+        let Some(keyword) = keyword else {
+            return Started::Done(Outcome {
+                result: Err(KeywordError::plain(format!(
+                    "No keyword with name '{}' found.",
+                    shown_name(name)
+                ))),
+                output: String::new(),
+            });
         };
+        let args = match keyword.bind(positional, named) {
+            Ok(args) => args,
+            Err(e) => {
+                return Started::Done(Outcome {
+                    result: Err(e),
+                    output: String::new(),
+                })
+            }
+        };
+        let output = Output::default();
+        let call = Call {
+            args,
+            ns: access.namespace().clone(),
+            access,
+            services: self.services.clone(),
+            output: output.clone(),
+            deadline: now + self.services.max_wait + crate::stopping::DEADLINE_MARGIN,
+        };
+        Started::Running(Running {
+            future: (keyword.handler)(call),
+            output,
+        })
+    }
+}
+
+/// What [`Library::start`] gives: a keyword running, or its outcome when
+/// it could not start (unknown name, arguments that do not bind).
+pub enum Started {
+    Running(Running),
+    Done(Outcome),
+}
+
+/// A keyword's handler future and where it logs; the output is read
+/// once the future is done ([`Output::outcome`]).
+pub struct Running {
+    pub future: BoxFuture<'static, KeywordResult>,
+    pub output: Output,
+}
+
+impl Output {
+    /// The outcome of a call whose handler finished with `result`.
+    pub fn outcome(&self, result: KeywordResult) -> Outcome {
         Outcome {
             result,
-            output: output.take(),
+            output: self.take(),
         }
     }
 }
@@ -622,6 +703,45 @@ mod tests {
             err(k.bind(vec![Value::str("x")], vec![])),
             "ValueError: Argument 'counter' got value 'x' that cannot be converted to integer."
         );
+    }
+
+    #[test]
+    fn named_values_are_checked_in_the_order_given() {
+        // As Robot reports them: the first named value at fault, whether
+        // unknown or given twice, before any missing or unconvertible one.
+        let k = sample();
+        let named = |pairs: &[(&str, i64)]| {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), Value::Int(*v as i128)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            err(k.bind(vec![Value::Int(1)], named(&[("bogus", 1), ("counter", 2)]))),
+            "ValueError: Keyword 'Get Counter Based OTP' got unexpected named argument 'bogus'."
+        );
+        assert_eq!(
+            err(k.bind(vec![Value::Int(1)], named(&[("counter", 2), ("bogus", 1)]))),
+            "ValueError: Keyword 'Get Counter Based OTP' got multiple values for argument 'counter'."
+        );
+        assert_eq!(
+            err(k.bind(vec![], named(&[("digits", 7), ("digits", 8)]))),
+            "ValueError: Keyword 'Get Counter Based OTP' got multiple values for argument 'digits'."
+        );
+        // A second positional slot taken by place and by name.
+        assert_eq!(
+            err(k.bind(
+                vec![Value::Int(1), Value::str("x")],
+                named(&[("otp_passcode", 2)])
+            )),
+            "ValueError: Keyword 'Get Counter Based OTP' got multiple values for argument 'otp_passcode'."
+        );
+        // Given by name only, a positional parameter binds.
+        let args = k
+            .bind(vec![], named(&[("otp_passcode", 3), ("counter", 9)]))
+            .unwrap();
+        assert_eq!(args.int("counter"), Some(9));
+        assert_eq!(args.get("otp_passcode"), &Value::str("3"));
     }
 
     #[test]

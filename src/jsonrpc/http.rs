@@ -24,6 +24,10 @@ use crate::remote::{RemoteApi, METHODS};
 /// jsonrpsee's content type for its answers.
 pub const JSON: HeaderValue = HeaderValue::from_static("application/json; charset=utf-8");
 
+/// Room for a `run_keyword` answer with its envelope (about 130 bytes
+/// for an OTP code), as the XML-RPC encoder reserves.
+const ANSWER_CAPACITY: usize = 512;
+
 /// The answer to one HTTP JSON-RPC request, or `None` when it is not a
 /// single call of a remote method with a JSON content type (jsonrpsee
 /// answers those).
@@ -55,17 +59,35 @@ pub async fn answer_text(
     if method != Method::POST || !jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE)) {
         return None;
     }
-    let request: Call<'_> = serde_json::from_slice(body).ok()?;
+    let request = match super::envelope::read(body) {
+        Some(request) => request,
+        None => serde_json::from_slice::<Call<'_>>(body).ok()?,
+    };
     if request.jsonrpc != "2.0" {
         return None;
     }
     let method = *METHODS.iter().find(|m| **m == request.method)?;
     let params = request.params.unwrap_or(Params::Null);
     let payload = match call_with(api, method, params, identity).await {
-        Ok(value) => ResponsePayload::success(Answer(value)),
-        Err(error) => ResponsePayload::error(error),
+        Ok(value) => return Some(success(&request.id.0, &Answer(value))),
+        Err(error) => ResponsePayload::<Answer>::error(error),
     };
-    Some(serde_json::to_vec(&RpcResponse::new(payload, request.id.0)))
+    let mut text = Vec::with_capacity(ANSWER_CAPACITY);
+    Some(serde_json::to_writer(&mut text, &RpcResponse::new(payload, request.id.0)).map(|()| text))
+}
+
+/// A success response, byte for byte as jsonrpsee's `Response` writes it
+/// (`{"jsonrpc":"2.0","id":ID,"result":RESULT}`), without its
+/// serializer's struct machinery around the two values.
+fn success(id: &Id<'_>, answer: &Answer) -> serde_json::Result<Vec<u8>> {
+    // Sized for a keyword's answer, so that writing it does not grow it.
+    let mut text = Vec::with_capacity(ANSWER_CAPACITY);
+    text.extend_from_slice(br#"{"jsonrpc":"2.0","id":"#);
+    serde_json::to_writer(&mut text, id)?;
+    text.extend_from_slice(br#","result":"#);
+    serde_json::to_writer(&mut text, answer)?;
+    text.push(b'}');
+    Ok(text)
 }
 
 /// One JSON-RPC request object, its params read into values at once
@@ -122,5 +144,48 @@ impl<'de: 'a, 'a> Visitor<'de> for IdVisitor<'a> {
 
     fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Id<'a>, E> {
         Err(E::custom("a negative id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::remote::{KeywordReply, Reply};
+    use rpa_mfa_keywords::Value;
+
+    #[test]
+    fn a_success_is_written_as_jsonrpsee_writes_it() {
+        let ids = [
+            Id::Number(0),
+            Id::Number(u64::MAX),
+            Id::Null,
+            Id::Str("a \"quoted\" \u{1} é".into()),
+        ];
+        let replies = [
+            Reply::Keyword(KeywordReply {
+                result: Ok(Value::str("007081")),
+                output: String::new(),
+            }),
+            Reply::Keyword(KeywordReply {
+                result: Err("ValueError: \"x\"\n".into()),
+                output: "*INFO* a\tb".into(),
+            }),
+            Reply::Value(Value::list([Value::Int(1), Value::None])),
+        ];
+        for id in &ids {
+            for reply in &replies {
+                let answer = Answer(reply.clone());
+                let theirs = serde_json::to_vec(&RpcResponse::new(
+                    ResponsePayload::success(answer.clone()),
+                    id.clone(),
+                ))
+                .unwrap();
+                let ours = success(id, &answer).unwrap();
+                assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    String::from_utf8(theirs).unwrap()
+                );
+            }
+        }
     }
 }

@@ -10,18 +10,19 @@
 pub mod xmlrpc;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+// tokio's: the same clock, and what a keyword's deadline is counted on.
+use tokio::time::Instant;
 
 use rpa_mfa_keywords::access::{Access, Identity};
-use rpa_mfa_keywords::library::shown_name;
-use rpa_mfa_keywords::{Library, Value};
+use rpa_mfa_keywords::library::{shown_name, Running, Started};
+use rpa_mfa_keywords::{Keyword, Library, Value};
 
 use crate::gate::Gate;
 use crate::logging::keyword_line::{self, KeywordLine};
+use crate::metrics::CallMetrics;
 use crate::stop::StopSwitch;
 
 /// Short documentation shown as the library introduction, in Robot's
@@ -221,11 +222,13 @@ pub struct RemoteApi {
     library: Arc<Library>,
     stop: StopSwitch,
     gate: Gate,
+    metrics: CallMetrics,
 }
 
 impl RemoteApi {
     pub fn new(library: Arc<Library>, stop: StopSwitch, gate: Gate) -> RemoteApi {
         RemoteApi {
+            metrics: CallMetrics::new(library.keywords().len()),
             library,
             stop,
             gate,
@@ -261,14 +264,12 @@ impl RemoteApi {
         let protocol = caller.protocol.as_str();
         let namespace = caller.namespace;
         let user = caller.identity.map(|i| &*i.user);
-        let method_label = METHODS
-            .iter()
-            .find(|m| **m == method)
-            .copied()
-            .unwrap_or("(unknown)");
-        crate::metrics::method_call(protocol, method_label);
+        let method_index = METHODS.iter().position(|m| *m == method);
+        self.metrics.method_call(caller.protocol, method_index);
         if method != "run_keyword" {
-            let result = self.dispatch(access, method, params).await;
+            let result = self
+                .dispatch(access, method, params, None, Instant::now())
+                .await;
             tracing::debug!(
                 protocol,
                 namespace,
@@ -279,19 +280,24 @@ impl RemoteApi {
             );
             return result;
         }
-        let keyword = match params.first() {
-            Some(Value::Str(name)) => self.library.keyword(name).map_or("(unknown)", |k| k.name),
-            _ => "(unknown)",
+        // Looked up once: for the metric label here, and to run it.
+        let index = match params.first() {
+            Some(Value::Str(name)) => self.library.keyword_index(name),
+            _ => None,
         };
+        let found = index.map(|i| &self.library.keywords()[i]);
+        let keyword = found.map_or(crate::metrics::UNKNOWN, |k| k.name);
+        // Read once: the run's time, and where its waits end.
         let started = Instant::now();
-        let result = self.dispatch(access, method, params).await;
+        let result = self.dispatch(access, method, params, found, started).await;
         let took = started.elapsed();
         let status = match &result {
             Ok(Reply::Keyword(reply)) if reply.passed() => "PASS",
             Ok(_) => "FAIL",
             Err(_) => "FAULT",
         };
-        crate::metrics::keyword_call(protocol, keyword, status != "PASS", took);
+        self.metrics
+            .keyword_call(caller.protocol, index, keyword, status != "PASS", took);
         let line = keyword_line::Fields {
             protocol,
             namespace,
@@ -308,11 +314,15 @@ impl RemoteApi {
         result
     }
 
+    /// Answers one method; `keyword` is `run_keyword`'s keyword, looked
+    /// up by [`RemoteApi::call`], and `started` when the call began.
     async fn dispatch(
         &self,
         access: Access,
         method: &str,
         params: Vec<Value>,
+        keyword: Option<&Keyword>,
+        started: Instant,
     ) -> Result<Reply, Fault> {
         let mut params = params.into_iter();
         let mut next = |what: &str| {
@@ -359,7 +369,7 @@ impl RemoteApi {
                     }
                 };
                 return self
-                    .run_keyword(access, name, args, kwargs)
+                    .run_keyword(access, &name, keyword, args, kwargs, started)
                     .await
                     .map(Reply::Keyword);
             }
@@ -376,34 +386,54 @@ impl RemoteApi {
     async fn run_keyword(
         &self,
         access: Access,
-        name: String,
+        name: &str,
+        keyword: Option<&Keyword>,
         args: Vec<Value>,
         kwargs: Vec<(String, Value)>,
+        started: Instant,
     ) -> Result<KeywordReply, Fault> {
-        let library = self.library.clone();
-        let mut run = Box::pin(async move { library.run(access, &name, args, kwargs).await });
         let failed =
             || Fault::Internal("The keyword failed unexpectedly; the server keeps running.".into());
-        // A waker that does nothing is enough: a future that is not ready
-        // is polled again by its task, which wakes it properly.
-        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            run.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+        // Binding runs user input through conversions: a panic there is a
+        // fault too.
+        let started = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.library
+                .start(access, name, keyword, args, kwargs, started)
         }));
-        let outcome = match polled {
-            Ok(Poll::Ready(outcome)) => outcome,
-            Ok(Poll::Pending) => tokio::spawn(run).await.map_err(|_| failed())?,
+        let Running { mut future, output } = match started {
+            Ok(Started::Running(running)) => running,
+            Ok(Started::Done(outcome)) => return Ok(keyword_reply(outcome)),
             Err(_) => return Err(failed()),
         };
-        Ok(KeywordReply {
-            result: outcome.result.map_err(|error| error.to_string()),
-            output: outcome.output,
-        })
+        // The handler's future is boxed already: polled here once, and
+        // only when it waits moved into a task of its own. A waker that
+        // does nothing is enough: a future that is not ready is polled
+        // again by its task, which wakes it properly.
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            future
+                .as_mut()
+                .poll(&mut Context::from_waker(Waker::noop()))
+        }));
+        let result = match polled {
+            Ok(Poll::Ready(result)) => result,
+            Ok(Poll::Pending) => tokio::spawn(future).await.map_err(|_| failed())?,
+            Err(_) => return Err(failed()),
+        };
+        Ok(keyword_reply(output.outcome(result)))
     }
 
     fn describe(&self, name: &str, what: impl Fn(&rpa_mfa_keywords::Keyword) -> Value) -> Value {
         self.library
             .keyword(name)
             .map_or(Value::List(Vec::new()), what)
+    }
+}
+
+/// A keyword's outcome as `run_keyword` answers it.
+fn keyword_reply(outcome: rpa_mfa_keywords::Outcome) -> KeywordReply {
+    KeywordReply {
+        result: outcome.result.map_err(|error| error.to_string()),
+        output: outcome.output,
     }
 }
 

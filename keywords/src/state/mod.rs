@@ -130,7 +130,9 @@ struct Cached {
 pub struct Namespace {
     name: String,
     shared: Arc<Shared>,
-    cache: Mutex<HashMap<Space, Cached>>,
+    /// foldhash: the keys are a handful of `Space`s, and this is read on
+    /// every call.
+    cache: Mutex<foldhash::HashMap<Space, Cached>>,
     /// When the store was last told this namespace is used.
     touched: Mutex<Option<Instant>>,
 }
@@ -336,7 +338,7 @@ impl Namespaces {
                 let ns = Arc::new(Namespace {
                     name: name.to_owned(),
                     shared: self.shared.clone(),
-                    cache: Mutex::new(HashMap::new()),
+                    cache: Mutex::default(),
                     touched: Mutex::new(None),
                 });
                 open.insert(name.to_owned(), ns.clone());

@@ -175,8 +175,10 @@ pub fn encode_reply(reply: &Reply) -> String {
         Reply::Keyword(keyword) => keyword,
     };
     let mut out = String::with_capacity(512);
-    out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>");
-    out.push_str("<value><struct>");
+    out.push_str(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<methodResponse><params><param>\
+         <value><struct>",
+    );
     for (name, entry) in keyword.entries().iter() {
         out.push_str("<member><name>");
         out.push_str(name);
@@ -187,8 +189,7 @@ pub fn encode_reply(reply: &Reply) -> String {
         }
         out.push_str("</member>");
     }
-    out.push_str("</struct></value>");
-    out.push_str("</param></params></methodResponse>\n");
+    out.push_str("</struct></value></param></params></methodResponse>\n");
     out
 }
 
@@ -261,7 +262,12 @@ fn encode_str(s: &str, out: &mut String) {
 
 /// A string as `<string>`, or as `<base64>` when XML cannot carry it.
 fn encode_string(s: &str, out: &mut String) {
-    if verbatim(s) || s.chars().all(xml_char) {
+    // Checked once: a keyword's code and output always are.
+    if verbatim(s) {
+        out.push_str("<string>");
+        out.push_str(s);
+        out.push_str("</string>");
+    } else if s.chars().all(xml_char) {
         out.push_str("<string>");
         escape_into(s, out);
         out.push_str("</string>");
