@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the parsers that take untrusted input (fuzz/fuzz_targets/), one
-# target after another, SECONDS each (default 20: the short run
+# target after another (FUZZ_JOBS at a time), SECONDS each (default 20: the short run
 # scripts/test.sh makes). Longer runs on demand: `scripts/fuzz.sh 600`, or
 # `scripts/fuzz.sh 3600 xmlrpc_decode` for one target.
 #
@@ -40,16 +40,32 @@ fuzz=(--fuzz-dir fuzz --sanitizer none --target-dir target/fuzz)
 [ "${FUZZ_DEV:-0}" = 1 ] && fuzz+=(--dev)
 cargo +nightly fuzz build "${fuzz[@]}"
 mkdir -p target/fuzz-logs
-for target in "${targets[@]}"; do
-  corpus="target/fuzz-corpus/$target"
-  log="target/fuzz-logs/$target.log"
+# fuzz_one TARGET: one target's run; prints its stats, or its log's tail
+# and fails.
+fuzz_one() {
+  local target=$1
+  local corpus="target/fuzz-corpus/$target" log="target/fuzz-logs/$target.log"
   mkdir -p "$corpus"
-  echo "== fuzz $target for $seconds s (log: $log)"
   if ! cargo +nightly fuzz run "${fuzz[@]}" "$target" "$corpus" "fuzz/seeds/$target" -- \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
     tail -n 40 "$log"
     echo "fuzz target $target failed: the input is in fuzz/artifacts/$target/" >&2
-    exit 1
+    return 1
   fi
+  echo "== fuzz $target: $seconds s (log: $log)"
   grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb)|DONE' "$log" || true
+}
+# libFuzzer runs on one thread: FUZZ_JOBS targets (default 1) run at once.
+jobs=${FUZZ_JOBS:-1}
+status=0
+running=()
+for target in "${targets[@]}"; do
+  if [ "${#running[@]}" -ge "$jobs" ]; then
+    wait "${running[0]}" || status=1
+    running=("${running[@]:1}")
+  fi
+  fuzz_one "$target" &
+  running+=($!)
 done
+for pid in "${running[@]}"; do wait "$pid" || status=1; done
+exit "$status"

@@ -25,19 +25,19 @@ trap 'kill "$install_pid" 2>/dev/null || true' EXIT
 
 echo "== cargo fmt / clippy [at ${SECONDS} s]"
 cargo fmt --all -- --check
-# The fuzz smoke run (scripts/fuzz.sh: a nightly build of the whole tree,
-# then 20 s per target) is the longest job that needs nothing from the
-# rest: it starts now, niced, and takes the CPU that clippy, the builds,
-# the tests and the Robot suites leave idle. Started after cargo build,
-# it ended 320 s after the suites in a fresh clone.
-echo "== beside the rest, niced: fuzz (20 s per target; log: target/background-fuzz.log) [at ${SECONDS} s]"
-nice -n 19 env FUZZ_DEV=1 scripts/fuzz.sh 20 > target/background-fuzz.log 2>&1 &
-fuzz_pid=$!
-trap 'kill "$install_pid" "$fuzz_pid" 2>/dev/null || true' EXIT
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== cargo build [at ${SECONDS} s]"
 cargo build --locked
+# The fuzz smoke run (scripts/fuzz.sh: a nightly build of the whole tree,
+# then 20 s per target, two at a time) is the longest job that needs
+# nothing from the rest: it starts now, niced, and takes the CPU the test
+# builds, the tests and the Robot suites leave idle. Started before clippy
+# instead, it slowed clippy and the builds by 130 s and ended no sooner.
+echo "== beside the rest, niced: fuzz (20 s per target; log: target/background-fuzz.log) [at ${SECONDS} s]"
+nice -n 19 env FUZZ_DEV=1 FUZZ_JOBS=2 scripts/fuzz.sh 20 > target/background-fuzz.log 2>&1 &
+fuzz_pid=$!
+trap 'kill "$install_pid" "$fuzz_pid" 2>/dev/null || true' EXIT
 cargo test --workspace --locked --no-run
 
 echo "== waiting for install-test-deps [at ${SECONDS} s]"
