@@ -26,7 +26,9 @@ tools=target/tools
 cargo_fuzz_version=0.13.2
 if [ "$("$tools/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $cargo_fuzz_version" ]; then
   echo "== installing cargo-fuzz $cargo_fuzz_version into $tools"
-  cargo install --locked --quiet --root "$tools" --version "$cargo_fuzz_version" cargo-fuzz
+  # --debug: a driver of builds and runs gains nothing from optimisation,
+  # and its release build was minutes of the test command's CPU.
+  cargo install --debug --locked --quiet --root "$tools" --version "$cargo_fuzz_version" cargo-fuzz
 fi
 export PATH="$PWD/$tools/bin:$PATH"
 
