@@ -99,7 +99,9 @@ impl FileStore {
         let file = Arc::clone(&self.file);
         tokio::task::spawn_blocking(move || file.update(change))
             .await
-            .map_err(|e| self.file.error(format!("its writer stopped: {e}")))?
+            // Without the join error's text: a panic's message could
+            // quote what was being written.
+            .map_err(|_| self.file.error("its writer stopped unexpectedly".into()))?
     }
 }
 
