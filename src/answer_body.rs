@@ -21,30 +21,13 @@ pub enum AnyBody {
 impl AnyBody {
     /// A body of exactly these bytes.
     pub fn whole(bytes: Vec<u8>) -> AnyBody {
-        AnyBody::Whole((!bytes.is_empty()).then_some(Written { bytes, sent: 0 }))
+        AnyBody::Whole((!bytes.is_empty()).then(|| Written::new(bytes)))
     }
 }
 
-/// An encoder's buffer and how much of it is sent.
-pub struct Written {
-    bytes: Vec<u8>,
-    sent: usize,
-}
-
-impl Buf for Written {
-    fn remaining(&self) -> usize {
-        self.bytes.len() - self.sent
-    }
-
-    fn chunk(&self) -> &[u8] {
-        &self.bytes[self.sent..]
-    }
-
-    fn advance(&mut self, count: usize) {
-        assert!(count <= self.remaining(), "advanced past the end");
-        self.sent += count;
-    }
-}
+/// An encoder's buffer and how much of it is sent (`bytes` makes a
+/// `Cursor` over bytes a `Buf`).
+pub type Written = std::io::Cursor<Vec<u8>>;
 
 /// A piece of an [`AnyBody`]: the whole buffer, or one of axum's chunks.
 pub enum Chunk {
@@ -130,10 +113,7 @@ mod tests {
 
     #[test]
     fn a_written_buffer_advances_to_its_end() {
-        let mut written = Written {
-            bytes: b"abcdef".to_vec(),
-            sent: 0,
-        };
+        let mut written = Written::new(b"abcdef".to_vec());
         written.advance(2);
         assert_eq!(written.chunk(), b"cdef");
         assert_eq!(written.remaining(), 4);
