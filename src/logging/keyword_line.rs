@@ -78,32 +78,60 @@ impl Fields<'_> {
 }
 
 thread_local! {
-    /// The line being written, kept between calls.
-    static LINE: RefCell<String> = const { RefCell::new(String::new()) };
     /// Lines a runtime worker wrote since it was last idle (see
-    /// [`batch_on_this_thread`]).
-    static PENDING: RefCell<Pending> = const { RefCell::new(Pending { lines: Vec::new(), batching: false }) };
+    /// [`batch_on_this_thread`]); otherwise the line being written.
+    static PENDING: RefCell<Pending> = const { RefCell::new(Pending { lines: String::new(), batching: false }) };
 }
 
 /// Lines waiting for their thread to go idle, written when it does,
 /// before they would pass [`PENDING_BYTES`], or when the thread ends.
 struct Pending {
-    lines: Vec<u8>,
+    lines: String,
     batching: bool,
 }
 
 impl Pending {
-    fn flush(&mut self) {
+    /// Adds one line, writing through `write` what must go now: the line
+    /// when the thread does not batch, the batch before it when the two
+    /// would pass [`PENDING_BYTES`]. The line is formatted at the end of
+    /// the batch, so it is never copied.
+    fn push(&mut self, second: u64, micros: u32, fields: &Fields<'_>, write: impl Fn(&[u8])) {
+        let start = self.lines.len();
+        if format(&mut self.lines, second, micros, fields).is_err() {
+            self.lines.truncate(start);
+            return;
+        }
+        if self.batching && self.lines.len() <= PENDING_BYTES {
+            return;
+        }
+        let (earlier, line) = self.lines.as_bytes().split_at(start);
+        if !earlier.is_empty() {
+            write(earlier);
+        }
+        if !self.batching || line.len() > PENDING_BYTES {
+            write(line);
+            self.lines.clear();
+        } else {
+            self.lines.drain(..start);
+        }
+    }
+
+    fn flush(&mut self, write: impl Fn(&[u8])) {
         if !self.lines.is_empty() {
-            let _ = write_to_stderr(&self.lines);
+            write(self.lines.as_bytes());
             self.lines.clear();
         }
     }
 }
 
+/// As tracing's writer does: a log line that cannot be written is dropped.
+fn write_or_drop(lines: &[u8]) {
+    let _ = write_to_stderr(lines);
+}
+
 impl Drop for Pending {
     fn drop(&mut self) {
-        self.flush();
+        self.flush(write_or_drop);
     }
 }
 
@@ -130,7 +158,7 @@ pub fn batch_on_this_thread() {
 /// Writes the lines this thread kept (see [`batch_on_this_thread`]).
 pub fn flush_this_thread() {
     // `try_`: a thread being torn down may have dropped it already.
-    let _ = PENDING.try_with(|pending| pending.borrow_mut().flush());
+    let _ = PENDING.try_with(|pending| pending.borrow_mut().flush(write_or_drop));
 }
 
 /// Writes the line to stderr, now or with its worker's batch. Only for
@@ -139,23 +167,8 @@ pub fn write(fields: &Fields<'_>) {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    LINE.with_borrow_mut(|line| {
-        line.clear();
-        if format(line, now.as_secs(), now.subsec_micros(), fields).is_err() {
-            return;
-        }
-        PENDING.with_borrow_mut(|pending| {
-            if !pending.batching {
-                // As tracing's writer does: a log line that cannot be
-                // written is dropped.
-                let _ = write_to_stderr(line.as_bytes());
-                return;
-            }
-            if pending.lines.len() + line.len() > PENDING_BYTES {
-                pending.flush();
-            }
-            pending.lines.extend_from_slice(line.as_bytes());
-        });
+    PENDING.with_borrow_mut(|pending| {
+        pending.push(now.as_secs(), now.subsec_micros(), fields, write_or_drop);
     });
 }
 
@@ -278,6 +291,48 @@ mod tests {
                 assert_eq!(direct, traced);
             }
         }
+    }
+
+    /// A batch is written before the line that would take it past
+    /// `PENDING_BYTES`, every write holds whole lines, and nothing is lost
+    /// or reordered.
+    #[test]
+    fn a_batch_is_written_in_whole_lines_of_at_most_pipe_buf() {
+        let writes = RefCell::new(Vec::<String>::new());
+        let write = |bytes: &[u8]| {
+            writes
+                .borrow_mut()
+                .push(String::from_utf8(bytes.to_vec()).unwrap())
+        };
+        let mut pending = Pending {
+            lines: String::new(),
+            batching: true,
+        };
+        const LINES: u64 = 100;
+        for duration_us in 0..LINES {
+            let fields = Fields {
+                protocol: "xmlrpc",
+                namespace: "",
+                user: None,
+                keyword: "Get Time Based OTP",
+                status: "PASS",
+                duration_us,
+            };
+            pending.push(1_700_000_000, 5, &fields, write);
+        }
+        pending.flush(write);
+        let writes = writes.into_inner();
+        assert!(writes.len() > 1, "{} writes", writes.len());
+        for written in &writes {
+            assert!(written.len() <= PENDING_BYTES, "{}", written.len());
+            assert!(written.ends_with('\n'));
+        }
+        let durations: Vec<u64> = writes
+            .concat()
+            .lines()
+            .map(|line| line.rsplit_once("duration_us=").unwrap().1.parse().unwrap())
+            .collect();
+        assert_eq!(durations, (0..LINES).collect::<Vec<_>>());
     }
 
     #[test]

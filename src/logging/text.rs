@@ -120,16 +120,16 @@ impl Visit for PlainVisitor<'_> {
     }
 }
 
-/// `value` in decimal, zero-padded to at least `width` digits.
-pub(super) fn write_decimal(out: &mut impl Write, mut value: u64, width: usize) -> fmt::Result {
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
-    while value > 0 || digits.len() - start < width {
-        start -= 1;
-        digits[start] = b'0' + (value % 10) as u8;
-        value /= 10;
+/// `value` in decimal, zero-padded to at least `width` digits (itoa's
+/// digit pairs: the keyword line writes two numbers per call).
+pub(super) fn write_decimal(out: &mut impl Write, value: u64, width: usize) -> fmt::Result {
+    const ZEROS: &str = "00000000000000000000";
+    let mut digits = itoa::Buffer::new();
+    let digits = digits.format(value);
+    if let Some(padding) = width.checked_sub(digits.len()).filter(|&n| n > 0) {
+        out.write_str(&ZEROS[..padding.min(ZEROS.len())])?;
     }
-    out.write_str(std::str::from_utf8(&digits[start..]).expect("ASCII digits"))
+    out.write_str(digits)
 }
 
 /// UTC time as `2026-11-30T01:02:03.456789Z`, as the default timer writes
