@@ -180,7 +180,6 @@ impl OtpKey {
     /// for. False only means "parse it". The text is compared in constant
     /// time, as it is a secret.
     pub fn parsed_from(&self, input: &str, kind: Kind, options: Options) -> bool {
-        use subtle::ConstantTimeEq;
         let Some(source) = self.source.get() else {
             return false;
         };
@@ -193,7 +192,7 @@ impl OtpKey {
             && self.digits == options.digits.unwrap_or(6)
             && self.period == period
             && self.uri_counter.is_none()
-            && bool::from(source.as_bytes().ct_eq(input.as_bytes()))
+            && constant_time_eq::constant_time_eq(source.as_bytes(), input.as_bytes())
     }
 
     /// A key from checked parts (as [`OtpKey::parse`] or the store has them).
