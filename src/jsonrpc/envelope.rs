@@ -6,7 +6,8 @@
 //! Only that shape is read here: the four members, each once, in any
 //! order, `params` optional; keys and strings without escapes; an id that
 //! is null, a string or a plain non-negative integer. The params are read
-//! by serde as before. Anything else (an escape, another member, a
+//! by hand where they are plain JSON ([`super::plain_params`]), else by
+//! serde as before. Anything else (an escape, another member, a
 //! negative or fractional id, a duplicate, trailing text, ...) is `None`,
 //! and the caller reads the body with serde as it always did, so answers
 //! stay exactly what they were.
@@ -69,13 +70,7 @@ pub fn read_as_serde_reads(body: &[u8]) -> bool {
 
 /// A call as text, to compare what two readers made of one body.
 fn shown(call: &Call<'_>) -> String {
-    let params = match &call.params {
-        None => "absent".to_owned(),
-        Some(Params::Null) => "null".to_owned(),
-        Some(Params::Positional(items)) => format!("{items:?}"),
-        Some(Params::Named(map)) => format!("{map:?}"),
-        Some(Params::Other) => "other".to_owned(),
-    };
+    let params = (call.params.as_ref()).map_or("absent".to_owned(), super::plain_params::shown);
     format!("{} {:?} {} {params}", call.jsonrpc, call.id.0, call.method)
 }
 
@@ -151,8 +146,13 @@ impl<'a> Cursor<'a> {
             .map(Id::Number)
     }
 
-    /// The params, read by serde from here.
+    /// The params from here: by hand when plain
+    /// ([`super::plain_params`]), else by serde.
     fn params(&mut self) -> Option<Params> {
+        if let Some((params, used)) = super::plain_params::read(&self.body[self.pos..]) {
+            self.pos += used;
+            return Some(params);
+        }
         let mut values =
             serde_json::Deserializer::from_slice(&self.body[self.pos..]).into_iter::<Params>();
         let params = values.next()?.ok()?;

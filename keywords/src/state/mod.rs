@@ -280,7 +280,10 @@ impl Namespace {
 pub struct Namespaces {
     shared: Arc<Shared>,
     limits: NamespaceLimits,
-    open: Mutex<HashMap<String, Arc<Namespace>>>,
+    /// foldhash, seeded per map: read on every call (SipHash was 150
+    /// instructions of it), and its names are capped by the namespace
+    /// limit.
+    open: Mutex<foldhash::HashMap<String, Arc<Namespace>>>,
 }
 
 impl Namespaces {
@@ -292,7 +295,7 @@ impl Namespaces {
                 initial: HashMap::new(),
             }),
             limits,
-            open: Mutex::new(HashMap::new()),
+            open: Mutex::default(),
         }
     }
 
