@@ -41,6 +41,10 @@ pub struct Param {
     pub ty: Type,
     /// `None`: required. `Some(Value::None)`: optional, defaulting to None.
     pub default: Option<Value>,
+    /// The default converted to the type, once when declared rather than
+    /// on every call that leaves it out (`None` where it does not convert:
+    /// that call then fails as it would).
+    bound_default: Option<Value>,
 }
 
 impl Param {
@@ -50,12 +54,15 @@ impl Param {
             kind: ParamKind::Positional,
             ty,
             default: None,
+            bound_default: None,
         }
     }
 
     pub fn optional(name: &'static str, ty: Type, default: impl Into<Value>) -> Param {
+        let default = default.into();
         Param {
-            default: Some(default.into()),
+            bound_default: ty.convert(name, default.clone()).ok(),
+            default: Some(default),
             ..Param::required(name, ty)
         }
     }
@@ -82,6 +89,7 @@ impl Param {
             kind: ParamKind::FreeNamed,
             ty: Type::Any,
             default: None,
+            bound_default: None,
         }
     }
 
@@ -246,7 +254,13 @@ impl Keyword {
                 // Robot sends None as "", so "" means "not given" for a None default.
                 (Some(Value::Str(s)), Some(Value::None)) if s.is_empty() => Value::None,
                 (Some(v), _) => v,
-                (None, Some(default)) => default.clone(),
+                (None, Some(default)) => match &p.bound_default {
+                    Some(converted) => {
+                        bound.push((p.name, converted.clone()));
+                        continue;
+                    }
+                    None => default.clone(),
+                },
                 (None, None) if p.kind == ParamKind::NamedOnly => {
                     return fail(format!(
                         "Keyword '{}' missing named-only argument '{}'.",
@@ -666,6 +680,24 @@ mod tests {
         assert_eq!(args.int("counter"), Some(5));
         assert_eq!(args.int("digits"), Some(8));
         assert_eq!(args.get("otp_passcode"), &Value::None);
+    }
+
+    #[test]
+    fn defaults_are_bound_converted_and_a_bad_one_fails_each_call() {
+        // Declared as text, bound as the declared type, as a value given
+        // would be; one that does not convert fails the call that uses it.
+        let keyword = Keyword::new("K")
+            .param(Param::optional("count", Type::Int, "7"))
+            .param(Param::named("flag", Type::Bool, "yes"))
+            .param(Param::named("broken", Type::Int, "seven"));
+        let bound = |named: Vec<(String, Value)>| keyword.bind(vec![], named);
+        let args = bound(vec![("broken".into(), Value::Int(1))]).unwrap();
+        assert_eq!(args.get("count"), &Value::Int(7));
+        assert_eq!(args.get("flag"), &Value::Bool(true));
+        assert_eq!(
+            err(bound(vec![])),
+            "ValueError: Argument 'broken' got value 'seven' that cannot be converted to integer."
+        );
     }
 
     #[test]

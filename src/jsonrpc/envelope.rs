@@ -19,7 +19,10 @@ use super::Params;
 
 /// The call `body` holds when it has the common shape, else `None`.
 pub(super) fn read(body: &[u8]) -> Option<Call<'_>> {
-    let mut at = Cursor { body, pos: 0 };
+    // One UTF-8 check for the body, cheaper than one per string (a body
+    // that is not UTF-8 is left to serde, which refuses it).
+    let text = std::str::from_utf8(body).ok()?;
+    let mut at = Cursor { body, text, pos: 0 };
     at.expect(b'{')?;
     let (mut jsonrpc, mut id, mut method, mut params) = (None, None, None, None);
     loop {
@@ -76,6 +79,8 @@ fn shown(call: &Call<'_>) -> String {
 
 struct Cursor<'a> {
     body: &'a [u8],
+    /// The body as text: it is UTF-8.
+    text: &'a str,
     pos: usize,
 }
 
@@ -101,7 +106,9 @@ impl<'a> Cursor<'a> {
 
     /// A string without escapes or control characters, borrowed.
     fn plain_string(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.plain_bytes()?).ok()
+        let len = self.plain_bytes()?.len();
+        // Between two quotes of UTF-8 text: a whole string.
+        self.text.get(self.pos - 1 - len..self.pos - 1)
     }
 
     /// [`Cursor::plain_string`]'s bytes, for a key or value only compared
@@ -149,7 +156,7 @@ impl<'a> Cursor<'a> {
     /// The params from here: by hand when plain
     /// ([`super::plain_params`]), else by serde.
     fn params(&mut self) -> Option<Params> {
-        if let Some((params, used)) = super::plain_params::read(&self.body[self.pos..]) {
+        if let Some((params, used)) = super::plain_params::read(self.text.get(self.pos..)?) {
             self.pos += used;
             return Some(params);
         }

@@ -26,12 +26,31 @@ const MAX_DEPTH: usize = 32;
 /// and `u64` either way, which is where serde reads an integer as one.
 const MAX_DIGITS: usize = 18;
 
+/// Bytes that end a string read here: its closing quote, or what it
+/// cannot hold unescaped (a backslash starts an escape, left to serde).
+static STRING_STOP: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = true;
+        byte += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+};
+
 /// The params at the start of `text` (white space first allowed) and the
-/// bytes they took, or `None` where serde must read them.
-pub(super) fn read(text: &[u8]) -> Option<(Params, usize)> {
-    let mut reader = Reader { text, at: 0 };
+/// bytes they took, or `None` where serde must read them. Text, not
+/// bytes: the caller checks the whole body's UTF-8 once.
+pub(super) fn read(text: &str) -> Option<(Params, usize)> {
+    let mut reader = Reader {
+        text,
+        bytes: text.as_bytes(),
+        at: 0,
+    };
     reader.skip_whitespace();
-    let params = match text.get(reader.at)? {
+    let params = match reader.bytes.get(reader.at)? {
         b'[' | b'{' => match reader.value(0)? {
             Value::List(items) => Params::Positional(items),
             Value::Dict(entries) => Params::Named(entries),
@@ -46,7 +65,7 @@ pub(super) fn read(text: &[u8]) -> Option<(Params, usize)> {
 /// [`read`] reads it (`true` when it leaves it to serde). The fuzz
 /// target `jsonrpc_envelope` holds this on any bytes.
 pub fn read_as_serde_reads(text: &[u8]) -> bool {
-    let Some((params, used)) = read(text) else {
+    let Some((params, used)) = std::str::from_utf8(text).ok().and_then(read) else {
         return true;
     };
     let mut by_serde = serde_json::Deserializer::from_slice(text).into_iter::<Params>();
@@ -68,14 +87,15 @@ pub(super) fn shown(params: &Params) -> String {
 
 /// The text and how far it has been read.
 struct Reader<'a> {
-    text: &'a [u8],
+    text: &'a str,
+    bytes: &'a [u8],
     at: usize,
 }
 
 impl<'a> Reader<'a> {
     /// JSON's white space: space, tab, line feed, carriage return.
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.text.get(self.at) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
             self.at += 1;
         }
     }
@@ -83,7 +103,7 @@ impl<'a> Reader<'a> {
     /// The next byte after white space, read.
     fn next_token(&mut self) -> Option<u8> {
         self.skip_whitespace();
-        let byte = *self.text.get(self.at)?;
+        let byte = *self.bytes.get(self.at)?;
         self.at += 1;
         Some(byte)
     }
@@ -91,7 +111,7 @@ impl<'a> Reader<'a> {
     /// The value that comes next, `depth` containers deep.
     fn value(&mut self, depth: usize) -> Option<Value> {
         self.skip_whitespace();
-        let rest = &self.text[self.at..];
+        let rest = &self.bytes[self.at..];
         let literal = |word: &[u8], value| rest.starts_with(word).then_some((word.len(), value));
         let (len, value) = match rest.first()? {
             b'"' => return self.string().map(|text| Value::Str(text.to_owned())),
@@ -111,7 +131,7 @@ impl<'a> Reader<'a> {
     fn array(&mut self, depth: usize) -> Option<Value> {
         self.at += 1;
         self.skip_whitespace();
-        if self.text.get(self.at) == Some(&b']') {
+        if self.bytes.get(self.at) == Some(&b']') {
             self.at += 1;
             return Some(Value::List(Vec::new()));
         }
@@ -133,7 +153,7 @@ impl<'a> Reader<'a> {
         self.at += 1;
         let mut entries = BTreeMap::new();
         self.skip_whitespace();
-        if self.text.get(self.at) == Some(&b'}') {
+        if self.bytes.get(self.at) == Some(&b'}') {
             self.at += 1;
             return Some(Value::Dict(entries));
         }
@@ -155,23 +175,27 @@ impl<'a> Reader<'a> {
 
     /// A string without escapes or control characters, its `"` next.
     fn string(&mut self) -> Option<&'a str> {
-        let rest = self.text.get(self.at..)?.strip_prefix(b"\"")?;
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-        if rest[len] != b'"' {
+        if self.bytes.get(self.at) != Some(&b'"') {
             return None;
         }
-        let text = std::str::from_utf8(&rest[..len]).ok()?;
-        self.at += len + 2;
-        Some(text)
+        let start = self.at + 1;
+        let mut end = start;
+        while !STRING_STOP[usize::from(*self.bytes.get(end)?)] {
+            end += 1;
+        }
+        if self.bytes[end] != b'"' {
+            return None;
+        }
+        self.at = end + 1;
+        // Between two quotes of UTF-8 text: a whole string.
+        self.text.get(start..end)
     }
 
     /// An integer as JSON writes one: an optional `-`, then `0` or digits
     /// without a leading zero. What follows it is the container's to read
     /// (a `.` or an `e` there is not JSON it reads, so serde gets it).
     fn integer(&mut self) -> Option<Value> {
-        let rest = &self.text[self.at..];
+        let rest = &self.bytes[self.at..];
         let negative = rest[0] == b'-';
         let digits = &rest[usize::from(negative)..];
         let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
@@ -211,7 +235,7 @@ mod tests {
             "[]",
             "{}",
         ] {
-            let (fast, used) = read(text.as_bytes()).unwrap_or_else(|| panic!("by hand: {text}"));
+            let (fast, used) = read(text).unwrap_or_else(|| panic!("by hand: {text}"));
             let serde = by_serde(text).unwrap_or_else(|| panic!("by serde: {text}"));
             assert_eq!(shown(&fast), shown(&serde), "{text}");
             assert_eq!(used, text.trim_end().len(), "{text}");
@@ -252,14 +276,13 @@ mod tests {
             "\"x\"",
             "5",
         ] {
-            assert!(read(text.as_bytes()).is_none(), "by hand: {text}");
+            assert!(read(text).is_none(), "by hand: {text}");
         }
-        // Not UTF-8 in a string; nesting past the limit.
-        assert!(read(b"[\"\xff\"]").is_none());
+        // Nesting past the limit.
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert!(read(deep.as_bytes()).is_none());
+        assert!(read(&deep).is_none());
         let limit = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert!(read(limit.as_bytes()).is_some());
+        assert!(read(&limit).is_some());
     }
 
     #[test]
@@ -276,7 +299,8 @@ mod tests {
                 variants.push(changed);
             }
             for variant in variants {
-                read_by_hand += usize::from(read(&variant).is_some());
+                let by_hand = std::str::from_utf8(&variant).ok().and_then(read);
+                read_by_hand += usize::from(by_hand.is_some());
                 assert!(
                     read_as_serde_reads(&variant),
                     "{}",
