@@ -146,11 +146,11 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.pos += digits;
-        std::str::from_utf8(&rest[..digits])
-            .ok()?
-            .parse()
-            .ok()
-            .map(Id::Number)
+        // The digits' value, or None past u64 (serde reads that as a float).
+        let number = rest[..digits].iter().try_fold(0u64, |n, digit| {
+            n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        })?;
+        Some(Id::Number(number))
     }
 
     /// The params from here: by hand when plain

@@ -17,6 +17,7 @@ use jsonrpsee::types::{Id, Response as RpcResponse, ResponsePayload};
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 
+use super::plain_params::STRING_STOP;
 use super::values::Wire;
 use super::{call_with, Answer, Params};
 use crate::auth::Identity;
@@ -117,10 +118,11 @@ fn write_keyword_reply(text: &mut Vec<u8>, reply: &KeywordReply) -> serde_json::
 }
 
 /// A JSON string: copied between quotes when nothing in it needs an
-/// escape (what serde escapes: `"`, `\` and control characters), else
-/// written by serde.
+/// escape (what serde escapes: `"`, `\` and control characters, the
+/// bytes that end a plain string where one is read), else written by
+/// serde.
 fn write_text(text: &mut Vec<u8>, plain: &str) -> serde_json::Result<()> {
-    if plain.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if plain.bytes().any(|b| STRING_STOP[usize::from(b)]) {
         return serde_json::to_writer(text, plain);
     }
     text.push(b'"');

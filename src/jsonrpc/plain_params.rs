@@ -28,7 +28,7 @@ const MAX_DIGITS: usize = 18;
 
 /// Bytes that end a string read here: its closing quote, or what it
 /// cannot hold unescaped (a backslash starts an escape, left to serde).
-static STRING_STOP: [bool; 256] = {
+pub(super) static STRING_STOP: [bool; 256] = {
     let mut table = [false; 256];
     let mut byte = 0;
     while byte < 0x20 {
