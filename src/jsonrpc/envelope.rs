@@ -15,6 +15,7 @@
 use jsonrpsee::types::Id;
 
 use super::http::{Call, CallId};
+use super::plain_params::STRING_STOP;
 use super::Params;
 
 /// The call `body` holds when it has the common shape, else `None`.
@@ -116,9 +117,7 @@ impl<'a> Cursor<'a> {
     fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let rest = &self.body[self.pos..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = rest.iter().position(|&b| STRING_STOP[usize::from(b)])?;
         if rest[len] != b'"' {
             return None;
         }
