@@ -353,8 +353,7 @@ fn zero_padded(mut code: u32, digits: u8) -> String {
         text[at] = b'0' + (code % 10) as u8;
         code /= 10;
     }
-    // ASCII digits: one char each, without a UTF-8 check.
-    text[..digits].iter().map(|&digit| char::from(digit)).collect()
+    String::from_utf8_lossy(&text[..digits]).into_owned()
 }
 
 /// Checks a digit count: RFC 4226 allows 6 to 8 (and totp-rs panics beyond 9).
