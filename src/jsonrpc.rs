@@ -12,6 +12,8 @@
 mod envelope;
 pub use envelope::read_as_serde_reads as envelope_read_as_serde_reads;
 pub mod http;
+mod plain_params;
+pub use plain_params::read_as_serde_reads as params_read_as_serde_reads;
 pub mod values;
 pub mod ws;
 

@@ -8,6 +8,7 @@
 //! and Robot never fills in defaults itself.
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::future::Future;
@@ -41,6 +42,10 @@ pub struct Param {
     pub ty: Type,
     /// `None`: required. `Some(Value::None)`: optional, defaulting to None.
     pub default: Option<Value>,
+    /// The default converted to the type, once when declared rather than
+    /// on every call that leaves it out (`None` where it does not convert:
+    /// that call then fails as it would).
+    bound_default: Option<Value>,
 }
 
 impl Param {
@@ -50,12 +55,15 @@ impl Param {
             kind: ParamKind::Positional,
             ty,
             default: None,
+            bound_default: None,
         }
     }
 
     pub fn optional(name: &'static str, ty: Type, default: impl Into<Value>) -> Param {
+        let default = default.into();
         Param {
-            default: Some(default.into()),
+            bound_default: ty.convert(name, default.clone()).ok(),
+            default: Some(default),
             ..Param::required(name, ty)
         }
     }
@@ -82,6 +90,7 @@ impl Param {
             kind: ParamKind::FreeNamed,
             ty: Type::Any,
             default: None,
+            bound_default: None,
         }
     }
 
@@ -246,7 +255,13 @@ impl Keyword {
                 // Robot sends None as "", so "" means "not given" for a None default.
                 (Some(Value::Str(s)), Some(Value::None)) if s.is_empty() => Value::None,
                 (Some(v), _) => v,
-                (None, Some(default)) => default.clone(),
+                (None, Some(default)) => match &p.bound_default {
+                    Some(converted) => {
+                        bound.push((p.name, converted.clone()));
+                        continue;
+                    }
+                    None => default.clone(),
+                },
                 (None, None) if p.kind == ParamKind::NamedOnly => {
                     return fail(format!(
                         "Keyword '{}' missing named-only argument '{}'.",
@@ -377,8 +392,22 @@ impl Args {
 }
 
 /// Lines a keyword logs, sent back as the remote result's `output`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Output(Arc<Mutex<String>>);
+
+thread_local! {
+    /// The output of a call that finished on this thread, emptied, for
+    /// the next call's [`Output::default`] ([`Output::outcome`] leaves it
+    /// here when nothing else holds it): one allocation and one free
+    /// fewer per call.
+    static SPARE_OUTPUT: Cell<Option<Arc<Mutex<String>>>> = const { Cell::new(None) };
+}
+
+impl Default for Output {
+    fn default() -> Output {
+        Output(SPARE_OUTPUT.with(Cell::take).unwrap_or_default())
+    }
+}
 
 impl Output {
     fn push(&self, level: &str, message: &str) {
@@ -613,12 +642,17 @@ pub struct Running {
 }
 
 impl Output {
-    /// The outcome of a call whose handler finished with `result`.
-    pub fn outcome(&self, result: KeywordResult) -> Outcome {
-        Outcome {
-            result,
-            output: self.take(),
+    /// The outcome of a call whose handler finished with `result`. The
+    /// output, emptied, is kept for the thread's next call when this was
+    /// its last holder (a handler may have handed a clone to a task that
+    /// goes on).
+    pub fn outcome(self, result: KeywordResult) -> Outcome {
+        let output = self.take();
+        let Output(shared) = self;
+        if Arc::strong_count(&shared) == 1 && !shared.is_poisoned() {
+            SPARE_OUTPUT.with(|spare| spare.set(Some(shared)));
         }
+        Outcome { result, output }
     }
 }
 
@@ -666,6 +700,47 @@ mod tests {
         assert_eq!(args.int("counter"), Some(5));
         assert_eq!(args.int("digits"), Some(8));
         assert_eq!(args.get("otp_passcode"), &Value::None);
+    }
+
+    #[test]
+    fn defaults_are_bound_converted_and_a_bad_one_fails_each_call() {
+        // Declared as text, bound as the declared type, as a value given
+        // would be; one that does not convert fails the call that uses it.
+        let keyword = Keyword::new("K")
+            .param(Param::optional("count", Type::Int, "7"))
+            .param(Param::named("flag", Type::Bool, "yes"))
+            .param(Param::named("broken", Type::Int, "seven"));
+        let bound = |named: Vec<(String, Value)>| keyword.bind(vec![], named);
+        let args = bound(vec![("broken".into(), Value::Int(1))]).unwrap();
+        assert_eq!(args.get("count"), &Value::Int(7));
+        assert_eq!(args.get("flag"), &Value::Bool(true));
+        assert_eq!(
+            err(bound(vec![])),
+            "ValueError: Argument 'broken' got value 'seven' that cannot be converted to integer."
+        );
+    }
+
+    #[test]
+    fn a_finished_calls_output_is_reused_empty_unless_still_held() {
+        // The next call on this thread gets the same output, emptied.
+        let output = Output::default();
+        output.info("the first call's line");
+        let first = Arc::downgrade(&output.0);
+        let outcome = output.outcome(Ok(Value::None));
+        assert_eq!(outcome.output, "*INFO* the first call's line");
+        let kept = first.upgrade().expect("kept for the next call");
+        drop(kept);
+        let next = Output::default();
+        assert!(std::ptr::eq(Arc::as_ptr(&next.0), first.as_ptr()));
+        assert_eq!(next.take(), "");
+        // One still held elsewhere (a task a handler started) is left to
+        // its holder: the call after gets another.
+        let held = next.clone();
+        let _ = next.outcome(Ok(Value::None));
+        let after = Output::default();
+        assert!(!Arc::ptr_eq(&after.0, &held.0));
+        held.info("still writing");
+        assert_eq!(after.take(), "");
     }
 
     #[test]

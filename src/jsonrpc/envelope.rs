@@ -6,7 +6,8 @@
 //! Only that shape is read here: the four members, each once, in any
 //! order, `params` optional; keys and strings without escapes; an id that
 //! is null, a string or a plain non-negative integer. The params are read
-//! by serde as before. Anything else (an escape, another member, a
+//! by hand where they are plain JSON ([`super::plain_params`]), else by
+//! serde as before. Anything else (an escape, another member, a
 //! negative or fractional id, a duplicate, trailing text, ...) is `None`,
 //! and the caller reads the body with serde as it always did, so answers
 //! stay exactly what they were.
@@ -14,11 +15,15 @@
 use jsonrpsee::types::Id;
 
 use super::http::{Call, CallId};
+use super::plain_params::STRING_STOP;
 use super::Params;
 
 /// The call `body` holds when it has the common shape, else `None`.
 pub(super) fn read(body: &[u8]) -> Option<Call<'_>> {
-    let mut at = Cursor { body, pos: 0 };
+    // One UTF-8 check for the body, cheaper than one per string (a body
+    // that is not UTF-8 is left to serde, which refuses it).
+    let text = std::str::from_utf8(body).ok()?;
+    let mut at = Cursor { body, text, pos: 0 };
     at.expect(b'{')?;
     let (mut jsonrpc, mut id, mut method, mut params) = (None, None, None, None);
     loop {
@@ -69,18 +74,14 @@ pub fn read_as_serde_reads(body: &[u8]) -> bool {
 
 /// A call as text, to compare what two readers made of one body.
 fn shown(call: &Call<'_>) -> String {
-    let params = match &call.params {
-        None => "absent".to_owned(),
-        Some(Params::Null) => "null".to_owned(),
-        Some(Params::Positional(items)) => format!("{items:?}"),
-        Some(Params::Named(map)) => format!("{map:?}"),
-        Some(Params::Other) => "other".to_owned(),
-    };
+    let params = (call.params.as_ref()).map_or("absent".to_owned(), super::plain_params::shown);
     format!("{} {:?} {} {params}", call.jsonrpc, call.id.0, call.method)
 }
 
 struct Cursor<'a> {
     body: &'a [u8],
+    /// The body as text: it is UTF-8.
+    text: &'a str,
     pos: usize,
 }
 
@@ -106,7 +107,9 @@ impl<'a> Cursor<'a> {
 
     /// A string without escapes or control characters, borrowed.
     fn plain_string(&mut self) -> Option<&'a str> {
-        std::str::from_utf8(self.plain_bytes()?).ok()
+        let len = self.plain_bytes()?.len();
+        // Between two quotes of UTF-8 text: a whole string.
+        self.text.get(self.pos - 1 - len..self.pos - 1)
     }
 
     /// [`Cursor::plain_string`]'s bytes, for a key or value only compared
@@ -114,9 +117,7 @@ impl<'a> Cursor<'a> {
     fn plain_bytes(&mut self) -> Option<&'a [u8]> {
         self.expect(b'"')?;
         let rest = &self.body[self.pos..];
-        let len = rest
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+        let len = rest.iter().position(|&b| STRING_STOP[usize::from(b)])?;
         if rest[len] != b'"' {
             return None;
         }
@@ -144,15 +145,20 @@ impl<'a> Cursor<'a> {
             return None;
         }
         self.pos += digits;
-        std::str::from_utf8(&rest[..digits])
-            .ok()?
-            .parse()
-            .ok()
-            .map(Id::Number)
+        // The digits' value, or None past u64 (serde reads that as a float).
+        let number = rest[..digits].iter().try_fold(0u64, |n, digit| {
+            n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        })?;
+        Some(Id::Number(number))
     }
 
-    /// The params, read by serde from here.
+    /// The params from here: by hand when plain
+    /// ([`super::plain_params`]), else by serde.
     fn params(&mut self) -> Option<Params> {
+        if let Some((params, used)) = super::plain_params::read(self.text.get(self.pos..)?) {
+            self.pos += used;
+            return Some(params);
+        }
         let mut values =
             serde_json::Deserializer::from_slice(&self.body[self.pos..]).into_iter::<Params>();
         let params = values.next()?.ok()?;

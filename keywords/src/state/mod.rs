@@ -130,9 +130,9 @@ struct Cached {
 pub struct Namespace {
     name: String,
     shared: Arc<Shared>,
-    /// foldhash: the keys are a handful of `Space`s, and this is read on
-    /// every call.
-    cache: Mutex<foldhash::HashMap<Space, Cached>>,
+    /// One slot per `Space`, at `space as usize` (`Space::ALL` is in
+    /// declaration order): read on every call, without hashing.
+    cache: Mutex<[Option<Cached>; Space::ALL.len()]>,
     /// When the store was last told this namespace is used.
     touched: Mutex<Option<Instant>>,
 }
@@ -200,20 +200,17 @@ impl Namespace {
 
     fn cached<R: Record>(&self, valid: impl Fn(&Cached) -> bool) -> Option<(Arc<R>, u64)> {
         let cache = lock(&self.cache);
-        let entry = cache.get(&R::SPACE).filter(|c| valid(c))?;
+        let entry = cache[R::SPACE as usize].as_ref().filter(|c| valid(c))?;
         let value = entry.value.clone().downcast::<R>().ok()?;
         Some((value, entry.version))
     }
 
     fn remember<R: Record>(&self, space: Space, stamp: Option<u64>, version: u64, value: Arc<R>) {
-        lock(&self.cache).insert(
-            space,
-            Cached {
-                stamp,
-                version,
-                value,
-            },
-        );
+        lock(&self.cache)[space as usize] = Some(Cached {
+            stamp,
+            version,
+            value,
+        });
     }
 
     /// Changes the record of type `R`: `change` gets the current record and
@@ -280,7 +277,10 @@ impl Namespace {
 pub struct Namespaces {
     shared: Arc<Shared>,
     limits: NamespaceLimits,
-    open: Mutex<HashMap<String, Arc<Namespace>>>,
+    /// foldhash, seeded per map: read on every call (SipHash was 150
+    /// instructions of it), and its names are capped by the namespace
+    /// limit.
+    open: Mutex<foldhash::HashMap<String, Arc<Namespace>>>,
 }
 
 impl Namespaces {
@@ -292,7 +292,7 @@ impl Namespaces {
                 initial: HashMap::new(),
             }),
             limits,
-            open: Mutex::new(HashMap::new()),
+            open: Mutex::default(),
         }
     }
 
@@ -371,7 +371,7 @@ impl Namespaces {
             Ok(admit) => {
                 if admit == Admit::Created {
                     // It may have expired with its records: decode afresh.
-                    lock(&ns.cache).clear();
+                    *lock(&ns.cache) = Default::default();
                 }
                 *lock(&ns.touched) = Some(now);
                 self.forget_idle(now);

@@ -293,3 +293,17 @@ pub trait StateStore: Send + Sync + 'static {
     /// Whether the store answers now.
     async fn ping(&self) -> StateResult<()>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_space_is_listed_at_its_own_place() {
+        // A namespace's record cache keeps a slot per space, at
+        // `space as usize`, and has `Space::ALL.len()` of them.
+        for (i, space) in Space::ALL.into_iter().enumerate() {
+            assert_eq!(space as usize, i, "{space:?}");
+        }
+    }
+}

@@ -102,7 +102,7 @@ fn parse_tree(xml: &str) -> Result<Element, DecodeError> {
 }
 
 /// Decodes a `methodCall` request body.
-pub(super) fn decode_call(body: &[u8]) -> Result<MethodCall, DecodeError> {
+pub(super) fn decode_call(body: &[u8]) -> Result<MethodCall<'static>, DecodeError> {
     let xml =
         std::str::from_utf8(body).map_err(|_| DecodeError("request body is not UTF-8".into()))?;
     let root = parse_tree(xml)?;
@@ -110,7 +110,7 @@ pub(super) fn decode_call(body: &[u8]) -> Result<MethodCall, DecodeError> {
         return err(format!("expected <methodCall>, got <{}>", root.name));
     }
     let method = match root.child("methodName") {
-        Some(name) if !name.text.trim().is_empty() => name.text.trim().to_owned(),
+        Some(name) if !name.text.trim().is_empty() => name.text.trim().to_owned().into(),
         _ => return err("<methodCall> has no <methodName>"),
     };
     let mut params = Vec::new();

@@ -65,7 +65,7 @@ static NAME_BYTE: [bool; 256] = {
 };
 
 /// Decodes a plain call, or None where quick_xml must read the body.
-pub(super) fn decode(body: &[u8]) -> Option<MethodCall> {
+pub(super) fn decode(body: &[u8]) -> Option<MethodCall<'_>> {
     // One UTF-8 check for the body: cheaper than one per piece of text.
     let xml = std::str::from_utf8(body).ok()?;
     let declaration = DECLARATIONS
@@ -106,8 +106,8 @@ pub(super) fn decode(body: &[u8]) -> Option<MethodCall> {
     }
     reader.close(&call, b"methodCall")?;
     reader.skip_space();
-    (reader.at == xml.len()).then(|| MethodCall {
-        method: method.to_owned(),
+    (reader.at == xml.len()).then_some(MethodCall {
+        method: method.into(),
         params,
     })
 }
