@@ -21,6 +21,7 @@
 
 mod dispatch;
 mod feeds;
+mod outlet;
 mod session;
 
 use std::sync::atomic::{AtomicU32, Ordering};
