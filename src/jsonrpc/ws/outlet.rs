@@ -165,7 +165,7 @@ impl SocketIo {
                 });
                 SocketIo::Tcp {
                     read,
-                    read_buf,
+                    read_buf: owned(read_buf),
                     outlet,
                 }
             }
@@ -182,6 +182,15 @@ impl SocketIo {
     }
 }
 
+/// `bytes` without hyper's read buffer behind it once empty: an empty
+/// slice of it would keep its 8 KiB for the socket's life.
+fn owned(bytes: Bytes) -> Bytes {
+    match bytes.is_empty() {
+        true => Bytes::new(),
+        false => bytes,
+    }
+}
+
 impl AsyncRead for SocketIo {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -195,6 +204,7 @@ impl AsyncRead for SocketIo {
                 }
                 let n = read_buf.len().min(buf.remaining());
                 buf.put_slice(&read_buf.split_to(n));
+                *read_buf = owned(std::mem::take(read_buf));
                 Poll::Ready(Ok(()))
             }
             SocketIo::Hyper(io) => Pin::new(io).poll_read(cx, buf),
