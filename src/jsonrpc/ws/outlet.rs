@@ -32,6 +32,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
 
 /// A socket's write side and what waits for it.
 pub(super) struct Outlet {
@@ -151,25 +152,27 @@ impl SocketIo {
     /// the connection is plain TCP.
     pub fn new(upgraded: Upgraded) -> SocketIo {
         match crate::listen::plain_tcp(upgraded) {
-            Ok((stream, read_buf)) => {
-                let (read, half) = stream.into_split();
-                let outlet = Arc::new(Outlet {
-                    out: Mutex::new(Outgoing {
-                        half,
-                        task_writing: false,
-                        rest: Vec::new(),
-                        waiting: Vec::new(),
-                        closed: false,
-                    }),
-                    task: AtomicWaker::new(),
-                });
-                SocketIo::Tcp {
-                    read,
-                    read_buf: owned(read_buf),
-                    outlet,
-                }
-            }
+            Ok((stream, read_buf)) => SocketIo::tcp(stream, read_buf),
             Err(upgraded) => SocketIo::Hyper(TokioIo::new(upgraded)),
+        }
+    }
+
+    fn tcp(stream: TcpStream, read_buf: Bytes) -> SocketIo {
+        let (read, half) = stream.into_split();
+        let outlet = Arc::new(Outlet {
+            out: Mutex::new(Outgoing {
+                half,
+                task_writing: false,
+                rest: Vec::new(),
+                waiting: Vec::new(),
+                closed: false,
+            }),
+            task: AtomicWaker::new(),
+        });
+        SocketIo::Tcp {
+            read,
+            read_buf: owned(read_buf),
+            outlet,
         }
     }
 
@@ -258,5 +261,70 @@ impl AsyncWrite for SocketIo {
             }
             SocketIo::Hyper(io) => Pin::new(io).poll_shutdown(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A socket served as a WebSocket's, and its peer.
+    async fn pair() -> (SocketIo, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap());
+        let (peer, accepted) = tokio::join!(peer, listener.accept());
+        (
+            SocketIo::tcp(accepted.unwrap().0, Bytes::new()),
+            peer.unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_code_waits_for_the_frame_begun_and_goes_after_it() {
+        let (mut io, mut peer) = pair().await;
+        let outlet = io.outlet().unwrap().clone();
+        // tungstenite writes part of its output; a code comes meanwhile.
+        io.write_all(b"<frame ").await.unwrap();
+        outlet.send(1, b"<code>".to_vec());
+        io.write_all(b"begun>").await.unwrap();
+        io.flush().await.unwrap();
+        // Then a code with the socket free, then tungstenite again.
+        outlet.send(1, b"<code2>".to_vec());
+        io.write_all(b"<next>").await.unwrap();
+        io.flush().await.unwrap();
+        drop(io);
+        drop(outlet);
+        let mut received = String::new();
+        peer.read_to_string(&mut received).await.unwrap();
+        assert_eq!(received, "<frame begun><code><code2><next>");
+    }
+
+    #[tokio::test]
+    async fn a_client_not_reading_holds_the_latest_code_of_each_subscription() {
+        let (io, peer) = pair().await;
+        let outlet = io.outlet().unwrap();
+        // The peer reads nothing: the socket's buffers fill up.
+        let mut filled = 0;
+        while outlet.lock().waiting.is_empty() {
+            outlet.send(0, vec![b'x'; 64 * 1024]);
+            filled += 1;
+            assert!(filled < 10_000, "the socket never filled up");
+        }
+        for code in 0..1000u32 {
+            outlet.send(1, code.to_be_bytes().to_vec());
+            outlet.send(2, code.to_be_bytes().to_vec());
+        }
+        let waiting = outlet.lock().waiting.clone();
+        let ids: Vec<u64> = waiting.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [0, 1, 2]);
+        assert_eq!(waiting[1].1, 999u32.to_be_bytes());
+        // An ended subscription's code is not written.
+        outlet.forget(1);
+        let ids: Vec<u64> = outlet.lock().waiting.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [0, 2]);
+        drop(peer);
     }
 }
