@@ -602,6 +602,83 @@ mod tests {
         assert_eq!(live.timers(), 0);
     }
 
+    /// What a sink was given: period starts and codes.
+    #[derive(Default)]
+    struct Collected(Mutex<Vec<(u64, String)>>);
+
+    impl TickSink for Collected {
+        fn deliver(&self, tick: &Arc<TotpTick>) {
+            let mut got = self.0.lock().unwrap();
+            got.push((tick.period_start, tick.code.clone()));
+        }
+    }
+
+    impl Collected {
+        /// "PERIOD_START CODE" of each.
+        fn got(&self) -> Vec<String> {
+            let got = self.0.lock().unwrap();
+            got.iter()
+                .map(|(start, code)| format!("{start} {code}"))
+                .collect()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sink_gets_each_code_once_and_nothing_once_the_feed_is_gone() {
+        let ns = namespace().await;
+        set(&ns, key(SHA1_SEED, "SHA1")).await;
+        let clock = Arc::new(TokioClock::starting_at(1_111_111_100.0));
+        let live = LiveCodes::new(clock);
+        let mut feed = TotpFeed::new(ns.clone(), &live).await.unwrap();
+        let sink = Arc::new(Collected::default());
+        feed.deliver_to(sink.clone());
+        let following = tokio::spawn(async move { feed.next().await.err() });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(sink.got(), ["1111111080 07081804"]);
+
+        // A new secret five seconds in: its code at once, then its timer's
+        // (RFC 6238's SHA256 codes for 1111111109 and 1111111111); the old
+        // secret's timer, still followed, gives the sink no more.
+        let _old_followed = live.follow(&key(SHA1_SEED, "SHA1"));
+        set(&ns, key(SHA256_SEED, "SHA256")).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(sink.got()[1..], ["1111111080 68084774"]);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(sink.got()[2..], ["1111111110 67062674"]);
+
+        // The feed gone: nothing more, while its timer still runs.
+        let _new_followed = live.follow(&key(SHA256_SEED, "SHA256"));
+        following.abort();
+        assert!(following.await.unwrap_err().is_cancelled());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(sink.got().len(), 3, "{:?}", sink.got());
+        assert_eq!(live.timers(), 2);
+    }
+
+    /// A timer late for a boundary sends the period a feed's first code
+    /// was already from: the sink gets each period once, in order.
+    #[test]
+    fn a_follower_passes_on_each_period_once() {
+        let sink = Arc::new(Collected::default());
+        let timer = Timer {
+            codes: watch::Sender::new(Arc::new(TotpTick::at(&key(SHA1_SEED, "SHA1"), 59.0))),
+            direct: Mutex::new(Vec::new()),
+        };
+        let follower = timer.join(sink.clone());
+        let sha1 = key(SHA1_SEED, "SHA1");
+        // RFC 6238: 1111111109 and 1111111111, each offered twice.
+        for at in [
+            1_111_111_109.0,
+            1_111_111_109.5,
+            1_111_111_111.0,
+            1_111_111_109.0,
+        ] {
+            follower.offer(&Arc::new(TotpTick::at(&sha1, at)));
+        }
+        timer.deliver(&Arc::new(TotpTick::at(&sha1, 1_111_111_111.0)));
+        assert_eq!(sink.got(), ["1111111080 07081804", "1111111110 14050471"]);
+    }
+
     #[test]
     fn debug_hides_the_code() {
         let tick = TotpTick::at(&key(SHA1_SEED, "SHA1"), 59.0);
