@@ -147,9 +147,9 @@ impl Follower {
 /// One secret's timer, as its feeds see it.
 struct Timer {
     codes: Codes,
-    /// The sinks the timer's task delivers to itself; an entry whose feed
-    /// has let go of it (only this list holds it) is removed at the next
-    /// boundary, or when the list would grow.
+    /// The sinks the timer's task delivers to itself, oldest first; an
+    /// entry whose feed has let go of it (only this list holds it) is
+    /// removed at the next boundary, or when the list would grow.
     direct: Mutex<Vec<Arc<Follower>>>,
 }
 
@@ -158,9 +158,9 @@ impl Timer {
         self.direct.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds `sink` to the timer's deliveries. A boundary whose deliveries
-    /// began before this misses it: the caller reads the clock after this,
-    /// so its own first code is that boundary's or a later one.
+    /// Adds `sink` to the timer's deliveries. A boundary whose followers
+    /// were copied before this misses it: the caller reads the clock after
+    /// this, so its own first code is that boundary's or a later one.
     fn join(&self, sink: Arc<dyn TickSink>) -> Arc<Follower> {
         let follower = Arc::new(Follower {
             sink: Mutex::new(Some(Following { sink, last: 0 })),
@@ -173,24 +173,37 @@ impl Timer {
         follower
     }
 
-    /// Delivers `tick` to every direct follower. The list is taken out
-    /// while it is served (followers joining meanwhile go in a new one,
-    /// merged after), so a feed joining or leaving never waits for the
-    /// whole round.
+    /// Delivers `tick` to every direct follower, in shares of
+    /// [`DELIVERY_SHARE`] followers, each a task of its own but the first:
+    /// one task writing 10,000 codes in one poll cannot be shared by the
+    /// runtime's workers, and while its thread is descheduled (a busy
+    /// machine) every code after it waits; shares left in a queue are
+    /// taken by an idle worker. The list itself stays in place (a feed
+    /// joining or leaving waits only for the copy).
     fn deliver(&self, tick: &Arc<TotpTick>) {
-        let mut serving = std::mem::take(&mut *self.direct());
-        if serving.is_empty() {
-            return;
+        let mut shares: Vec<Vec<Arc<Follower>>> = {
+            let mut direct = self.direct();
+            direct.retain(|f| Arc::strong_count(f) > 1);
+            direct.chunks(DELIVERY_SHARE).map(<[_]>::to_vec).collect()
+        };
+        let first = shares.pop();
+        for share in shares {
+            let tick = tick.clone();
+            tokio::spawn(async move {
+                for follower in share {
+                    follower.offer(&tick);
+                }
+            });
         }
-        serving.retain(|follower| {
+        for follower in first.into_iter().flatten() {
             follower.offer(tick);
-            Arc::strong_count(follower) > 1
-        });
-        let mut direct = self.direct();
-        let joined = std::mem::replace(&mut *direct, serving);
-        direct.extend(joined);
+        }
     }
 }
+
+/// Followers a timer's task (or one task it spawns) delivers a code to at
+/// a time; see [`Timer::deliver`].
+const DELIVERY_SHARE: usize = 256;
 
 /// Timers by a hash of what makes the codes (collisions are told apart
 /// with [`OtpKey::same_as`]): a secret's bytes are not kept again as a key.

@@ -108,7 +108,8 @@ impl Session {
         let mut closing = false;
         let mut last_heard = Instant::now();
         // When the last code was written, and whether the ping due now was
-        // already put off once because of it.
+        // already put off once because of it (on TLS: on plain TCP the
+        // codes are written by the timers' tasks, not this one).
         let mut last_code: Option<Instant> = None;
         let mut ping_put_off = false;
         // The first ping at once, as jsonrpsee sent it.
