@@ -33,6 +33,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 /// A socket's write side and what waits for it.
 pub(super) struct Outlet {
@@ -53,6 +54,9 @@ struct Outgoing {
     waiting: Vec<(u64, Vec<u8>)>,
     /// The socket failed or was shut down: codes are dropped.
     closed: bool,
+    /// When a code was last handed to this socket: the connection's task
+    /// puts off a ping due in a boundary's rush (see `session.rs`).
+    last_code: Option<Instant>,
 }
 
 impl Outgoing {
@@ -101,6 +105,7 @@ impl Outlet {
         if out.closed {
             return;
         }
+        out.last_code = Some(Instant::now());
         if out.task_writing || out.has_waiting() {
             out.keep(subscription, frame);
         } else {
@@ -124,6 +129,11 @@ impl Outlet {
     /// Drops a waiting code of a subscription that ended.
     pub fn forget(&self, subscription: u64) {
         self.lock().waiting.retain(|(id, _)| *id != subscription);
+    }
+
+    /// When a code was last handed to the socket.
+    pub fn last_code(&self) -> Option<Instant> {
+        self.lock().last_code
     }
 
     /// Whether codes wait for the connection's task to write them; its
@@ -166,6 +176,7 @@ impl SocketIo {
                 rest: Vec::new(),
                 waiting: Vec::new(),
                 closed: false,
+                last_code: None,
             }),
             task: AtomicWaker::new(),
         });

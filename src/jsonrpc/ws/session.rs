@@ -107,9 +107,9 @@ impl Session {
         let mut unflushed = false;
         let mut closing = false;
         let mut last_heard = Instant::now();
-        // When the last code was written, and whether the ping due now was
-        // already put off once because of it (on TLS: on plain TCP the
-        // codes are written by the timers' tasks, not this one).
+        // When the last code was written (by this task; on plain TCP the
+        // timers' tasks write them, and the outlet knows), and whether the
+        // ping due now was already put off once because of it.
         let mut last_code: Option<Instant> = None;
         let mut ping_put_off = false;
         // The first ping at once, as jsonrpsee sent it.
@@ -240,6 +240,7 @@ impl Session {
                     // read back) due in that rush waits until it is over.
                     // Once only, so pings never starve.
                     let quiet = PING_QUIET.min(interval / 4);
+                    let last_code = last_code.or_else(|| outlet.as_ref()?.last_code());
                     if let Some(at) = last_code.filter(|at| !ping_put_off && at.elapsed() < quiet) {
                         ping_put_off = true;
                         ping.as_mut().reset(at + quiet.mul_f64(1.0 + random_unit()));
