@@ -75,6 +75,7 @@ impl Outgoing {
             }
             match ready!(Pin::new(&mut self.half).poll_write(cx, &self.rest)) {
                 Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) if n == self.rest.len() => self.rest = Vec::new(),
                 Ok(n) => {
                     self.rest.drain(..n);
                 }
