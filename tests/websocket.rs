@@ -358,3 +358,83 @@ async fn a_subscriber_answering_no_ping_is_closed_while_codes_flow() {
         "{log}"
     );
 }
+
+/// The subscription a `totp` notification is for.
+fn subscription_of(text: &str) -> Option<u64> {
+    let message: Json = serde_json::from_str(text).unwrap();
+    (message["method"] == "totp").then(|| message["params"]["subscription"].as_u64().unwrap())
+}
+
+/// On plain TCP the timer's task writes the codes into the socket itself:
+/// once `unsubscribe_totp` is answered none of that subscription's codes
+/// follows, while another subscription of the socket, on the same secret
+/// and timer, gets its codes at each boundary (the ended one's would come
+/// just before them: the timer serves its followers in the order they
+/// came).
+#[tokio::test]
+async fn no_code_follows_the_unsubscribe_answer() {
+    let server = Spawn::serve().start();
+    let uri = format!("otpauth://totp/x?secret={SECRET}&period=1");
+    server
+        .run_keyword_ok("fast", "Set Time Based OTP", json!([uri]), json!({}))
+        .await;
+    let mut socket = connect(&server).await;
+    let mut subscribe = async |id| {
+        ws_call(&mut socket, id, "subscribe_totp", json!(["fast"])).await["result"]
+            .as_u64()
+            .unwrap()
+    };
+    let (first, second) = (subscribe(1).await, subscribe(2).await);
+    // Codes of both, until one of the first's from a boundary.
+    let mut seen = [0, 0];
+    while seen[0] < 2 {
+        let text = next_text(&mut socket).await.unwrap();
+        match subscription_of(&text) {
+            Some(id) if id == first => seen[0] += 1,
+            Some(id) if id == second => seen[1] += 1,
+            _ => panic!("{text}"),
+        }
+    }
+    let ended = ws_call(&mut socket, 3, "unsubscribe_totp", json!([first])).await;
+    assert_eq!(ended["result"], json!(true));
+    // The second's codes of two boundaries, and nothing of the first's.
+    for _ in 0..2 {
+        let text = next_text(&mut socket).await.unwrap();
+        assert_eq!(subscription_of(&text), Some(second), "{text}");
+    }
+}
+
+/// A client that sends its first message in the same packet as the
+/// handshake: hyper has read it already, and the socket taken back from
+/// hyper reads it first (the subscription is answered, its code comes).
+#[tokio::test]
+async fn a_message_sent_with_the_handshake_is_read() {
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    let server = Spawn::serve().start();
+    server
+        .run_keyword_ok("live", "Set Time Based OTP", json!([SECRET]), json!({}))
+        .await;
+    let mut socket = TcpStream::connect(server.addr()).await.unwrap();
+    let mut first_packet = format!(
+        "GET /jsonrpc HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        server.addr()
+    )
+    .into_bytes();
+    let subscribe = br#"{"jsonrpc":"2.0","id":1,"method":"subscribe_totp","params":["live"]}"#;
+    first_packet.extend_from_slice(&text_frame(subscribe));
+    socket.write_all(&first_packet).await.unwrap();
+    // The answer's head, a byte at a time so that no frame is read with it.
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        head.push(socket.read_u8().await.unwrap());
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let socket = tokio_tungstenite::MaybeTlsStream::Plain(socket);
+    let mut socket =
+        tokio_tungstenite::WebSocketStream::from_raw_socket(socket, Role::Client, None).await;
+    let answer: Json = serde_json::from_str(&next_text(&mut socket).await.unwrap()).unwrap();
+    let id = answer["result"].as_u64().expect("the subscription's id");
+    let code = next_text(&mut socket).await.unwrap();
+    assert_eq!(subscription_of(&code), Some(id), "{code}");
+}

@@ -8,6 +8,12 @@
 //! every feed of that secret, however many there are. Time comes from the
 //! [`Clock`] seam and waits from tokio's timer, so a test on tokio's
 //! paused clock sees boundaries pass instantly and exactly.
+//!
+//! A feed given a [`TickSink`] ([`TotpFeed::deliver_to`]) has its codes
+//! handed to the sink instead, the boundary codes from the timer's own
+//! task: a server then writes each subscriber's code without waking the
+//! subscriber's task (with 10,000 subscribers, that wake and poll was
+//! most of the CPU a boundary cost).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -96,9 +102,112 @@ const SPIN_FOR: Duration = Duration::from_millis(3);
 /// The codes of one secret, as its timer publishes them.
 type Codes = watch::Sender<Arc<TotpTick>>;
 
+/// Where a feed's codes go when they are not returned by
+/// [`TotpFeed::next`]: called from the timer's task at each boundary, and
+/// from the feed's own task for its first code and a new secret's.
+/// Calls for one feed never overlap and come in period order, each period
+/// once; the last call comes before the feed's drop returns.
+pub trait TickSink: Send + Sync {
+    /// Takes one code; must not wait (it runs on the timer's task, which
+    /// serves every follower of the secret in turn).
+    fn deliver(&self, tick: &Arc<TotpTick>);
+}
+
+/// A sink following one timer until its feed moves to another secret or
+/// ends: then the sink is taken out, under the lock every delivery holds,
+/// so nothing reaches it afterwards.
+struct Follower {
+    sink: Mutex<Option<Following>>,
+}
+
+struct Following {
+    sink: Arc<dyn TickSink>,
+    /// The period start of the code delivered last (0 before the first).
+    last: u64,
+}
+
+impl Follower {
+    /// Delivers `tick` unless it is not newer than the last delivered (a
+    /// late timer's copy of the period the feed's first code is from).
+    fn offer(&self, tick: &Arc<TotpTick>) {
+        let mut following = self.sink.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = following.as_mut().filter(|f| tick.period_start > f.last) {
+            f.last = tick.period_start;
+            f.sink.deliver(tick);
+        }
+    }
+
+    fn end(&self) {
+        let sink = self.sink.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // Dropped outside the lock: it may hold a socket.
+        drop(sink);
+    }
+}
+
+/// One secret's timer, as its feeds see it.
+struct Timer {
+    codes: Codes,
+    /// The sinks the timer's task delivers to itself, oldest first; an
+    /// entry whose feed has let go of it (only this list holds it) is
+    /// removed at the next boundary, or when the list would grow.
+    direct: Mutex<Vec<Arc<Follower>>>,
+}
+
+impl Timer {
+    fn direct(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Follower>>> {
+        self.direct.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds `sink` to the timer's deliveries. A boundary whose followers
+    /// were copied before this misses it: the caller reads the clock after
+    /// this, so its own first code is that boundary's or a later one.
+    fn join(&self, sink: Arc<dyn TickSink>) -> Arc<Follower> {
+        let follower = Arc::new(Follower {
+            sink: Mutex::new(Some(Following { sink, last: 0 })),
+        });
+        let mut direct = self.direct();
+        if direct.len() == direct.capacity() {
+            direct.retain(|f| Arc::strong_count(f) > 1);
+        }
+        direct.push(follower.clone());
+        follower
+    }
+
+    /// Delivers `tick` to every direct follower, in shares of
+    /// [`DELIVERY_SHARE`] followers, each a task of its own but the first:
+    /// one task writing 10,000 codes in one poll cannot be shared by the
+    /// runtime's workers, and while its thread is descheduled (a busy
+    /// machine) every code after it waits; shares left in a queue are
+    /// taken by an idle worker. The list itself stays in place (a feed
+    /// joining or leaving waits only for the copy).
+    fn deliver(&self, tick: &Arc<TotpTick>) {
+        let mut shares: Vec<Vec<Arc<Follower>>> = {
+            let mut direct = self.direct();
+            direct.retain(|f| Arc::strong_count(f) > 1);
+            direct.chunks(DELIVERY_SHARE).map(<[_]>::to_vec).collect()
+        };
+        let first = shares.pop();
+        for share in shares {
+            let tick = tick.clone();
+            tokio::spawn(async move {
+                for follower in share {
+                    follower.offer(&tick);
+                }
+            });
+        }
+        for follower in first.into_iter().flatten() {
+            follower.offer(tick);
+        }
+    }
+}
+
+/// Followers a timer's task (or one task it spawns) delivers a code to at
+/// a time; see [`Timer::deliver`].
+const DELIVERY_SHARE: usize = 256;
+
 /// Timers by a hash of what makes the codes (collisions are told apart
 /// with [`OtpKey::same_as`]): a secret's bytes are not kept again as a key.
-type Timers = HashMap<u64, Vec<(Arc<OtpKey>, Arc<Codes>)>>;
+type Timers = HashMap<u64, Vec<(Arc<OtpKey>, Arc<Timer>)>>;
 
 /// One server's live-code timers: one task per secret and period while
 /// any feed follows it, none otherwise.
@@ -140,22 +249,26 @@ impl LiveCodes {
             .hash_one((key.digits, key.period, &key.secret[..]))
     }
 
-    /// Follows `key`'s codes, starting its timer if none runs yet.
-    fn follow(self: &Arc<Self>, key: &Arc<OtpKey>) -> watch::Receiver<Arc<TotpTick>> {
+    /// Follows `key`'s codes, starting its timer if none runs yet. The
+    /// receiver keeps the timer running, whether it is read or not.
+    fn follow(self: &Arc<Self>, key: &Arc<OtpKey>) -> (watch::Receiver<Arc<TotpTick>>, Arc<Timer>) {
         let slot = self.slot(key);
         // Subscribing under the lock: a timer leaving (no feed left)
         // checks under it too, so a new feed never joins a timer that ends.
         let mut timers = self.lock();
         let entries = timers.entry(slot).or_default();
-        if let Some((_, codes)) = entries.iter().find(|(k, _)| k.same_as(key)) {
-            return codes.subscribe();
+        if let Some((_, timer)) = entries.iter().find(|(k, _)| k.same_as(key)) {
+            return (timer.codes.subscribe(), timer.clone());
         }
         let first = Arc::new(TotpTick::at(key, self.clock.now()));
-        let codes = Arc::new(watch::Sender::new(first));
-        let follower = codes.subscribe();
-        entries.push((key.clone(), codes.clone()));
-        tokio::spawn(self.clone().run_timer(slot, key.clone(), codes));
-        follower
+        let timer = Arc::new(Timer {
+            codes: watch::Sender::new(first),
+            direct: Mutex::new(Vec::new()),
+        });
+        let follower = timer.codes.subscribe();
+        entries.push((key.clone(), timer.clone()));
+        tokio::spawn(self.clone().run_timer(slot, key.clone(), timer.clone()));
+        (follower, timer)
     }
 
     /// One secret's timer: at each period boundary publishes the code
@@ -166,7 +279,8 @@ impl LiveCodes {
     /// late. This one is armed [`ARM_LEAD`] early, computes the next code
     /// meanwhile, and waits out the rest by yielding: the code goes out as
     /// the period begins, never before.
-    async fn run_timer(self: Arc<Self>, slot: u64, key: Arc<OtpKey>, codes: Arc<Codes>) {
+    async fn run_timer(self: Arc<Self>, slot: u64, key: Arc<OtpKey>, timer: Arc<Timer>) {
+        let codes = &timer.codes;
         loop {
             let expires = codes.borrow().period_end;
             loop {
@@ -179,7 +293,7 @@ impl LiveCodes {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_secs_f64(wait)) => {}
                     _ = codes.closed() => {
-                        if self.leave(slot, &codes) {
+                        if self.leave(slot, &timer) {
                             return;
                         }
                     }
@@ -188,12 +302,9 @@ impl LiveCodes {
             let code = key.code_at_time(expires);
             self.computed.fetch_add(1, Ordering::Relaxed);
             self.reach(expires as f64).await;
-            codes.send_replace(Arc::new(TotpTick::starting(
-                &key,
-                expires,
-                code,
-                self.clock.now(),
-            )));
+            let tick = Arc::new(TotpTick::starting(&key, expires, code, self.clock.now()));
+            codes.send_replace(tick.clone());
+            timer.deliver(&tick);
         }
     }
 
@@ -220,13 +331,13 @@ impl LiveCodes {
     }
 
     /// Removes a timer no feed follows; false when one joined meanwhile.
-    fn leave(&self, slot: u64, codes: &Arc<Codes>) -> bool {
+    fn leave(&self, slot: u64, timer: &Arc<Timer>) -> bool {
         let mut timers = self.lock();
-        if codes.receiver_count() > 0 {
+        if timer.codes.receiver_count() > 0 {
             return false;
         }
         if let Some(entries) = timers.get_mut(&slot) {
-            entries.retain(|(_, c)| !Arc::ptr_eq(c, codes));
+            entries.retain(|(_, t)| !Arc::ptr_eq(t, timer));
             if entries.is_empty() {
                 timers.remove(&slot);
             }
@@ -257,10 +368,25 @@ pub struct TotpFeed {
     change: ChangeWait,
     /// The key the last code came from.
     key: Arc<OtpKey>,
-    /// Its timer's codes.
+    /// Its timer's codes (read unless the feed has a sink; held either
+    /// way: it keeps the timer running).
     codes: watch::Receiver<Arc<TotpTick>>,
+    timer: Arc<Timer>,
     /// The start of the period of the code sent last; None before the first.
     sent: Option<u64>,
+    /// Where the codes go instead of [`TotpFeed::next`]'s result.
+    sink: Option<Arc<dyn TickSink>>,
+    /// The sink's place in the current timer's deliveries, once joined.
+    follower: Option<Arc<Follower>>,
+}
+
+/// The sink gets nothing more once the feed is gone.
+impl Drop for TotpFeed {
+    fn drop(&mut self) {
+        if let Some(follower) = &self.follower {
+            follower.end();
+        }
+    }
 }
 
 impl TotpFeed {
@@ -269,21 +395,63 @@ impl TotpFeed {
     pub async fn new(ns: Arc<Namespace>, live: &Arc<LiveCodes>) -> Result<TotpFeed, KeywordError> {
         let changes = ns.subscribe();
         let key = current_key(&ns, Kind::Totp).await?;
-        let codes = live.follow(&key);
+        let (codes, timer) = live.follow(&key);
         Ok(TotpFeed {
             change: wait_for_change(ns.clone(), changes),
             ns,
             live: live.clone(),
             key,
             codes,
+            timer,
             sent: None,
+            sink: None,
+            follower: None,
         })
+    }
+
+    /// Hands every code to `sink` from now on, the boundary codes from the
+    /// timer's task: [`TotpFeed::next`] then delivers the first code (and
+    /// a new secret's) to the sink itself and returns only an error.
+    pub fn deliver_to(&mut self, sink: Arc<dyn TickSink>) {
+        self.sink = Some(sink);
+    }
+
+    /// [`TotpFeed::next`] with a sink: joins the timer, delivers the
+    /// current code, and follows the namespace's secret until it is gone.
+    async fn deliver(&mut self, sink: Arc<dyn TickSink>) -> KeywordError {
+        loop {
+            if self.follower.is_none() {
+                let follower = self.timer.join(sink.clone());
+                // After joining: see `Timer::join`.
+                let tick = Arc::new(TotpTick::at(&self.key, self.live.clock.now()));
+                follower.offer(&tick);
+                self.follower = Some(follower);
+            }
+            let changes = (&mut self.change).await;
+            self.change = wait_for_change(self.ns.clone(), changes);
+            let key = match current_key(&self.ns, Kind::Totp).await {
+                Ok(key) => key,
+                Err(e) => return e,
+            };
+            if !key.same_as(&self.key) {
+                // Ended before the new secret's first code goes out: the old
+                // timer's next code never follows it.
+                if let Some(follower) = self.follower.take() {
+                    follower.end();
+                }
+                (self.codes, self.timer) = self.live.follow(&key);
+                self.key = key;
+            }
+        }
     }
 
     /// The current code the first time; then waits for the next period
     /// boundary or a new secret, whichever comes first, and returns the
     /// code valid from then.
     pub async fn next(&mut self) -> Result<Arc<TotpTick>, KeywordError> {
+        if let Some(sink) = self.sink.clone() {
+            return Err(self.deliver(sink).await);
+        }
         if let Some(sent) = self.sent {
             loop {
                 tokio::select! {
@@ -294,7 +462,7 @@ impl TotpFeed {
                     changed = self.codes.changed() => {
                         if changed.is_err() {
                             // Not reached: a timer runs while followed.
-                            self.codes = self.live.follow(&self.key);
+                            (self.codes, self.timer) = self.live.follow(&self.key);
                             continue;
                         }
                         let tick = self.codes.borrow_and_update().clone();
@@ -309,7 +477,7 @@ impl TotpFeed {
                         // feed: only a new secret ends the wait.
                         let key = current_key(&self.ns, Kind::Totp).await?;
                         if !key.same_as(&self.key) {
-                            self.codes = self.live.follow(&key);
+                            (self.codes, self.timer) = self.live.follow(&key);
                             self.key = key;
                             break;
                         }
@@ -445,6 +613,83 @@ mod tests {
         // A timer nobody follows ends by the next boundary.
         tokio::time::sleep(Duration::from_secs(30)).await;
         assert_eq!(live.timers(), 0);
+    }
+
+    /// What a sink was given: period starts and codes.
+    #[derive(Default)]
+    struct Collected(Mutex<Vec<(u64, String)>>);
+
+    impl TickSink for Collected {
+        fn deliver(&self, tick: &Arc<TotpTick>) {
+            let mut got = self.0.lock().unwrap();
+            got.push((tick.period_start, tick.code.clone()));
+        }
+    }
+
+    impl Collected {
+        /// "PERIOD_START CODE" of each.
+        fn got(&self) -> Vec<String> {
+            let got = self.0.lock().unwrap();
+            got.iter()
+                .map(|(start, code)| format!("{start} {code}"))
+                .collect()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sink_gets_each_code_once_and_nothing_once_the_feed_is_gone() {
+        let ns = namespace().await;
+        set(&ns, key(SHA1_SEED, "SHA1")).await;
+        let clock = Arc::new(TokioClock::starting_at(1_111_111_100.0));
+        let live = LiveCodes::new(clock);
+        let mut feed = TotpFeed::new(ns.clone(), &live).await.unwrap();
+        let sink = Arc::new(Collected::default());
+        feed.deliver_to(sink.clone());
+        let following = tokio::spawn(async move { feed.next().await.err() });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(sink.got(), ["1111111080 07081804"]);
+
+        // A new secret five seconds in: its code at once, then its timer's
+        // (RFC 6238's SHA256 codes for 1111111109 and 1111111111); the old
+        // secret's timer, still followed, gives the sink no more.
+        let _old_followed = live.follow(&key(SHA1_SEED, "SHA1"));
+        set(&ns, key(SHA256_SEED, "SHA256")).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(sink.got()[1..], ["1111111080 68084774"]);
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(sink.got()[2..], ["1111111110 67062674"]);
+
+        // The feed gone: nothing more, while its timer still runs.
+        let _new_followed = live.follow(&key(SHA256_SEED, "SHA256"));
+        following.abort();
+        assert!(following.await.unwrap_err().is_cancelled());
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(sink.got().len(), 3, "{:?}", sink.got());
+        assert_eq!(live.timers(), 2);
+    }
+
+    /// A timer late for a boundary sends the period a feed's first code
+    /// was already from: the sink gets each period once, in order.
+    #[test]
+    fn a_follower_passes_on_each_period_once() {
+        let sink = Arc::new(Collected::default());
+        let timer = Timer {
+            codes: watch::Sender::new(Arc::new(TotpTick::at(&key(SHA1_SEED, "SHA1"), 59.0))),
+            direct: Mutex::new(Vec::new()),
+        };
+        let follower = timer.join(sink.clone());
+        let sha1 = key(SHA1_SEED, "SHA1");
+        // RFC 6238: 1111111109 and 1111111111, each offered twice.
+        for at in [
+            1_111_111_109.0,
+            1_111_111_109.5,
+            1_111_111_111.0,
+            1_111_111_109.0,
+        ] {
+            follower.offer(&Arc::new(TotpTick::at(&sha1, at)));
+        }
+        timer.deliver(&Arc::new(TotpTick::at(&sha1, 1_111_111_111.0)));
+        assert_eq!(sink.got(), ["1111111080 07081804", "1111111110 14050471"]);
     }
 
     #[test]

@@ -3,15 +3,17 @@
 //! notifications they send, each tick's JSON written once for all
 //! subscribers of its secret.
 
-use std::fmt::Write;
+use std::io::Write;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 
 use futures_util::stream::{self, Stream};
-use rpa_mfa_keywords::otp::live::{TotpFeed, TotpTick};
+use rpa_mfa_keywords::otp::live::{TickSink, TotpFeed, TotpTick};
 use rpa_mfa_keywords::KeywordError;
 
+use super::outlet::Outlet;
+use super::WsServer;
 use crate::jsonrpc::TOTP_NOTIFICATION;
 
 /// A feed's codes as a stream: one allocation for the subscription's
@@ -144,23 +146,70 @@ impl TickTexts {
     /// jsonrpsee writes it: `{"jsonrpc":"2.0","method":"totp","params":
     /// {"subscription":ID,"result":TICK}}`.
     pub fn notification(&self, id: u64, tick: &Arc<TotpTick>) -> String {
-        const HEAD: &str = "{\"jsonrpc\":\"2.0\",\"method\":\"";
-        const PARAMS: &str = "\",\"params\":{\"subscription\":";
-        const RESULT: &str = ",\"result\":";
         let result = self.text(tick);
-        let digits = id.checked_ilog10().unwrap_or(0) as usize + 1;
         // Exactly its length: a frame's text becomes `Bytes`, which takes
         // a string with spare room only with an allocation of its own.
-        let len = HEAD.len() + TOTP_NOTIFICATION.len() + PARAMS.len() + digits;
-        let mut text = String::with_capacity(len + RESULT.len() + result.len() + 2);
-        text.push_str(HEAD);
-        text.push_str(TOTP_NOTIFICATION);
-        text.push_str(PARAMS);
-        let _ = write!(text, "{id}");
-        text.push_str(RESULT);
-        text.push_str(&result);
-        text.push_str("}}");
-        text
+        let mut text = Vec::with_capacity(notification_len(id, &result));
+        push_notification(&mut text, id, &result);
+        // Not reached: the parts are UTF-8.
+        String::from_utf8(text).unwrap_or_default()
+    }
+
+    /// The notification as a whole WebSocket text frame from a server
+    /// (RFC 6455 5.2: FIN and opcode 1, the length, no mask), to be
+    /// written to the socket as it is.
+    pub fn frame(&self, id: u64, tick: &Arc<TotpTick>) -> Vec<u8> {
+        let result = self.text(tick);
+        let len = notification_len(id, &result);
+        let mut frame = Vec::with_capacity(len + 10);
+        frame.push(0x81);
+        match len {
+            0..=125 => frame.push(len as u8),
+            126..=0xFFFF => {
+                frame.push(126);
+                frame.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            _ => {
+                frame.push(127);
+                frame.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        push_notification(&mut frame, id, &result);
+        frame
+    }
+}
+
+const HEAD: &str = "{\"jsonrpc\":\"2.0\",\"method\":\"";
+const PARAMS: &str = "\",\"params\":{\"subscription\":";
+const RESULT: &str = ",\"result\":";
+
+fn notification_len(id: u64, result: &str) -> usize {
+    let digits = id.checked_ilog10().unwrap_or(0) as usize + 1;
+    HEAD.len() + TOTP_NOTIFICATION.len() + PARAMS.len() + digits + RESULT.len() + result.len() + 2
+}
+
+fn push_notification(out: &mut Vec<u8>, id: u64, result: &str) {
+    out.extend_from_slice(HEAD.as_bytes());
+    out.extend_from_slice(TOTP_NOTIFICATION.as_bytes());
+    out.extend_from_slice(PARAMS.as_bytes());
+    let _ = write!(out, "{id}");
+    out.extend_from_slice(RESULT.as_bytes());
+    out.extend_from_slice(result.as_bytes());
+    out.extend_from_slice(b"}}");
+}
+
+/// One subscription's codes, written by whichever task has them (the
+/// timer's at a boundary) straight into a plain-TCP socket.
+pub(super) struct CodeSink {
+    pub server: Arc<WsServer>,
+    pub outlet: Arc<Outlet>,
+    pub subscription: u64,
+}
+
+impl TickSink for CodeSink {
+    fn deliver(&self, tick: &Arc<TotpTick>) {
+        let frame = self.server.ticks.frame(self.subscription, tick);
+        self.outlet.send(self.subscription, frame);
     }
 }
 

@@ -16,11 +16,18 @@
 //! message, a ping at least every `--ws-ping-interval` (at random from half
 //! of it, so sockets opened together do not ping in step) and a socket that says
 //! nothing for three intervals closed. A slow reader gets nothing new
-//! (no answer, no code, no request read) until what it was sent is
-//! written, so it holds at most the answers of the calls it has running.
+//! (no answer, no request read) until what it was sent is written, so it
+//! holds at most the answers of the calls it has running, and the latest
+//! code of each subscription.
+//!
+//! On plain TCP the live codes are written into the socket by the timer's
+//! task, not the socket's (`outlet.rs`): at a period boundary no
+//! subscriber's task is woken, unless its socket would block. TLS sockets
+//! get their codes through their own task, as every other message.
 
 mod dispatch;
 mod feeds;
+mod outlet;
 mod session;
 
 use std::sync::atomic::{AtomicU32, Ordering};
