@@ -9,6 +9,7 @@
 //! Over WebSocket, `subscribe_totp` pushes a namespace's TOTP code as each
 //! period begins (notification method `totp`) until `unsubscribe_totp`.
 
+mod cursor;
 mod envelope;
 pub use envelope::read_as_serde_reads as envelope_read_as_serde_reads;
 pub mod http;

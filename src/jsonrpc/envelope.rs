@@ -14,8 +14,8 @@
 
 use jsonrpsee::types::Id;
 
+use super::cursor::Cursor;
 use super::http::{Call, CallId};
-use super::plain_params::STRING_STOP;
 use super::Params;
 
 /// The call `body` holds when it has the common shape, else `None`.
@@ -23,7 +23,7 @@ pub(super) fn read(body: &[u8]) -> Option<Call<'_>> {
     // One UTF-8 check for the body, cheaper than one per string (a body
     // that is not UTF-8 is left to serde, which refuses it).
     let text = std::str::from_utf8(body).ok()?;
-    let mut at = Cursor { body, text, pos: 0 };
+    let mut at = Cursor::new(text);
     at.expect(b'{')?;
     let (mut jsonrpc, mut id, mut method, mut params) = (None, None, None, None);
     loop {
@@ -50,7 +50,7 @@ pub(super) fn read(body: &[u8]) -> Option<Call<'_>> {
         }
     }
     at.skip_whitespace();
-    if at.pos != body.len() {
+    if at.at != body.len() {
         return None;
     }
     Some(Call {
@@ -78,62 +78,17 @@ fn shown(call: &Call<'_>) -> String {
     format!("{} {:?} {} {params}", call.jsonrpc, call.id.0, call.method)
 }
 
-struct Cursor<'a> {
-    body: &'a [u8],
-    /// The body as text: it is UTF-8.
-    text: &'a str,
-    pos: usize,
-}
-
+/// The envelope's own values.
 impl<'a> Cursor<'a> {
-    /// JSON's whitespace: space, tab, line feed, carriage return.
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.body.get(self.pos) {
-            self.pos += 1;
-        }
-    }
-
-    /// The next byte after whitespace, consumed.
-    fn next_token(&mut self) -> Option<u8> {
-        self.skip_whitespace();
-        let byte = *self.body.get(self.pos)?;
-        self.pos += 1;
-        Some(byte)
-    }
-
-    fn expect(&mut self, byte: u8) -> Option<()> {
-        (self.next_token()? == byte).then_some(())
-    }
-
-    /// A string without escapes or control characters, borrowed.
-    fn plain_string(&mut self) -> Option<&'a str> {
-        let len = self.plain_bytes()?.len();
-        // Between two quotes of UTF-8 text: a whole string.
-        self.text.get(self.pos - 1 - len..self.pos - 1)
-    }
-
-    /// [`Cursor::plain_string`]'s bytes, for a key or value only compared
-    /// with ASCII text (which no other UTF-8 text equals).
-    fn plain_bytes(&mut self) -> Option<&'a [u8]> {
-        self.expect(b'"')?;
-        let rest = &self.body[self.pos..];
-        let len = rest.iter().position(|&b| STRING_STOP[usize::from(b)])?;
-        if rest[len] != b'"' {
-            return None;
-        }
-        self.pos += len + 1;
-        Some(&rest[..len])
-    }
-
     /// `null`, a plain string or a non-negative integer in u64, written as
     /// JSON writes integers (no leading zero, sign, fraction or exponent).
     fn id(&mut self) -> Option<Id<'a>> {
         self.skip_whitespace();
-        let rest = &self.body[self.pos..];
+        let rest = self.rest();
         match rest.first()? {
             b'"' => return self.plain_string().map(|s| Id::Str(s.into())),
             b'n' if rest.starts_with(b"null") => {
-                self.pos += 4;
+                self.at += 4;
                 return Some(Id::Null);
             }
             _ => {}
@@ -144,7 +99,7 @@ impl<'a> Cursor<'a> {
         if digits == 0 || (digits > 1 && rest[0] == b'0') || !delimited {
             return None;
         }
-        self.pos += digits;
+        self.at += digits;
         // The digits' value, or None past u64 (serde reads that as a float).
         let number = rest[..digits].iter().try_fold(0u64, |n, digit| {
             n.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
@@ -155,14 +110,13 @@ impl<'a> Cursor<'a> {
     /// The params from here: by hand when plain
     /// ([`super::plain_params`]), else by serde.
     fn params(&mut self) -> Option<Params> {
-        if let Some((params, used)) = super::plain_params::read(self.text.get(self.pos..)?) {
-            self.pos += used;
+        if let Some((params, used)) = super::plain_params::read(self.text.get(self.at..)?) {
+            self.at += used;
             return Some(params);
         }
-        let mut values =
-            serde_json::Deserializer::from_slice(&self.body[self.pos..]).into_iter::<Params>();
+        let mut values = serde_json::Deserializer::from_slice(self.rest()).into_iter::<Params>();
         let params = values.next()?.ok()?;
-        self.pos += values.byte_offset();
+        self.at += values.byte_offset();
         Some(params)
     }
 }

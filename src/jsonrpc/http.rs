@@ -17,7 +17,7 @@ use jsonrpsee::types::{Id, Response as RpcResponse, ResponsePayload};
 use serde::de::{Deserializer, Visitor};
 use serde::Deserialize;
 
-use super::plain_params::STRING_STOP;
+use super::cursor::STRING_STOP;
 use super::values::Wire;
 use super::{call_with, Answer, Params};
 use crate::auth::Identity;

@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 
 use rpa_mfa_keywords::Value;
 
+use super::cursor::Cursor;
 use super::Params;
 
 /// Nesting deeper than this is left to serde (whose own limit is 128).
@@ -26,29 +27,11 @@ const MAX_DEPTH: usize = 32;
 /// and `u64` either way, which is where serde reads an integer as one.
 const MAX_DIGITS: usize = 18;
 
-/// Bytes that end a string read here: its closing quote, or what it
-/// cannot hold unescaped (a backslash starts an escape, left to serde).
-pub(super) static STRING_STOP: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 0x20 {
-        table[byte] = true;
-        byte += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
-
 /// The params at the start of `text` (white space first allowed) and the
 /// bytes they took, or `None` where serde must read them. Text, not
 /// bytes: the caller checks the whole body's UTF-8 once.
 pub(super) fn read(text: &str) -> Option<(Params, usize)> {
-    let mut reader = Reader {
-        text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut reader = Cursor::new(text);
     reader.skip_whitespace();
     let params = match reader.bytes.get(reader.at)? {
         b'[' | b'{' => match reader.value(0)? {
@@ -85,36 +68,15 @@ pub(super) fn shown(params: &Params) -> String {
     }
 }
 
-/// The text and how far it has been read.
-struct Reader<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    /// JSON's white space: space, tab, line feed, carriage return.
-    fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
-            self.at += 1;
-        }
-    }
-
-    /// The next byte after white space, read.
-    fn next_token(&mut self) -> Option<u8> {
-        self.skip_whitespace();
-        let byte = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(byte)
-    }
-
+/// The params' own values.
+impl Cursor<'_> {
     /// The value that comes next, `depth` containers deep.
     fn value(&mut self, depth: usize) -> Option<Value> {
         self.skip_whitespace();
         let rest = &self.bytes[self.at..];
         let literal = |word: &[u8], value| rest.starts_with(word).then_some((word.len(), value));
         let (len, value) = match rest.first()? {
-            b'"' => return self.string().map(|text| Value::Str(text.to_owned())),
+            b'"' => return self.plain_string().map(|text| Value::Str(text.to_owned())),
             b'[' if depth < MAX_DEPTH => return self.array(depth),
             b'{' if depth < MAX_DEPTH => return self.object(depth),
             b'-' | b'0'..=b'9' => return self.integer(),
@@ -159,7 +121,7 @@ impl<'a> Reader<'a> {
         }
         loop {
             self.skip_whitespace();
-            let key = self.string()?;
+            let key = self.plain_string()?;
             if self.next_token()? != b':' {
                 return None;
             }
@@ -171,24 +133,6 @@ impl<'a> Reader<'a> {
                 _ => return None,
             }
         }
-    }
-
-    /// A string without escapes or control characters, its `"` next.
-    fn string(&mut self) -> Option<&'a str> {
-        if self.bytes.get(self.at) != Some(&b'"') {
-            return None;
-        }
-        let start = self.at + 1;
-        let mut end = start;
-        while !STRING_STOP[usize::from(*self.bytes.get(end)?)] {
-            end += 1;
-        }
-        if self.bytes[end] != b'"' {
-            return None;
-        }
-        self.at = end + 1;
-        // Between two quotes of UTF-8 text: a whole string.
-        self.text.get(start..end)
     }
 
     /// An integer as JSON writes one: an optional `-`, then `0` or digits
