@@ -393,6 +393,35 @@ async fn a_subscribed_websocket_is_kept_alive_an_idle_one_is_closed() {
     assert_eq!(answer["result"]["return"], json!(HOTP_0), "{answer}");
 }
 
+/// A WebSocket is looked at only at its idle deadline (no request head to
+/// time): one that had a subscription is still closed an idle timeout
+/// after it unsubscribed, its deadline having moved since the last look.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_that_unsubscribed_is_closed_when_idle() {
+    let server = start(&["--secret", "mfa:otp", "--idle-timeout", "1"]);
+    let (mut tx, mut rx) = ws_connect(&server).await.unwrap();
+    let subscribed = ws_call(&mut tx, &mut rx, 1, "subscribe_totp", json!([])).await;
+    let id = subscribed["result"].clone();
+    assert!(!id.is_null(), "{subscribed}");
+    // Held past one idle timeout: the look then finds it busy.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let unsubscribed = ws_call(&mut tx, &mut rx, 2, "unsubscribe_totp", json!([id])).await;
+    assert_eq!(unsubscribed["result"], json!(true), "{unsubscribed}");
+    let end = tokio::time::timeout(PATIENCE, async {
+        loop {
+            match rx.recv().await {
+                Some(Ok(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    assert!(
+        matches!(end, Ok(Some(Err(_)) | None)),
+        "the WebSocket was not closed after unsubscribing: {end:?}"
+    );
+}
+
 /// Sends a 50 MB chunked body to `path` and returns the answer.
 async fn post_chunked_50mb(server: &Server, path: &str, content_type: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
