@@ -434,18 +434,6 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
     }
 }
 
-/// The TCP stream under a WebSocket served on plain TCP, and what hyper
-/// read past the handshake; the upgraded stream back when it is not one
-/// (TLS), or not served by [`serve`]. The stream's [`Watched`] wrapper is
-/// left behind: it only notes request heads, which a WebSocket has none of.
-pub fn plain_tcp(
-    upgraded: hyper::upgrade::Upgraded,
-) -> Result<(TcpStream, hyper::body::Bytes), hyper::upgrade::Upgraded> {
-    upgraded
-        .downcast::<TokioIo<Watched<TcpStream>>>()
-        .map(|parts| (parts.io.into_inner().io, parts.read_buf))
-}
-
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
@@ -474,6 +462,18 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
+}
+
+/// The TCP stream under a WebSocket served on plain TCP, and what hyper
+/// read past the handshake; the upgraded stream back when it is not one
+/// (TLS), or not served by [`serve`]. The stream's [`Watched`] wrapper is
+/// left behind: it only notes request heads, which a WebSocket has none of.
+pub fn plain_tcp(
+    upgraded: hyper::upgrade::Upgraded,
+) -> Result<(TcpStream, hyper::body::Bytes), hyper::upgrade::Upgraded> {
+    upgraded
+        .downcast::<TokioIo<Watched<TcpStream>>>()
+        .map(|parts| (parts.io.into_inner().io, parts.read_buf))
 }
 
 /// What every connection task shares.
