@@ -80,3 +80,20 @@ impl<'a> Cursor<'a> {
         Some(&rest[..len])
     }
 }
+
+/// Every text one byte away from `text`: each byte deleted, or replaced by
+/// each of `replacements` (bytes that matter to JSON). The hand readers'
+/// tests hold each variant to what serde reads.
+#[cfg(test)]
+pub(super) fn one_byte_variants(text: &[u8], replacements: &[u8]) -> Vec<Vec<u8>> {
+    let mut variants = Vec::new();
+    for at in 0..text.len() {
+        variants.push([&text[..at], &text[at + 1..]].concat());
+        for &byte in replacements {
+            let mut changed = text.to_vec();
+            changed[at] = byte;
+            variants.push(changed);
+        }
+    }
+    variants
+}

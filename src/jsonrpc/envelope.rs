@@ -124,6 +124,7 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonrpc::cursor::one_byte_variants;
 
     fn by_serde(body: &str) -> Option<Call<'_>> {
         serde_json::from_slice(body.as_bytes()).ok()
@@ -155,25 +156,17 @@ mod tests {
         let body =
             br#"{"jsonrpc": "2.0", "id": 12, "method": "run_keyword", "params": ["K", ["x"], {}]}"#;
         let mut read_by_hand = 0;
-        for at in 0..body.len() {
-            let mut variants = vec![[&body[..at], &body[at + 1..]].concat()];
-            for byte in *b"\" \\{}[],:0-.e\x01\xff" {
-                let mut changed = body.to_vec();
-                changed[at] = byte;
-                variants.push(changed);
-            }
-            for variant in variants {
-                let Some(fast) = read(&variant) else { continue };
-                read_by_hand += 1;
-                let serde: Call<'_> = serde_json::from_slice(&variant)
-                    .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(&variant)));
-                assert_eq!(
-                    shown(&fast),
-                    shown(&serde),
-                    "{}",
-                    String::from_utf8_lossy(&variant)
-                );
-            }
+        for variant in one_byte_variants(body, b"\" \\{}[],:0-.e\x01\xff") {
+            let Some(fast) = read(&variant) else { continue };
+            read_by_hand += 1;
+            let serde: Call<'_> = serde_json::from_slice(&variant)
+                .unwrap_or_else(|e| panic!("{}: {e}", String::from_utf8_lossy(&variant)));
+            assert_eq!(
+                shown(&fast),
+                shown(&serde),
+                "{}",
+                String::from_utf8_lossy(&variant)
+            );
         }
         assert!(read_by_hand > 100, "{read_by_hand}");
     }

@@ -161,6 +161,7 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jsonrpc::cursor::one_byte_variants;
 
     fn by_serde(text: &str) -> Option<Params> {
         let mut values = serde_json::Deserializer::from_str(text).into_iter::<Params>();
@@ -235,22 +236,14 @@ mod tests {
         // by a byte that matters to JSON).
         let text = br#"["K", ["x", 12, -3, true, null], {"a": [false], "b": {}}]"#;
         let mut read_by_hand = 0;
-        for at in 0..text.len() {
-            let mut variants = vec![[&text[..at], &text[at + 1..]].concat()];
-            for byte in *b"\" \\{}[],:0-.e\x01\xfftnf" {
-                let mut changed = text.to_vec();
-                changed[at] = byte;
-                variants.push(changed);
-            }
-            for variant in variants {
-                let by_hand = std::str::from_utf8(&variant).ok().and_then(read);
-                read_by_hand += usize::from(by_hand.is_some());
-                assert!(
-                    read_as_serde_reads(&variant),
-                    "{}",
-                    String::from_utf8_lossy(&variant)
-                );
-            }
+        for variant in one_byte_variants(text, b"\" \\{}[],:0-.e\x01\xfftnf") {
+            let by_hand = std::str::from_utf8(&variant).ok().and_then(read);
+            read_by_hand += usize::from(by_hand.is_some());
+            assert!(
+                read_as_serde_reads(&variant),
+                "{}",
+                String::from_utf8_lossy(&variant)
+            );
         }
         assert!(read_by_hand > 100, "{read_by_hand}");
     }
