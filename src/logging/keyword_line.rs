@@ -5,7 +5,8 @@
 //! filter and the field visitors cost about 5k instructions a call, more
 //! than formatting the line; here it is one buffer, and one write per
 //! line, or per burst of lines on a busy runtime worker
-//! ([`batch_on_this_thread`]).
+//! ([`batch_on_this_thread`]), by one thread at a time
+//! ([`super::one_writer`]).
 //!
 //! Anything else — JSON logs, colours, a filter with field or span
 //! directives, a value that needs escaping — goes through `tracing` as
@@ -19,6 +20,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::one_writer::OneWriter;
 use super::text::{plain, write_decimal, write_time};
 
 /// The target of the keyword line: the module that logs it.
@@ -124,9 +126,14 @@ impl Pending {
     }
 }
 
+/// One thread writes at a time (see [`super::one_writer`]).
+static ONE_WRITER: OneWriter = OneWriter::new();
+
 /// As tracing's writer does: a log line that cannot be written is dropped.
 fn write_or_drop(lines: &[u8]) {
-    let _ = write_to_stderr(lines);
+    ONE_WRITER.write(lines, PENDING_BYTES, |piece| {
+        let _ = write_to_stderr(piece);
+    });
 }
 
 impl Drop for Pending {
@@ -175,10 +182,11 @@ pub fn write(fields: &Fields<'_>) {
 /// Writes `line` to standard error through a duplicate of its descriptor
 /// (sharing its offset), without `Stderr`'s lock: two worker threads
 /// logging at the same moment would otherwise queue on it, a futex wait
-/// and wake for a lock held across a system call. Each call is one
-/// `write` of at most [`PENDING_BYTES`] (or of one longer line), so lines
-/// from several threads never mix. If the duplicate cannot be made,
-/// through `Stderr` as before.
+/// and wake for a lock held across a system call ([`ONE_WRITER`] keeps
+/// them from queueing in the kernel instead). Each call is one `write` of
+/// at most [`PENDING_BYTES`] (or of one longer line), so lines never mix
+/// with tracing's other lines. If the duplicate cannot be made, through
+/// `Stderr` as before.
 fn write_to_stderr(line: &[u8]) -> std::io::Result<()> {
     use std::os::fd::AsFd;
     static DUPLICATE: OnceLock<Option<File>> = OnceLock::new();

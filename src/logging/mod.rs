@@ -4,6 +4,7 @@
 //! only.
 
 pub mod keyword_line;
+mod one_writer;
 mod text;
 
 use std::io::IsTerminal;
