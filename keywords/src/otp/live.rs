@@ -174,7 +174,8 @@ impl Timer {
     }
 
     /// Delivers `tick` to every direct follower, in shares of
-    /// [`DELIVERY_SHARE`] followers, each a task of its own but the first:
+    /// [`DELIVERY_SHARE`] followers, each a task of its own but the last,
+    /// which the timer's task delivers itself once the others are spawned:
     /// one task writing 10,000 codes in one poll cannot be shared by the
     /// runtime's workers, and while its thread is descheduled (a busy
     /// machine) every code after it waits; shares left in a queue are
@@ -186,7 +187,7 @@ impl Timer {
             direct.retain(|f| Arc::strong_count(f) > 1);
             direct.chunks(DELIVERY_SHARE).map(<[_]>::to_vec).collect()
         };
-        let first = shares.pop();
+        let in_place = shares.pop();
         for share in shares {
             let tick = tick.clone();
             tokio::spawn(async move {
@@ -195,7 +196,7 @@ impl Timer {
                 }
             });
         }
-        for follower in first.into_iter().flatten() {
+        for follower in in_place.into_iter().flatten() {
             follower.offer(tick);
         }
     }
