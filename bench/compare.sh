@@ -279,7 +279,9 @@ target() {
     printf -- '- %s: %s (%s %s)\n' "$1" "$verdict" "$2" "$3 $4"
 }
 echo "Issue 13's targets, rpa-mfa on memory: (the SQLite default is in the table beside it):"
-target "calls/s at 8 connections / the ceiling's" "$(awk -v a="${R[c8_rps,memory]}" -v b="${R[c8_rps,ceiling]}" 'BEGIN { printf "%.2f", a / b }')" ">=" 0.75
+# Three decimals: the verdict compares the printed figure, and 0.748 must
+# not round up to a met 0.75.
+target "calls/s at 8 connections / the ceiling's" "$(awk -v a="${R[c8_rps,memory]}" -v b="${R[c8_rps,ceiling]}" 'BEGIN { printf "%.3f", a / b }')" ">=" 0.75
 target "calls/s at 8 connections / RPA.MFA's" "$(awk -v a="${R[c8_rps,memory]}" -v b="${R[c8_rps,peer]}" 'BEGIN { printf "%.1f", a / b }')" ">=" 10
 target "p99 at 8 connections (ms)" "$(ms "${R[c8_p99_us,memory]}")" "<" 1
 target "peak RSS under load (MiB)" "$(mib "${R[hwm,memory]}")" "<=" 16
