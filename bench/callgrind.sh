@@ -91,10 +91,10 @@ run() {
       "${extra[@]}")
   fi
   # Only spawned threads are counted (the runtime's workers, where every
-  # connection task runs): the main thread's start-up includes the metrics recorder's
-  # clock calibration (quanta), a loop that runs until the clock reads
-  # steady, so its count changes from run to run by millions and would
-  # not cancel out between the two runs.
+  # connection task runs): the main thread's start-up includes the metrics
+  # recorder's clock calibration (quanta), a loop that runs until the clock
+  # reads steady, so its count changes from run to run by millions and
+  # would not cancel out between the two runs.
   XDG_DATA_HOME="$tmp/data" valgrind --tool=callgrind --callgrind-out-file="$out" \
     --collect-atstart=no --toggle-collect="$TOGGLE" \
     "${server[@]}" \
