@@ -13,6 +13,7 @@
 #[cfg(test)]
 pub(crate) mod conformance;
 pub mod memory;
+mod recent;
 pub mod redis;
 pub mod seal;
 pub mod spec;
@@ -30,6 +31,7 @@ pub use store::{
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -114,6 +116,8 @@ struct Shared {
     key: StateKey,
     /// Records a namespace starts with (the server's `--secret`), as bytes.
     initial: HashMap<Space, Zeroizing<Vec<u8>>>,
+    /// What [`Namespace::touched`] counts from.
+    epoch: Instant,
 }
 
 /// A decoded record and what it was decoded from.
@@ -133,8 +137,25 @@ pub struct Namespace {
     /// One slot per `Space`, at `space as usize` (`Space::ALL` is in
     /// declaration order): read on every call, without hashing.
     cache: Mutex<[Option<Cached>; Space::ALL.len()]>,
-    /// When the store was last told this namespace is used.
-    touched: Mutex<Option<Instant>>,
+    /// When the store was last told this namespace is used: nanoseconds
+    /// since [`Shared::epoch`] + 1, 0 before. An atomic, not a lock: it is
+    /// read on every call from every thread, and written once a minute.
+    touched: AtomicU64,
+}
+
+impl Namespace {
+    fn touched(&self) -> Option<Instant> {
+        match self.touched.load(Ordering::Relaxed) {
+            0 => None,
+            nanos => Some(self.shared.epoch + Duration::from_nanos(nanos - 1)),
+        }
+    }
+
+    fn set_touched(&self, at: Instant) {
+        let nanos = at.saturating_duration_since(self.shared.epoch).as_nanos();
+        let nanos = u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1;
+        self.touched.store(nanos, Ordering::Relaxed);
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -281,6 +302,9 @@ pub struct Namespaces {
     /// instructions of it), and its names are capped by the namespace
     /// limit.
     open: Mutex<foldhash::HashMap<String, Arc<Namespace>>>,
+    /// Moves on whenever a namespace leaves `open`: what threads remember
+    /// of it ([`recent`]) from before is not used again.
+    generation: AtomicU64,
 }
 
 impl Namespaces {
@@ -290,9 +314,11 @@ impl Namespaces {
                 store,
                 key,
                 initial: HashMap::new(),
+                epoch: Instant::now(),
             }),
             limits,
             open: Mutex::default(),
+            generation: AtomicU64::new(0),
         }
     }
 
@@ -330,27 +356,47 @@ impl Namespaces {
     ///
     /// [`Access::open`]: crate::access::Access::open
     pub(crate) async fn get(&self, name: &str) -> Result<Arc<Namespace>, NamespaceLimit> {
-        let ns = {
-            let mut open = lock(&self.open);
-            if let Some(ns) = open.get(name) {
-                ns.clone()
-            } else {
-                let ns = Arc::new(Namespace {
-                    name: name.to_owned(),
-                    shared: self.shared.clone(),
-                    cache: Mutex::default(),
-                    touched: Mutex::new(None),
-                });
-                open.insert(name.to_owned(), ns.clone());
+        // Acquire: pairs with the bump after a removal, so a namespace
+        // remembered before it is not found.
+        let generation = self.generation.load(Ordering::Acquire);
+        let ns = match recent::find(&self.shared, name, generation) {
+            Some(ns) => ns,
+            None => {
+                let ns = self.open_or_make(name);
+                recent::remember(&ns, generation);
                 ns
             }
         };
         let now = Instant::now();
-        let due = lock(&ns.touched).is_none_or(|t| now.duration_since(t) >= TOUCH_EVERY);
+        let due = ns
+            .touched()
+            .is_none_or(|t| now.duration_since(t) >= TOUCH_EVERY);
         if due {
             self.touch(&ns, now).await?;
         }
         Ok(ns)
+    }
+
+    fn open_or_make(&self, name: &str) -> Arc<Namespace> {
+        let mut open = lock(&self.open);
+        if let Some(ns) = open.get(name) {
+            return ns.clone();
+        }
+        let ns = Arc::new(Namespace {
+            name: name.to_owned(),
+            shared: self.shared.clone(),
+            cache: Mutex::default(),
+            touched: AtomicU64::new(0),
+        });
+        open.insert(name.to_owned(), ns.clone());
+        ns
+    }
+
+    /// Takes `name` out of the map; see [`Namespaces::generation`].
+    fn forget(&self, open: &mut foldhash::HashMap<String, Arc<Namespace>>, name: &str) {
+        if open.remove(name).is_some() {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
     }
 
     async fn touch(&self, ns: &Namespace, now: Instant) -> Result<(), NamespaceLimit> {
@@ -362,7 +408,7 @@ impl Namespaces {
         };
         match self.shared.store.touch_namespace(&ns.name, idle, cap).await {
             Ok(Admit::Full) => {
-                lock(&self.open).remove(&ns.name);
+                self.forget(&mut lock(&self.open), &ns.name);
                 Err(NamespaceLimit {
                     max_count: self.limits.max_count,
                     name: ns.name.clone(),
@@ -373,7 +419,7 @@ impl Namespaces {
                     // It may have expired with its records: decode afresh.
                     *lock(&ns.cache) = Default::default();
                 }
-                *lock(&ns.touched) = Some(now);
+                ns.set_touched(now);
                 self.forget_idle(now);
                 Ok(())
             }
@@ -391,9 +437,14 @@ impl Namespaces {
         if open.len() <= self.limits.max_count {
             return;
         }
+        let before = open.len();
         open.retain(|_, ns| {
-            lock(&ns.touched).is_none_or(|t| now.duration_since(t) < self.limits.idle)
+            ns.touched()
+                .is_none_or(|t| now.duration_since(t) < self.limits.idle)
         });
+        if open.len() < before {
+            self.generation.fetch_add(1, Ordering::Release);
+        }
     }
 
     /// How many namespaces this server has open.
