@@ -657,11 +657,13 @@ async fn serve_http<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let requests = shared.clone();
-    let requests_conn = conn.clone();
+    // Borrowed, not cloned per request: `shared` is one object every
+    // worker thread's requests share, and an `Arc` clone and drop per
+    // request were two writes to its count from both threads.
+    let shared_ref: &Shared = shared;
+    let conn_ref: &Arc<Connection> = &conn;
     let service = hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
-        let shared = requests.clone();
-        let conn = requests_conn.clone();
+        let (shared, conn) = (shared_ref, conn_ref);
         async move {
             // Busy from the first poll: hyper takes a pipelined request
             // before it has written the previous answer, and polls it only
