@@ -436,7 +436,6 @@ impl Output {
 /// shared services, and where to log.
 pub struct Call {
     pub args: Args,
-    pub ns: Arc<Namespace>,
     pub access: Access,
     pub services: Arc<Services>,
     pub output: Output,
@@ -445,6 +444,12 @@ pub struct Call {
 }
 
 impl Call {
+    /// The namespace's state: the access's (one handle, not a second
+    /// `Arc` clone per call of the namespace every call shares).
+    pub fn ns(&self) -> &Arc<Namespace> {
+        self.access.namespace()
+    }
+
     /// Waits for `wait`, but no longer than the call's deadline and never
     /// past the server's stop: a keyword waits only through this.
     pub async fn wait<T>(
@@ -614,7 +619,6 @@ impl Library {
         let output = Output::default();
         let call = Call {
             args,
-            ns: access.namespace().clone(),
             access,
             services: self.services.clone(),
             output: output.clone(),

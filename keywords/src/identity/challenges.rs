@@ -339,7 +339,7 @@ identity's settings (mechanisms: {}).",
                     Options::default(),
                 )?))
             }
-            _ => current_key(&self.call.ns, Kind::Totp).await,
+            _ => current_key(self.call.ns(), Kind::Totp).await,
         }
     }
 }

@@ -182,7 +182,7 @@ impl Slot {
             Login::User { .. } => b"user",
             Login::Service { .. } => b"service",
         };
-        let key = call.ns.state_key().fingerprint(&[
+        let key = call.ns().state_key().fingerprint(&[
             b"identity session v1",
             platform.name.as_bytes(),
             platform.tenant_url.as_str().as_bytes(),
@@ -200,11 +200,11 @@ impl Slot {
     }
 
     async fn read(&self, call: &Call) -> Result<Option<(Record, u64)>, KeywordError> {
-        let Some(stored) = call.ns.store().get(Space::Token, &self.key).await? else {
+        let Some(stored) = call.ns().store().get(Space::Token, &self.key).await? else {
             return Ok(None);
         };
         let plain = call
-            .ns
+            .ns()
             .state_key()
             .open(&self.record_key(), &stored.value)?;
         let record = serde_json::from_slice(&plain).map_err(|_| {
@@ -221,7 +221,7 @@ impl Slot {
     async fn write(&self, call: &Call, record: &Record) -> Result<(), KeywordError> {
         let plain =
             Zeroizing::new(serde_json::to_vec(record).expect("a session record serialises"));
-        let sealed = call.ns.state_key().seal(&self.record_key(), &plain);
+        let sealed = call.ns().state_key().seal(&self.record_key(), &plain);
         let now = call.services.clock.now();
         let ttl = match &record.session {
             Some(s) if s.refresh_token.is_none() => {
@@ -230,7 +230,7 @@ impl Slot {
             Some(_) => None,
             None => Some(Duration::from_secs_f64(FAILURE_HOLD)),
         };
-        call.ns
+        call.ns()
             .store()
             .put(Space::Token, &self.key, &sealed, Expect::Any, ttl)
             .await?;
@@ -285,7 +285,7 @@ async fn single_flight(
     want: Want,
 ) -> Result<Session, KeywordError> {
     let slot = Slot::new(call, platform);
-    let store = call.ns.store();
+    let store = call.ns().store();
     let clock = &call.services.clock;
     let lease_ttl = platform.timeout * LOGIN_CALLS + platform.poll_timeout * 3 + LEASE_MARGIN;
     let owner = oauth2::CsrfToken::new_random_len(16).secret().clone();
@@ -334,7 +334,6 @@ async fn hold(
 ) -> Result<Session, KeywordError> {
     let own = Call {
         args: Args::default(),
-        ns: call.ns.clone(),
         access: call.access.clone(),
         services: call.services.clone(),
         output: call.output.clone(),
@@ -343,7 +342,7 @@ async fn hold(
     let task = tokio::spawn(async move {
         let slot = Slot::new(&own, &platform);
         let result = holder(&own, &platform, &slot, want).await;
-        if let Err(e) = own.ns.store().unlock(&slot.lease, &owner).await {
+        if let Err(e) = own.ns().store().unlock(&slot.lease, &owner).await {
             tracing::warn!(identity = %platform.name, error = %e, "identity lease release");
         }
         result
@@ -427,7 +426,7 @@ async fn holder(
 /// Forgets the stored session of `platform`.
 pub async fn forget(call: &Call, platform: &IdentityPlatform) -> Result<bool, KeywordError> {
     let slot = Slot::new(call, platform);
-    Ok(call.ns.store().delete(Space::Token, &slot.key).await?)
+    Ok(call.ns().store().delete(Space::Token, &slot.key).await?)
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ pub async fn start_device_login(call: Call) -> KeywordResult {
         expires_at: now + answer.expires_in,
         last_poll: None,
     };
-    Session::edit(&call.ns, |session| {
+    Session::edit(call.ns(), |session| {
         session.start_flow(client_id, issuer);
         session.device = Some(device.clone());
     })
@@ -146,7 +146,7 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
     let started = clock.now();
     loop {
         let Some((client_id, secret, in_body, device_code, interval, expires_at, last_poll)) =
-            Session::of(&call.ns).await?.device.as_ref().map(|d| {
+            Session::of(call.ns()).await?.device.as_ref().map(|d| {
                 (
                     d.client_id.clone(),
                     d.client_secret.clone(),
@@ -165,7 +165,7 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
         };
         let now = clock.now();
         if now >= expires_at {
-            Session::edit(&call.ns, |session| session.device = None).await?;
+            Session::edit(call.ns(), |session| session.device = None).await?;
             return Err(oauth_error(
                 "expired_token",
                 Some("The device code expired before the login was approved."),
@@ -200,7 +200,7 @@ pub async fn wait_device_login(call: Call) -> KeywordResult {
             Err(e) => !slow_down && e.name != "AuthorizationPendingError",
         };
         let mut new_interval = None;
-        Session::edit(&call.ns, |session| {
+        Session::edit(call.ns(), |session| {
             if let Some(device) = session.device.as_mut() {
                 device.last_poll = Some(polled_at);
                 if slow_down {

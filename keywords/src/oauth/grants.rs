@@ -92,7 +92,7 @@ pub(super) async fn client_id(call: &Call) -> Result<String, KeywordError> {
     if let Some(id) = call.args.str("client_id") {
         return Ok(id.to_owned());
     }
-    Session::of(&call.ns)
+    Session::of(call.ns())
         .await?
         .client_id
         .clone()
@@ -106,7 +106,7 @@ pub(super) async fn issuer(call: &Call) -> Result<Option<String>, KeywordError> 
     if let Some(issuer) = call.args.str("issuer") {
         return Ok(Some(issuer.to_owned()));
     }
-    Ok(Session::of(&call.ns).await?.issuer.clone())
+    Ok(Session::of(call.ns()).await?.issuer.clone())
 }
 
 pub async fn generate_url(call: Call) -> KeywordResult {
@@ -157,7 +157,7 @@ pub async fn generate_url(call: Call) -> KeywordResult {
         pkce_verifier: pkce.map(|(_, verifier)| verifier.secret().clone()),
         nonce,
     };
-    Session::edit(&call.ns, |session| {
+    Session::edit(call.ns(), |session| {
         session.start_flow(client_id, issuer);
         session.authorization = Some(authorization.clone());
     })
@@ -218,7 +218,7 @@ fn callback_timeout(call: &Call) -> Result<Duration, KeywordError> {
 /// Waits for the redirect of the session's flow at the server's callback.
 async fn wait_for_callback(call: &Call, timeout: Duration) -> Result<String, KeywordError> {
     let oauth = &call.services.oauth;
-    let state = Session::of(&call.ns)
+    let state = Session::of(call.ns())
         .await?
         .authorization
         .as_ref()
@@ -252,7 +252,7 @@ pub async fn get_token(call: Call) -> KeywordResult {
     let issuer = issuer(&call).await?;
     let token_url = oauth.token_endpoint(&call.args, issuer.as_deref()).await?;
     let (client_id, state, redirect_uri, verifier) = {
-        let session = Session::of(&call.ns).await?;
+        let session = Session::of(call.ns()).await?;
         let auth = session.authorization.as_ref().ok_or_else(not_set)?;
         (
             session.client_id.clone().ok_or_else(not_set)?,
@@ -280,7 +280,7 @@ pub async fn get_token(call: Call) -> KeywordResult {
         .token_request(&token_url, form, Some(auth), call.services.clock.now())
         .await?;
     let value = token.to_value();
-    Session::edit(&call.ns, |session| session.token = Some(token.clone())).await?;
+    Session::edit(call.ns(), |session| session.token = Some(token.clone())).await?;
     Ok(value)
 }
 
@@ -291,7 +291,7 @@ pub async fn refresh_token(call: Call) -> KeywordResult {
     let client_id = client_id(&call).await?;
     let refresh = match call.args.str("refresh_token") {
         Some(refresh) => Some(refresh.to_owned()),
-        None => Session::of(&call.ns)
+        None => Session::of(call.ns())
             .await?
             .token
             .as_ref()
@@ -319,7 +319,7 @@ pub async fn refresh_token(call: Call) -> KeywordResult {
     )
     .await?;
     let value = token.to_value();
-    Session::edit(&call.ns, |session| {
+    Session::edit(call.ns(), |session| {
         session.client_id.get_or_insert_with(|| client_id.clone());
         session.token = Some(token.clone());
     })
@@ -355,7 +355,7 @@ pub async fn direct_grant(call: Call, grant_type: &'static str) -> KeywordResult
     )
     .await?;
     let value = token.to_value();
-    Session::edit(&call.ns, |session| {
+    Session::edit(call.ns(), |session| {
         session.start_flow(client_id, issuer);
         session.token = Some(token.clone());
     })

@@ -116,7 +116,7 @@ pub async fn password_with_mfa(call: Call) -> KeywordResult {
 
 async fn finish(call: &Call, client_id: &str, token: Token) -> KeywordResult {
     let value = token.to_value();
-    Session::edit(&call.ns, |session| {
+    Session::edit(call.ns(), |session| {
         session.start_flow(client_id, call.args.str("issuer"));
         session.token = Some(token.clone());
     })
@@ -183,6 +183,6 @@ async fn pick_authenticator(
 /// second login in the same period (from any robot on any server sharing
 /// the store) waits for the next. The mark is `unique=True`'s.
 async fn fresh_code(call: &Call) -> Result<String, KeywordError> {
-    let key = current_key(&call.ns, Kind::Totp).await?;
+    let key = current_key(call.ns(), Kind::Totp).await?;
     unique_code(call, &key, 0.0).await
 }

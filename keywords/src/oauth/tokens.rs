@@ -31,7 +31,7 @@ pub async fn token_endpoint_call(call: Call, revoke: bool) -> KeywordResult {
         .await?;
     let token = match call.args.str("token") {
         Some(t) => t.to_owned(),
-        None => Session::of(&call.ns)
+        None => Session::of(call.ns())
             .await?
             .token
             .as_ref()
@@ -80,7 +80,7 @@ pub async fn validate_id_token(call: Call) -> KeywordResult {
     let leeway = call.args.seconds("leeway", MAX_LEEWAY)?.unwrap_or(60.0);
     let oauth = &call.services.oauth;
     let (session_token, session_client, session_issuer, session_nonce) = {
-        let session = Session::of(&call.ns).await?;
+        let session = Session::of(call.ns()).await?;
         (
             session
                 .token

@@ -87,7 +87,7 @@ Example:
                     Some("COUNTER") => Kind::Hotp,
                     _ => Kind::Totp,
                 };
-                set_secret(&call.ns, kind, &value, options(&call.args)?).await?;
+                set_secret(call.ns(), kind, &value, options(&call.args)?).await?;
                 Ok(Value::None)
             }),
         Keyword::new("Set Time Based OTP")
@@ -120,7 +120,7 @@ Example:
             )
             .handler(|call| async move {
                 let secret = call.args.str("otp_passcode").unwrap_or_default();
-                set_secret(&call.ns, Kind::Totp, secret, options(&call.args)?).await?;
+                set_secret(call.ns(), Kind::Totp, secret, options(&call.args)?).await?;
                 Ok(Value::None)
             }),
         Keyword::new("Set Counter Based OTP")
@@ -155,13 +155,13 @@ Example:
             .handler(|call| async move {
                 let secret = call.args.str("otp_passcode").unwrap_or_default();
                 let counter = counter_arg(&call.args, "counter")?;
-                let key = set_secret(&call.ns, Kind::Hotp, secret, options(&call.args)?).await?;
-                let id = key.counter_id(call.ns.state_key());
+                let key = set_secret(call.ns(), Kind::Hotp, secret, options(&call.args)?).await?;
+                let id = key.counter_id(call.ns().state_key());
                 let force = call.args.bool("force");
                 match counter {
                     Some(counter) => {
                         if let CounterSet::Below { current } =
-                            call.ns.store().set_counter(&id, counter, force).await?
+                            call.ns().store().set_counter(&id, counter, force).await?
                         {
                             return Err(KeywordError::value_error(format!(
                                 "counter {counter} is below this secret's counter {current}: \
@@ -169,7 +169,7 @@ the codes in between were already handed out. Use force=True to go back."
                             )));
                         }
                     }
-                    None => adopt_uri_counter(&call.ns, &key).await?,
+                    None => adopt_uri_counter(call.ns(), &key).await?,
                 }
                 Ok(Value::None)
             }),
@@ -203,13 +203,13 @@ Example, on any number of robots behind one load balancer:
             .handler(|call| async move {
                 let key = match call.args.str("otp_passcode") {
                     Some(secret) => {
-                        set_secret(&call.ns, Kind::Hotp, secret, Options::default()).await?
+                        set_secret(call.ns(), Kind::Hotp, secret, Options::default()).await?
                     }
-                    None => current_key(&call.ns, Kind::Hotp).await?,
+                    None => current_key(call.ns(), Kind::Hotp).await?,
                 };
-                adopt_uri_counter(&call.ns, &key).await?;
-                let id = key.counter_id(call.ns.state_key());
-                let counter = call.ns.store().next_counter(&id).await?;
+                adopt_uri_counter(call.ns(), &key).await?;
+                let id = key.counter_id(call.ns().state_key());
+                let counter = call.ns().store().next_counter(&id).await?;
                 Ok(Value::Str(key.code_at_counter(counter)))
             }),
         Keyword::new("Get Time Based OTP")
@@ -255,9 +255,9 @@ Example:
             .handler(|call| async move {
                 let key = match call.args.str("otp_passcode") {
                     Some(secret) => {
-                        set_secret(&call.ns, Kind::Totp, secret, Options::default()).await?
+                        set_secret(call.ns(), Kind::Totp, secret, Options::default()).await?
                     }
-                    None => current_key(&call.ns, Kind::Totp).await?,
+                    None => current_key(call.ns(), Kind::Totp).await?,
                 };
                 let min_validity = call.args.int("min_validity").unwrap_or(0);
                 let unique = call.args.bool("unique");
@@ -305,9 +305,9 @@ Example:
                 let counter = counter_arg(&call.args, "counter")?.unwrap_or(0);
                 let key = match call.args.str("otp_passcode") {
                     Some(secret) => {
-                        set_secret(&call.ns, Kind::Hotp, secret, Options::default()).await?
+                        set_secret(call.ns(), Kind::Hotp, secret, Options::default()).await?
                     }
-                    None => current_key(&call.ns, Kind::Hotp).await?,
+                    None => current_key(call.ns(), Kind::Hotp).await?,
                 };
                 Ok(Value::Str(key.code_at_counter(counter)))
             }),
@@ -454,7 +454,7 @@ pub(crate) async fn unique_code(
     }
     // The mark outlives its period a little, for servers whose clocks differ.
     let ttl = Duration::from_secs(key.period.saturating_mul(2) + 5);
-    let store = call.ns.store();
+    let store = call.ns().store();
     let max_wait = call.services.max_wait;
     let mut waited = false;
     loop {
@@ -469,7 +469,7 @@ already handed out.",
                 ),
             ));
         }
-        let mark = key.step_id(call.ns.state_key(), step);
+        let mark = key.step_id(call.ns().state_key(), step);
         if store.set_if_absent(Space::Handed, &mark, b"1", ttl).await? {
             break;
         }

@@ -164,7 +164,7 @@ async fn checked_key(call: &Call, kind: Kind) -> Result<Arc<OtpKey>, KeywordErro
 secret keeps its own.",
             ))
         }
-        None => current_key(&call.ns, kind).await,
+        None => current_key(call.ns(), kind).await,
     }
 }
 
@@ -239,9 +239,9 @@ async fn verify_totp(
     // plus a period for servers whose clocks differ.
     let reach = 2 * MAX_VALID_WINDOW as u64 + 2;
     let ttl = Duration::from_secs(key.period.saturating_mul(reach) + 5);
-    let mark = key.step_id(call.ns.state_key(), matched);
+    let mark = key.step_id(call.ns().state_key(), matched);
     if call
-        .ns
+        .ns()
         .store()
         .set_if_absent(Space::Replay, &mark, b"1", ttl)
         .await?
@@ -258,8 +258,8 @@ async fn verify_hotp(
     code: &str,
     look_ahead: u64,
 ) -> Result<Value, KeywordError> {
-    let store = call.ns.store();
-    let id = key.verify_counter_id(call.ns.state_key());
+    let store = call.ns().store();
+    let id = key.verify_counter_id(call.ns().state_key());
     let expected = match store.peek_counter(&id).await? {
         Some(counter) => counter,
         None => key.uri_counter.unwrap_or(0),

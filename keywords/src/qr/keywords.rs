@@ -115,9 +115,9 @@ Example:
                 }
                 if call.args.bool("set") {
                     let key =
-                        set_secret(&call.ns, kind, &enrollment.uri, Options::default()).await?;
+                        set_secret(call.ns(), kind, &enrollment.uri, Options::default()).await?;
                     if kind == Kind::Hotp {
-                        adopt_uri_counter(&call.ns, &key).await?;
+                        adopt_uri_counter(call.ns(), &key).await?;
                     }
                 }
                 Ok(enrollment.parts(call.args.bool("include_secret")))

@@ -206,7 +206,7 @@ pub struct Slot<'a> {
 
 impl<'a> Slot<'a> {
     pub fn new(call: &'a Call, profile: &Profile) -> Slot<'a> {
-        let state_key = call.ns.state_key();
+        let state_key = call.ns().state_key();
         let parts: [&[u8]; 9] = [
             b"auth profile v1",
             profile.name.as_bytes(),
@@ -220,7 +220,7 @@ impl<'a> Slot<'a> {
         ];
         let key = state_key.fingerprint(&parts);
         Slot {
-            store: call.ns.store().as_ref(),
+            store: call.ns().store().as_ref(),
             memo: call.services.profiles.memo(),
             state_key,
             lease: format!("profile/{key}"),
@@ -360,7 +360,6 @@ async fn single_flight(call: &Call, profile: &Arc<Profile>) -> Result<Token, Key
 async fn hold(call: &Call, profile: Arc<Profile>, owner: String) -> Result<Token, KeywordError> {
     let own = Call {
         args: Args::default(),
-        ns: call.ns.clone(),
         access: call.access.clone(),
         services: call.services.clone(),
         output: call.output.clone(),
