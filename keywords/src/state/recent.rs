@@ -13,7 +13,10 @@
 //! or the store behind it, alive after its server has let go of it.
 
 use std::cell::RefCell;
+use std::hash::BuildHasher;
 use std::sync::{Arc, Weak};
+
+use foldhash::fast::FixedState;
 
 use super::{Namespace, Shared};
 
@@ -25,7 +28,10 @@ struct Slot {
     /// The server the namespace belongs to (its [`Shared`]'s address:
     /// alive while the namespace is, so not reused meanwhile).
     owner: usize,
-    name: Box<str>,
+    /// The name's hash, not the name: remembering costs no allocation,
+    /// which a thread whose calls spread over many namespaces pays on
+    /// every call. A hit is checked against the namespace's own name.
+    name_hash: u64,
     /// The map's generation when the namespace was remembered.
     generation: u64,
     ns: Weak<Namespace>,
@@ -46,17 +52,22 @@ fn owner(shared: &Arc<Shared>) -> usize {
     Arc::as_ptr(shared) as usize
 }
 
+fn name_hash(name: &str) -> u64 {
+    FixedState::with_seed(0).hash_one(name)
+}
+
 /// The namespace `name` of the server whose namespaces share `shared`, if
 /// this thread remembered it at the map's current `generation`.
 pub(super) fn find(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<Arc<Namespace>> {
     let owner = owner(shared);
+    let hash = name_hash(name);
     RECENT
         .try_with(|recent| {
             let recent = recent.borrow();
             let slot = recent.slots.iter().flatten().find(|slot| {
-                slot.owner == owner && slot.generation == generation && *slot.name == *name
+                slot.owner == owner && slot.generation == generation && slot.name_hash == hash
             })?;
-            slot.ns.upgrade()
+            slot.ns.upgrade().filter(|ns| ns.name == name)
         })
         .ok()
         .flatten()
@@ -66,11 +77,12 @@ pub(super) fn find(shared: &Arc<Shared>, name: &str, generation: u64) -> Option<
 /// namespace remembered longest ago (or of its own older entry).
 pub(super) fn remember(ns: &Arc<Namespace>, generation: u64) {
     let owner = owner(&ns.shared);
+    let hash = name_hash(&ns.name);
     let _ = RECENT.try_with(|recent| {
         let mut recent = recent.borrow_mut();
         let same = recent.slots.iter().position(|s| {
             s.as_ref()
-                .is_some_and(|s| s.owner == owner && *s.name == *ns.name)
+                .is_some_and(|s| s.owner == owner && s.name_hash == hash)
         });
         let at = same.unwrap_or(recent.next);
         if same.is_none() {
@@ -78,7 +90,7 @@ pub(super) fn remember(ns: &Arc<Namespace>, generation: u64) {
         }
         recent.slots[at] = Some(Slot {
             owner,
-            name: ns.name.as_str().into(),
+            name_hash: hash,
             generation,
             ns: Arc::downgrade(ns),
         });
@@ -107,6 +119,20 @@ mod tests {
         assert!(Arc::ptr_eq(&first, &found));
         assert!(find(&namespaces.shared, "other", generation).is_none());
         assert!(Arc::ptr_eq(&first, &namespaces.get("robot").await.unwrap()));
+    }
+
+    /// Two names of one hash: the slot's namespace is checked by name.
+    #[tokio::test]
+    async fn a_name_of_the_same_hash_is_not_mistaken() {
+        let namespaces = namespaces(Arc::new(MemoryStore::new()), NamespaceLimits::default());
+        let _b = namespaces.get("b").await.unwrap();
+        let generation = namespaces.generation.load(Ordering::Acquire);
+        RECENT.with_borrow_mut(|recent| {
+            for slot in recent.slots.iter_mut().flatten() {
+                slot.name_hash = name_hash("a");
+            }
+        });
+        assert!(find(&namespaces.shared, "a", generation).is_none());
     }
 
     /// Each server's own: two servers in one process (tests, or a library
