@@ -392,11 +392,10 @@ impl Namespaces {
         ns
     }
 
-    /// Takes `name` out of the map; see [`Namespaces::generation`].
-    fn forget(&self, open: &mut foldhash::HashMap<String, Arc<Namespace>>, name: &str) {
-        if open.remove(name).is_some() {
-            self.generation.fetch_add(1, Ordering::Release);
-        }
+    /// After namespaces left `open`: what threads remember of them from
+    /// before is not found again (see [`Namespaces::generation`]).
+    fn left_open(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
     }
 
     async fn touch(&self, ns: &Namespace, now: Instant) -> Result<(), NamespaceLimit> {
@@ -408,7 +407,9 @@ impl Namespaces {
         };
         match self.shared.store.touch_namespace(&ns.name, idle, cap).await {
             Ok(Admit::Full) => {
-                self.forget(&mut lock(&self.open), &ns.name);
+                if lock(&self.open).remove(&ns.name).is_some() {
+                    self.left_open();
+                }
                 Err(NamespaceLimit {
                     max_count: self.limits.max_count,
                     name: ns.name.clone(),
@@ -443,7 +444,7 @@ impl Namespaces {
                 .is_none_or(|t| now.duration_since(t) < self.limits.idle)
         });
         if open.len() < before {
-            self.generation.fetch_add(1, Ordering::Release);
+            self.left_open();
         }
     }
 

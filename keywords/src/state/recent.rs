@@ -25,8 +25,9 @@ use super::{Namespace, Shared};
 const SLOTS: usize = 4;
 
 struct Slot {
-    /// The server the namespace belongs to (its [`Shared`]'s address:
-    /// alive while the namespace is, so not reused meanwhile).
+    /// The server the namespace belongs to: its [`Shared`]'s address. A
+    /// namespace that still upgrades keeps its `Shared` alive, so no other
+    /// server's can have that address meanwhile.
     owner: usize,
     /// The name's hash, not the name: remembering costs no allocation,
     /// which a thread whose calls spread over many namespaces pays on
