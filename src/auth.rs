@@ -330,7 +330,17 @@ impl Auth {
     /// refused. The middleware and the calls answered before the router
     /// ([`crate::direct`]) both ask here.
     pub fn authenticate(&self, ip: IpAddr, headers: &HeaderMap) -> Result<Identity, Refused> {
-        let Some(header) = headers.get(AUTHORIZATION).and_then(|h| h.to_str().ok()) else {
+        self.authenticate_value(ip, headers.get(AUTHORIZATION))
+    }
+
+    /// [`Auth::authenticate`] given the first `Authorization` header, the
+    /// only one it reads: the call loop ([`crate::listen`]) asks here.
+    pub fn authenticate_value(
+        &self,
+        ip: IpAddr,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Identity, Refused> {
+        let Some(header) = authorization.and_then(|h| h.to_str().ok()) else {
             return Err(Refused::Unauthorized);
         };
         let credentials = Credentials::from_header(header);

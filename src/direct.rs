@@ -1,17 +1,20 @@
 //! The calls every robot makes — `POST /RPC2`, `POST /` (XML-RPC) and
-//! `POST /jsonrpc` (one JSON-RPC call over HTTP) — answered straight from
-//! hyper's service, before axum's router: no boxed body, no extensions,
-//! no tower layers on the hot path (measured: the router and its layers
-//! cost about 8k instructions a call, more than the keyword itself).
+//! `POST /jsonrpc` (one JSON-RPC call over HTTP) — answered before axum's
+//! router: no boxed body, no extensions, no tower layers on the hot path
+//! (measured: the router and its layers cost about 8k instructions a
+//! call, more than the keyword itself). [`Direct::answer_read`] answers a
+//! call read by `listen`'s call loop ([`crate::http1`]);
+//! [`Direct::answer`] one hyper read, once a connection is hyper's.
 //!
 //! Nothing the router's way enforces is skipped: authentication asks the
-//! same [`Auth::authenticate`] the middleware asks, the body is read by
-//! the same [`read_body`] within the same limits, and every call goes
-//! through [`RemoteApi::call`] and so through the gate. Whatever is not
-//! one of these calls (other methods and paths, a JSON-RPC batch,
-//! notification or subscription, a WebSocket) goes to the router as
-//! before; the router still has these routes too, so it is complete by
-//! itself.
+//! same [`Auth::authenticate`] the middleware asks, the body is read
+//! within the same limits (hyper's by the same [`read_body`]; the call
+//! loop's only when whole and within them, else hyper reads it), and
+//! every call goes through [`RemoteApi::call`] and so through the gate.
+//! Whatever is not one of these calls (other methods and paths, a
+//! JSON-RPC batch, notification or subscription, a WebSocket) goes to the
+//! router as before; the router still has these routes too, so it is
+//! complete by itself.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +27,7 @@ use hyper::body::Incoming;
 use rpa_mfa_keywords::state::DEFAULT_NAMESPACE;
 
 use crate::answer_body::AnyBody;
-use crate::auth::Auth;
+use crate::auth::{Auth, Identity};
 use crate::remote::RemoteApi;
 use crate::server::{json_refusal, read_body, xml_refusal_parts, xmlrpc_answer, BodyLimits};
 
@@ -32,7 +35,7 @@ use crate::server::{json_refusal, read_body, xml_refusal_parts, xmlrpc_answer, B
 const XML: HeaderValue = HeaderValue::from_static("text/xml; charset=utf-8");
 
 /// Which call a request is, when it is one answered here.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Route {
     XmlRpc,
     JsonRpc,
@@ -44,6 +47,13 @@ pub enum Handled {
     /// Not a call answered here after all (a JSON-RPC batch, say): the
     /// request, its body read, for the router.
     ForRouter(Request<Body>),
+}
+
+/// A call's answer: one body of one content type.
+pub struct Whole {
+    pub status: StatusCode,
+    pub content_type: HeaderValue,
+    pub body: Vec<u8>,
 }
 
 /// What the direct path needs: the API, the body limits and the
@@ -84,55 +94,79 @@ impl Direct {
             },
         };
         let (parts, body) = request.into_parts();
-        let body = read_body(body, &self.body).await;
+        let body = match read_body(body, &self.body).await {
+            Ok(body) => body,
+            Err(refused) => {
+                return Handled::Answered(match route {
+                    Route::XmlRpc => {
+                        let (status, text) = xml_refusal_parts(refused);
+                        response(Whole {
+                            status,
+                            content_type: XML,
+                            body: text.into_bytes(),
+                        })
+                    }
+                    Route::JsonRpc => json_refusal(refused).map(AnyBody::Router),
+                })
+            }
+        };
+        let json = || {
+            parts.method == Method::POST
+                && jsonrpsee::server::http::is_json(parts.headers.get(CONTENT_TYPE))
+        };
+        if matches!(route, Route::JsonRpc) && !json() {
+            return Handled::ForRouter(Request::from_parts(parts, Body::from(body)));
+        }
+        match self.answer_read(route, identity.as_ref(), &body).await {
+            Some(whole) => Handled::Answered(response(whole)),
+            // The router's middleware checks the credentials again.
+            None => Handled::ForRouter(Request::from_parts(parts, Body::from(body))),
+        }
+    }
+
+    /// The answer to a call whose body is read and whose caller is
+    /// authenticated (a JSON-RPC one with a content type jsonrpsee
+    /// reads); `None`, before anything is called, for a JSON-RPC request
+    /// left to jsonrpsee (a batch, a notification, a subscription).
+    pub async fn answer_read(
+        &self,
+        route: Route,
+        identity: Option<&Identity>,
+        body: &[u8],
+    ) -> Option<Whole> {
         match route {
-            Route::XmlRpc => {
-                let (status, text) = match body {
-                    Ok(body) => (
-                        StatusCode::OK,
-                        xmlrpc_answer(&self.api, DEFAULT_NAMESPACE, identity.as_ref(), &body).await,
-                    ),
-                    Err(refused) => xml_refusal_parts(refused),
-                };
-                Handled::Answered(whole(status, XML, text.into_bytes()))
-            }
-            Route::JsonRpc => {
-                let body = match body {
-                    Ok(body) => body,
-                    Err(refused) => {
-                        return Handled::Answered(json_refusal(refused).map(AnyBody::Router))
-                    }
-                };
-                let answer = crate::jsonrpc::http::answer_text(
-                    &self.api,
-                    identity.as_ref(),
-                    &parts.method,
-                    &parts.headers,
-                    &body,
-                )
-                .await;
-                match answer {
-                    Some(Ok(text)) => {
-                        Handled::Answered(whole(StatusCode::OK, crate::jsonrpc::http::JSON, text))
-                    }
+            Route::XmlRpc => Some(Whole {
+                status: StatusCode::OK,
+                content_type: XML,
+                body: xmlrpc_answer(&self.api, DEFAULT_NAMESPACE, identity, body)
+                    .await
+                    .into_bytes(),
+            }),
+            Route::JsonRpc => Some(
+                match crate::jsonrpc::http::call_text(&self.api, identity, body).await? {
+                    Ok(text) => Whole {
+                        status: StatusCode::OK,
+                        content_type: crate::jsonrpc::http::JSON,
+                        body: text,
+                    },
                     // Not reached: every value has a JSON form.
-                    Some(Err(_)) => Handled::Answered(whole(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        HeaderValue::from_static("text/plain"),
-                        Vec::new(),
-                    )),
-                    // The router's middleware checks the credentials again.
-                    None => Handled::ForRouter(Request::from_parts(parts, Body::from(body))),
-                }
-            }
+                    Err(_) => Whole {
+                        status: StatusCode::INTERNAL_SERVER_ERROR,
+                        content_type: HeaderValue::from_static("text/plain"),
+                        body: Vec::new(),
+                    },
+                },
+            ),
         }
     }
 }
 
-/// A response with a whole body of one content type.
-fn whole(status: StatusCode, content_type: HeaderValue, body: Vec<u8>) -> Response<AnyBody> {
-    let mut response = Response::new(AnyBody::whole(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, content_type);
+/// A whole answer as hyper's response.
+fn response(whole: Whole) -> Response<AnyBody> {
+    let mut response = Response::new(AnyBody::whole(whole.body));
+    *response.status_mut() = whole.status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, whole.content_type);
     response
 }

@@ -21,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod direct;
 pub mod gate;
+pub mod http1;
 pub mod jsonrpc;
 pub mod listen;
 pub mod logging;

@@ -23,7 +23,9 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use futures_util::task::AtomicWaker;
 
-use hyper::body::Incoming;
+use axum::http::HeaderValue;
+use axum::response::IntoResponse;
+use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -38,6 +40,7 @@ use crate::answer_body::AnyBody;
 use crate::auth::ClientAddr;
 use crate::config::Limits;
 use crate::direct::{Direct, Handled};
+use crate::http1;
 use crate::jsonrpc::ws::Session;
 
 /// A client that has not finished its TLS handshake by then is dropped.
@@ -417,6 +420,8 @@ impl Drop for Registered {
 struct Watched<IO> {
     io: IO,
     conn: Arc<Connection>,
+    /// Read before the stream: what the call loop read and hands to hyper.
+    unread: Bytes,
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
@@ -425,6 +430,11 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
+        if !self.unread.is_empty() {
+            let n = self.unread.len().min(buf.remaining());
+            buf.put_slice(&self.unread.split_to(n));
+            return Poll::Ready(Ok(()));
+        }
         let before = buf.filled().len();
         let polled = Pin::new(&mut self.io).poll_read(cx, buf);
         if buf.filled().len() > before {
@@ -470,10 +480,18 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Watched<IO> {
 /// left behind: it only notes request heads, which a WebSocket has none of.
 pub fn plain_tcp(
     upgraded: hyper::upgrade::Upgraded,
-) -> Result<(TcpStream, hyper::body::Bytes), hyper::upgrade::Upgraded> {
+) -> Result<(TcpStream, Bytes), hyper::upgrade::Upgraded> {
     upgraded
         .downcast::<TokioIo<Watched<TcpStream>>>()
-        .map(|parts| (parts.io.into_inner().io, parts.read_buf))
+        .map(|parts| {
+            let watched = parts.io.into_inner();
+            // hyper's unread bytes came before those it never read.
+            let read = match watched.unread.is_empty() {
+                true => parts.read_buf,
+                false => [parts.read_buf, watched.unread].concat().into(),
+            };
+            (watched.io, read)
+        })
 }
 
 /// What every connection task shares.
@@ -647,7 +665,9 @@ async fn routed(
 
 /// HTTP/1.1 on one connection, until the client leaves, a deadline
 /// passes, it is evicted or the server stops; or until it becomes a
-/// WebSocket, which it returns.
+/// WebSocket, which it returns. The calls every robot makes are read and
+/// answered by [`serve_calls`]; at the first request it leaves alone, the
+/// connection goes to hyper for the rest of its life.
 async fn serve_http<IO>(
     shared: &Arc<Shared>,
     conn: Arc<Connection>,
@@ -657,6 +677,24 @@ async fn serve_http<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let mut io = Watched {
+        io,
+        conn: conn.clone(),
+        unread: Bytes::new(),
+    };
+    // Boxed: its future is as large as a keyword call's.
+    let mut calls = Box::pin(serve_calls(shared, &conn, &mut io, client));
+    // Told to stop: a call being answered ends the loop once it is out.
+    let unread = match watch(shared, &conn, client, &mut calls, |_| !conn.is_busy()).await? {
+        Ok(Served::HandOver(unread)) => unread,
+        Ok(Served::Ended) => return None,
+        Err(e) => {
+            tracing::debug!(client = %client.ip(), "connection ended: {e}");
+            return None;
+        }
+    };
+    drop(calls);
+    io.unread = unread;
     // Borrowed, not cloned per request: `shared` is one object every
     // worker thread's requests share, and an `Arc` clone and drop per
     // request were two writes to its count from both threads.
@@ -687,30 +725,48 @@ where
             Ok::<_, Infallible>(response.map(AnyBody::Router))
         }
     });
-    let io = TokioIo::new(Watched {
-        io,
-        conn: conn.clone(),
-    });
     let http = hyper::server::conn::http1::Builder::new()
         // Our own deadlines below: hyper's would also close idle
         // keep-alive connections after the header timeout.
         .header_read_timeout(None)
-        .serve_connection(io, service)
+        .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     // Boxed so it can be dropped before the WebSocket phase: it holds a
     // stop handle the WebSocket's end is awaited on.
     let mut http = Box::pin(http);
+    let graceful = watch(shared, &conn, client, &mut http, |http| {
+        http.as_mut().graceful_shutdown();
+        false
+    });
+    if let Err(e) = graceful.await? {
+        tracing::debug!(client = %client.ip(), "connection ended: {e}");
+    }
+    drop(http);
+    let session = conn
+        .websocket
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    session.filter(|_| conn.upgraded.load(Ordering::Relaxed))
+}
+
+/// Polls `work`, a connection's HTTP phase, until it ends (`Some`) or the
+/// connection is to be closed (`None`): a deadline passed, or it was
+/// evicted while not busy. When the server starts stopping, `stop` is
+/// called once; it closes the connection at once by returning true.
+async fn watch<F: Future + Unpin>(
+    shared: &Shared,
+    conn: &Arc<Connection>,
+    client: SocketAddr,
+    work: &mut F,
+    mut stop: impl FnMut(&mut F) -> bool,
+) -> Option<F::Output> {
     let mut stopping = false;
     loop {
-        let look_at = next_look(&conn, &shared.limits);
+        let look_at = next_look(conn, &shared.limits);
         let told = || conn.told(&shared.closing, stopping);
-        match attend(&mut http, &conn, look_at, told).await {
-            Woken::Done(done) => {
-                if let Err(e) = done {
-                    tracing::debug!(client = %client.ip(), "connection ended: {e}");
-                }
-                break;
-            }
+        match attend(work, conn, look_at, told).await {
+            Woken::Done(done) => return Some(done),
             Woken::Look => {
                 if conn.deadline(&shared.limits) <= Instant::now() {
                     tracing::debug!(client = %client.ip(), "connection closed: header or idle deadline");
@@ -720,7 +776,9 @@ where
             Woken::Told => {
                 if shared.closing.load(Ordering::Acquire) && !stopping {
                     stopping = true;
-                    http.as_mut().graceful_shutdown();
+                    if stop(work) {
+                        return None;
+                    }
                 }
                 if conn.evicted.load(Ordering::Acquire) {
                     // A request may have begun since it was picked: it is
@@ -735,13 +793,145 @@ where
             }
         }
     }
-    drop(http);
-    let session = conn
-        .websocket
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
-    session.filter(|_| conn.upgraded.load(Ordering::Relaxed))
+}
+
+/// How [`serve_calls`] ended.
+enum Served {
+    /// At a request it leaves to hyper: the bytes read and not answered.
+    HandOver(Bytes),
+    /// The client left, or a call was answered while the server stops.
+    Ended,
+}
+
+/// What the call loop's read and write buffers start with: a robot's call
+/// or answer is a few hundred bytes.
+const CALL_BUFFER: usize = 4 * 1024;
+
+/// Reads and answers the calls every robot makes ([`crate::http1`]) in
+/// the connection's task, with no request or header objects: one read
+/// and one write a call when it arrives whole. Returns at the first
+/// request it leaves to hyper, with what it read of it.
+async fn serve_calls<IO>(
+    shared: &Shared,
+    conn: &Arc<Connection>,
+    io: &mut Watched<IO>,
+    client: SocketAddr,
+) -> std::io::Result<Served>
+where
+    IO: AsyncRead + AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncWriteExt;
+    let direct = &shared.direct;
+    let mut read = Vec::with_capacity(CALL_BUFFER);
+    let mut out = Vec::with_capacity(CALL_BUFFER);
+    // The last read filled the buffer: more may be waiting.
+    let mut filled = false;
+    loop {
+        let call = match http1::parse(&read, direct.body.max_bytes) {
+            http1::Parsed::Call(call) => call,
+            // A body still arriving is read by hyper, within its timeout;
+            // one cut by the buffer's end (pipelined calls) is read here.
+            http1::Parsed::Unfinished if filled => {
+                let more = read_into(io, &mut read).await?;
+                filled = more.ok_or(std::io::ErrorKind::UnexpectedEof)?;
+                continue;
+            }
+            http1::Parsed::Other | http1::Parsed::Unfinished => {
+                return Ok(Served::HandOver(read.into()))
+            }
+            http1::Parsed::Partial => match read_into(io, &mut read).await? {
+                Some(full) => {
+                    filled = full;
+                    continue;
+                }
+                None => return Ok(Served::Ended),
+            },
+        };
+        let busy = conn.busy_in_task();
+        let identity = match &direct.auth {
+            None => None,
+            Some(auth) => {
+                let header = call.authorization.clone().map(|range| &read[range]);
+                let Ok(header) = header.map(HeaderValue::from_bytes).transpose() else {
+                    return Ok(Served::HandOver(read.into()));
+                };
+                match auth.authenticate_value(client.ip(), header.as_ref()) {
+                    Ok(identity) => Some(identity),
+                    Err(refused) => {
+                        drop(busy);
+                        let end = shared.closing.load(Ordering::Acquire);
+                        write_response(&mut out, refused.into_response(), end).await;
+                        io.write_all(&out).await?;
+                        if end {
+                            return Ok(Served::Ended);
+                        }
+                        read.drain(..call.len);
+                        continue;
+                    }
+                }
+            }
+        };
+        let body = &read[call.body.clone()];
+        let Some(answer) = direct
+            .answer_read(call.route, identity.as_ref(), body)
+            .await
+        else {
+            return Ok(Served::HandOver(read.into()));
+        };
+        // Not busy while the answer is written: a client that does not
+        // read it is closed at the idle deadline, as with hyper.
+        drop(busy);
+        let end = shared.closing.load(Ordering::Acquire);
+        out.clear();
+        let content_type = [("content-type", answer.content_type.as_bytes())];
+        http1::write_head(
+            &mut out,
+            answer.status,
+            content_type,
+            answer.body.len(),
+            end,
+        );
+        out.extend_from_slice(&answer.body);
+        io.write_all(&out).await?;
+        if end {
+            return Ok(Served::Ended);
+        }
+        read.drain(..call.len);
+    }
+}
+
+/// Reads into `read`'s free room, made when none is left: whether the
+/// read filled it (more may be waiting), `None` when the client left.
+async fn read_into<IO: AsyncRead + Unpin>(
+    io: &mut Watched<IO>,
+    read: &mut Vec<u8>,
+) -> std::io::Result<Option<bool>> {
+    use tokio::io::AsyncReadExt;
+    if read.len() == read.capacity() {
+        read.reserve(CALL_BUFFER);
+    }
+    match io.read_buf(read).await? {
+        0 => Ok(None),
+        _ => Ok(Some(read.len() == read.capacity())),
+    }
+}
+
+/// A response from outside the call loop (an authentication refusal),
+/// whole into `out`.
+async fn write_response(out: &mut Vec<u8>, response: axum::response::Response, end: bool) {
+    let (parts, body) = response.into_parts();
+    // A refusal's body is a few bytes, in memory.
+    let body = axum::body::to_bytes(body, http1::MAX_BODY)
+        .await
+        .unwrap_or_default();
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| *name != axum::http::header::CONTENT_LENGTH)
+        .map(|(name, value)| (name.as_str(), value.as_bytes()));
+    out.clear();
+    http1::write_head(out, parts.status, headers, body.len(), end);
+    out.extend_from_slice(&body);
 }
 
 /// A WebSocket, served in the connection's task (crate::jsonrpc::ws), told

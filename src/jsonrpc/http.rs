@@ -62,6 +62,17 @@ pub async fn answer_text(
     if method != Method::POST || !jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE)) {
         return None;
     }
+    call_text(api, identity, body).await
+}
+
+/// [`answer_text`] for a `POST` whose content type was found to be one
+/// jsonrpsee reads: `None` for what is left to jsonrpsee, decided before
+/// anything is called.
+pub async fn call_text(
+    api: &RemoteApi,
+    identity: Option<&Identity>,
+    body: &[u8],
+) -> Option<serde_json::Result<Vec<u8>>> {
     let request = match super::envelope::read(body) {
         Some(request) => request,
         None => serde_json::from_slice::<Call<'_>>(body).ok()?,
