@@ -29,7 +29,9 @@ use rpa_mfa_keywords::state::DEFAULT_NAMESPACE;
 use crate::answer_body::AnyBody;
 use crate::auth::{Auth, Identity};
 use crate::remote::RemoteApi;
-use crate::server::{json_refusal, read_body, xml_refusal_parts, xmlrpc_answer, BodyLimits};
+use crate::server::{
+    json_refusal, read_body, xml_refusal_parts, xmlrpc_answer, BodyLimits, Refused,
+};
 
 /// The content type of an XML-RPC answer.
 const XML: HeaderValue = HeaderValue::from_static("text/xml; charset=utf-8");
@@ -96,19 +98,7 @@ impl Direct {
         let (parts, body) = request.into_parts();
         let body = match read_body(body, &self.body).await {
             Ok(body) => body,
-            Err(refused) => {
-                return Handled::Answered(match route {
-                    Route::XmlRpc => {
-                        let (status, text) = xml_refusal_parts(refused);
-                        response(Whole {
-                            status,
-                            content_type: XML,
-                            body: text.into_bytes(),
-                        })
-                    }
-                    Route::JsonRpc => json_refusal(refused).map(AnyBody::Router),
-                })
-            }
+            Err(refused) => return Handled::Answered(refusal(route, refused)),
         };
         let json = || {
             parts.method == Method::POST
@@ -158,6 +148,22 @@ impl Direct {
                 },
             ),
         }
+    }
+}
+
+/// A body refused, in its route's shape (an XML-RPC fault or a JSON-RPC
+/// error object).
+pub(crate) fn refusal(route: Route, refused: Refused) -> Response<AnyBody> {
+    match route {
+        Route::XmlRpc => {
+            let (status, text) = xml_refusal_parts(refused);
+            response(Whole {
+                status,
+                content_type: XML,
+                body: text.into_bytes(),
+            })
+        }
+        Route::JsonRpc => json_refusal(refused).map(AnyBody::Router),
     }
 }
 

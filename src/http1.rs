@@ -10,9 +10,10 @@
 //! paths, HTTP/1.0, chunked bodies, `Expect`, `Upgrade`, a `Connection`
 //! other than keep-alive, an odd or too large `Content-Length`, a
 //! JSON-RPC request whose content type jsonrpsee would refuse, a
-//! malformed head (hyper answers it). So does a body that did not arrive
-//! with its head ([`Parsed::Unfinished`]): hyper reads it within the body
-//! timeout and answers one that does not come in time.
+//! malformed head (hyper answers it). A body that did not arrive with its
+//! head ([`Parsed::Unfinished`]: Python's `http.client`, which Robot's
+//! Remote library uses, sends them apart) is read by the call loop within
+//! the body timeout, as hyper's would be.
 
 use std::cell::Cell;
 use std::ops::Range;
@@ -49,8 +50,8 @@ const JSON_TYPES: [&[u8]; 6] = [
 pub enum Parsed {
     /// The start of a head: read more.
     Partial,
-    /// A whole call's head, its body not all read.
-    Unfinished,
+    /// A call's head whole, its body not all read.
+    Unfinished { route: Route, len: usize },
     /// A whole call.
     Call(Call),
     /// Anything else: for hyper.
@@ -117,7 +118,7 @@ pub fn parse(bytes: &[u8], max_body: usize) -> Parsed {
     };
     let len = head_len + length;
     if bytes.len() < len {
-        return Parsed::Unfinished;
+        return Parsed::Unfinished { route, len };
     }
     Parsed::Call(Call {
         route,
@@ -257,7 +258,10 @@ mod tests {
         for cut in 0..whole.len() {
             let expected = match cut < whole.len() - 5 {
                 true => Parsed::Partial,
-                false => Parsed::Unfinished,
+                false => Parsed::Unfinished {
+                    route: Route::XmlRpc,
+                    len: whole.len(),
+                },
             };
             assert_eq!(parse(&whole[..cut], LIMIT), expected, "cut at {cut}");
         }

@@ -39,9 +39,10 @@ use tower::ServiceExt;
 use crate::answer_body::AnyBody;
 use crate::auth::ClientAddr;
 use crate::config::Limits;
-use crate::direct::{Direct, Handled};
+use crate::direct::{refusal, Direct, Handled};
 use crate::http1;
 use crate::jsonrpc::ws::Session;
+use crate::server::{BodyLimits, Refused};
 
 /// A client that has not finished its TLS handshake by then is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -824,28 +825,28 @@ where
     let direct = &shared.direct;
     let mut read = Vec::with_capacity(CALL_BUFFER);
     let mut out = Vec::with_capacity(CALL_BUFFER);
-    // The last read filled the buffer: more may be waiting.
-    let mut filled = false;
     loop {
         let call = match http1::parse(&read, direct.body.max_bytes) {
             http1::Parsed::Call(call) => call,
-            // A body still arriving is read by hyper, within its timeout;
-            // one cut by the buffer's end (pipelined calls) is read here.
-            http1::Parsed::Unfinished if filled => {
-                let more = read_into(io, &mut read).await?;
-                filled = more.ok_or(std::io::ErrorKind::UnexpectedEof)?;
-                continue;
-            }
-            http1::Parsed::Other | http1::Parsed::Unfinished => {
-                return Ok(Served::HandOver(read.into()))
-            }
+            http1::Parsed::Other => return Ok(Served::HandOver(read.into())),
             http1::Parsed::Partial => match read_into(io, &mut read).await? {
-                Some(full) => {
-                    filled = full;
-                    continue;
-                }
-                None => return Ok(Served::Ended),
+                true => continue,
+                false => return Ok(Served::Ended),
             },
+            http1::Parsed::Unfinished { route, len } => {
+                // Busy from the head on, as with hyper: the body's own
+                // timeout runs, not the head's.
+                let busy = conn.busy_in_task();
+                let Err(refused) = read_rest(io, &mut read, len, &direct.body).await? else {
+                    continue;
+                };
+                drop(busy);
+                // As hyper does, the connection ends: the rest of the
+                // body is not read.
+                write_response(&mut out, refusal(route, refused), true).await;
+                io.write_all(&out).await?;
+                return Ok(Served::Ended);
+            }
         };
         let busy = conn.busy_in_task();
         let identity = match &direct.auth {
@@ -900,30 +901,63 @@ where
     }
 }
 
-/// Reads into `read`'s free room, made when none is left: whether the
-/// read filled it (more may be waiting), `None` when the client left.
+/// Reads into `read`'s free room, made when none is left: false when the
+/// client left.
 async fn read_into<IO: AsyncRead + Unpin>(
     io: &mut Watched<IO>,
     read: &mut Vec<u8>,
-) -> std::io::Result<Option<bool>> {
+) -> std::io::Result<bool> {
     use tokio::io::AsyncReadExt;
     if read.len() == read.capacity() {
         read.reserve(CALL_BUFFER);
     }
-    match io.read_buf(read).await? {
-        0 => Ok(None),
-        _ => Ok(Some(read.len() == read.capacity())),
+    Ok(io.read_buf(read).await? > 0)
+}
+
+/// Reads until `read` holds `len` bytes, within the body timeout and the
+/// server's stop, as hyper's `read_body` does; the timer is set only when
+/// the rest has not arrived already.
+async fn read_rest<IO: AsyncRead + Unpin>(
+    io: &mut Watched<IO>,
+    read: &mut Vec<u8>,
+    len: usize,
+    limits: &BodyLimits,
+) -> std::io::Result<Result<(), Refused>> {
+    use tokio::io::AsyncReadExt;
+    read.reserve(len.saturating_sub(read.len()));
+    let mut rest = std::pin::pin!(async {
+        while read.len() < len {
+            if io.read_buf(&mut *read).await? == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        Ok(())
+    });
+    let ready = rest.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    if let Poll::Ready(done) = ready {
+        return done.map(Ok);
+    }
+    tokio::select! {
+        done = tokio::time::timeout(limits.read_timeout, rest) => match done {
+            Ok(done) => done.map(Ok),
+            Err(_) => Ok(Err(Refused::late(limits))),
+        },
+        _ = limits.stopping.stopped() => Ok(Err(Refused::stopping())),
     }
 }
 
-/// A response from outside the call loop (an authentication refusal),
-/// whole into `out`.
-async fn write_response(out: &mut Vec<u8>, response: axum::response::Response, end: bool) {
+/// A response from outside the call loop (a refusal), whole into `out`.
+async fn write_response<B>(out: &mut Vec<u8>, response: hyper::Response<B>, end: bool)
+where
+    B: hyper::body::Body,
+{
+    use http_body_util::BodyExt;
     let (parts, body) = response.into_parts();
     // A refusal's body is a few bytes, in memory.
-    let body = axum::body::to_bytes(body, http1::MAX_BODY)
-        .await
-        .unwrap_or_default();
+    let body = match body.collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
     let headers = parts
         .headers
         .iter()

@@ -542,14 +542,32 @@ impl std::fmt::Display for ServerStopping {
 
 impl std::error::Error for ServerStopping {}
 
+impl Refused {
+    /// The body did not arrive within the read timeout.
+    pub(crate) fn late(limits: &BodyLimits) -> Refused {
+        Refused(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "The request body did not arrive within {} s.",
+                limits.read_timeout.as_secs_f64()
+            ),
+        )
+    }
+
+    /// The grace period ended while the body was arriving.
+    pub(crate) fn stopping() -> Refused {
+        Refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            rpa_mfa_keywords::stopping::SERVER_STOPPING.to_owned(),
+        )
+    }
+}
+
 /// The body, or why it was refused.
 fn body_read(read: Result<BodyRead, Elapsed>, limits: &BodyLimits) -> Result<Bytes, Refused> {
     match read {
         Ok(Ok(body)) => Ok(body),
-        Ok(Err(BodyError::Failed(e))) if e.is::<ServerStopping>() => Err(Refused(
-            StatusCode::SERVICE_UNAVAILABLE,
-            rpa_mfa_keywords::stopping::SERVER_STOPPING.to_owned(),
-        )),
+        Ok(Err(BodyError::Failed(e))) if e.is::<ServerStopping>() => Err(Refused::stopping()),
         Ok(Err(BodyError::TooBig)) => Err(Refused(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
@@ -561,13 +579,7 @@ fn body_read(read: Result<BodyRead, Elapsed>, limits: &BodyLimits) -> Result<Byt
             StatusCode::BAD_REQUEST,
             format!("The request body could not be read: {e}"),
         )),
-        Err(_) => Err(Refused(
-            StatusCode::REQUEST_TIMEOUT,
-            format!(
-                "The request body did not arrive within {} s.",
-                limits.read_timeout.as_secs_f64()
-            ),
-        )),
+        Err(_) => Err(Refused::late(limits)),
     }
 }
 
