@@ -314,6 +314,14 @@ fn assert_json_code(answer: &Answer, id: u64, counter: usize) {
     assert_eq!(json["result"]["return"], RFC4226[counter], "{json}");
 }
 
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// Asserts a `/health` answer: 200 and its JSON saying ok.
+fn assert_health(answer: &Answer) {
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.json()["status"], "ok", "{answer:?}");
+}
+
 /// A fresh connection still gets a call answered.
 async fn assert_still_serving(server: &Server) {
     let mut wire = Wire::connect(server).await;
@@ -412,9 +420,8 @@ async fn one_keep_alive_connection_mixes_calls_health_and_metrics() {
     let mut wire = Wire::connect(&server).await;
     wire.send(&xml_call(0)).await;
     assert_xml_code(&wire.answer().await, 0);
-    wire.send(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").await;
-    let health = wire.answer().await;
-    assert_eq!(health.status, 200, "{health:?}");
+    wire.send(HEALTH).await;
+    assert_health(&wire.answer().await);
     wire.send(&json_call(2, 1)).await;
     assert_json_code(&wire.answer().await, 2, 1);
     wire.send(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -431,19 +438,31 @@ async fn one_keep_alive_connection_mixes_calls_health_and_metrics() {
     wire.send(&xml_call(2)).await;
     assert_xml_code(&wire.answer().await, 2);
     // And the same five pipelined in one write.
-    let five = [
+    // And the same pipelined in one write, with the keyword page (a
+    // large answer, over 100 KB) and a namespace's call (the router's).
+    let seven = [
         xml_call(3),
-        b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        HEALTH.to_vec(),
         json_call(4, 4),
         b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        xml_call_at("/ns/team", 6),
         xml_call(5),
     ]
     .concat();
-    wire.send(&five).await;
+    wire.send(&seven).await;
     assert_xml_code(&wire.answer().await, 3);
-    assert_eq!(wire.answer().await.status, 200);
+    assert_health(&wire.answer().await);
     assert_json_code(&wire.answer().await, 4, 4);
-    assert_eq!(wire.answer().await.status, 200);
+    let metrics = wire.answer().await;
+    assert!(
+        metrics.text().contains("rpa_mfa_method_calls_total"),
+        "{metrics:?}"
+    );
+    let page = wire.answer().await;
+    assert_eq!(page.status, 200);
+    assert!(page.text().contains("Get Counter Based OTP"), "{page:?}");
+    assert_xml_code(&wire.answer().await, 6);
     assert_xml_code(&wire.answer().await, 5);
     wire.assert_drained();
 }
@@ -836,20 +855,35 @@ async fn a_pipelined_request_cut_at_any_byte_is_answered() {
     let server = start(&[]);
     let mut wire = Wire::connect(&server).await;
     let first = xml_call(0);
-    for (id, second) in [(None, xml_call(1)), (Some(42), json_call(42, 2))] {
+    let seconds = [
+        (Second::Xml(1), xml_call(1)),
+        (Second::Json(42, 2), json_call(42, 2)),
+        (Second::Health, HEALTH.to_vec()),
+        (Second::Xml(3), xml_call_at("/ns/cut", 3)),
+    ];
+    for (expect, second) in seconds {
         for cut in 1..second.len() {
             wire.send(&[&first[..], &second[..cut]].concat()).await;
             assert_xml_code(&wire.answer().await, 0);
             wire.assert_drained();
             wire.send(&second[cut..]).await;
             let answer = wire.answer().await;
-            match id {
-                None => assert_xml_code(&answer, 1),
-                Some(id) => assert_json_code(&answer, id, 2),
+            match expect {
+                Second::Xml(counter) => assert_xml_code(&answer, counter),
+                Second::Json(id, counter) => assert_json_code(&answer, id, counter),
+                Second::Health => assert_health(&answer),
             }
         }
     }
     wire.assert_drained();
+}
+
+/// What the second request of [`a_pipelined_request_cut_at_any_byte_is_answered`]
+/// is answered with.
+enum Second {
+    Xml(usize),
+    Json(u64, usize),
+    Health,
 }
 
 /// A WebSocket handshake for `/jsonrpc`, as a request (for the client
@@ -1070,4 +1104,38 @@ async fn sigterm_during_a_call_on_a_keep_alive_connection_answers_it_whole_then_
     assert!(wire.closed_by_server().await, "left open after the answer");
     let (_, status) = server.wait_stopped();
     assert!(status.success(), "{status}");
+}
+
+/// The header and idle deadlines hold on a connection that made a call:
+/// idle after it, it is closed; a next head that stops half-way is closed
+/// without an answer; a next body that stops half-way gets today's 408
+/// (an XML-RPC fault) and a close.
+#[tokio::test]
+async fn deadlines_hold_on_a_connection_after_a_call() {
+    let server = start(&["--idle-timeout", "1", "--header-read-timeout", "1"]);
+    let mut idle = Wire::connect(&server).await;
+    idle.send(&xml_call(1)).await;
+    assert_xml_code(&idle.answer().await, 1);
+    assert!(idle.closed_by_server().await, "idle, left open");
+
+    let mut half_head = Wire::connect(&server).await;
+    half_head
+        .send(&[xml_call(2), b"POST /RPC2 HTTP/1.1\r\nHost".to_vec()].concat())
+        .await;
+    assert_xml_code(&half_head.answer().await, 2);
+    assert!(half_head.closed_by_server().await, "half a head, left open");
+
+    let mut half_body = Wire::connect(&server).await;
+    let cut = b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n<?xml";
+    half_body.send(&[xml_call(3), cut.to_vec()].concat()).await;
+    assert_xml_code(&half_body.answer().await, 3);
+    let late = half_body.answer().await;
+    assert_eq!(late.status, 408, "{late:?}");
+    assert!(
+        late.text()
+            .contains("The request body did not arrive within 1 s."),
+        "{late:?}"
+    );
+    assert!(half_body.closed_by_server().await, "after a 408, left open");
+    assert_still_serving(&server).await;
 }
