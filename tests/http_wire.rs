@@ -1026,6 +1026,17 @@ async fn a_query_string_and_a_text_plain_jsonrpc_get_todays_answers() {
         .await;
     let refused = wire.answer().await;
     assert_eq!(refused.status, 415, "{refused:?}");
+    assert_eq!(refused.header("content-type"), Some("text/plain"));
+    assert_eq!(
+        refused.text(),
+        "Supplied content type is not allowed. Content-Type: application/json is required\n"
+    );
+    // A JSON type with parameters, in any case, is JSON.
+    for content_type in ["application/json; charset=utf-8", "Application/JSON"] {
+        wire.send(&post("/jsonrpc", content_type, &json_body(9, 4)))
+            .await;
+        assert_json_code(&wire.answer().await, 9, 4);
+    }
     // The connection goes on.
     wire.send(&json_call(8, 6)).await;
     assert_json_code(&wire.answer().await, 8, 6);
