@@ -632,7 +632,7 @@ async fn every_answer_has_a_current_imf_fixdate() {
             b"POST /RPC2 HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n",
         )
         .await;
-    // The 100 carries none (RFC 9110 6.6.1: 1xx may omit it); the final one does.
+    // Only the final answer is checked: a 1xx needs no date (RFC 9110 6.6.1).
     assert_eq!(expect.answer().await.status, 100);
     expect.send(b"<x/>\n").await;
     answers.push(expect.answer().await);
@@ -1080,12 +1080,13 @@ async fn sigterm_during_a_call_on_a_keep_alive_connection_answers_it_whole_then_
     wire.send(&xml_call(1)).await;
     assert_xml_code(&wire.answer().await, 1);
     start_oauth_flow(&mut wire, "slow").await;
-    // A wait that ends by itself (no redirect comes) two seconds after it
-    // starts.
+    // A wait that ends by itself (no redirect comes) three seconds after
+    // it starts: SIGTERM comes while it waits (were the machine so slow
+    // that it came later, the test would still pass, proving less).
     let wait = post(
         "/ns/slow",
         "text/xml",
-        &run_keyword_xml("Wait For OAuth Callback", &["2"]),
+        &run_keyword_xml("Wait For OAuth Callback", &["3"]),
     );
     let mut watcher = Wire::connect(&server).await;
     let before = run_keyword_calls(&mut watcher).await;
