@@ -346,6 +346,24 @@ async fn pipelined_xmlrpc_calls_in_one_write_are_answered_in_order() {
         assert_xml_code(&wire.answer().await, (c * 3) % 10);
     }
     wire.assert_drained();
+    // Fifty in one write: more than any one read buffer, so some call is
+    // cut by a read's end.
+    let calls: Vec<u8> = (0..50).flat_map(|c| xml_call(c % 10)).collect();
+    wire.send(&calls).await;
+    for c in 0..50 {
+        assert_xml_code(&wire.answer().await, c % 10);
+    }
+    wire.assert_drained();
+    // A 30 KiB body (whitespace after the XML declaration) between two
+    // small calls, on a fresh connection.
+    let mut wire = Wire::connect(&server).await;
+    let padded = xml_body(5).replacen("?>", &format!("?>{}", " ".repeat(30 * 1024)), 1);
+    wire.send(&[xml_call(4), post("/RPC2", "text/xml", &padded), xml_call(6)].concat())
+        .await;
+    for counter in [4, 5, 6] {
+        assert_xml_code(&wire.answer().await, counter);
+    }
+    wire.assert_drained();
     // A body far larger than one read (256 KiB of whitespace after the
     // XML declaration) between two small calls.
     let big = xml_body(8).replacen("?>", &format!("?>{}", " ".repeat(256 * 1024)), 1);
@@ -377,7 +395,10 @@ async fn a_request_written_a_byte_at_a_time_is_answered() {
         wire.send(&[byte]).await;
     }
     assert_xml_code(&wire.answer().await, 7);
-    // A JSON-RPC call too, on the same connection.
+    wire.assert_drained();
+    // A JSON-RPC call too, on a fresh connection (the first request of a
+    // connection may be read by another reader than the later ones).
+    let mut wire = Wire::connect(&server).await;
     for byte in json_call(3, 8) {
         wire.send(&[byte]).await;
     }
@@ -853,7 +874,6 @@ async fn header_names_in_any_case_and_padded_values_are_read() {
 #[tokio::test]
 async fn a_pipelined_request_cut_at_any_byte_is_answered() {
     let server = start(&[]);
-    let mut wire = Wire::connect(&server).await;
     let first = xml_call(0);
     let seconds = [
         (Second::Xml(1), xml_call(1)),
@@ -863,6 +883,10 @@ async fn a_pipelined_request_cut_at_any_byte_is_answered() {
     ];
     for (expect, second) in seconds {
         for cut in 1..second.len() {
+            // A fresh connection each time: a server may hand a connection
+            // over to another reader at the first request it does not
+            // finish reading, and every cut must meet the first reader.
+            let mut wire = Wire::connect(&server).await;
             wire.send(&[&first[..], &second[..cut]].concat()).await;
             assert_xml_code(&wire.answer().await, 0);
             wire.assert_drained();
@@ -873,9 +897,9 @@ async fn a_pipelined_request_cut_at_any_byte_is_answered() {
                 Second::Json(id, counter) => assert_json_code(&answer, id, counter),
                 Second::Health => assert_health(&answer),
             }
+            wire.assert_drained();
         }
     }
-    wire.assert_drained();
 }
 
 /// What the second request of [`a_pipelined_request_cut_at_any_byte_is_answered`]
@@ -977,6 +1001,7 @@ async fn with_auth_a_wrong_authorization_gets_401_and_a_right_one_an_answer_on_o
     wire.send(&with(xml_call(1), &wrong)).await;
     let refused = wire.answer().await;
     assert_eq!(refused.status, 401, "{refused:?}");
+    assert_fresh_imf_fixdate(&refused);
     // Both schemes offered (the server takes Basic and Bearer).
     assert_eq!(
         refused.headers("www-authenticate"),
@@ -1043,12 +1068,11 @@ async fn a_query_string_and_a_text_plain_jsonrpc_get_todays_answers() {
     wire.assert_drained();
 }
 
-/// Starts an authorization-code flow in `namespace` (so that `Wait For
-/// OAuth Callback` has one to wait for) on `wire`.
-async fn start_oauth_flow(wire: &mut Wire, namespace: &str) {
+/// Starts an authorization-code flow at `path`'s namespace (so that
+/// `Wait For OAuth Callback` has one to wait for) on `wire`.
+async fn start_oauth_flow(wire: &mut Wire, path: &str) {
     let body = GENERATE_OAUTH_URL_XML;
-    wire.send(&post(&format!("/ns/{namespace}"), "text/xml", body))
-        .await;
+    wire.send(&post(path, "text/xml", body)).await;
     let answer = wire.answer().await;
     assert_eq!(member(&answer.text(), "status").as_deref(), Some("PASS"));
 }
@@ -1079,17 +1103,19 @@ async fn sigterm_during_a_call_on_a_keep_alive_connection_answers_it_whole_then_
     // A call first: the connection is a used keep-alive one.
     wire.send(&xml_call(1)).await;
     assert_xml_code(&wire.answer().await, 1);
-    start_oauth_flow(&mut wire, "slow").await;
+    // In the default namespace, on /RPC2: the calls a robot makes.
+    start_oauth_flow(&mut wire, "/RPC2").await;
     // A wait that ends by itself (no redirect comes) three seconds after
     // it starts: SIGTERM comes while it waits (were the machine so slow
     // that it came later, the test would still pass, proving less).
     let wait = post(
-        "/ns/slow",
+        "/RPC2",
         "text/xml",
         &run_keyword_xml("Wait For OAuth Callback", &["3"]),
     );
     let mut watcher = Wire::connect(&server).await;
     let before = run_keyword_calls(&mut watcher).await;
+    let sent = SystemTime::now();
     wire.send(&wait).await;
     // The wait is in flight once counted (a call is counted as it starts).
     let deadline = std::time::Instant::now() + PATIENCE;
@@ -1112,6 +1138,22 @@ async fn sigterm_during_a_call_on_a_keep_alive_connection_answers_it_whole_then_
     assert!(text.trim_end().ends_with("</methodResponse>"), "{text}");
     assert_eq!(member(&text, "status").as_deref(), Some("FAIL"), "{text}");
     assert!(text.contains("TimeoutError: No redirect"), "{text}");
+    // Dated when written, 3 s or more after the call was sent: not a date
+    // kept from an earlier answer.
+    assert_fresh_imf_fixdate(&answer);
+    let dated = httpdate::parse_http_date(answer.header("date").unwrap()).unwrap();
+    let sent_second = sent
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let dated_second = dated
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        dated_second >= sent_second + 3,
+        "dated {dated_second}, sent at {sent_second}"
+    );
     // Then the server closes the keep-alive connection and exits.
     assert!(wire.closed_by_server().await, "left open after the answer");
     let (_, status) = server.wait_stopped();
