@@ -1095,7 +1095,9 @@ async fn run_keyword_calls(wire: &mut Wire) -> u64 {
 #[tokio::test]
 async fn sigterm_during_a_call_on_a_keep_alive_connection_answers_it_whole_then_closes() {
     let mut server = Spawn::serve()
-        .args(["--shutdown-grace", "20"])
+        // Longer than PATIENCE: a connection left open after the answer
+        // is not closed by the grace's end within the test's wait.
+        .args(["--shutdown-grace", "60"])
         .log(Log::File)
         .env("RPA_MFA_LOG", "info")
         .start();
