@@ -568,14 +568,7 @@ async fn a_body_in_many_pieces_is_read_whole() {
 /// Starts an authorization-code flow in `namespace` so that `Wait For
 /// OAuth Callback` has something to wait for.
 async fn start_oauth_flow(server: &Server, namespace: &str) {
-    let body =         "<?xml version='1.0'?><methodCall><methodName>run_keyword</methodName><params>\
-<param><value><string>Generate OAuth URL</string></value></param>\
-<param><value><array><data><value><string>http://127.0.0.1:9/authorize</string></value></data></array></value></param>\
-<param><value><struct>\
-<member><name>client_id</name><value><string>robot</string></value></member>\
-<member><name>redirect_uri</name><value><string>http://127.0.0.1:9/cb</string></value></member>\
-<member><name>scope</name><value><string>openid</string></value></member>\
-</struct></value></param></params></methodCall>";
+    let body = common::remote_text::GENERATE_OAUTH_URL_XML;
     let mut stream = TcpStream::connect(server.addr()).await.unwrap();
     let (status, answer) =
         exchange(&mut stream, &xml_post(&format!("/ns/{namespace}"), body)).await;

@@ -329,8 +329,17 @@ pub async fn run_keyword(port: u16, ns: &str, name: &str, args: Json, kwargs: Js
 pub type WsSocket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// Sends one request over the socket and returns the answer with its id.
-pub async fn ws_call(socket: &mut WsSocket, id: u64, method: &str, params: Json) -> Json {
+/// Sends one request over the socket (a [`WsSocket`], or one made on a
+/// plain stream) and returns the answer with its id.
+pub async fn ws_call<S>(
+    socket: &mut tokio_tungstenite::WebSocketStream<S>,
+    id: u64,
+    method: &str,
+    params: Json,
+) -> Json
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let request = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
