@@ -1,18 +1,21 @@
 //! Micro-benchmarks of the steps of a `run_keyword('Get Time Based OTP',
-//! [secret])` call over XML-RPC, each on its own: decode (body -> call),
+//! [secret])` call over XML-RPC, each on its own: frame (the HTTP/1.1
+//! request's head parsed, the answer's head written), decode (body -> call),
 //! bind (keyword lookup + argument binding), OTP (a code from a base32
 //! secret, TOTP and HOTP) and encode (the answer). `cargo bench --bench
 //! hot_path` (add `-- --quick` for a short run). Wall-clock figures, so
 //! compare runs on one machine; bench/callgrind.sh counts the whole call.
 //!
-//! Kept to the public API of `rpa_mfa::remote::xmlrpc` and
-//! `rpa_mfa_keywords`, one small function per step, so a change of the
+//! Kept to the public API of `rpa_mfa::http1`, `rpa_mfa::remote::xmlrpc`
+//! and `rpa_mfa_keywords`, one small function per step, so a change of the
 //! hot path's API touches one line here.
 
 use std::hint::black_box;
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use rpa_mfa::http1;
 use rpa_mfa::remote::xmlrpc;
 use rpa_mfa_keywords::otp::{Kind, Options, OtpKey};
 use rpa_mfa_keywords::{Library, Services, Value};
@@ -27,6 +30,36 @@ const AT: u64 = 1_700_000_000;
 const TOTP_AT: &str = "406058";
 const COUNTER: u64 = 42;
 const HOTP_AT: &str = "713665";
+
+/// What Python's http.client (Robot's Remote library) sends before the body.
+const HEAD: &[u8] = b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1:8270\r\n\
+    Accept-Encoding: gzip\r\nUser-Agent: Python-xmlrpc/3.11\r\n\
+    Content-Type: text/xml\r\nContent-Length: ";
+
+fn frame(c: &mut Criterion) {
+    let request = [HEAD, BODY.len().to_string().as_bytes(), b"\r\n\r\n", BODY].concat();
+    let http1::Parsed::Call(call) = http1::parse(&request, 1 << 20) else {
+        panic!("the bench request is a whole call");
+    };
+    assert_eq!(&request[call.body], BODY);
+    c.bench_function("frame run_keyword request", |b| {
+        b.iter(|| http1::parse(black_box(&request), 1 << 20))
+    });
+    let mut out = Vec::with_capacity(4096);
+    c.bench_function("frame answer head", |b| {
+        b.iter(|| {
+            out.clear();
+            let content_type = [("content-type", b"text/xml; charset=utf-8".as_slice())];
+            http1::write_head(
+                &mut out,
+                StatusCode::OK,
+                content_type,
+                black_box(300),
+                false,
+            );
+        })
+    });
+}
 
 fn decode(c: &mut Criterion) {
     let call = xmlrpc::decode_call(BODY).expect("the bench body decodes");
@@ -78,5 +111,5 @@ fn encode(c: &mut Criterion) {
     });
 }
 
-criterion_group!(hot_path, decode, bind, otp, encode);
+criterion_group!(hot_path, frame, decode, bind, otp, encode);
 criterion_main!(hot_path);
