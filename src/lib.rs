@@ -8,7 +8,8 @@
 //! (the same API over JSON-RPC), [`server`] (the one axum router),
 //! [`direct`] (the calls answered before the router) and
 //! [`answer_body`] (the body they answer with), [`listen`]
-//! (connections and their limits),
+//! (connections and their limits, and the call loop in front of hyper)
+//! with [`http1`] (that loop's HTTP/1.1 framing),
 //! [`auth`], [`gate`] (the authorization gate every entry point passes),
 //! [`tls`], [`config`], [`logging`], [`metrics`], [`ops`]
 //! (`/health`, `/metrics`), [`page`] (the keyword page), [`stop`] and

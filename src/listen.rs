@@ -434,6 +434,10 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Watched<IO> {
         if !self.unread.is_empty() {
             let n = self.unread.len().min(buf.remaining());
             buf.put_slice(&self.unread.split_to(n));
+            if self.unread.is_empty() {
+                // Lets the call loop's buffer go.
+                self.unread = Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
@@ -804,8 +808,8 @@ enum Served {
     Ended,
 }
 
-/// What the call loop's read and write buffers start with: a robot's call
-/// or answer is a few hundred bytes.
+/// What the call loop's read buffer starts with, and grows by: a robot's
+/// call is a few hundred bytes.
 const CALL_BUFFER: usize = 4 * 1024;
 
 /// Reads and answers the calls every robot makes ([`crate::http1`]) in
@@ -824,7 +828,8 @@ where
     use tokio::io::AsyncWriteExt;
     let direct = &shared.direct;
     let mut read = Vec::with_capacity(CALL_BUFFER);
-    let mut out = Vec::with_capacity(CALL_BUFFER);
+    // Sized by the first answer: a WebSocket's handshake needs none.
+    let mut out = Vec::new();
     loop {
         let call = match http1::parse(&read, direct.body.max_bytes) {
             http1::Parsed::Call(call) => call,
