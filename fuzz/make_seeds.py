@@ -172,9 +172,34 @@ def oauth_seeds():
         write(t, name, text)
 
 
+def http1_seeds():
+    """What http.client (Robot's Remote library, xmlrpc.client) sends, head
+    and body together, pipelined, and requests the call loop hands on."""
+    t = "http1_parse"
+    body = robot_run_keyword("Get Time Based OTP", [PYOTP_SECRET]).encode()
+    head = (b"POST /RPC2 HTTP/1.1\r\nHost: 127.0.0.1:8270\r\nAccept-Encoding: gzip\r\n"
+            b"User-Agent: Python-xmlrpc/3.11\r\nContent-Type: text/xml\r\n"
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    json = b'{"jsonrpc":"2.0","id":1,"method":"run_keyword","params":["Get Time Based OTP",["%s"]]}' % (
+        PYOTP_SECRET.encode())
+    seeds = {
+        "robot_call.http": head + body,
+        "robot_head_only.http": head,
+        "pipelined.http": (head + body) * 2,
+        "jsonrpc_auth.http": b"POST /jsonrpc HTTP/1.1\r\nAuthorization: Basic cm9ib3Q6cw==\r\n"
+            b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(json) + json,
+        "chunked.http": b"POST /RPC2 HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        "upgrade.http": b"GET /jsonrpc HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+            b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    }
+    for name, text in seeds.items():
+        write(t, name, text)
+
+
 if __name__ == "__main__":
     xmlrpc_seeds()
     jsonrpc_seeds()
     jsonrpc_envelope_seeds()
     otp_seeds()
     oauth_seeds()
+    http1_seeds()

@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ "${#targets[@]}" -gt 0 ] || targets=(xmlrpc_decode jsonrpc_params jsonrpc_envelope otp_secret oauth_response_url)
+[ "${#targets[@]}" -gt 0 ] || targets=(xmlrpc_decode jsonrpc_params jsonrpc_envelope otp_secret oauth_response_url http1_parse)
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   echo "fuzzing needs the nightly toolchain: rustup toolchain install nightly --profile minimal" >&2

@@ -128,6 +128,51 @@ pub fn parse(bytes: &[u8], max_body: usize) -> Parsed {
     })
 }
 
+/// For the fuzz target (`fuzz/fuzz_targets/http1_parse.rs`): whatever
+/// [`parse`] makes of `bytes` agrees with httparse reading them with
+/// hyper's room for headers (100): a call is a complete `POST` head of
+/// HTTP/1.1 to one of its paths, followed by as many bytes as its one
+/// `Content-Length` says, its `Authorization` range the first such
+/// header's value; a partial head is one httparse finds partial too.
+pub fn parse_agrees_with_httparse(bytes: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 100];
+    let mut request = httparse::Request::new(&mut headers);
+    let head = match request.parse(bytes) {
+        Ok(httparse::Status::Complete(head)) => Some(head),
+        Ok(httparse::Status::Partial) => None,
+        Err(_) => return !matches!(parse(bytes, usize::MAX), Parsed::Call(_)),
+    };
+    let named = |name: &'static str| {
+        let headers = request.headers.iter();
+        headers.filter(move |h| h.name.eq_ignore_ascii_case(name))
+    };
+    let a_call = || {
+        request.method == Some("POST")
+            && request.version == Some(1)
+            && matches!(request.path, Some("/RPC2" | "/" | "/jsonrpc"))
+    };
+    let length = || match named("content-length").collect::<Vec<_>>()[..] {
+        [one] => decimal(one.value),
+        _ => None,
+    };
+    match (parse(bytes, usize::MAX), head) {
+        (Parsed::Partial, head) => head.is_none() && bytes.len() < MAX_HEAD,
+        (Parsed::Other, _) => true,
+        (Parsed::Unfinished { len, .. }, Some(head)) => {
+            a_call() && length() == Some(len - head) && len > bytes.len()
+        }
+        (Parsed::Call(call), Some(head)) => {
+            let authorization = named("authorization").next().map(|h| h.value);
+            a_call()
+                && call.body == (head..call.len)
+                && call.len <= bytes.len()
+                && length() == Some(call.len - head)
+                && call.authorization.map(|range| &bytes[range]) == authorization
+        }
+        (Parsed::Unfinished { .. } | Parsed::Call(_), None) => false,
+    }
+}
+
 /// jsonrpsee's `is_json` on a header value's bytes.
 fn is_json(content_type: &[u8]) -> bool {
     JSON_TYPES
@@ -296,6 +341,21 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(request)
             );
+        }
+    }
+
+    #[test]
+    fn the_fuzz_check_holds_at_every_cut_of_calls() {
+        let requests: [&[u8]; 3] = [
+            b"POST /RPC2 HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloPOST /",
+            b"POST /jsonrpc HTTP/1.1\r\nAuthorization: Bearer t\r\n\
+                Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+            b"GET / HTTP/1.1\r\n\r\n",
+        ];
+        for request in requests {
+            for cut in 0..=request.len() {
+                assert!(parse_agrees_with_httparse(&request[..cut]), "cut at {cut}");
+            }
         }
     }
 
