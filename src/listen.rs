@@ -825,7 +825,6 @@ async fn serve_calls<IO>(
 where
     IO: AsyncRead + AsyncWrite + Unpin,
 {
-    use tokio::io::AsyncWriteExt;
     let direct = &shared.direct;
     let mut read = Vec::with_capacity(CALL_BUFFER);
     // Sized by the first answer: a WebSocket's handshake needs none.
@@ -849,7 +848,7 @@ where
                 // As hyper does, the connection ends: the rest of the
                 // body is not read.
                 write_response(&mut out, refusal(route, refused), true).await;
-                io.write_all(&out).await?;
+                send(io, &out, true).await?;
                 return Ok(Served::Ended);
             }
         };
@@ -867,7 +866,7 @@ where
                         drop(busy);
                         let end = shared.closing.load(Ordering::Acquire);
                         write_response(&mut out, refused.into_response(), end).await;
-                        io.write_all(&out).await?;
+                        send(io, &out, end).await?;
                         if end {
                             return Ok(Served::Ended);
                         }
@@ -898,12 +897,25 @@ where
             end,
         );
         out.extend_from_slice(&answer.body);
-        io.write_all(&out).await?;
+        send(io, &out, end).await?;
         if end {
             return Ok(Served::Ended);
         }
         read.drain(..call.len);
     }
+}
+
+/// Writes an answer out (flushed: a TLS stream may hold it otherwise);
+/// one that ends the connection is followed by a shutdown (a TLS
+/// close_notify), as hyper ends one.
+async fn send<IO: AsyncWrite + Unpin>(io: &mut IO, out: &[u8], end: bool) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
+    io.write_all(out).await?;
+    io.flush().await?;
+    if end {
+        io.shutdown().await?;
+    }
+    Ok(())
 }
 
 /// Reads into `read`'s free room, made when none is left: false when the
