@@ -8,9 +8,10 @@
 //!
 //! Nothing the router's way enforces is skipped: authentication asks the
 //! same [`Auth::authenticate`] the middleware asks, the body is read
-//! within the same limits (hyper's by the same [`read_body`]; the call
-//! loop's only when whole and within them, else hyper reads it), and
-//! every call goes through [`RemoteApi::call`] and so through the gate.
+//! within the same limits and timeout (hyper's by [`read_body`], the
+//! call loop's by its own read, refused with the same [`Refused`]; a body
+//! over the limit goes to hyper, which refuses it), and every call goes
+//! through [`RemoteApi::call`] and so through the gate.
 //! Whatever is not one of these calls (other methods and paths, a
 //! JSON-RPC batch, notification or subscription, a WebSocket) goes to the
 //! router as before; the router still has these routes too, so it is
