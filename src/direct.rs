@@ -101,10 +101,7 @@ impl Direct {
             Ok(body) => body,
             Err(refused) => return Handled::Answered(refusal(route, refused)),
         };
-        let json = || {
-            parts.method == Method::POST
-                && jsonrpsee::server::http::is_json(parts.headers.get(CONTENT_TYPE))
-        };
+        let json = || crate::jsonrpc::http::reads(&parts.method, &parts.headers);
         if matches!(route, Route::JsonRpc) && !json() {
             return Handled::ForRouter(Request::from_parts(parts, Body::from(body)));
         }

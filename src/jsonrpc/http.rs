@@ -59,10 +59,16 @@ pub async fn answer_text(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Option<serde_json::Result<Vec<u8>>> {
-    if method != Method::POST || !jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE)) {
+    if !reads(method, headers) {
         return None;
     }
     call_text(api, identity, body).await
+}
+
+/// Whether a request is one jsonrpsee reads as JSON-RPC over HTTP: a
+/// `POST` with a JSON content type.
+pub fn reads(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::POST && jsonrpsee::server::http::is_json(headers.get(CONTENT_TYPE))
 }
 
 /// [`answer_text`] for a `POST` whose content type was found to be one
